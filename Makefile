@@ -1,0 +1,47 @@
+# Wuchang enforcement exchange hub — the two commands (make run, make test) and friends.
+# Everything a fresh machine needs is installed from here: the virtualenv from PyPI,
+# Apache Kafka from Maven Central (deploy/kafka/kafka.sh fetch).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HUB := $(VENV)/bin/hub
+KAFKA := deploy/kafka/kafka.sh
+TEST_KAFKA_PORT ?= 29092
+
+.PHONY: help install kafka run test unit check clean kafka-stop
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need Python 3.11+ as $(PYTHON)"; exit 1; }
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed  ## create .venv and install the hub with its dev tools
+
+kafka:  ## fetch Apache Kafka jars from Maven Central (once; cached in deploy/kafka/.cache)
+	@$(KAFKA) fetch
+
+run: install kafka  ## start local Kafka, apply topics, run a worker in the foreground (Ctrl-C stops all)
+	@PYTHON=$(PY) deploy/run.sh
+
+test: install kafka  ## start a broker for the suite, run every test, stop the broker
+	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	  $(KAFKA) stop --port $(TEST_KAFKA_PORT) >/dev/null 2>&1 || true; exit $$rc
+
+unit: install  ## the tests that need no broker
+	$(PY) -m pytest -m "not kafka and not cluster" $(PYTEST_ARGS)
+
+check: install  ## ruff, and mypy strict on hub/ and connectors/
+	$(VENV)/bin/ruff check hub connectors tests deploy
+	$(VENV)/bin/mypy
+
+kafka-stop:  ## stop a broker left running by make run
+	@$(KAFKA) stop
+
+clean:  ## remove the virtualenv, caches and local broker data (keeps the jar cache)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis deploy/kafka/.data .hub

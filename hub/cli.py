@@ -1,0 +1,163 @@
+"""The ``hub`` command line: run a worker, manage topics, inspect reference data.
+
+Every command reads its settings from ``HUB_*`` environment variables (README,
+Configuration). User errors print one clear message and exit non-zero, without a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from hub import __version__
+from hub.errors import ConfigError, HubError
+from hub.reference import load_parties
+from hub.settings import HubSettings, load_settings
+from hub.topics import admin_client, apply_plan, load_topics, plan, read_cluster
+from hub.topics import Plan as TopicPlan
+
+log = logging.getLogger("hub")
+
+
+def _topic_plan(settings: HubSettings) -> TopicPlan:
+    parties = load_parties(settings.parties_file)
+    specs = load_topics(settings.topics_dir, parties)
+    with admin_client(settings) as admin:
+        state = read_cluster(admin, [spec.name for spec in specs])
+    return plan(specs, state, settings.environment)
+
+
+def _print_plan(todo: TopicPlan) -> None:
+    for warning in todo.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for change in todo.changes:
+        print(change)
+    for refused in todo.refused:
+        print(f"! refused: {refused}")
+
+
+def cmd_topics_diff(settings: HubSettings, args: argparse.Namespace) -> int:
+    """Print what `topics apply` would change; exit 1 when anything differs."""
+    todo = _topic_plan(settings)
+    _print_plan(todo)
+    if todo.in_sync:
+        print("topics are in sync with the declarations")
+        return 0
+    return 1
+
+
+def cmd_topics_apply(settings: HubSettings, args: argparse.Namespace) -> int:
+    """Create missing topics and bring partition counts and configs to the declarations."""
+    with admin_client(settings) as admin:
+        parties = load_parties(settings.parties_file)
+        specs = load_topics(settings.topics_dir, parties)
+        todo = plan(specs, read_cluster(admin, [s.name for s in specs]), settings.environment)
+        _print_plan(todo)
+        if todo.in_sync:
+            print(f"{len(specs)} topics in sync; nothing to change")
+            return 0
+        apply_plan(admin, todo)
+    counts: dict[str, int] = {}
+    for change in todo.changes:
+        counts[change.action] = counts.get(change.action, 0) + 1
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+    print(f"applied: {summary}")
+    return 0
+
+
+def cmd_parties(settings: HubSettings, args: argparse.Namespace) -> int:
+    """List the parties of the reference file."""
+    registry = load_parties(settings.parties_file)
+    for party in registry:
+        inbox = f"out.{party.id}.v1" if party.inbox else "-"
+        print(f"{party.id:<20} {party.kind.value:<14} {inbox:<26} {party.name}")
+    print(f"{len(registry)} parties from {registry.source}", file=sys.stderr)
+    return 0
+
+
+def cmd_worker(settings: HubSettings, args: argparse.Namespace) -> int:
+    """Run a worker in the foreground until Ctrl-C or SIGTERM."""
+    from hub.worker import run_worker  # imports Faust: keep the other commands fast
+
+    run_worker(settings)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hub",
+        description=(
+            "Wuchang enforcement exchange hub. Settings come from HUB_* environment "
+            "variables (HUB_KAFKA_BOOTSTRAP, HUB_HTTP_PORT, ...; see README)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"hub {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run a worker: Faust agents, tables, timers and the HTTP server",
+        description=(
+            "Run a hub worker in the foreground. It checks the reference data and that "
+            "every declared topic exists, joins the consumer group and serves HTTP on "
+            "HUB_HTTP_HOST:HUB_HTTP_PORT (/healthz). Ctrl-C or SIGTERM stops it cleanly."
+        ),
+    )
+    worker.set_defaults(handler=cmd_worker)
+
+    topics = commands.add_parser("topics", help="topics as code: diff and apply topics/*.yaml")
+    topic_commands = topics.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
+    diff = topic_commands.add_parser(
+        "diff",
+        help="print what apply would change (exit 1 when something differs)",
+        description="Compare topics/*.yaml with the cluster and print the changes apply would make.",
+    )
+    diff.set_defaults(handler=cmd_topics_diff)
+    apply = topic_commands.add_parser(
+        "apply",
+        help="create missing topics, add partitions, set configs (idempotent)",
+        description=(
+            "Create missing topics and alter partition counts and configs to match "
+            "topics/*.yaml. Running it twice changes nothing the second time. A partition "
+            "decrease is refused and nothing is changed. With HUB_ENVIRONMENT=local a "
+            "replication factor above the cluster size is capped with a warning; with "
+            "HUB_ENVIRONMENT=production it is refused."
+        ),
+    )
+    apply.set_defaults(handler=cmd_topics_apply)
+
+    parties = commands.add_parser("parties", help="list the parties of the reference file")
+    parties.set_defaults(handler=cmd_parties)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hub`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        if settings.log_level != "DEBUG":
+            # kafka-python narrates every connection at INFO; keep the CLI readable.
+            logging.getLogger("kafka").setLevel(logging.WARNING)
+        handler: Callable[[HubSettings, argparse.Namespace], int] = args.handler
+        return handler(settings, args)
+    except ConfigError as exc:
+        print(f"hub: configuration error: {exc.message}", file=sys.stderr)
+        return 2
+    except HubError as exc:
+        print(f"hub: error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hub: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

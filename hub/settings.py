@@ -1,0 +1,152 @@
+"""Settings of the hub, all in one place (environment variables with the ``HUB_`` prefix).
+
+Connectors and components receive what they need from `HubSettings`; nothing else in
+the hub reads ``os.environ``. Invalid values fail at start with the variable's name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import SettingsError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class HubSettings(BaseSettings):
+    """Every setting of a hub process. Environment: ``HUB_<FIELD>`` (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092",
+        description="Comma-separated host:port list of Kafka brokers.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Security protocol for every Kafka connection."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle that signed the brokers' certificates."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate for mutual TLS with the brokers."
+    )
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Key of the client certificate.")
+    environment: Literal["local", "production"] = Field(
+        default="local",
+        description=(
+            "local: a replication factor above the cluster size is capped with a warning; "
+            "production: it is an error."
+        ),
+    )
+    app_id: str = Field(
+        default="wuchang-hub",
+        pattern=r"^[a-z][a-z0-9-]{2,62}$",
+        description="Faust application id: consumer group and internal topic prefix.",
+    )
+    schema_registry_url: str | None = Field(
+        default=None,
+        description="URL of a Confluent-compatible schema registry; unset = the embedded one.",
+    )
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    http_port: int = Field(default=8080, ge=1, le=65535, description="Port of the HTTP server.")
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / ".hub",
+        description="Folder for the worker's local state (table caches, token hashes).",
+    )
+    topics_dir: Path = Field(
+        default=PROJECT_ROOT / "topics", description="Folder of topic declarations (*.yaml)."
+    )
+    parties_file: Path = Field(
+        default=Path(__file__).resolve().parent / "reference" / "parties.yaml",
+        description="Reference file of the parties (streets, departments, bureaus).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of hub processes."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("give at least one host:port")
+        for server in servers:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"'{server}' is not host:port (for example 127.0.0.1:9092)")
+        return ",".join(servers)
+
+    @model_validator(mode="after")
+    def _check_sasl(self) -> HubSettings:
+        if self.kafka_security_protocol.startswith("SASL_"):
+            missing = [
+                name
+                for name, value in (
+                    ("HUB_KAFKA_SASL_MECHANISM", self.kafka_sasl_mechanism),
+                    ("HUB_KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                    ("HUB_KAFKA_SASL_PASSWORD", self.kafka_sasl_password),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"HUB_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                    + ", ".join(missing)
+                )
+        return self
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The bootstrap servers as a list."""
+        return self.kafka_bootstrap.split(",")
+
+    def kafka_client_config(self) -> dict[str, object]:
+        """Connection options shared by kafka-python clients (admin, producer, consumer)."""
+        config: dict[str, object] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            config["sasl_mechanism"] = self.kafka_sasl_mechanism
+            config["sasl_plain_username"] = self.kafka_sasl_username
+            config["sasl_plain_password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            )
+        if self.kafka_ssl_cafile:
+            config["ssl_cafile"] = str(self.kafka_ssl_cafile)
+        if self.kafka_ssl_certfile:
+            config["ssl_certfile"] = str(self.kafka_ssl_certfile)
+        if self.kafka_ssl_keyfile:
+            config["ssl_keyfile"] = str(self.kafka_ssl_keyfile)
+        return config
+
+
+def load_settings(**overrides: object) -> HubSettings:
+    """Read the settings from the environment; raise `SettingsError` naming each bad variable."""
+    try:
+        return HubSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            location = "_".join(str(part) for part in error["loc"])
+            variable = f"HUB_{location.upper()}" if location else "settings"
+            problems.append(f"{variable}: {error['msg']}")
+        raise SettingsError(
+            "invalid hub settings:\n  " + "\n  ".join(problems)
+            + "\nfix the environment variables above (see README, Configuration)"
+        ) from None

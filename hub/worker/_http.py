@@ -1,0 +1,57 @@
+"""The worker's HTTP server: one aiohttp application, started as a Faust web service.
+
+Faust starts it after table recovery and stops it on shutdown. Later components (the
+gateway, the embedded schema registry, /metrics) add their routes to `HttpServer.web`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+from mode import Service
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process runs its event loop. No business data, no authentication."""
+    started: float = request.app["started_at"]
+    return web.json_response({"status": "ok", "uptime_seconds": round(time.time() - started, 1)})
+
+
+def build_web_app() -> web.Application:
+    """The aiohttp application with the routes every worker serves."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app["started_at"] = time.time()
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+class HttpServer(Service):  # type: ignore[misc]
+    """Serves `web` on host:port while the worker runs."""
+
+    def __init__(self, web_app: web.Application, host: str, port: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.web = web_app
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    async def on_start(self) -> None:
+        self._runner = web.AppRunner(self.web, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        log.info("HTTP server listening on %s", self.web_url)
+
+    async def on_stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

@@ -1,0 +1,58 @@
+"""`hub worker`: check the configuration and the cluster, then run the Faust worker."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from hub.errors import ConfigError
+from hub.reference import load_parties
+from hub.settings import HubSettings
+from hub.topics import admin_client, load_topics, read_cluster
+from hub.worker._app import create_app
+
+log = logging.getLogger(__name__)
+
+INTERNAL_REPLICATION = 3
+
+
+def preflight(settings: HubSettings) -> int:
+    """Validate reference data and topics, reach Kafka; return the internal replication.
+
+    Raises `ConfigError` when declared topics are missing (run ``hub topics apply``)
+    and `KafkaUnavailableError` when the cluster does not answer.
+    """
+    parties = load_parties(settings.parties_file)
+    specs = load_topics(settings.topics_dir, parties)
+    with admin_client(settings) as admin:
+        state = read_cluster(admin, [spec.name for spec in specs])
+    missing = sorted(spec.name for spec in specs if spec.name not in state.topics)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ConfigError(
+            f"{len(missing)} declared topic(s) do not exist on {settings.kafka_bootstrap}: "
+            f"{shown}; run `hub topics apply` first"
+        )
+    if state.brokers >= INTERNAL_REPLICATION or settings.environment == "production":
+        return INTERNAL_REPLICATION
+    log.warning(
+        "cluster has %d broker(s): Faust's internal topics use replication factor %d",
+        state.brokers,
+        state.brokers,
+    )
+    return state.brokers
+
+
+def run_worker(settings: HubSettings) -> None:
+    """Run a worker in the foreground until Ctrl-C or SIGTERM; shuts down cleanly."""
+    replication = preflight(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    hub_app = create_app(settings, internal_replication=replication)
+    worker = faust.Worker(
+        hub_app.faust,
+        loglevel=settings.log_level,
+        quiet=False,
+        redirect_stdouts=False,
+    )
+    worker.execute_from_commandline()
