@@ -16,8 +16,8 @@ from hub import __version__
 from hub.errors import ConfigError, HubError
 from hub.reference import load_parties
 from hub.settings import HubSettings, load_settings
-from hub.topics import admin_client, apply_plan, load_topics, plan, read_cluster
 from hub.topics import Plan as TopicPlan
+from hub.topics import admin_client, apply_plan, load_topics, plan, read_cluster
 
 log = logging.getLogger("hub")
 
@@ -51,9 +51,9 @@ def cmd_topics_diff(settings: HubSettings, args: argparse.Namespace) -> int:
 
 def cmd_topics_apply(settings: HubSettings, args: argparse.Namespace) -> int:
     """Create missing topics and bring partition counts and configs to the declarations."""
+    parties = load_parties(settings.parties_file)
+    specs = load_topics(settings.topics_dir, parties)
     with admin_client(settings) as admin:
-        parties = load_parties(settings.parties_file)
-        specs = load_topics(settings.topics_dir, parties)
         todo = plan(specs, read_cluster(admin, [s.name for s in specs]), settings.environment)
         _print_plan(todo)
         if todo.in_sync:
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff = topic_commands.add_parser(
         "diff",
         help="print what apply would change (exit 1 when something differs)",
-        description="Compare topics/*.yaml with the cluster and print the changes apply would make.",
+        description="Compare topics/*.yaml with the cluster; print the changes apply would make.",
     )
     diff.set_defaults(handler=cmd_topics_diff)
     apply = topic_commands.add_parser(

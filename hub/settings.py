@@ -40,7 +40,9 @@ class HubSettings(BaseSettings):
     kafka_ssl_certfile: Path | None = Field(
         default=None, description="Client certificate for mutual TLS with the brokers."
     )
-    kafka_ssl_keyfile: Path | None = Field(default=None, description="Key of the client certificate.")
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="Key of the client certificate."
+    )
     environment: Literal["local", "production"] = Field(
         default="local",
         description=(
@@ -102,6 +104,8 @@ class HubSettings(BaseSettings):
                     ("HUB_KAFKA_SASL_PASSWORD", self.kafka_sasl_password),
                 )
                 if value is None
+                or (isinstance(value, str) and not value)
+                or (isinstance(value, SecretStr) and not value.get_secret_value())
             ]
             if missing:
                 raise ValueError(
@@ -147,6 +151,7 @@ def load_settings(**overrides: object) -> HubSettings:
             variable = f"HUB_{location.upper()}" if location else "settings"
             problems.append(f"{variable}: {error['msg']}")
         raise SettingsError(
-            "invalid hub settings:\n  " + "\n  ".join(problems)
+            "invalid hub settings:\n  "
+            + "\n  ".join(problems)
             + "\nfix the environment variables above (see README, Configuration)"
         ) from None

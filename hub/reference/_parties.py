@@ -82,6 +82,8 @@ def load_parties(path: Path) -> Registry:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ReferenceDataError(f"{path}: cannot read the parties file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ReferenceDataError(f"{path}: not UTF-8 text; save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ReferenceDataError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("parties"), list):
@@ -98,7 +100,7 @@ def load_parties(path: Path) -> Registry:
         if unknown:
             raise _fail(path, where, f"unknown key(s) {unknown}; allowed: {sorted(_ALLOWED_KEYS)}")
         party_id, name, kind = entry.get("id"), entry.get("name"), entry.get("kind")
-        if not isinstance(party_id, str) or not _ID_RULE.match(party_id) or len(party_id) > 40:
+        if not isinstance(party_id, str) or not _ID_RULE.fullmatch(party_id) or len(party_id) > 40:
             raise _fail(
                 path, where, "id must be lower-case ASCII words joined by '-' (at most 40 chars)"
             )
@@ -107,7 +109,7 @@ def load_parties(path: Path) -> Registry:
         if not isinstance(name, str) or not name.strip():
             raise _fail(path, where, "name must be a non-empty string (the Chinese name)")
         try:
-            party_kind = PartyKind(kind)
+            party_kind = PartyKind(str(kind))
         except ValueError:
             allowed = ", ".join(k.value for k in PartyKind)
             raise _fail(path, where, f"kind '{kind}' is not one of: {allowed}") from None

@@ -160,6 +160,7 @@ def admin_client(settings: HubSettings) -> Iterator[KafkaAdminClient]:
         client = KafkaAdminClient(
             client_id=f"{settings.app_id}-admin",
             request_timeout_ms=30_000,
+            bootstrap_timeout_ms=10_000,
             **settings.kafka_client_config(),
         )
     except KafkaError:
@@ -235,6 +236,9 @@ def apply_plan(admin: KafkaAdminClient, todo: Plan) -> None:
                 if str(outcome) != "OK"
             ]
             if failures:
-                raise TopicPlanError("the broker refused config changes:\n  " + "\n  ".join(failures))
-    except KafkaError as exc:
+                raise TopicPlanError(
+                    "the broker refused config changes:\n  " + "\n  ".join(failures)
+                )
+    except (KafkaError, ValueError) as exc:
+        # kafka-python raises ValueError for config keys a topic does not accept.
         raise TopicPlanError(f"applying topics failed: {exc}") from None

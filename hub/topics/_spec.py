@@ -86,7 +86,9 @@ class TopicDecl(BaseModel):
             clash = sorted(_OWN_KEYS & set(value))
             if clash:
                 raise ValueError(f"set {clash} through the declaration's own fields, not configs")
-            return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+            return {
+                str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()
+            }
         return value
 
     @model_validator(mode="after")
@@ -96,7 +98,7 @@ class TopicDecl(BaseModel):
             raise ValueError("a name with {party} needs for_parties: all or inbox")
         if not is_template and self.for_parties is not None:
             raise ValueError("for_parties is only for names that contain {party}")
-        if not _NAME_RULE.match(self.name.replace("{party}", "p")) or len(self.name) > 200:
+        if not _NAME_RULE.fullmatch(self.name.replace("{party}", "p")) or len(self.name) > 200:
             raise ValueError("name may hold only ASCII letters, digits, '.', '_' and '-'")
         if self.min_insync_replicas > self.replication_factor:
             raise ValueError("min_insync_replicas cannot exceed replication_factor")
@@ -160,12 +162,17 @@ def load_declarations(folder: Path) -> list[tuple[Path, TopicDecl]]:
             document = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise TopicSpecError(f"{path}: not valid YAML: {exc}") from None
+        except OSError as exc:
+            raise TopicSpecError(f"{path}: cannot read ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise TopicSpecError(f"{path}: not UTF-8 text; save it as UTF-8") from None
         if not isinstance(document, dict):
             raise TopicSpecError(f"{path}: top level must be a mapping with a 'topics' list")
         try:
             parsed = _TopicsFile.model_validate(document)
         except ValidationError as exc:
-            raw = document.get("topics") if isinstance(document.get("topics"), list) else []
+            entries = document.get("topics")
+            raw: list[object] = entries if isinstance(entries, list) else []
             raise TopicSpecError(
                 f"{path}: invalid topic declaration:\n  " + "\n  ".join(_describe(exc, raw))
             ) from None
@@ -176,13 +183,13 @@ def load_declarations(folder: Path) -> list[tuple[Path, TopicDecl]]:
 def expand(declarations: list[tuple[Path, TopicDecl]], parties: Registry) -> list[TopicSpec]:
     """Concrete topics, per-party templates expanded; checks names and co-partitioning."""
     specs: dict[str, TopicSpec] = {}
-    groups: dict[str, list[TopicSpec]] = {}
+    groups: dict[str, list[tuple[Path, TopicSpec]]] = {}
     for path, decl in declarations:
         if decl.for_parties is None:
             names = [decl.name]
         else:
-            members = parties.with_inbox() if decl.for_parties == "inbox" else list(parties)
-            names = [decl.name.replace("{party}", party.id) for party in members]
+            targets = parties.with_inbox() if decl.for_parties == "inbox" else list(parties)
+            names = [decl.name.replace("{party}", party.id) for party in targets]
         for name in names:
             if name in specs:
                 raise TopicSpecError(
@@ -198,12 +205,14 @@ def expand(declarations: list[tuple[Path, TopicDecl]], parties: Registry) -> lis
             )
             specs[name] = spec
             if decl.copartition:
-                groups.setdefault(decl.copartition, []).append(spec)
+                groups.setdefault(decl.copartition, []).append((path, spec))
     for group, members in groups.items():
-        counts = {spec.name: spec.partitions for spec in members}
+        counts = {spec.name: spec.partitions for _, spec in members}
         if len(set(counts.values())) > 1:
+            files = ", ".join(sorted({str(path) for path, _ in members}))
             raise TopicSpecError(
-                f"co-partitioned group '{group}' needs equal partition counts, found {counts}"
+                f"{files}: co-partitioned group '{group}' needs equal partition counts, "
+                f"found {counts}"
             )
     return list(specs.values())
 

@@ -170,10 +170,13 @@ def test_duplicate_id(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad_id", ["Street-B", "STREET", "street_b", "street--b", "-street", "街道", "1street", "a" * 41]
+    "bad_id",
+    ["Street-B", "STREET", "street_b", "street--b", "-street", "街道", "1street", "a" * 41],
 )
 def test_id_breaking_the_rule(tmp_path: Path, bad_id: str) -> None:
-    path = write(tmp_path, "parties:\n" + GOOD + f"  - {{id: '{bad_id}', name: 乙, kind: street}}\n")
+    path = write(
+        tmp_path, "parties:\n" + GOOD + f"  - {{id: '{bad_id}', name: 乙, kind: street}}\n"
+    )
 
     message = fails(path)
 

@@ -1,0 +1,178 @@
+"""The ``hub`` command: help, parties, and clean non-zero exits for user errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import hub.cli
+from hub.errors import KafkaUnavailableError
+from hub.reference import load_parties
+
+ROOT = Path(__file__).resolve().parents[2]
+HUB = ROOT / ".venv" / "bin" / "hub"
+PARTIES_FILE = ROOT / "hub" / "reference" / "parties.yaml"
+
+
+def run_hub(*args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script with the test's (HUB_*-free) environment plus env."""
+    return subprocess.run(
+        [str(HUB), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env},
+        check=False,
+    )
+
+
+def test_console_script_is_installed() -> None:
+    assert HUB.is_file()
+    assert os.access(HUB, os.X_OK)
+
+
+def test_help_lists_the_commands() -> None:
+    result = run_hub("--help")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: hub")
+    for command in ("worker", "topics", "parties"):
+        assert command in result.stdout
+    assert "HUB_KAFKA_BOOTSTRAP" in result.stdout
+    assert result.stderr == ""
+
+
+def test_topics_apply_help_explains_what_apply_does() -> None:
+    result = run_hub("topics", "apply", "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: hub topics apply")
+    text = " ".join(result.stdout.split())
+    assert "Create missing topics" in text
+    assert "partition decrease is refused" in text
+    assert "HUB_ENVIRONMENT=local" in text
+    assert "HUB_ENVIRONMENT=production" in text
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        hub.cli.main(["--version"])
+
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hub {hub.__version__}"
+
+
+@pytest.mark.parametrize("argv", [[], ["topics"], ["frobnicate"]])
+def test_missing_or_unknown_command_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        hub.cli.main(argv)
+
+    assert caught.value.code == 2
+    assert "usage: hub" in capsys.readouterr().err
+
+
+def test_parties_lists_every_party() -> None:
+    result = run_hub("parties")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 29
+    ids = [line.split()[0] for line in lines]
+    assert ids == [party.id for party in load_parties(PARTIES_FILE)]
+    assert lines[0].split()[:3] == ["street-jiyuqiao", "street", "out.street-jiyuqiao.v1"]
+    assert lines[0].endswith("积玉桥街道")
+    ops = lines[-1].split()
+    assert ops[:3] == ["ops", "ops", "-"]
+    assert f"29 parties from {PARTIES_FILE}" in result.stderr
+
+
+def test_parties_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    assert hub.cli.main(["parties"]) == 0
+
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 29
+    assert "29 parties" in captured.err
+
+
+def test_bad_http_port_exits_2_without_traceback() -> None:
+    result = run_hub("parties", HUB_HTTP_PORT="abc")
+
+    assert result.returncode == 2
+    assert "HUB_HTTP_PORT" in result.stderr
+    assert result.stderr.startswith("hub: configuration error:")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_malformed_topics_file_exits_2_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("topics:\n  - {name: a.v1, doc: d, partitions: 0}\n", encoding="utf-8")
+
+    # topics diff validates the declarations before it looks for a broker; port 1 is closed,
+    # so reaching Kafka would change the exit code to 1.
+    result = run_hub(
+        "topics", "diff", HUB_TOPICS_DIR=str(tmp_path), HUB_KAFKA_BOOTSTRAP="127.0.0.1:1"
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert str(bad) in result.stderr
+    assert "topics[0] (a.v1).partitions" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_parties_file_exits_2_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "parties.yaml"
+    bad.write_text("parties:\n  - {id: Bad, name: 坏, kind: street}\n", encoding="utf-8")
+
+    result = run_hub("parties", HUB_PARTIES_FILE=str(bad))
+
+    assert result.returncode == 2
+    assert str(bad) in result.stderr
+    assert "parties[0] (Bad)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@contextmanager
+def _no_broker(settings: object) -> Iterator[object]:
+    raise KafkaUnavailableError("no Kafka broker answers (test stand-in)")
+    yield  # pragma: no cover
+
+
+@pytest.mark.parametrize("action", ["diff", "apply"])
+def test_malformed_topics_are_reported_before_kafka_is_needed(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    action: str,
+) -> None:
+    # A configuration error must be reported as one (exit 2) whether or not a broker runs:
+    # otherwise the user starts a broker only to learn the declarations were wrong.
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("topics:\n  - {name: a.v1, doc: d, partitions: 0}\n", encoding="utf-8")
+    monkeypatch.setenv("HUB_TOPICS_DIR", str(tmp_path))
+    monkeypatch.setattr(hub.cli, "admin_client", _no_broker)
+
+    code = hub.cli.main(["topics", action])
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert str(bad) in err
+
+
+def test_unreachable_broker_exits_1_with_advice() -> None:
+    # kafka-python gives up bootstrapping after its 30 s default; allow for that.
+    result = run_hub("topics", "diff", HUB_KAFKA_BOOTSTRAP="127.0.0.1:1", timeout=120)
+
+    assert result.returncode == 1
+    assert "hub: error: no Kafka broker answers at 127.0.0.1:1" in result.stderr
+    assert "start one" in result.stderr
+    assert "set HUB_KAFKA_BOOTSTRAP" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
