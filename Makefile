@@ -29,7 +29,8 @@ kafka:  ## fetch Apache Kafka jars from Maven Central (once; cached in deploy/ka
 run: install kafka  ## start local Kafka, apply topics, run a worker in the foreground (Ctrl-C stops all)
 	@PYTHON=$(PY) deploy/run.sh
 
-test: install kafka  ## start a broker for the suite, run every test, stop the broker
+test: install kafka  ## schema check, then every test on a broker the suite starts and stops
+	@$(HUB) schemas check
 	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	  $(KAFKA) stop --port $(TEST_KAFKA_PORT) >/dev/null 2>&1 || true; exit $$rc
 
@@ -39,6 +40,7 @@ unit: install  ## the tests that need no broker
 check: install  ## ruff, and mypy strict on hub/ and connectors/
 	$(VENV)/bin/ruff check hub connectors tests deploy
 	$(VENV)/bin/mypy
+	$(HUB) schemas check
 
 kafka-stop:  ## stop a broker left running by make run
 	@$(KAFKA) stop

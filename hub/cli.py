@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from hub import __version__
+from hub._cli_records import add_commands as add_record_commands
 from hub.errors import ConfigError, HubError
 from hub.reference import load_parties
 from hub.settings import HubSettings, load_settings
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parties = commands.add_parser("parties", help="list the parties of the reference file")
     parties.set_defaults(handler=cmd_parties)
+    add_record_commands(commands)
     return parser
 
 
@@ -146,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if settings.log_level != "DEBUG":
             # kafka-python narrates every connection at INFO; keep the CLI readable.
             logging.getLogger("kafka").setLevel(logging.WARNING)
+            logging.getLogger("aiokafka").setLevel(logging.WARNING)
         handler: Callable[[HubSettings, argparse.Namespace], int] = args.handler
         return handler(settings, args)
     except ConfigError as exc:

@@ -57,8 +57,19 @@ class HubSettings(BaseSettings):
     )
     schema_registry_url: str | None = Field(
         default=None,
-        description="URL of a Confluent-compatible schema registry; unset = the embedded one.",
+        description=(
+            "URL of a Confluent-compatible schema registry; unset = the embedded one, "
+            "served by each worker at /registry"
+        ),
     )
+
+    def registry_url(self) -> str:
+        """Where clients reach the registry: the configured one, or a worker's embedded one."""
+        if self.schema_registry_url:
+            return self.schema_registry_url.rstrip("/")
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host  # noqa: S104
+        return f"http://{host}:{self.http_port}/registry"
+
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
     http_port: int = Field(default=8080, ge=1, le=65535, description="Port of the HTTP server.")
     data_dir: Path = Field(

@@ -28,7 +28,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.kafka)
 
 
-def kafka_sh(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def kafka_sh(
+    *args: str, check: bool = True, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     """Run deploy/kafka/kafka.sh with args; raise with its output when it fails and check."""
     result = subprocess.run(
         [str(KAFKA_SH), *args], capture_output=True, text=True, timeout=timeout, check=False

@@ -1,5 +1,26 @@
-"""Reference data the hub loads at start: the parties of DESIGN §2."""
+"""Reference data the hub loads: parties (DESIGN §2), matter catalogue, officer roster."""
 
+from hub.reference._catalogue import (
+    REFERENCE_DIR,
+    Matter,
+    Officer,
+    Reference,
+    load_matters,
+    load_officers,
+    load_seed_reference,
+)
 from hub.reference._parties import Party, PartyKind, Registry, load_parties
 
-__all__ = ["Party", "PartyKind", "Registry", "load_parties"]
+__all__ = [
+    "REFERENCE_DIR",
+    "Matter",
+    "Officer",
+    "Party",
+    "PartyKind",
+    "Reference",
+    "Registry",
+    "load_matters",
+    "load_officers",
+    "load_parties",
+    "load_seed_reference",
+]

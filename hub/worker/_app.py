@@ -6,9 +6,13 @@ import ssl
 from dataclasses import dataclass
 
 import faust
+from aiohttp import web
 
+from hub.registry import EmbeddedRegistry, registry_app
 from hub.settings import HubSettings
 from hub.worker._http import HttpServer, build_web_app
+
+REGISTRY_PATH = "/registry"
 
 
 def _credentials(settings: HubSettings) -> faust.types.auth.CredentialsT | None:
@@ -42,6 +46,7 @@ class HubApp:
 
     faust: faust.App
     http: HttpServer
+    registry: EmbeddedRegistry | None
 
 
 def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
@@ -68,6 +73,25 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         web_in_thread=False,
         loghandlers=[],
     )
-    server = HttpServer(build_web_app(), settings.http_host, settings.http_port)
+    web_app = build_web_app()
+    registry: EmbeddedRegistry | None = None
+    if settings.schema_registry_url is None:
+        registry = EmbeddedRegistry(settings)
+        mount_registry(web_app, registry)
+    server = HttpServer(web_app, settings.http_host, settings.http_port)
     app.web_server(server)
-    return HubApp(faust=app, http=server)
+    return HubApp(faust=app, http=server, registry=registry)
+
+
+def mount_registry(web_app: web.Application, registry: EmbeddedRegistry) -> None:
+    """Serve the embedded registry under /registry; it starts and stops with the server."""
+
+    async def start(_: web.Application) -> None:
+        await registry.start()
+
+    async def stop(_: web.Application) -> None:
+        await registry.stop()
+
+    web_app.on_startup.append(start)
+    web_app.on_cleanup.append(stop)
+    web_app.add_subapp(REGISTRY_PATH, registry_app(registry))

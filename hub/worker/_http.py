@@ -30,7 +30,7 @@ def build_web_app() -> web.Application:
     return app
 
 
-class HttpServer(Service):  # type: ignore[misc]
+class HttpServer(Service):
     """Serves `web` on host:port while the worker runs."""
 
     def __init__(self, web_app: web.Application, host: str, port: int, **kwargs: Any) -> None:

@@ -29,7 +29,9 @@ def preflight(settings: HubSettings) -> int:
         state = read_cluster(admin, [spec.name for spec in specs])
     missing = sorted(spec.name for spec in specs if spec.name not in state.topics)
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
         raise ConfigError(
             f"{len(missing)} declared topic(s) do not exist on {settings.kafka_bootstrap}: "
             f"{shown}; run `hub topics apply` first"

@@ -1,0 +1,114 @@
+"""Field types shared by the canonical records, with their validation rules.
+
+Validators that need reference data (known matters, the officer roster) read a
+`hub.reference.Reference` from the validation context (``context={"reference": ref}``);
+without one they check structure only. Party ids are always checked, against the
+context's parties or the packaged parties file.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
+
+from hub.records._checks import citizen_id_problem, uscc_problem
+from hub.records._rules import rule_error
+from hub.reference import REFERENCE_DIR, Reference, Registry, load_parties
+
+
+@lru_cache(maxsize=1)
+def packaged_parties() -> Registry:
+    """The parties of the packaged reference file (used when no Reference is given)."""
+    return load_parties(REFERENCE_DIR / "parties.yaml")
+
+
+def reference_of(info: ValidationInfo) -> Reference | None:
+    """The Reference passed in the validation context, if any."""
+    context = info.context
+    if isinstance(context, dict):
+        reference = context.get("reference")
+        if isinstance(reference, Reference):
+            return reference
+    return None
+
+
+def _parties(info: ValidationInfo) -> Registry:
+    reference = reference_of(info)
+    return reference.parties if reference is not None else packaged_parties()
+
+
+def _utc_millis(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise rule_error("timestamp.naive")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _known_party(value: str, info: ValidationInfo) -> str:
+    if value not in _parties(info):
+        raise rule_error("party.unknown", value=value)
+    return value
+
+
+def _street(value: str, info: ValidationInfo) -> str:
+    value = _known_party(value, info)
+    if _parties(info).get(value).kind != "street":
+        raise rule_error("party.kind", value=value, expected="street 街道")
+    return value
+
+
+def _matter(value: str, info: ValidationInfo) -> str:
+    reference = reference_of(info)
+    if reference is not None and value not in reference.matters:
+        raise rule_error("matter.unknown", value=value)
+    return value
+
+
+def _uscc(value: str) -> str:
+    problem = uscc_problem(value)
+    if problem:
+        raise rule_error(f"uscc.{problem}")
+    return value
+
+
+def _citizen_id(value: str) -> str:
+    problem = citizen_id_problem(value)
+    if problem:
+        raise rule_error(f"citizen_id.{problem}")
+    return value
+
+
+_PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+
+
+def _phone(value: str) -> str:
+    if not _PHONE.match(value):
+        raise rule_error("phone.shape")
+    return value
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc_millis)]
+"""A point in time: time zone required, stored as UTC with millisecond precision."""
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+"""An amount in yuan with fen precision, never negative."""
+
+PartyId = Annotated[str, Field(min_length=2, max_length=40), AfterValidator(_known_party)]
+StreetId = Annotated[str, Field(min_length=2, max_length=40), AfterValidator(_street)]
+MatterCode = Annotated[str, Field(pattern=r"^[A-Z]{3}-\d{3}$"), AfterValidator(_matter)]
+Uscc = Annotated[str, BeforeValidator(_strip), AfterValidator(_uscc)]
+CitizenId = Annotated[str, BeforeValidator(_strip), AfterValidator(_citizen_id)]
+Phone = Annotated[str, BeforeValidator(_strip), AfterValidator(_phone)]
+Text = Annotated[str, BeforeValidator(_strip), Field(min_length=1, max_length=2000)]
+ShortText = Annotated[str, BeforeValidator(_strip), Field(min_length=1, max_length=200)]
+Name = Annotated[str, BeforeValidator(_strip), Field(min_length=1, max_length=100)]
+SourceId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]

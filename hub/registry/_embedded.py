@@ -1,0 +1,151 @@
+"""The embedded schema registry: `SchemaStore` kept in the compacted ``_schemas`` topic.
+
+Every worker runs one. Writes go to the topic (acks=all, idempotent producer) and count
+only once read back, so all workers agree on ids across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from hub.errors import KafkaUnavailableError, SchemaIncompatible, SchemaRegistryError
+from hub.kafka import aiokafka_options
+from hub.registry._compat import LEVELS, incompatibilities, parse
+from hub.registry._store import Registered, SchemaStore
+from hub.settings import HubSettings
+
+log = logging.getLogger(__name__)
+
+SCHEMAS_TOPIC = "_schemas"
+_RACE_RETRIES = 8
+
+
+class EmbeddedRegistry:
+    """Registry state backed by a Kafka topic. `start` before use, `stop` after."""
+
+    def __init__(self, settings: HubSettings, topic: str = SCHEMAS_TOPIC) -> None:
+        self._settings = settings
+        self._partition = TopicPartition(topic, 0)
+        self.store = SchemaStore()
+        self._lock = asyncio.Lock()
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        """Connect and read the whole topic; `KafkaUnavailableError` when Kafka is down."""
+        options = aiokafka_options(self._settings)
+        self._producer = AIOKafkaProducer(
+            acks="all", enable_idempotence=True, client_id="hub-registry", **options
+        )
+        self._consumer = AIOKafkaConsumer(
+            enable_auto_commit=False, group_id=None, client_id="hub-registry", **options
+        )
+        try:
+            await self._producer.start()
+            await self._consumer.start()
+        except KafkaError as exc:
+            await self.stop()
+            raise KafkaUnavailableError(f"schema registry cannot reach Kafka: {exc}") from None
+        self._consumer.assign([self._partition])
+        await self._consumer.seek_to_beginning(self._partition)
+        await self.catch_up()
+        log.info(
+            "embedded schema registry ready: %d subjects, %d schemas",
+            len(self.store.subjects),
+            len(self.store.by_id),
+        )
+
+    async def stop(self) -> None:
+        for client in (self._consumer, self._producer):
+            if client is not None:
+                await client.stop()
+        self._consumer = self._producer = None
+
+    async def catch_up(self) -> None:
+        """Apply every record up to the current end of the topic."""
+        consumer = self._consumer
+        if consumer is None:
+            raise SchemaRegistryError("registry not started", status=503, error_code=50003)
+        end = (await consumer.end_offsets([self._partition]))[self._partition]
+        while await consumer.position(self._partition) < end:
+            batch = await consumer.getmany(self._partition, timeout_ms=1000)
+            for record in batch.get(self._partition, []):
+                self.store.apply(record.key, record.value)
+
+    async def _append(self, key: bytes, value: bytes) -> None:
+        if self._producer is None:
+            raise SchemaRegistryError("registry not started", status=503, error_code=50003)
+        try:
+            await self._producer.send_and_wait(
+                self._partition.topic, key=key, value=value, partition=0
+            )
+        except KafkaError as exc:
+            raise SchemaRegistryError(
+                f"could not store the schema: {exc}", status=503, error_code=50003
+            ) from None
+        await self.catch_up()
+
+    async def schema_by_id(self, schema_id: int) -> str | None:
+        if schema_id not in self.store.by_id:
+            await self.catch_up()
+        return self.store.by_id.get(schema_id)
+
+    async def register(self, subject: str, schema: str) -> Registered:
+        """Register schema under subject (idempotent); refuse incompatible ones (409)."""
+        try:
+            parse(schema)
+        except ValueError as exc:
+            raise SchemaRegistryError(str(exc), status=422, error_code=42201) from None
+        async with self._lock:
+            for _ in range(_RACE_RETRIES):
+                await self.catch_up()
+                existing = self.store.find(subject, schema)
+                if existing is not None:
+                    return existing
+                previous = [v.schema for v in self.store.subjects.get(subject, [])]
+                reasons = incompatibilities(self.store.level(subject), schema, previous)
+                if reasons:
+                    raise SchemaIncompatible(
+                        f"Schema being registered is incompatible with an earlier schema for "
+                        f'subject "{subject}", details: {reasons}',
+                        reasons,
+                    )
+                latest = self.store.latest(subject)
+                entry = Registered(
+                    subject=subject,
+                    version=(latest.version + 1) if latest else 1,
+                    id=self.store.id_for(schema) or self.store.next_id(),
+                    schema=schema,
+                )
+                await self._append(*SchemaStore.schema_record(entry))
+                stored = self.store.find(subject, schema)
+                if stored is not None:
+                    return stored
+                log.info("lost a registration race on %s; retrying", subject)
+        raise SchemaRegistryError(
+            f"could not register under {subject}: the log kept changing", status=500
+        )
+
+    async def check(self, subject: str, schema: str) -> list[str]:
+        """Reasons schema would be refused under subject's level; [] when compatible."""
+        try:
+            parse(schema)
+        except ValueError as exc:
+            raise SchemaRegistryError(str(exc), status=422, error_code=42201) from None
+        await self.catch_up()
+        previous = [v.schema for v in self.store.subjects.get(subject, [])]
+        return incompatibilities(self.store.level(subject), schema, previous)
+
+    async def set_level(self, subject: str | None, level: str) -> str:
+        if level not in LEVELS:
+            raise SchemaRegistryError(
+                f"Invalid compatibility level {level}; one of {', '.join(LEVELS)}",
+                status=422,
+                error_code=42203,
+            )
+        await self._append(*SchemaStore.config_record(subject, level))
+        return level
