@@ -93,6 +93,10 @@ def test_worker_serves_healthz_joins_its_group_and_stops_cleanly(
     try:
         health = _healthz(port, timeout=60)
         assert health["status"] == "ok"
+        registry = f"http://127.0.0.1:{port}/registry/subjects"
+        with urllib.request.urlopen(registry, timeout=5) as answer:  # noqa: S310
+            assert answer.status == 200
+            assert isinstance(json.load(answer), list)
         deadline = time.monotonic() + 30
         while _group_state(kafka_bootstrap, app_id) != "Stable":
             assert time.monotonic() < deadline, log.read_text()[-3000:]
