@@ -9,7 +9,7 @@ HUB := $(VENV)/bin/hub
 KAFKA := deploy/kafka/kafka.sh
 TEST_KAFKA_PORT ?= 29092
 
-.PHONY: help install kafka run test unit check clean kafka-stop
+.PHONY: help install kafka run test unit check bench clean kafka-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -41,6 +41,9 @@ check: install  ## ruff, and mypy strict on hub/ and connectors/
 	$(VENV)/bin/ruff check hub connectors tests deploy
 	$(VENV)/bin/mypy
 	$(HUB) schemas check
+
+bench: install  ## benchmarks: hub serde (validate+encode, decode+validate) against bare fastavro
+	$(PY) -m tests.bench.bench_serde --records 5000
 
 kafka-stop:  ## stop a broker left running by make run
 	@$(KAFKA) stop
