@@ -196,6 +196,18 @@ def cmd_reference_sync(settings: HubSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_registry_credential(settings: HubSettings, args: argparse.Namespace) -> int:
+    """Make a random password for USER; print it once, and the entry for the settings."""
+    import hashlib
+    import secrets
+
+    password = secrets.token_urlsafe(32)
+    entry = f"{args.user}:{hashlib.sha256(password.encode()).hexdigest()}"
+    print(f"password for {args.user} (shown once, give it to the client): {password}")
+    print(f"add to HUB_REGISTRY_CREDENTIALS (comma-separated): {entry}")
+    return 0
+
+
 def add_commands(commands: Any) -> None:
     """Add the record commands to the top-level ``hub`` parser."""
     schemas = commands.add_parser("schemas", help="Avro schemas: generate, check, register")
@@ -245,6 +257,20 @@ def add_commands(commands: Any) -> None:
         help="use the seed files in this folder instead of the cached share topics",
     )
     check_file.set_defaults(handler=cmd_validate)
+
+    registry = commands.add_parser("registry", help="embedded schema registry administration")
+    registry_actions = registry.add_subparsers(
+        dest="registry_command", metavar="ACTION", required=True
+    )
+    credential = registry_actions.add_parser(
+        "credential",
+        help="make a random password for USER and its HUB_REGISTRY_CREDENTIALS entry",
+        description="Make a random 256-bit password for USER, print it once, and print the "
+        "user:sha256hex entry for HUB_REGISTRY_CREDENTIALS. Only the hash is stored; clients "
+        "send the password with HTTP Basic auth (Confluent clients: basic.auth.user.info).",
+    )
+    credential.add_argument("user", metavar="USER", help="user name")
+    credential.set_defaults(handler=cmd_registry_credential)
 
     reference = commands.add_parser("reference", help="reference data: load seed, sync cache")
     ref_actions = reference.add_subparsers(

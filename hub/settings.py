@@ -70,6 +70,21 @@ class HubSettings(BaseSettings):
         host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host  # noqa: S104
         return f"http://{host}:{self.http_port}/registry"
 
+    schema_registry_user: str | None = Field(
+        default=None,
+        description="Basic-auth user for HUB_SCHEMA_REGISTRY_URL (or the embedded one).",
+    )
+    schema_registry_password: SecretStr | None = Field(
+        default=None, description="Basic-auth password for the schema registry."
+    )
+    registry_credentials: str | None = Field(
+        default=None,
+        description=(
+            "Who may use the embedded registry: comma-separated user:sha256hex entries "
+            "(`hub registry credential USER` makes one). Unset: loopback clients only; "
+            "required with HUB_ENVIRONMENT=production."
+        ),
+    )
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
     http_port: int = Field(default=8080, ge=1, le=65535, description="Port of the HTTP server.")
     data_dir: Path = Field(
@@ -103,6 +118,45 @@ class HubSettings(BaseSettings):
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"'{server}' is not host:port (for example 127.0.0.1:9092)")
         return ",".join(servers)
+
+    @field_validator("registry_credentials")
+    @classmethod
+    def _check_credentials(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for entry in value.split(","):
+            user, sep, digest = entry.strip().partition(":")
+            if (
+                not sep
+                or not user
+                or len(digest) != 64
+                or not all(c in "0123456789abcdef" for c in digest)
+            ):
+                raise ValueError(
+                    "each entry must be user:sha256hex (64 lower-case hex digits); "
+                    "make one with `hub registry credential USER`"
+                )
+        return value
+
+    def registry_users(self) -> dict[str, str]:
+        """user -> sha256 hex of the password, from HUB_REGISTRY_CREDENTIALS."""
+        if not self.registry_credentials:
+            return {}
+        pairs = (entry.strip().partition(":") for entry in self.registry_credentials.split(","))
+        return {user: digest for user, _, digest in pairs}
+
+    @model_validator(mode="after")
+    def _check_registry_auth(self) -> HubSettings:
+        if (
+            self.environment == "production"
+            and self.schema_registry_url is None
+            and not self.registry_credentials
+        ):
+            raise ValueError(
+                "HUB_REGISTRY_CREDENTIALS is required with HUB_ENVIRONMENT=production when the "
+                "embedded schema registry is used (HUB_SCHEMA_REGISTRY_URL unset)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_sasl(self) -> HubSettings:

@@ -19,7 +19,10 @@ CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
 
 class RegistryClient:
-    """Async client; pass an `aiohttp.ClientSession` to share one (it is not closed here)."""
+    """Async client; pass an `aiohttp.ClientSession` to share one (it is not closed here).
+
+    auth is a (user, password) pair sent with HTTP Basic auth.
+    """
 
     def __init__(
         self,
@@ -27,13 +30,15 @@ class RegistryClient:
         *,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 10.0,
-        auth: aiohttp.BasicAuth | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self._session = session
         self._own_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._auth = auth
+        self._headers = {"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE}
+        if auth is not None:
+            self._headers["Authorization"] = aiohttp.encode_basic_auth(*auth)
         self._schemas: dict[int, str] = {}
         self._ids: dict[tuple[str, str], int] = {}
 
@@ -56,8 +61,7 @@ class RegistryClient:
                 method,
                 f"{self.url}{path}",
                 data=None if body is None else json.dumps(body),
-                headers={"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE},
-                auth=self._auth,
+                headers=self._headers,
             ) as response:
                 text = await response.text()
                 status = response.status

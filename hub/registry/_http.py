@@ -10,6 +10,11 @@ Errors answer ``{"error_code", "message"}`` as Confluent's registry does.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,6 +50,54 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(409, 409, exc.message)
     except SchemaRegistryError as exc:
         return _error(exc.status, exc.error_code, exc.message)
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    """(login, password) of an HTTP Basic Authorization header, None when absent or bad."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    login, sep, password = decoded.partition(":")
+    return (login, password) if sep else None
+
+
+def _auth_middleware(users: dict[str, str]) -> Any:
+    """Basic auth against sha256 password hashes; without users, loopback clients only."""
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not users:
+            if _is_loopback(request.remote):
+                return await handler(request)
+            return _error(
+                403,
+                40301,
+                "the embedded registry serves loopback clients only until "
+                "HUB_REGISTRY_CREDENTIALS is set",
+            )
+        credentials = _basic_credentials(request.headers.get("Authorization", ""))
+        if credentials is not None:
+            login, password = credentials
+            digest = hashlib.sha256(password.encode()).hexdigest()
+            expected = users.get(login, "")
+            if expected and hmac.compare_digest(digest, expected):
+                return await handler(request)
+        response = _error(401, 40101, "Unauthorized: give Basic credentials for the registry")
+        response.headers["WWW-Authenticate"] = 'Basic realm="hub-registry"'
+        return response
+
+    return authenticate
 
 
 def _registry(request: web.Request) -> EmbeddedRegistry:
@@ -176,9 +229,15 @@ async def put_config(request: web.Request) -> web.Response:
     return _json({"compatibility": stored})
 
 
-def registry_app(registry: EmbeddedRegistry) -> web.Application:
-    """The aiohttp sub-application serving registry's REST API."""
-    app = web.Application(middlewares=[_errors])
+def registry_app(
+    registry: EmbeddedRegistry, users: dict[str, str] | None = None
+) -> web.Application:
+    """The aiohttp sub-application serving registry's REST API.
+
+    users maps user names to sha256 hex digests of their passwords (Basic auth); when
+    empty, only loopback clients are served.
+    """
+    app = web.Application(middlewares=[_auth_middleware(users or {}), _errors])
     app[REGISTRY_KEY] = registry
     routes = app.router
     routes.add_get("/schemas/ids/{id}", get_schema)

@@ -17,7 +17,13 @@ async def open_registry(
 ) -> AsyncIterator[RegistryClient | LocalRegistryClient]:
     """HUB_SCHEMA_REGISTRY_URL's registry, or an in-process embedded one on the cluster."""
     if settings.schema_registry_url:
-        client = RegistryClient(settings.schema_registry_url)
+        auth = None
+        if settings.schema_registry_user and settings.schema_registry_password:
+            auth = (
+                settings.schema_registry_user,
+                settings.schema_registry_password.get_secret_value(),
+            )
+        client = RegistryClient(settings.schema_registry_url, auth=auth)
         try:
             yield client
         finally:

@@ -77,13 +77,15 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     registry: EmbeddedRegistry | None = None
     if settings.schema_registry_url is None:
         registry = EmbeddedRegistry(settings)
-        mount_registry(web_app, registry)
+        mount_registry(web_app, registry, settings.registry_users())
     server = HttpServer(web_app, settings.http_host, settings.http_port)
     app.web_server(server)
     return HubApp(faust=app, http=server, registry=registry)
 
 
-def mount_registry(web_app: web.Application, registry: EmbeddedRegistry) -> None:
+def mount_registry(
+    web_app: web.Application, registry: EmbeddedRegistry, users: dict[str, str]
+) -> None:
     """Serve the embedded registry under /registry; it starts and stops with the server."""
 
     async def start(_: web.Application) -> None:
@@ -94,4 +96,4 @@ def mount_registry(web_app: web.Application, registry: EmbeddedRegistry) -> None
 
     web_app.on_startup.append(start)
     web_app.on_cleanup.append(stop)
-    web_app.add_subapp(REGISTRY_PATH, registry_app(registry))
+    web_app.add_subapp(REGISTRY_PATH, registry_app(registry, users))

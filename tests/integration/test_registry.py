@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -11,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from confluent_kafka.schema_registry import SchemaRegistryClient
 from kafka.admin import KafkaAdminClient
 
 from hub.errors import SchemaIncompatible, SchemaRegistryError
@@ -60,8 +62,11 @@ def create_schemas_topic(bootstrap: str, name: str) -> None:
 class Served:
     """An embedded registry served over HTTP at <url>/registry, as a worker does."""
 
-    def __init__(self, settings: HubSettings, topic: str) -> None:
+    def __init__(
+        self, settings: HubSettings, topic: str, users: dict[str, str] | None = None
+    ) -> None:
         self.registry = EmbeddedRegistry(settings, topic=topic)
+        self.users = users
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/registry"
         self._runner: web.AppRunner | None = None
@@ -69,7 +74,7 @@ class Served:
     async def start(self) -> None:
         await self.registry.start()
         root = web.Application()
-        root.add_subapp("/registry", registry_app(self.registry))
+        root.add_subapp("/registry", registry_app(self.registry, self.users))
         self._runner = web.AppRunner(root)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
@@ -207,3 +212,33 @@ async def test_two_registries_racing_agree_on_ids(kafka_bootstrap: str, schemas_
             assert left.store.by_id[result.id] == result.schema
     finally:
         await asyncio.gather(left.stop(), right.stop())
+
+
+async def test_credentials_are_required_once_configured(
+    kafka_bootstrap: str, schemas_topic: str
+) -> None:
+    password = "s3cret-registry-password"
+    users = {"ops": hashlib.sha256(password.encode()).hexdigest()}
+    server = Served(HubSettings(kafka_bootstrap=kafka_bootstrap), schemas_topic, users)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            anonymous = await session.get(f"{server.url}/subjects")
+            assert anonymous.status == 401
+            assert (await anonymous.json(content_type=None))["error_code"] == 40101
+            assert anonymous.headers["WWW-Authenticate"].startswith("Basic")
+            wrong = await session.get(
+                f"{server.url}/subjects",
+                headers={"Authorization": aiohttp.encode_basic_auth("ops", "guess")},
+            )
+            assert wrong.status == 401
+        async with RegistryClient(server.url, auth=("ops", password)) as client:
+            schema_id = await client.register("probe-value", json.dumps(RECORD_V1))
+            assert await client.subjects() == ["probe-value"]
+        with SchemaRegistryClient(
+            {"url": server.url, "basic.auth.user.info": f"ops:{password}"}
+        ) as confluent:
+            fetched = await asyncio.to_thread(confluent.get_schema, schema_id)
+        assert json.loads(fetched.schema_str) == RECORD_V1
+    finally:
+        await server.stop()
