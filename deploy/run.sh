@@ -30,13 +30,17 @@ else
 fi
 
 "$HUB" topics apply
+"$HUB" schemas register
+"$HUB" reference load
 
 cat <<MSG
 
 run: the hub worker is starting on the local broker ($HUB_KAFKA_BOOTSTRAP).
      health:      curl http://127.0.0.1:$HTTP_PORT/healthz
      broker log:  deploy/kafka/.data/$PORT/node-1/server.log
+     registry:    curl http://127.0.0.1:$HTTP_PORT/registry/subjects
      topics:      $HUB topics diff
+     validate:    $HUB validate case FILE.json
      Ctrl-C stops the worker and the broker.
 
 MSG
