@@ -16,11 +16,11 @@ from datetime import date
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {char: index for index, char in enumerate(USCC_CHARSET)}
 _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
-_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
 
 
 def uscc_check_char(first17: str) -> str:
@@ -31,7 +31,7 @@ def uscc_check_char(first17: str) -> str:
 
 def uscc_problem(code: str) -> str | None:
     """None when code is a valid USCC, else the rule it breaks: 'shape' or 'checksum'."""
-    if not _USCC_SHAPE.match(code):
+    if not _USCC_SHAPE.fullmatch(code):
         return "shape"
     if uscc_check_char(code[:17]) != code[17]:
         return "checksum"
@@ -57,7 +57,7 @@ def citizen_id_problem(number: str, today: date | None = None) -> str | None:
 
     The birth date must be a real date, not in the future and not before 1900.
     """
-    if not _ID_SHAPE.match(number):
+    if not _ID_SHAPE.fullmatch(number):
         return "shape"
     born = citizen_id_birth_date(number)
     if born is None or born > (today or date.today()) or born.year < 1900:

@@ -261,7 +261,7 @@ class Officer(CanonicalModel):
     """执法人员 an officer acting on a case, by enforcement certificate 执法证."""
 
     certificate_no: str = Field(
-        pattern=r"^\d{11}$", description="执法证号 enforcement certificate number"
+        pattern=r"^[0-9]{11}$", description="执法证号 enforcement certificate number"
     )
     name: Name = Field(description="姓名 officer name")
 
@@ -584,7 +584,7 @@ class CertifiedOfficer(Envelope):
     """持证执法人员 CertifiedOfficer: one entry of the roster kept by the justice bureau."""
 
     certificate_no: str = Field(
-        pattern=r"^\d{11}$", description="执法证号 enforcement certificate number (the key)"
+        pattern=r"^[0-9]{11}$", description="执法证号 enforcement certificate number (the key)"
     )
     name: Name = Field(description="姓名 officer name")
     party: PartyId = Field(description="所在单位 party the officer serves")
@@ -595,7 +595,7 @@ class CertifiedOfficer(Envelope):
 class Matter(Envelope):
     """执法事项 Matter: one entry of the matter catalogue 执法事项目录."""
 
-    code: str = Field(pattern=r"^[A-Z]{3}-\d{3}$", description="事项编码 matter code (the key)")
+    code: str = Field(pattern=r"^[A-Z]{3}-[0-9]{3}$", description="事项编码 matter code (the key)")
     name: ShortText = Field(description="事项名称 name (Chinese)")
     name_en: ShortText = Field(description="英文名称 name (English)")
     department: PartyId = Field(description="主管部门 owning department")
@@ -629,7 +629,7 @@ class PenaltyDisclosure(Envelope):
     @classmethod
     def _must_be_masked(cls, value: str | None) -> str | None:
         if value is not None and not is_masked(value):
-            raise ValueError("ID numbers are published masked only; mask it (420***********1234)")
+            raise rule_error("penalty.id_unmasked")
         return value
 
 

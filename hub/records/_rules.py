@@ -125,6 +125,10 @@ RULES: dict[str, tuple[str, str]] = {
         "{value}当事人须填写{expected}",
         "a {value} party needs its {expected}",
     ),
+    "penalty.id_unmasked": (
+        "公示的身份证号必须脱敏（例如420***********1234）",
+        "ID numbers are published masked only (for example 420***********1234)",
+    ),
     "decision.amount_required": (
         "罚款决定必须填写金额",
         "a fine needs its amount",
@@ -149,6 +153,7 @@ _BUILTIN_ZH: dict[str, str] = {
     "decimal_parsing": "应为数值",
     "decimal_max_places": "最多保留两位小数（精确到分）",
     "decimal_max_digits": "数值位数过多",
+    "decimal_whole_digits": "整数部分位数过多",
     "greater_than": "数值过小",
     "greater_than_equal": "数值不能小于下限",
     "less_than": "数值过大",

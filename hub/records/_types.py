@@ -83,11 +83,11 @@ def _citizen_id(value: str) -> str:
     return value
 
 
-_PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+_PHONE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$")
 
 
 def _phone(value: str) -> str:
-    if not _PHONE.match(value):
+    if not _PHONE.fullmatch(value):
         raise rule_error("phone.shape")
     return value
 
@@ -99,16 +99,21 @@ def _strip(value: Any) -> Any:
 Timestamp = Annotated[datetime, AfterValidator(_utc_millis)]
 """A point in time: time zone required, stored as UTC with millisecond precision."""
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+
+def _fen(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), AfterValidator(_fen)]
 """An amount in yuan with fen precision, never negative."""
 
 PartyId = Annotated[str, Field(min_length=2, max_length=40), AfterValidator(_known_party)]
 StreetId = Annotated[str, Field(min_length=2, max_length=40), AfterValidator(_street)]
-MatterCode = Annotated[str, Field(pattern=r"^[A-Z]{3}-\d{3}$"), AfterValidator(_matter)]
+MatterCode = Annotated[str, Field(pattern=r"^[A-Z]{3}-[0-9]{3}$"), AfterValidator(_matter)]
 Uscc = Annotated[str, BeforeValidator(_strip), AfterValidator(_uscc)]
 CitizenId = Annotated[str, BeforeValidator(_strip), AfterValidator(_citizen_id)]
 Phone = Annotated[str, BeforeValidator(_strip), AfterValidator(_phone)]
-Text = Annotated[str, BeforeValidator(_strip), Field(min_length=1, max_length=2000)]
-ShortText = Annotated[str, BeforeValidator(_strip), Field(min_length=1, max_length=200)]
-Name = Annotated[str, BeforeValidator(_strip), Field(min_length=1, max_length=100)]
+Text = Annotated[str, Field(min_length=1, max_length=2000), BeforeValidator(_strip)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200), BeforeValidator(_strip)]
+Name = Annotated[str, Field(min_length=1, max_length=100), BeforeValidator(_strip)]
 SourceId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]

@@ -83,22 +83,23 @@ def test_parties_lists_every_party() -> None:
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 29
+    assert len(lines) == 30
     ids = [line.split()[0] for line in lines]
     assert ids == [party.id for party in load_parties(PARTIES_FILE)]
     assert lines[0].split()[:3] == ["street-jiyuqiao", "street", "out.street-jiyuqiao.v1"]
     assert lines[0].endswith("积玉桥街道")
-    ops = lines[-1].split()
+    ops = lines[-2].split()
     assert ops[:3] == ["ops", "ops", "-"]
-    assert f"29 parties from {PARTIES_FILE}" in result.stderr
+    assert lines[-1].split()[:3] == ["hub", "ops", "-"]
+    assert f"30 parties from {PARTIES_FILE}" in result.stderr
 
 
 def test_parties_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     assert hub.cli.main(["parties"]) == 0
 
     captured = capsys.readouterr()
-    assert len(captured.out.splitlines()) == 29
-    assert "29 parties" in captured.err
+    assert len(captured.out.splitlines()) == 30
+    assert "30 parties" in captured.err
 
 
 def test_bad_http_port_exits_2_without_traceback() -> None:

@@ -46,6 +46,7 @@ BODIES = {
     "procuratorate": PartyKind.PROCURATORATE,
     "court": PartyKind.COURT,
     "ops": PartyKind.OPS,
+    "hub": PartyKind.OPS,  # the hub itself, source of the records it originates
 }
 DESIGN_IDS = [*STREETS, *DEPARTMENTS, *BODIES]
 
@@ -81,7 +82,7 @@ def test_settings_point_at_the_shipped_file() -> None:
 
 
 def test_shipped_file_loads(registry: Registry) -> None:
-    assert len(registry) == 29
+    assert len(registry) == 30
     assert registry.source == SHIPPED
     assert all(isinstance(party, Party) for party in registry)
 
@@ -110,13 +111,13 @@ def test_ids_are_unique_ascii_and_names_chinese(registry: Registry) -> None:
         assert not party.name.isascii(), f"{party.id} should carry its Chinese name"
 
 
-def test_ops_has_no_inbox_and_everyone_else_has(registry: Registry) -> None:
-    ops = registry.get("ops")
-    assert ops.kind is PartyKind.OPS
-    assert ops.inbox is False
+def test_ops_and_hub_have_no_inbox_and_everyone_else_has(registry: Registry) -> None:
+    for internal in ("ops", "hub"):
+        party = registry.get(internal)
+        assert party.kind is PartyKind.OPS
+        assert party.inbox is False
     with_inbox = [p.id for p in registry.with_inbox()]
-    assert "ops" not in with_inbox
-    assert with_inbox == [pid for pid in DESIGN_IDS if pid != "ops"]
+    assert with_inbox == [pid for pid in DESIGN_IDS if pid not in ("ops", "hub")]
 
 
 def test_unknown_id_raises_key_error_naming_it(registry: Registry) -> None:

@@ -36,6 +36,7 @@ def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("HUB_ENVIRONMENT", "production")
     monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP", " broker-1:9092, broker-2:9093 ,")
     monkeypatch.setenv("HUB_TOPICS_DIR", "/srv/topics")
+    monkeypatch.setenv("HUB_REGISTRY_CREDENTIALS", "ops:" + "ab" * 32)
 
     settings = load_settings()
 
@@ -229,3 +230,22 @@ def test_settings_are_frozen() -> None:
 
     with pytest.raises(ValueError, match="frozen"):
         settings.http_port = 1  # type: ignore[misc]
+
+
+def test_production_with_the_embedded_registry_needs_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUB_ENVIRONMENT", "production")
+    with pytest.raises(SettingsError, match="HUB_REGISTRY_CREDENTIALS"):
+        load_settings()
+    monkeypatch.setenv("HUB_SCHEMA_REGISTRY_URL", "https://registry.example:8081")
+    assert load_settings().environment == "production"
+
+
+@pytest.mark.parametrize("value", ["ops", "ops:abc", "ops:" + "G" * 64, ":" + "a" * 64])
+def test_malformed_registry_credentials_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HUB_REGISTRY_CREDENTIALS", value)
+    with pytest.raises(SettingsError, match="HUB_REGISTRY_CREDENTIALS"):
+        load_settings()

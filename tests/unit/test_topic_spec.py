@@ -44,22 +44,23 @@ def test_settings_point_at_the_shipped_folder() -> None:
 def test_shipped_folder_expands_to_exactly_the_design_topics(
     specs: dict[str, TopicSpec], parties: Registry
 ) -> None:
-    raw = {f"raw.{p.id}.v1" for p in parties}
+    raw = {f"raw.{p.id}.v1" for p in parties if p.inbox}
     out = {f"out.{p.id}.v1" for p in parties if p.inbox}
 
-    assert len(raw) == 29
+    assert len(raw) == 28
     assert len(out) == 28
     assert set(specs) == raw | out | set(CANONICAL) | set(SHARED) | set(OTHERS)
-    assert len(specs) == 29 + 28 + 12
+    assert len(specs) == 28 + 28 + 12
 
 
-def test_every_party_has_raw_and_every_inbox_party_an_out(specs: dict[str, TopicSpec]) -> None:
+def test_every_exchanging_party_has_raw_and_out(specs: dict[str, TopicSpec]) -> None:
     assert "raw.street-jiyuqiao.v1" in specs
     assert "out.street-nanhu.v1" in specs
     assert "raw.court.v1" in specs
     assert "out.court.v1" in specs
-    assert "raw.ops.v1" in specs
-    assert "out.ops.v1" not in specs
+    for internal in ("ops", "hub"):  # operators and the hub itself exchange no records
+        assert f"raw.{internal}.v1" not in specs
+        assert f"out.{internal}.v1" not in specs
     assert not any("{party}" in name for name in specs)
 
 
