@@ -79,6 +79,43 @@ def cmd_parties(settings: HubSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tokens_issue(settings: HubSettings, args: argparse.Namespace) -> int:
+    """Issue a bearer token for a party: print it once, store its hash."""
+    from hub.gateway import TokenStore
+
+    registry = load_parties(settings.parties_file)
+    if args.party not in registry or args.party == "hub":
+        known = ", ".join(p.id for p in registry if p.id != "hub")
+        raise ConfigError(f"unknown party '{args.party}'; one of: {known}")
+    token, entry = TokenStore(settings.tokens_path).issue(args.party)
+    print(token)
+    print(
+        f"issued token {entry.token_id} for {entry.party}; shown once, only its hash is kept "
+        f"in {settings.tokens_path}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_tokens_revoke(settings: HubSettings, args: argparse.Namespace) -> int:
+    """Revoke a token by id (workers notice within a request)."""
+    from hub.gateway import TokenStore
+
+    entry = TokenStore(settings.tokens_path).revoke(args.token_id)
+    print(f"revoked token {entry.token_id} of {entry.party}")
+    return 0
+
+
+def cmd_tokens_list(settings: HubSettings, args: argparse.Namespace) -> int:
+    """List tokens (ids, parties, state); never the tokens themselves."""
+    from hub.gateway import TokenStore
+
+    for entry in TokenStore(settings.tokens_path).entries():
+        state = "revoked" if entry.revoked else "live"
+        print(f"{entry.token_id}  {entry.party:<20} {state:<8} {entry.created_at}")
+    return 0
+
+
 def cmd_worker(settings: HubSettings, args: argparse.Namespace) -> int:
     """Run a worker in the foreground until Ctrl-C or SIGTERM."""
     from hub.worker import run_worker  # imports Faust: keep the other commands fast
@@ -129,6 +166,22 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     apply.set_defaults(handler=cmd_topics_apply)
+
+    tokens = commands.add_parser("tokens", help="per-party bearer tokens: issue, revoke, list")
+    token_actions = tokens.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
+    issue = token_actions.add_parser(
+        "issue",
+        help="issue a token for PARTY (printed once; only its hash is stored)",
+        description="Print a new bearer token for PARTY once and store its SHA-256 hash in "
+        "HUB_TOKENS_FILE (default $HUB_DATA_DIR/tokens.json). Running workers pick it up.",
+    )
+    issue.add_argument("party", metavar="PARTY", help="party id, e.g. street-jiyuqiao")
+    issue.set_defaults(handler=cmd_tokens_issue)
+    revoke = token_actions.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id", metavar="TOKEN_ID", help="the id shown by issue and list")
+    revoke.set_defaults(handler=cmd_tokens_revoke)
+    listing = token_actions.add_parser("list", help="list token ids, parties and states")
+    listing.set_defaults(handler=cmd_tokens_list)
 
     parties = commands.add_parser("parties", help="list the parties of the reference file")
     parties.set_defaults(handler=cmd_parties)

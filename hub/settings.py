@@ -87,6 +87,40 @@ class HubSettings(BaseSettings):
     )
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
     http_port: int = Field(default=8080, ge=1, le=65535, description="Port of the HTTP server.")
+    http_tls_certfile: Path | None = Field(
+        default=None, description="Server certificate: serve HTTPS when set (with the key)."
+    )
+    http_tls_keyfile: Path | None = Field(
+        default=None, description="Key of the server certificate."
+    )
+    http_tls_client_cafile: Path | None = Field(
+        default=None, description="CA of client certificates: require mutual TLS when set."
+    )
+    tokens_file: Path | None = Field(
+        default=None, description="Bearer-token hashes; default $HUB_DATA_DIR/tokens.json."
+    )
+    gateway_require_signature: bool = Field(
+        default=False, description="Refuse publish requests without an HMAC-SHA256 body signature."
+    )
+    gateway_body_limit: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body (bytes).",
+    )
+    gateway_batch_limit: int = Field(
+        default=500, ge=1, le=10_000, description="Most records in one batch publish."
+    )
+    gateway_rate: float = Field(
+        default=200.0, gt=0, description="Sustained requests per second allowed per party."
+    )
+    gateway_burst: int = Field(default=400, ge=1, description="Requests a party may send at once.")
+    gateway_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds a request may take before 503."
+    )
+    kafka_timeout: float = Field(
+        default=5.0, gt=0, le=60, description="Seconds to wait for Kafka before answering 503."
+    )
     data_dir: Path = Field(
         default=PROJECT_ROOT / ".hub",
         description="Folder for the worker's local state (table caches, token hashes).",
@@ -178,6 +212,11 @@ class HubSettings(BaseSettings):
                     + ", ".join(missing)
                 )
         return self
+
+    @property
+    def tokens_path(self) -> Path:
+        """Where bearer-token hashes are kept."""
+        return self.tokens_file or self.data_dir / "tokens.json"
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 from dataclasses import dataclass
 
 import faust
 from aiohttp import web
+from aiokafka.errors import KafkaError
 
-from hub.registry import EmbeddedRegistry, registry_app
+from hub.catalogue import read_cache, read_shared
+from hub.errors import KafkaUnavailableError, ReferenceDataError
+from hub.gateway import Gateway
+from hub.reference import Reference, load_parties
+from hub.registry import (
+    EmbeddedRegistry,
+    LocalRegistryClient,
+    RegistryClient,
+    registry_app,
+)
+from hub.serde import AvroSerde
 from hub.settings import HubSettings
 from hub.worker._http import HttpServer, build_web_app
 
+log = logging.getLogger(__name__)
+
 REGISTRY_PATH = "/registry"
+REFERENCE_REFRESH_SECONDS = 60.0
 
 
 def _credentials(settings: HubSettings) -> faust.types.auth.CredentialsT | None:
@@ -47,6 +63,7 @@ class HubApp:
     faust: faust.App
     http: HttpServer
     registry: EmbeddedRegistry | None
+    gateway: Gateway
 
 
 def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
@@ -73,14 +90,79 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         web_in_thread=False,
         loghandlers=[],
     )
-    web_app = build_web_app()
+    web_app = build_web_app(settings.gateway_body_limit)
     registry: EmbeddedRegistry | None = None
+    client: RegistryClient | LocalRegistryClient
     if settings.schema_registry_url is None:
         registry = EmbeddedRegistry(settings)
         mount_registry(web_app, registry, settings.registry_users())
-    server = HttpServer(web_app, settings.http_host, settings.http_port)
+        client = LocalRegistryClient(registry)
+    else:
+        user, password = settings.schema_registry_user, settings.schema_registry_password
+        auth = (user, password.get_secret_value()) if user and password else None
+        client = RegistryClient(settings.schema_registry_url, auth=auth)
+    serde = AvroSerde(client)
+    gateway = Gateway(settings, Reference(parties=load_parties(settings.parties_file)), serde)
+    gateway.install(web_app)
+
+    async def load_reference(_: web.Application) -> None:
+        gateway.reference = await load_reference_data(settings, serde)
+        log.info(
+            "gateway reference data: %d matters, %d officers",
+            len(gateway.reference.matters),
+            len(gateway.reference.officers),
+        )
+
+    async def refresh_reference(app: web.Application) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(REFERENCE_REFRESH_SECONDS)
+                try:
+                    gateway.reference = await load_reference_data(settings, serde)
+                except Exception:  # noqa: BLE001 - keep serving the last good reference
+                    log.exception("refreshing the reference data failed; keeping the last one")
+
+        task = asyncio.create_task(loop())
+
+        async def stop(_: web.Application) -> None:
+            task.cancel()
+
+        app.on_cleanup.append(stop)
+
+    web_app.on_startup.append(load_reference)
+    web_app.on_startup.append(refresh_reference)
+    server = HttpServer(
+        web_app, settings.http_host, settings.http_port, ssl_context=_server_tls(settings)
+    )
     app.web_server(server)
-    return HubApp(faust=app, http=server, registry=registry)
+    return HubApp(faust=app, http=server, registry=registry, gateway=gateway)
+
+
+def _server_tls(settings: HubSettings) -> ssl.SSLContext | None:
+    """HTTPS when a certificate is configured; mutual TLS when a client CA is too."""
+    if settings.http_tls_certfile is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(
+        str(settings.http_tls_certfile),
+        str(settings.http_tls_keyfile) if settings.http_tls_keyfile else None,
+    )
+    if settings.http_tls_client_cafile is not None:
+        context.load_verify_locations(cafile=str(settings.http_tls_client_cafile))
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+async def load_reference_data(settings: HubSettings, serde: AvroSerde) -> Reference:
+    """Reference data from the share topics; the local cache when Kafka cannot be read."""
+    try:
+        return await read_shared(settings, serde)
+    except (KafkaUnavailableError, ReferenceDataError, KafkaError) as exc:
+        cached = read_cache(settings)
+        if cached is None:
+            raise
+        log.warning("share topics unreadable (%s); using the cached reference data", exc)
+        return cached
 
 
 def mount_registry(

@@ -7,6 +7,7 @@ gateway, the embedded schema registry, /metrics) add their routes to `HttpServer
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from typing import Any
 
@@ -22,9 +23,9 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "uptime_seconds": round(time.time() - started, 1)})
 
 
-def build_web_app() -> web.Application:
+def build_web_app(body_limit: int = 1024 * 1024) -> web.Application:
     """The aiohttp application with the routes every worker serves."""
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=body_limit)
     app["started_at"] = time.time()
     app.router.add_get("/healthz", healthz)
     return app
@@ -33,21 +34,32 @@ def build_web_app() -> web.Application:
 class HttpServer(Service):
     """Serves `web` on host:port while the worker runs."""
 
-    def __init__(self, web_app: web.Application, host: str, port: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        web_app: web.Application,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.web = web_app
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
         self._runner: web.AppRunner | None = None
 
     @property
     def web_url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}/"
 
     async def on_start(self) -> None:
         self._runner = web.AppRunner(self.web, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner, self.host, self.port, reuse_address=True, ssl_context=self.ssl_context
+        )
         await site.start()
         log.info("HTTP server listening on %s", self.web_url)
 

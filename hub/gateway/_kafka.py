@@ -1,0 +1,216 @@
+"""The gateway's Kafka side: a durable publisher and the inbox reader."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from hub.errors import KafkaUnavailableError
+from hub.kafka import aiokafka_options
+from hub.settings import HubSettings
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Written:
+    """Where the broker stored a record (acknowledged by all in-sync replicas)."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class Publisher:
+    """acks=all, idempotent producer; started on first use and again after a failure."""
+
+    def __init__(self, settings: HubSettings, timeout: float) -> None:
+        self._settings = settings
+        self._timeout = timeout
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _ensure(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=2,
+                    request_timeout_ms=int(self._timeout * 1000),
+                    client_id="hub-gateway",
+                    **aiokafka_options(self._settings),
+                )
+                try:
+                    await asyncio.wait_for(producer.start(), self._timeout)
+                except (KafkaError, TimeoutError, OSError) as exc:
+                    await producer.stop()
+                    raise KafkaUnavailableError(f"Kafka unreachable: {exc!r}") from None
+                self._producer = producer
+        return self._producer
+
+    async def send_many(
+        self, messages: Sequence[tuple[str, bytes, bytes, Headers]]
+    ) -> list[Written | KafkaUnavailableError]:
+        """Send (topic, key, value, headers) messages; wait for each acknowledgement."""
+        producer = await self._ensure()
+        futures = []
+        for topic, key, value, headers in messages:
+            try:
+                futures.append(await producer.send(topic, key=key, value=value, headers=headers))
+            except KafkaError as exc:
+                futures.append(exc)
+        results: list[Written | KafkaUnavailableError] = []
+        for future in futures:
+            if isinstance(future, BaseException):
+                results.append(KafkaUnavailableError(f"Kafka refused the record: {future!r}"))
+                continue
+            try:
+                metadata = await asyncio.wait_for(future, self._timeout)
+                results.append(Written(metadata.topic, metadata.partition, metadata.offset))
+            except (KafkaError, TimeoutError) as exc:
+                results.append(KafkaUnavailableError(f"Kafka did not acknowledge: {exc!r}"))
+        return results
+
+    async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> Written:
+        (result,) = await self.send_many([(topic, key, value, headers)])
+        if isinstance(result, KafkaUnavailableError):
+            raise result
+        return result
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
+def encode_cursor(positions: dict[int, int]) -> str:
+    """An opaque cursor: the next offset to read in each partition."""
+    raw = json.dumps({str(p): o for p, o in sorted(positions.items())}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[int, int]:
+    """Positions of a cursor; `ValueError` when it is not one of ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        positions = {int(p): int(o) for p, o in data.items()}
+    except (ValueError, TypeError, AttributeError, binascii.Error) as exc:
+        raise ValueError(f"not a cursor this hub issued: {exc}") from None
+    if any(p < 0 or o < 0 for p, o in positions.items()):
+        raise ValueError("not a cursor this hub issued")
+    return positions
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+class InboxReader:
+    """Reads a party's ``out.<party>.v1`` from a cursor; one shared consumer, no group."""
+
+    def __init__(self, settings: HubSettings, timeout: float) -> None:
+        self._settings = settings
+        self._timeout = timeout
+        self._consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()
+        self._partitions: dict[str, list[int]] = {}
+
+    async def _ensure(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                group_id=None,
+                enable_auto_commit=False,
+                client_id="hub-inbox",
+                request_timeout_ms=int(self._timeout * 1000) + 1000,
+                **aiokafka_options(self._settings),
+            )
+            try:
+                await asyncio.wait_for(consumer.start(), self._timeout)
+            except (KafkaError, TimeoutError, OSError) as exc:
+                await consumer.stop()
+                raise KafkaUnavailableError(f"Kafka unreachable: {exc!r}") from None
+            self._consumer = consumer
+        return self._consumer
+
+    async def _partitions_of(self, consumer: AIOKafkaConsumer, topic: str) -> list[int]:
+        if topic not in self._partitions:
+            cluster = await consumer._client.fetch_all_metadata()  # public API lacks this
+            found = sorted(cluster.partitions_for_topic(topic) or [])
+            if not found:
+                raise KafkaUnavailableError(f"topic {topic} does not exist")
+            self._partitions[topic] = found
+        return self._partitions[topic]
+
+    async def read(
+        self, topic: str, positions: dict[int, int], limit: int
+    ) -> tuple[list[InboxItem], dict[int, int]]:
+        """Up to limit records from positions (missing partitions: from the start)."""
+        async with self._lock:
+            try:
+                return await asyncio.wait_for(self._read(topic, positions, limit), self._timeout)
+            except (KafkaError, TimeoutError) as exc:
+                raise KafkaUnavailableError(f"reading {topic} failed: {exc!r}") from None
+
+    async def _read(
+        self, topic: str, positions: dict[int, int], limit: int
+    ) -> tuple[list[InboxItem], dict[int, int]]:
+        consumer = await self._ensure()
+        partitions = [TopicPartition(topic, p) for p in await self._partitions_of(consumer, topic)]
+        consumer.assign(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        cursor = {
+            tp.partition: max(positions.get(tp.partition, 0), starts[tp]) for tp in partitions
+        }
+        items: list[InboxItem] = []
+        for tp in partitions:
+            if cursor[tp.partition] < ends[tp]:
+                consumer.seek(tp, cursor[tp.partition])
+        pending = [tp for tp in partitions if cursor[tp.partition] < ends[tp]]
+        while pending and len(items) < limit:
+            batch = await consumer.getmany(*pending, timeout_ms=500, max_records=limit - len(items))
+            for tp, records in batch.items():
+                for record in records:
+                    if len(items) >= limit:
+                        break
+                    if record.value is None:  # tombstone: nothing to deliver
+                        cursor[tp.partition] = record.offset + 1
+                        continue
+                    items.append(
+                        InboxItem(
+                            tp.partition,
+                            record.offset,
+                            record.key,
+                            record.value,
+                            {k: v for k, v in record.headers},
+                        )
+                    )
+                    cursor[tp.partition] = record.offset + 1
+            pending = [tp for tp in pending if cursor[tp.partition] < ends[tp]]
+            if not batch:
+                break
+        return items, cursor
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None

@@ -1,0 +1,311 @@
+"""The gateway's OpenAPI 3.1 document, generated from the record models and the policy."""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from hub import __version__
+from hub.gateway._policy import HTTP_KINDS
+from hub.gateway._problems import MEDIA_TYPE, PROBLEMS
+from hub.records import KINDS
+from hub.settings import HubSettings
+
+REF = "#/components/schemas/{model}"
+HUB_OWNED = ("record_id", "received_at")
+
+
+def _problem_schema() -> dict[str, Any]:
+    field_error = {
+        "type": "object",
+        "required": ["path", "rule", "message_zh", "message_en"],
+        "properties": {k: {"type": "string"} for k in ("path", "rule", "message_zh", "message_en")},
+    }
+    return {
+        "type": "object",
+        "description": "RFC 9457 problem details, in English and Chinese.",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string", "enum": sorted(p.uri for p in PROBLEMS.values())},
+            "title": {"type": "string"},
+            "title_zh": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "detail_zh": {"type": "string"},
+            "instance": {"type": "string"},
+            "errors": {"type": "array", "items": field_error},
+        },
+    }
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+_COMMON_ERRORS = {
+    "401": _problem("missing, invalid or revoked token; bad, stale or replayed signature"),
+    "403": _problem("the party may not do this"),
+    "429": _problem("rate limit; see Retry-After"),
+    "503": _problem("Kafka unavailable or timeout; nothing written; see Retry-After"),
+}
+
+_ACCEPTED = {
+    "type": "object",
+    "required": ["record_id", "topic", "partition", "offset"],
+    "properties": {
+        "record_id": {"type": "string", "format": "uuid"},
+        "topic": {"type": "string"},
+        "partition": {"type": "integer", "minimum": 0},
+        "offset": {"type": "integer", "minimum": 0},
+        "duplicate": {"type": "boolean", "description": "already accepted earlier"},
+    },
+}
+
+
+def _publish_paths(kind: str, schema_name: str) -> dict[str, Any]:
+    body = {"$ref": f"#/components/schemas/{schema_name}"}
+    one = {
+        "post": {
+            "operationId": f"publish_{kind.replace('-', '_')}",
+            "summary": f"Publish one {kind} record (202 once the broker acknowledged it)",
+            "tags": ["publish"],
+            "parameters": [_trace_header()],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {
+                "202": {
+                    "description": "durably written (acks=all)",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}
+                    },
+                },
+                "400": _problem("body is not JSON"),
+                "413": _problem("body too large"),
+                "415": _problem("not application/json"),
+                "422": _problem("validation errors, hub-owned fields"),
+                **_COMMON_ERRORS,
+            },
+        }
+    }
+    batch = {
+        "post": {
+            "operationId": f"publish_{kind.replace('-', '_')}_batch",
+            "summary": f"Publish a batch of {kind} records, answered per record",
+            "tags": ["publish"],
+            "parameters": [_trace_header()],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["records"],
+                            "properties": {
+                                "records": {"type": "array", "minItems": 1, "items": body}
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "202": {
+                    "description": "every record written",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}
+                    },
+                },
+                "207": {
+                    "description": "some records refused; see results",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}
+                    },
+                },
+                "400": _problem("body is not JSON"),
+                "413": _problem("body or batch too large"),
+                "415": _problem("not application/json"),
+                "422": _problem("no records array"),
+                **_COMMON_ERRORS,
+            },
+        }
+    }
+    return {f"/v1/records/{kind}": one, f"/v1/records/{kind}/batch": batch}
+
+
+def _trace_header() -> dict[str, Any]:
+    return {
+        "name": "X-Trace-Id",
+        "in": "header",
+        "required": False,
+        "description": "trace id (16-32 hex) to follow the exchange across the hub",
+        "schema": {"type": "string"},
+    }
+
+
+@lru_cache(maxsize=1)
+def _document() -> dict[str, Any]:
+    models: list[tuple[type[BaseModel], Literal["validation"]]] = [
+        (KINDS[kind].model, "validation") for kind in HTTP_KINDS
+    ]
+    top, defs = models_json_schema(models, ref_template=REF)
+    schemas: dict[str, Any] = copy.deepcopy(defs.get("$defs", {}))
+    for kind in HTTP_KINDS:
+        name = KINDS[kind].model.__name__
+        for field in HUB_OWNED:  # refused when sent: the hub derives and stamps them
+            schemas[name]["properties"].pop(field, None)
+    schemas["Problem"] = _problem_schema()
+    schemas["Accepted"] = _ACCEPTED
+    schemas["BatchResult"] = {
+        "type": "object",
+        "required": ["accepted", "results"],
+        "properties": {
+            "accepted": {"type": "integer"},
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["index", "status"],
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "status": {"type": "integer"},
+                        "record_id": {"type": "string"},
+                        "topic": {"type": "string"},
+                        "partition": {"type": "integer"},
+                        "offset": {"type": "integer"},
+                        "duplicate": {"type": "boolean"},
+                        "problem": {"$ref": "#/components/schemas/Problem"},
+                    },
+                },
+            },
+        },
+    }
+    schemas["InboxPage"] = {
+        "type": "object",
+        "required": ["items", "cursor"],
+        "properties": {
+            "cursor": {"type": "string", "description": "pass back to resume after the last item"},
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["partition", "offset", "kind"],
+                    "properties": {
+                        "partition": {"type": "integer"},
+                        "offset": {"type": "integer"},
+                        "kind": {"type": "string"},
+                        "record": {"type": "object"},
+                        "error": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+    paths: dict[str, Any] = {}
+    for kind in HTTP_KINDS:
+        paths.update(_publish_paths(kind, KINDS[kind].model.__name__))
+    inbox_params = [
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        },
+    ]
+    paths["/v1/inbox"] = {
+        "get": {
+            "operationId": "read_inbox",
+            "summary": "Orders and events addressed to the caller, from a cursor",
+            "tags": ["inbox"],
+            "parameters": inbox_params,
+            "responses": {
+                "200": {
+                    "description": "a page",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/InboxPage"}}
+                    },
+                },
+                "422": _problem("bad cursor or limit"),
+                **_COMMON_ERRORS,
+            },
+        }
+    }
+    paths["/v1/inbox/stream"] = {
+        "get": {
+            "operationId": "stream_inbox",
+            "summary": "The inbox as Server-Sent Events; resumes from Last-Event-ID",
+            "tags": ["inbox"],
+            "parameters": [
+                {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+                {
+                    "name": "Last-Event-ID",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "event stream",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                "422": _problem("bad cursor"),
+                **_COMMON_ERRORS,
+            },
+        }
+    }
+    paths["/v1/openapi.json"] = {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "tags": ["contract"],
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "401": _COMMON_ERRORS["401"],
+                "429": _COMMON_ERRORS["429"],
+            },
+        }
+    }
+    paths["/healthz"] = {
+        "get": {
+            "operationId": "healthz",
+            "summary": "Liveness (no data, no authentication)",
+            "tags": ["operations"],
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "alive",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
+    del top
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Wuchang enforcement exchange hub gateway 武昌区综合执法数据交换枢纽",
+            "version": __version__,
+            "description": "Publish canonical records, read your inbox. Errors are RFC 9457 "
+            "problem details with field paths and Chinese and English messages.",
+        },
+        "security": [{"bearerAuth": []}],
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas,
+        },
+        "paths": paths,
+    }
+
+
+def document(settings: HubSettings | None = None) -> dict[str, Any]:
+    """The OpenAPI document (the same for every worker)."""
+    return _document()

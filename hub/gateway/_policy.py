@@ -1,0 +1,38 @@
+"""Who may do what through the gateway (DESIGN §9): the authorisation matrix as data.
+
+A party publishes only as itself (``source_party`` and the acting-party field of the
+record must be the caller), only the kinds its kind of party produces, and reads only
+its own inbox. ``ops`` reads metrics and DLQ metadata, never record bodies. Penalty
+disclosures and audit events are written by the hub itself, never over HTTP.
+"""
+
+from __future__ import annotations
+
+from hub.reference import PartyKind
+
+_CASE_WORK = frozenset({"clue", "case", "order", "order-event"})
+
+PUBLISHABLE: dict[PartyKind, frozenset[str]] = {
+    PartyKind.STREET: _CASE_WORK,
+    PartyKind.DEPARTMENT: _CASE_WORK,
+    PartyKind.POLICE: frozenset({"order-event"}),
+    PartyKind.PROCURATORATE: frozenset({"order-event"}),
+    PartyKind.COURT: frozenset({"order-event"}),
+    PartyKind.BIGDATA: frozenset({"entity", "permit"}),
+    PartyKind.JUSTICE: frozenset({"officer", "matter", "order-event"}),
+    PartyKind.FINANCE: frozenset(),
+    PartyKind.OPS: frozenset(),
+}
+
+# The field of each kind that names who acted; it must be the caller, like source_party.
+ACTING_FIELD: dict[str, str] = {"order": "from_party", "order-event": "actor_party"}
+
+HTTP_KINDS = sorted(set().union(*PUBLISHABLE.values()))
+
+
+def may_publish(kind: PartyKind, record_kind: str) -> bool:
+    return record_kind in PUBLISHABLE[kind]
+
+
+def may_read_inbox(kind: PartyKind) -> bool:
+    return kind is not PartyKind.OPS
