@@ -42,8 +42,9 @@ check: install  ## ruff, and mypy strict on hub/ and connectors/
 	$(VENV)/bin/mypy
 	$(HUB) schemas check
 
-bench: install  ## benchmarks: hub serde (validate+encode, decode+validate) against bare fastavro
+bench: install kafka  ## benchmarks: serde vs bare fastavro; gateway publish vs a no-op aiohttp handler
 	$(PY) -m tests.bench.bench_serde --records 5000
+	$(PY) -m tests.bench.bench_gateway --seconds 5
 
 kafka-stop:  ## stop a broker left running by make run
 	@$(KAFKA) stop
