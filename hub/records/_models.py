@@ -395,6 +395,16 @@ class EnforcementCase(Envelope):
         return value
 
 
+def _same_as_record_id(value: Any, info: ValidationInfo) -> Any:
+    """An id field that must equal the record id (order_id of orders, event_id of events)."""
+    record_id = info.data.get("record_id")
+    if record_id is None:
+        return value if value is not None else uuid.UUID(int=0)
+    if value is not None and str(value) != str(record_id):
+        raise rule_error("record_id.mismatch")
+    return record_id
+
+
 _DETAIL_OF = {
     OrderType.CRIMINAL_REFERRAL: "referral",
     OrderType.CASE_TRANSFER: "transfer",
@@ -438,12 +448,7 @@ class DispatchOrder(Envelope):
     @field_validator("order_id", mode="before")
     @classmethod
     def _order_id_is_record_id(cls, value: Any, info: ValidationInfo) -> Any:
-        record_id = info.data.get("record_id")
-        if record_id is None:
-            return value if value is not None else uuid.UUID(int=0)
-        if value is not None and str(value) != str(record_id):
-            raise rule_error("record_id.mismatch")
-        return record_id
+        return _same_as_record_id(value, info)
 
     @field_validator("to_parties")
     @classmethod
@@ -517,12 +522,7 @@ class OrderEvent(Envelope):
     @field_validator("event_id", mode="before")
     @classmethod
     def _event_id_is_record_id(cls, value: Any, info: ValidationInfo) -> Any:
-        record_id = info.data.get("record_id")
-        if record_id is None:
-            return value if value is not None else uuid.UUID(int=0)
-        if value is not None and str(value) != str(record_id):
-            raise rule_error("record_id.mismatch")
-        return record_id
+        return _same_as_record_id(value, info)
 
     @field_validator("reason")
     @classmethod

@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaError
 from hub.catalogue import read_cache, read_shared
 from hub.errors import KafkaUnavailableError, ReferenceDataError
 from hub.gateway import Gateway
+from hub.kafka import ssl_context
 from hub.reference import Reference, load_parties
 from hub.registry import (
     EmbeddedRegistry,
@@ -33,16 +34,7 @@ REFERENCE_REFRESH_SECONDS = 60.0
 
 def _credentials(settings: HubSettings) -> faust.types.auth.CredentialsT | None:
     """Faust broker credentials from the settings (SASL and/or TLS)."""
-    context: ssl.SSLContext | None = None
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-        if settings.kafka_ssl_certfile:
-            context.load_cert_chain(
-                str(settings.kafka_ssl_certfile),
-                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
-            )
+    context = ssl_context(settings)
     if settings.kafka_security_protocol.startswith("SASL_"):
         password = settings.kafka_sasl_password
         return faust.SASLCredentials(
