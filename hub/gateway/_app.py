@@ -114,6 +114,13 @@ class Gateway:
                 f"{request.method} is not allowed on {request.path}",
                 headers={"Allow": ", ".join(sorted(exc.allowed_methods))},
             )
+        except web.HTTPClientError as exc:
+            problem = Problem("bad-request", exc.reason)
+        except web.HTTPException:
+            raise
+        except Exception:  # noqa: BLE001 - answer in the contract's shape, log the cause
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            problem = Problem("internal", "an unexpected error; the hub logged it")
         request["hub.outcome"] = problem
         return problem.response(request.path)
 

@@ -79,6 +79,8 @@ PROBLEMS = {
             "消息系统暂不可用，未写入任何数据",
         ),
         ProblemType("timeout", 503, "The request took too long; retry", "请求超时，请重试"),
+        ProblemType("bad-request", 400, "The request is malformed", "请求格式错误"),
+        ProblemType("internal", 500, "The hub failed; the error is logged", "枢纽内部错误，已记录"),
     )
 }
 
