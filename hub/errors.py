@@ -55,9 +55,14 @@ class TopicPlanError(HubError):
 
 
 class KafkaUnavailableError(HubError):
-    """The Kafka cluster did not answer; check HUB_KAFKA_BOOTSTRAP and that it runs."""
+    """The Kafka cluster did not answer; check HUB_KAFKA_BOOTSTRAP and that it runs.
+
+    `maybe_written` is true when a record was handed to the producer before the wait
+    gave up: it may still arrive, so the caller should resend the same record.
+    """
 
     retriable = True
+    maybe_written = False
 
 
 class RecordError(HubError):

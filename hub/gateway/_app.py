@@ -40,9 +40,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HUB_OWNED_FIELDS = ("record_id", "received_at")
 SIGNATURE_WINDOW = 300.0
 _TRACE = re.compile(r"^[0-9a-f]{16,32}$")
+_DIGITS = re.compile(r"[0-9]{1,12}")
 PUBLIC_PATHS = {"/healthz"}
 
-PARTY_KEY = web.AppKey("gateway_party", object)
+PARTY = web.RequestKey("hub_party", Party)
+TOKEN = web.RequestKey("hub_token", TokenEntry)
+OUTCOME = web.RequestKey("hub_outcome", Problem)
+TRACE = web.RequestKey("hub_trace_id", str)
+SUBJECT = web.RequestKey("hub_subject", str)
 
 
 def _route(request: web.Request) -> str:
@@ -76,7 +81,7 @@ class Gateway:
 
     def install(self, app: web.Application) -> None:
         app.middlewares.extend(
-            [self._problems, self._audit, self._authenticate, self._rate_limit, self._timeout]
+            [self._audit, self._problems, self._authenticate, self._rate_limit, self._timeout]
         )
         app.router.add_post("/v1/records/{kind}", self.publish_one)
         app.router.add_post("/v1/records/{kind}/batch", self.publish_batch)
@@ -121,7 +126,7 @@ class Gateway:
         except Exception:  # noqa: BLE001 - answer in the contract's shape, log the cause
             log.exception("unhandled error on %s %s", request.method, request.path)
             problem = Problem("internal", "an unexpected error; the hub logged it")
-        request["hub.outcome"] = problem
+        request[OUTCOME] = problem
         return problem.response(request.path)
 
     @web.middleware
@@ -138,15 +143,15 @@ class Gateway:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         entry = self.tokens.authenticate(token.strip()) if scheme.lower() == "bearer" else None
-        if entry is None or entry.party not in self.reference.parties:
+        if entry is None or entry.party == "hub" or entry.party not in self.reference.parties:
             raise Problem(
                 "unauthenticated",
                 "send Authorization: Bearer <token> with a live token (hub tokens issue PARTY)",
                 detail_zh="请在Authorization头中携带有效令牌",
                 headers={"WWW-Authenticate": 'Bearer realm="wuchang-hub"'},
             )
-        request["hub.token"] = entry
-        request["hub.party"] = self.reference.parties.get(entry.party)
+        request[TOKEN] = entry
+        request[PARTY] = self.reference.parties.get(entry.party)
         if request.method == "POST" and (
             self.settings.gateway_require_signature or "X-Hub-Signature" in request.headers
         ):
@@ -156,7 +161,7 @@ class Gateway:
     async def _verify_signature(self, request: web.Request, entry: TokenEntry) -> None:
         signature = request.headers.get("X-Hub-Signature", "")
         stamp = request.headers.get("X-Hub-Timestamp", "")
-        if not signature.startswith("sha256=") or not stamp.isdigit():
+        if not signature.startswith("sha256=") or not _DIGITS.fullmatch(stamp):
             raise Problem(
                 "bad-signature",
                 "send X-Hub-Timestamp (unix seconds) and X-Hub-Signature: sha256=<hex of "
@@ -184,7 +189,7 @@ class Gateway:
 
     @web.middleware
     async def _rate_limit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        party: Party | None = request.get("hub.party")
+        party: Party | None = request.get(PARTY)
         if party is not None:
             wait = self.limiter.take(party.id)
             if wait > 0:
@@ -211,18 +216,31 @@ class Gateway:
                 headers={"Retry-After": "1"},
             ) from None
         except KafkaUnavailableError as exc:
-            raise Problem(
+            raise self._unavailable(exc) from None
+
+    @staticmethod
+    def _unavailable(exc: KafkaUnavailableError) -> Problem:
+        """503 that says honestly whether the record may still arrive."""
+        if getattr(exc, "maybe_written", False):
+            return Problem(
                 "kafka-unavailable",
-                f"{exc.message}; nothing was written, retry later",
-                detail_zh="消息系统暂不可用，未写入任何数据，请稍后重试",
+                f"{exc.message}; the record may still be written: resend the same record "
+                "(same source_id) later, it keeps its record_id and is applied once",
+                detail_zh="消息系统未及时确认，记录可能仍会写入；请稍后以相同记录重试，枢纽按记录编号只处理一次",
                 headers={"Retry-After": "5"},
-            ) from None
+            )
+        return Problem(
+            "kafka-unavailable",
+            f"{exc.message}; nothing was written, retry later",
+            detail_zh="消息系统暂不可用，未写入任何数据，请稍后重试",
+            headers={"Retry-After": "5"},
+        )
 
     # ------------------------------------------------------------------- audit
 
     def _write_audit(self, request: web.Request, status: int) -> None:
-        party: Party | None = request.get("hub.party")
-        outcome = request.get("hub.outcome")
+        party: Party | None = request.get(PARTY)
+        outcome = request.get(OUTCOME)
         if status < 400:
             result = AuditResult.ACCEPTED
         elif status in (401, 403, 429):
@@ -232,17 +250,17 @@ class Gateway:
         else:
             result = AuditResult.FAILED
         detail = outcome.detail[:2000] if isinstance(outcome, Problem) else None
-        subject = request.get("hub.subject")
+        subject = request.get(SUBJECT)
         event = AuditEvent.model_validate(
             {
                 "source_party": "hub",
                 "source_id": f"audit/{uuid.uuid4().hex}",
                 "occurred_at": datetime.now(UTC),
-                "trace_id": request.get("hub.trace_id") or uuid.uuid4().hex,
+                "trace_id": request.get(TRACE) or uuid.uuid4().hex,
                 "actor_party": party.id if party is not None else "anonymous",
                 "action": f"{request.method} {_route(request)}"[:200],
                 "result": result,
-                "record_kind": request.match_info.get("kind"),
+                "record_kind": kind if (kind := request.match_info.get("kind")) in KINDS else None,
                 "subject_id": subject,
                 "status_code": status,
                 "client_address": (request.remote or "")[:64] or None,
@@ -271,7 +289,7 @@ class Gateway:
                 f"'{name}' is not a kind published over HTTP; one of: {', '.join(HTTP_KINDS)}",
                 detail_zh=f"不支持通过HTTP发布的记录类型：{name}",
             )
-        party: Party = request["hub.party"]
+        party: Party = request[PARTY]
         if not may_publish(party.kind, name):
             raise Problem(
                 "forbidden",
@@ -286,6 +304,10 @@ class Gateway:
         body = await request.read()
         try:
             return json.loads(body)
+        except RecursionError:
+            raise Problem(
+                "invalid-json", "the body nests too deeply", detail_zh="JSON嵌套层级过深"
+            ) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise Problem(
                 "invalid-json", f"the body is not JSON: {exc}", detail_zh="请求体不是有效的JSON"
@@ -293,7 +315,7 @@ class Gateway:
 
     def _check_record(self, request: web.Request, kind: Kind, data: Any) -> tuple[Envelope, str]:
         """The validated model and trace id of one posted record; `Problem` otherwise."""
-        party: Party = request["hub.party"]
+        party: Party = request[PARTY]
         if not isinstance(data, dict):
             raise Problem(
                 "invalid-record", "a record must be a JSON object", detail_zh="记录必须是JSON对象"
@@ -314,7 +336,7 @@ class Gateway:
                     detail_zh=f"{field}必须为{party.id}（调用方本身）",
                 )
         trace = request.headers.get("X-Trace-Id", "")
-        trace_id = data.get("trace_id") or (trace if _TRACE.match(trace) else uuid.uuid4().hex)
+        trace_id = data.get("trace_id") or (trace if _TRACE.fullmatch(trace) else uuid.uuid4().hex)
         try:
             record = validate(kind, {**data, "trace_id": trace_id}, self.reference)
         except RecordInvalid as exc:
@@ -365,9 +387,9 @@ class Gateway:
     async def publish_one(self, request: web.Request) -> web.Response:
         kind = self._kind(request)
         record, trace_id = self._check_record(request, kind, await self._json(request))
-        request["hub.trace_id"] = trace_id
+        request[TRACE] = trace_id
         record_id = str(record.record_id)
-        request["hub.subject"] = record_id
+        request[SUBJECT] = record_id
         earlier = self._accepted.get(record_id)
         if earlier is not None:
             return web.json_response({**earlier, "duplicate": True}, status=202)
@@ -390,27 +412,32 @@ class Gateway:
             )
         results: list[dict[str, Any] | None] = [None] * len(records)
         to_write: list[tuple[int, Envelope, str]] = []
+        first_of: dict[str, int] = {}  # record_id -> index of its first copy in this batch
+        repeats: list[tuple[int, int]] = []
         for index, data in enumerate(records):
             try:
                 record, trace_id = self._check_record(request, kind, data)
-            except Problem as problem:
+            except Problem as refused:
                 results[index] = {
                     "index": index,
-                    "status": problem.status,
-                    "problem": problem.body(request.path),
+                    "status": refused.status,
+                    "problem": refused.body(request.path),
                 }
                 continue
             record_id = str(record.record_id)
             earlier = self._accepted.get(record_id)
             if earlier is not None:
                 results[index] = {"index": index, "status": 202, **earlier, "duplicate": True}
+            elif record_id in first_of:
+                repeats.append((index, first_of[record_id]))
             else:
+                first_of[record_id] = index
                 to_write.append((index, record, trace_id))
         if to_write:
             written = await self._write(kind, [(r, t) for _, r, t in to_write])
             for (index, _, _), answer in zip(to_write, written, strict=True):
                 if isinstance(answer, KafkaUnavailableError):
-                    failed = Problem("kafka-unavailable", f"{answer.message}; not written, retry")
+                    failed = self._unavailable(answer)
                     results[index] = {
                         "index": index,
                         "status": 503,
@@ -418,6 +445,13 @@ class Gateway:
                     }
                 else:
                     results[index] = {"index": index, "status": 202, **answer}
+        for index, first in repeats:
+            original = results[first]
+            assert original is not None  # noqa: S101 - the first copy was answered above
+            repeat = {**original, "index": index}
+            if original["status"] == 202:
+                repeat["duplicate"] = True
+            results[index] = repeat
         final = [r for r in results if r is not None]
         accepted = sum(1 for r in final if r["status"] == 202)
         if accepted == 0 and all(r["status"] == 503 for r in final):
@@ -428,7 +462,7 @@ class Gateway:
     # ------------------------------------------------------------------- inbox
 
     def _inbox_party(self, request: web.Request) -> Party:
-        party: Party = request["hub.party"]
+        party: Party = request[PARTY]
         if not may_read_inbox(party.kind) or not party.inbox:
             raise Problem(
                 "forbidden",
@@ -456,7 +490,7 @@ class Gateway:
     async def read_inbox(self, request: web.Request) -> web.Response:
         party = self._inbox_party(request)
         raw_limit = request.query.get("limit", "100")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+        if not _DIGITS.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 1000:
             raise Problem("invalid-parameter", "limit must be an integer from 1 to 1000")
         positions = self._positions(request.query.get("cursor"))
         items, after = await self.inbox.read(f"out.{party.id}.v1", positions, int(raw_limit))

@@ -78,10 +78,13 @@ class Publisher:
                 results.append(KafkaUnavailableError(f"Kafka refused the record: {future!r}"))
                 continue
             try:
-                metadata = await asyncio.wait_for(future, self._timeout)
+                metadata = await asyncio.wait_for(asyncio.shield(future), self._timeout)
                 results.append(Written(metadata.topic, metadata.partition, metadata.offset))
             except (KafkaError, TimeoutError) as exc:
-                results.append(KafkaUnavailableError(f"Kafka did not acknowledge: {exc!r}"))
+                # Handed to the producer: aiokafka may still deliver it after we give up.
+                error = KafkaUnavailableError(f"Kafka did not acknowledge in time: {exc!r}")
+                error.maybe_written = True
+                results.append(error)
         return results
 
     async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> Written:
@@ -107,8 +110,12 @@ def decode_cursor(cursor: str) -> dict[int, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        positions = {int(p): int(o) for p, o in data.items()}
-    except (ValueError, TypeError, AttributeError, binascii.Error) as exc:
+        if not isinstance(data, dict) or not all(
+            isinstance(o, int) and not isinstance(o, bool) for o in data.values()
+        ):
+            raise ValueError("offsets must be integers")
+        positions = {int(p): o for p, o in data.items()}
+    except (ValueError, TypeError, AttributeError, binascii.Error, RecursionError) as exc:
         raise ValueError(f"not a cursor this hub issued: {exc}") from None
     if any(p < 0 or o < 0 for p, o in positions.items()):
         raise ValueError("not a cursor this hub issued")
@@ -175,19 +182,22 @@ class InboxReader:
     ) -> tuple[list[InboxItem], dict[int, int]]:
         consumer = await self._ensure()
         partitions = [TopicPartition(topic, p) for p in await self._partitions_of(consumer, topic)]
-        consumer.assign(partitions)
+        if consumer.assignment() != set(partitions):
+            consumer.assign(partitions)
         starts = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
         cursor = {
             tp.partition: max(positions.get(tp.partition, 0), starts[tp]) for tp in partitions
         }
         items: list[InboxItem] = []
-        for tp in partitions:
-            if cursor[tp.partition] < ends[tp]:
-                consumer.seek(tp, cursor[tp.partition])
         pending = [tp for tp in partitions if cursor[tp.partition] < ends[tp]]
-        while pending and len(items) < limit:
-            batch = await consumer.getmany(*pending, timeout_ms=500, max_records=limit - len(items))
+        for tp in pending:
+            consumer.seek(tp, cursor[tp.partition])
+        deadline = asyncio.get_running_loop().time() + self._timeout / 2
+        # Read until every partition reached its end offset (or the page is full); an empty
+        # fetch only means the broker has not answered yet, not that nothing is left.
+        while pending and len(items) < limit and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(*pending, timeout_ms=200, max_records=limit - len(items))
             for tp, records in batch.items():
                 for record in records:
                     if len(items) >= limit:
@@ -206,8 +216,6 @@ class InboxReader:
                     )
                     cursor[tp.partition] = record.offset + 1
             pending = [tp for tp in pending if cursor[tp.partition] < ends[tp]]
-            if not batch:
-                break
         return items, cursor
 
     async def stop(self) -> None:

@@ -48,17 +48,19 @@ class TokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._entries: dict[str, TokenEntry] = {}
-        self._mtime: float | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self.reload()
 
     def reload(self) -> None:
         """Re-read the file when it changed since the last read."""
         try:
-            mtime = self.path.stat().st_mtime
+            info = self.path.stat()
         except FileNotFoundError:
-            self._entries, self._mtime = {}, None
+            self._entries, self._stamp = {}, None
             return
-        if mtime == self._mtime:
+        # Saves replace the file (new inode), so a change shows even within one mtime tick.
+        stamp = (info.st_mtime_ns, info.st_ino, info.st_size)
+        if stamp == self._stamp:
             return
         try:
             document = json.loads(self.path.read_text(encoding="utf-8"))
@@ -66,7 +68,7 @@ class TokenStore:
         except (ValueError, TypeError, OSError) as exc:
             raise ConfigError(f"{self.path}: unreadable tokens file ({exc})") from None
         self._entries = {entry.token_id: entry for entry in entries}
-        self._mtime = mtime
+        self._stamp = stamp
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,10 +77,13 @@ class TokenStore:
         temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
         os.chmod(temporary, 0o600)
         temporary.replace(self.path)
-        self._mtime = self.path.stat().st_mtime
+        info = self.path.stat()
+        self._stamp = (info.st_mtime_ns, info.st_ino, info.st_size)
 
     def issue(self, party: str) -> tuple[str, TokenEntry]:
         """A new token for party: (token shown once, stored entry)."""
+        if party == "hub":
+            raise ConfigError("the hub itself cannot be given a token")
         self.reload()
         token_id = secrets.token_hex(4)
         while token_id in self._entries:
