@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import socket
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from kafka.admin import KafkaAdminClient
 
 from hub.errors import SchemaIncompatible, SchemaRegistryError
-from hub.registry import EmbeddedRegistry, RegistryClient, registry_app
+from hub.registry import EmbeddedRegistry, RegistryClient
 from hub.settings import HubSettings
+from tests.integration.conftest import Served
 
 RECORD_V1: dict[str, Any] = {
     "type": "record",
@@ -34,72 +31,6 @@ RECORD_V2_INCOMPATIBLE = {
     **RECORD_V1,
     "fields": [*RECORD_V1["fields"], {"name": "level", "type": "int"}],
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def create_schemas_topic(bootstrap: str, name: str) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics(
-            {
-                name: {
-                    "num_partitions": 1,
-                    "replication_factor": 1,
-                    "configs": {"cleanup.policy": "compact"},
-                }
-            },
-            wait_for_metadata=True,
-        )
-    finally:
-        admin.close()
-
-
-class Served:
-    """An embedded registry served over HTTP at <url>/registry, as a worker does."""
-
-    def __init__(
-        self, settings: HubSettings, topic: str, users: dict[str, str] | None = None
-    ) -> None:
-        self.registry = EmbeddedRegistry(settings, topic=topic)
-        self.users = users
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/registry"
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        await self.registry.start()
-        root = web.Application()
-        root.add_subapp("/registry", registry_app(self.registry, self.users))
-        self._runner = web.AppRunner(root)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        await self.registry.stop()
-
-
-@pytest.fixture
-def schemas_topic(kafka_bootstrap: str, unique_name: Callable[[str], str]) -> str:
-    topic = unique_name("_schemas")
-    create_schemas_topic(kafka_bootstrap, topic)
-    return topic
-
-
-@pytest.fixture
-async def served(kafka_bootstrap: str, schemas_topic: str) -> AsyncIterator[Served]:
-    server = Served(HubSettings(kafka_bootstrap=kafka_bootstrap), schemas_topic)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_register_is_idempotent_and_ids_are_shared(served: Served) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import fastavro
@@ -21,21 +21,8 @@ from hub.records import KINDS, to_avro, validate
 from hub.reference import load_seed_reference
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
-from hub.settings import HubSettings
-from tests.integration.test_registry import Served, create_schemas_topic
+from tests.integration.conftest import Served
 from tests.samples import SAMPLES
-
-
-@pytest.fixture
-async def served(kafka_bootstrap: str, unique_name: Callable[[str], str]) -> AsyncIterator[Served]:
-    topic = unique_name("_schemas")
-    create_schemas_topic(kafka_bootstrap, topic)
-    server = Served(HubSettings(kafka_bootstrap=kafka_bootstrap), topic)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_every_kind_round_trips_through_registry_and_kafka(
