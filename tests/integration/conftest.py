@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -11,6 +13,7 @@ from kafka.admin import KafkaAdminClient
 
 from hub.registry import EmbeddedRegistry, registry_app
 from hub.settings import HubSettings
+from tests.conftest import ROOT
 
 
 def _free_port() -> int:
@@ -77,3 +80,18 @@ async def served(kafka_bootstrap: str, schemas_topic: str) -> AsyncIterator[Serv
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture(scope="session")
+def applied_topics(kafka_bootstrap: str) -> str:
+    """The shipped topic declarations applied (`hub topics apply`) to the session broker."""
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "hub"), "topics", "apply"],
+        env={**os.environ, "HUB_KAFKA_BOOTSTRAP": kafka_bootstrap},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return kafka_bootstrap

@@ -244,12 +244,6 @@ class Harness:
             await self.registry.stop()
 
 
-@pytest.fixture(scope="module")
-def applied_topics(kafka_bootstrap: str) -> str:
-    apply_topics(kafka_bootstrap)
-    return kafka_bootstrap
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def hub(
     applied_topics: str, tmp_path_factory: pytest.TempPathFactory

@@ -26,7 +26,6 @@ from hub.reference import PartyKind
 from tests.integration.test_gateway import (
     REPRESENTATIVES,
     Harness,
-    apply_topics,
     auth,
     encode,
     end_offsets,
@@ -39,12 +38,6 @@ from tests.integration.test_gateway import (
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest.fixture(scope="module")
-def applied_topics(kafka_bootstrap: str) -> str:
-    apply_topics(kafka_bootstrap)
-    return kafka_bootstrap
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

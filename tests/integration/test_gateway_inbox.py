@@ -24,7 +24,6 @@ from hub.records import DispatchOrder, validate
 from hub.serde import AvroSerde
 from tests.integration.test_gateway import (
     Harness,
-    apply_topics,
     auth,
     end_offsets,
     expect_problem,
@@ -35,12 +34,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PARTY = "court"
 TOPIC = f"out.{PARTY}.v1"
-
-
-@pytest.fixture(scope="module")
-def applied_topics(kafka_bootstrap: str) -> str:
-    apply_topics(kafka_bootstrap)
-    return kafka_bootstrap
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

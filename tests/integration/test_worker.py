@@ -37,19 +37,6 @@ def _env(bootstrap: str, app_id: str, port: int, data: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def applied_topics(kafka_bootstrap: str) -> None:
-    result = subprocess.run(
-        [HUB, "topics", "apply"],
-        env={**os.environ, "HUB_KAFKA_BOOTSTRAP": kafka_bootstrap},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-
-
 def _healthz(port: int, timeout: float) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while True:
@@ -75,7 +62,7 @@ def _group_state(bootstrap: str, group: str) -> str | None:
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_worker_serves_healthz_joins_its_group_and_stops_cleanly(
     kafka_bootstrap: str,
-    applied_topics: None,
+    applied_topics: str,
     unique_name: Callable[[str], str],
     tmp_path: Path,
     stop_signal: signal.Signals,
