@@ -1,5 +1,6 @@
 """The dispatch engine (DESIGN §4): order lifecycle, routing, deadlines, assessment."""
 
+from hub.dispatch._agents import DispatchEngine
 from hub.dispatch._lifecycle import (
     TRANSITIONS,
     Applied,
@@ -11,9 +12,12 @@ from hub.dispatch._lifecycle import (
     Step,
     apply_event,
     open_order,
+    view_from_dict,
+    view_to_dict,
 )
 
 __all__ = [
+    "DispatchEngine",
     "TRANSITIONS",
     "Applied",
     "Duplicate",
@@ -24,4 +28,6 @@ __all__ = [
     "Step",
     "apply_event",
     "open_order",
+    "view_from_dict",
+    "view_to_dict",
 ]

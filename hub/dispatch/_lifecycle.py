@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from hub.records import DispatchOrder, EventType, OrderEvent, OrderType
 
@@ -265,3 +266,55 @@ def _record(view: OrderView, event: OrderEvent, state: OrderState) -> OrderView:
     step = Step(str(event.event_id), event.event_type, event.actor_party, event.occurred_at, state)
     applied = (*view.applied, str(event.event_id))[-APPLIED_MEMORY:]
     return replace(view, state=state, history=(*view.history, step), applied=applied)
+
+
+def view_to_dict(view: OrderView) -> dict[str, object]:
+    """A JSON-ready form of a view (what the orders table stores)."""
+    return {
+        "order_id": view.order_id,
+        "order_type": view.order_type.value,
+        "issuer": view.issuer,
+        "recipients": list(view.recipients),
+        "matter_code": view.matter_code,
+        "issued_at": view.issued_at.isoformat(),
+        "deadline": view.deadline.isoformat(),
+        "state": view.state.value,
+        "returns": view.returns,
+        "history": [
+            {
+                "event_id": s.event_id,
+                "event_type": s.event_type.value,
+                "actor": s.actor,
+                "at": s.at.isoformat(),
+                "state_after": s.state_after.value,
+            }
+            for s in view.history
+        ],
+        "applied": list(view.applied),
+    }
+
+
+def view_from_dict(data: dict[str, Any]) -> OrderView:
+    """The view a `view_to_dict` result describes."""
+    return OrderView(
+        order_id=data["order_id"],
+        order_type=OrderType(data["order_type"]),
+        issuer=data["issuer"],
+        recipients=tuple(data["recipients"]),
+        matter_code=data["matter_code"],
+        issued_at=datetime.fromisoformat(data["issued_at"]),
+        deadline=datetime.fromisoformat(data["deadline"]),
+        state=OrderState(data["state"]),
+        returns=int(data["returns"]),
+        history=tuple(
+            Step(
+                s["event_id"],
+                EventType(s["event_type"]),
+                s["actor"],
+                datetime.fromisoformat(s["at"]),
+                OrderState(s["state_after"]),
+            )
+            for s in data["history"]
+        ),
+        applied=tuple(data["applied"]),
+    )

@@ -32,8 +32,17 @@ class EmbeddedRegistry:
         self._partition = TopicPartition(topic, 0)
         self.store = SchemaStore()
         self._lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
+
+    async def ensure_started(self) -> None:
+        """Start once, whoever asks first (the HTTP server or an agent decoding a record)."""
+        if self._consumer is not None:
+            return
+        async with self._start_lock:
+            if self._consumer is None:
+                await self.start()
 
     async def start(self) -> None:
         """Connect and read the whole topic; `KafkaUnavailableError` when Kafka is down."""

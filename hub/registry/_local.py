@@ -23,12 +23,14 @@ class LocalRegistryClient:
         """Nothing to close: the embedded registry's owner stops it."""
 
     async def schema_by_id(self, schema_id: int) -> str:
+        await self.registry.ensure_started()
         schema = await self.registry.schema_by_id(schema_id)
         if schema is None:
             raise SchemaRegistryError("Schema not found", status=404, error_code=40403)
         return schema
 
     async def register(self, subject: str, schema: str) -> int:
+        await self.registry.ensure_started()
         return (await self.registry.register(subject, schema)).id
 
     async def subjects(self) -> list[str]:

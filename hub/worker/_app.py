@@ -12,9 +12,11 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 
 from hub.catalogue import read_cache, read_shared
+from hub.dispatch import DispatchEngine
 from hub.errors import KafkaUnavailableError, ReferenceDataError
 from hub.gateway import Gateway
 from hub.kafka import ssl_context
+from hub.records import KINDS
 from hub.reference import Reference, load_parties
 from hub.registry import (
     EmbeddedRegistry,
@@ -24,6 +26,7 @@ from hub.registry import (
 )
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
+from hub.topics import load_topics
 from hub.worker._http import HttpServer, build_web_app
 
 log = logging.getLogger(__name__)
@@ -96,6 +99,12 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     serde = AvroSerde(client)
     gateway = Gateway(settings, Reference(parties=load_parties(settings.parties_file)), serde)
     gateway.install(web_app)
+    order_partitions = next(
+        spec.partitions
+        for spec in load_topics(settings.topics_dir, gateway.reference.parties)
+        if spec.name == KINDS["order"].topic
+    )
+    DispatchEngine(app, serde, lambda: gateway.reference, order_partitions)
 
     async def load_reference(_: web.Application) -> None:
         gateway.reference = await load_reference_data(settings, serde)
@@ -163,7 +172,7 @@ def mount_registry(
     """Serve the embedded registry under /registry; it starts and stops with the server."""
 
     async def start(_: web.Application) -> None:
-        await registry.start()
+        await registry.ensure_started()
 
     async def stop(_: web.Application) -> None:
         await registry.stop()

@@ -218,3 +218,10 @@ def test_any_sequence_of_events_is_answered_never_raises(
             view = outcome.view
         assert view.state in OrderState
         assert len(view.applied) <= 64
+
+
+def test_a_view_survives_the_table_round_trip() -> None:
+    from hub.dispatch import view_from_dict, view_to_dict
+
+    view = step(step(order("CRIMINAL_REFERRAL"), "ACCEPTED", "police"), "NOT_FILED", "police")
+    assert view_from_dict(view_to_dict(view)) == view

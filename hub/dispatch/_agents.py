@@ -1,0 +1,325 @@
+"""The dispatch engine's Faust agents: orders and events in, inboxes and the DLQ out.
+
+``enf.order.v1`` and ``enf.order-event.v1`` are keyed by ``order_id`` and co-partitioned,
+so the worker owning partition N keeps those orders' views in its share of the
+``orders`` table (rebuilt from the table's changelog after a restart or rebalance).
+
+- An order opens a view and goes to its recipients' inboxes (and the procuratorate's,
+  for a criminal referral). A whistle without recipients is routed by the matter
+  catalogue to the department that owns the matter.
+- An event is applied by `apply_event`; applied, it goes to the inboxes of everyone on
+  the order (justice too for escalations); a second return makes the hub emit an
+  ESCALATED event for the justice bureau to rule.
+- An event that arrives before its order (the topics are read independently) is parked
+  in a table and applied when the order comes; after an hour it goes to the DLQ.
+- What cannot be applied (undecodable, unknown order, out of order, wrong party) goes to
+  ``hub.dlq.v1`` with the original bytes and ``hub.error.*`` headers. A redelivered
+  order or event is applied once.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from hub.dispatch._lifecycle import (
+    JUSTICE,
+    Applied,
+    Duplicate,
+    OrderView,
+    Rejection,
+    apply_event,
+    open_order,
+    view_from_dict,
+    view_to_dict,
+)
+from hub.errors import DecodeError, RecordInvalid
+from hub.records import KINDS, DispatchOrder, EventType, OrderEvent
+from hub.reference import Reference
+from hub.serde import AvroSerde
+
+log = logging.getLogger(__name__)
+
+DLQ_TOPIC = "hub.dlq.v1"
+PARK_SECONDS = 3600.0
+PARK_SWEEP_SECONDS = 60.0
+CONTROL_HEADER = "hub.control"
+SWEEP = b"sweep-parked"
+PARK_LIMIT = 100  # events parked per unknown order before the rest go to the DLQ
+CONNECTOR = b"dispatch"
+
+
+def _header(message: Any, name: str) -> bytes | None:
+    for key, value in message.headers or []:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
+    """A topic whose keys and values pass through as bytes (Avro stays Avro)."""
+    return app.topic(
+        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+
+
+@dataclass(frozen=True)
+class _Parked:
+    """A message kept in a table until its order arrives (JSON-safe form)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+    @staticmethod
+    def dump(message: Any) -> dict[str, Any]:
+        return {
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "key": base64.b64encode(message.key).decode() if message.key is not None else None,
+            "value": base64.b64encode(message.value).decode(),
+            "headers": [[k, base64.b64encode(bytes(v)).decode()] for k, v in message.headers or []],
+            "parked_at": time.time(),
+        }
+
+    @staticmethod
+    def load(data: dict[str, Any]) -> _Parked:
+        return _Parked(
+            topic=data["topic"],
+            partition=int(data["partition"]),
+            offset=int(data["offset"]),
+            key=base64.b64decode(data["key"]) if data["key"] is not None else None,
+            value=base64.b64decode(data["value"]),
+            headers=[(k, base64.b64decode(v)) for k, v in data["headers"]],
+        )
+
+
+class DispatchEngine:
+    """Registers the dispatch agents and the orders table on a Faust app."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        serde: AvroSerde,
+        reference: Callable[[], Reference],
+        partitions: int,
+    ) -> None:
+        self.app = app
+        self.serde = serde
+        self.reference = reference
+        self.orders_topic = _raw_topic(app, KINDS["order"].topic)
+        self.events_topic = _raw_topic(app, KINDS["order-event"].topic)
+        self.dlq = _raw_topic(app, DLQ_TOPIC)
+        self.inboxes = {
+            party.id: _raw_topic(app, f"out.{party.id}.v1")
+            for party in reference().parties.with_inbox()
+        }
+        self.table = app.Table("orders", default=None, partitions=partitions)
+        # Events that arrived before their order (the two topics are read independently):
+        # order_id -> [{"value": b64, "key": b64, "headers": [...], "topic", "partition",
+        # "offset", "parked_at"}]. Applied when the order arrives; DLQ'd after PARK_SECONDS.
+        self.parked = app.Table("parked-events", default=None, partitions=partitions)
+        app.timer(PARK_SWEEP_SECONDS)(self._sweep_parked)
+        app.agent(self.orders_topic, name="dispatch-orders")(self._on_orders)
+        app.agent(self.events_topic, name="dispatch-events")(self._on_events)
+
+    # ----------------------------------------------------------------- agents
+
+    async def _on_orders(self, stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                await self.handle_order(event.message)
+            except Exception as exc:  # noqa: BLE001 - a bad record must never stop the partition
+                log.exception("dispatch: order at offset %s failed", event.message.offset)
+                await self.dead_letter(event.message, "dispatch", type(exc).__name__, str(exc))
+
+    async def _on_events(self, stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                await self.handle_event(event.message)
+            except Exception as exc:  # noqa: BLE001 - a bad record must never stop the partition
+                log.exception("dispatch: event at offset %s failed", event.message.offset)
+                await self.dead_letter(event.message, "dispatch", type(exc).__name__, str(exc))
+
+    # --------------------------------------------------------------- handlers
+
+    async def handle_order(self, message: Any) -> None:
+        try:
+            order = await self.serde.decode("order", message.value)
+        except (DecodeError, RecordInvalid) as exc:
+            await self.dead_letter(message, exc.stage, exc.reason, exc.message)
+            return
+        assert isinstance(order, DispatchOrder)  # noqa: S101
+        key = str(order.order_id)
+        if self.table.get(key) is not None:
+            return  # a re-sent order: applied once
+        view = open_order(order)
+        if not view.recipients:
+            department = self._department_for(order.matter_code)
+            if department is None:
+                await self.dead_letter(
+                    message,
+                    "route",
+                    "UnroutableOrder",
+                    f"whistle {key} names no recipients and matter {order.matter_code} is not "
+                    "in the matter catalogue; name the recipients or fix the matter code",
+                )
+                return
+            view = OrderView(**{**view.__dict__, "recipients": (department,)})
+        unknown = [party for party in view.parties if party not in self.inboxes]
+        if unknown:
+            await self.dead_letter(
+                message,
+                "route",
+                "UnknownParty",
+                f"order {key} names parties without an inbox: {unknown}",
+            )
+            return
+        self.table[key] = view_to_dict(view)
+        targets = [p for p in view.parties if p != view.issuer]
+        await self._deliver(targets, message, b"order")
+        for parked in self.parked.pop(key, None) or []:
+            await self.handle_event(_Parked.load(parked))
+
+    async def handle_event(self, message: Any) -> None:
+        if _header(message, CONTROL_HEADER) == SWEEP:
+            await self._sweep(message.key.decode())
+            return
+        try:
+            event = await self.serde.decode("order-event", message.value)
+        except (DecodeError, RecordInvalid) as exc:
+            await self.dead_letter(message, exc.stage, exc.reason, exc.message)
+            return
+        assert isinstance(event, OrderEvent)  # noqa: S101
+        key = str(event.order_id)
+        stored = self.table.get(key)
+        if stored is None:
+            parked = list(self.parked.get(key) or [])
+            if len(parked) >= PARK_LIMIT:
+                await self.dead_letter(
+                    message,
+                    "lifecycle",
+                    "UnknownOrder",
+                    f"event {event.event_id} is for order {key}, which the hub has not seen, "
+                    f"and {PARK_LIMIT} events already wait for it; publish the order, then "
+                    "replay this event",
+                )
+                return
+            parked.append(_Parked.dump(message))
+            self.parked[key] = parked
+            return
+        view = view_from_dict(stored)
+        outcome = apply_event(view, event)
+        if isinstance(outcome, Duplicate):
+            return
+        if isinstance(outcome, Rejection):
+            await self.dead_letter(
+                message, "lifecycle", outcome.rule, f"{outcome.message_en} / {outcome.message_zh}"
+            )
+            return
+        assert isinstance(outcome, Applied)  # noqa: S101
+        self.table[key] = view_to_dict(outcome.view)
+        targets = list(dict.fromkeys([*view.parties, *outcome.view.parties]))
+        if event.event_type in (EventType.ESCALATED, EventType.OVERDUE) or outcome.escalate:
+            targets.append(JUSTICE)
+        await self._deliver(list(dict.fromkeys(targets)), message, b"order-event")
+        if outcome.escalate:
+            await self._escalate(outcome.view, event)
+
+    async def _sweep_parked(self) -> None:
+        """Ask the owning stream to DLQ events whose order has not come within PARK_SECONDS.
+
+        Tables change only inside stream processing, so the timer sends a control record
+        (no value, header ``hub.control: sweep-parked``) to the order's partition of the
+        events topic; `handle_event` does the sweep when it reads it.
+        """
+        now = time.time()
+        for key, parked in list(self.parked.items()):
+            if parked and now - float(parked[0]["parked_at"]) >= PARK_SECONDS:
+                await self.events_topic.send(
+                    key=str(key).encode(),
+                    value=b"",
+                    partition=int(parked[0]["partition"]),
+                    headers=[(CONTROL_HEADER, SWEEP)],
+                )
+
+    async def _sweep(self, key: str) -> None:
+        parked = self.parked.get(key) or []
+        now = time.time()
+        expired = [p for p in parked if now - float(p["parked_at"]) >= PARK_SECONDS]
+        if not expired:
+            return
+        remaining = [p for p in parked if p not in expired]
+        if remaining:
+            self.parked[key] = remaining
+        else:
+            del self.parked[key]
+        for entry in expired:
+            await self.dead_letter(
+                _Parked.load(entry),
+                "lifecycle",
+                "UnknownOrder",
+                f"the order {key} this event belongs to did not arrive within "
+                f"{PARK_SECONDS / 60:.0f} minutes; publish the order, then replay this event",
+            )
+
+    # ---------------------------------------------------------------- helpers
+
+    def _department_for(self, matter_code: str) -> str | None:
+        matter = self.reference().matters.get(matter_code)
+        return matter.department if matter is not None else None
+
+    async def _deliver(self, parties: list[str], message: Any, kind: bytes) -> None:
+        headers = [("hub.kind", kind)]
+        trace = _header(message, "hub.trace_id")
+        if trace:
+            headers.append(("hub.trace_id", trace))
+        for party in parties:
+            inbox = self.inboxes.get(party)
+            if inbox is not None:
+                await inbox.send(key=message.key, value=message.value, headers=headers)
+
+    async def _escalate(self, view: OrderView, cause: OrderEvent) -> None:
+        """Emit ESCALATED for the justice bureau after the second return (审定)."""
+        escalation = OrderEvent.model_validate(
+            {
+                "source_party": "hub",
+                "source_id": f"escalation/{view.order_id}/return-{view.returns}",
+                "occurred_at": datetime.now(UTC),
+                "trace_id": cause.trace_id,
+                "order_id": view.order_id,
+                "event_type": EventType.ESCALATED,
+                "actor_party": "hub",
+                "reason": f"order returned {view.returns} times; the justice bureau rules "
+                "who handles it / 派单已被退回{view.returns}次，请司法局审定承办单位",
+            }
+        )
+        value = await self.serde.encode("order-event", escalation)
+        await self.events_topic.send(
+            key=view.order_id.encode(), value=value, headers=[("hub.kind", b"order-event")]
+        )
+
+    async def dead_letter(self, message: Any, stage: str, reason: str, detail: str) -> None:
+        """Park the original bytes in the DLQ with what went wrong and where it came from."""
+        headers = [
+            ("hub.error.stage", stage.encode()),
+            ("hub.error.class", reason.encode()),
+            ("hub.error.message", detail[:2000].encode()),
+            ("hub.error.source.topic", str(message.topic).encode()),
+            ("hub.error.source.partition", str(message.partition).encode()),
+            ("hub.error.source.offset", str(message.offset).encode()),
+            ("hub.error.connector", CONNECTOR),
+        ]
+        log.warning("dispatch: DLQ %s/%s: %s", stage, reason, detail[:300])
+        await self.dlq.send(key=message.key, value=message.value or b"", headers=headers)

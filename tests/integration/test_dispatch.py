@@ -1,0 +1,298 @@
+"""The dispatch engine end to end on the real broker: a `hub worker` routes orders and
+applies their events; parties publish and read through the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from hub.records import validate
+from hub.registry import RegistryClient
+from hub.serde import AvroSerde
+from tests.conftest import ROOT
+from tests.samples import sample
+
+HUB = str(ROOT / ".venv" / "bin" / "hub")
+PARTIES = (
+    "street-jiyuqiao",
+    "dept-urban",
+    "dept-water",
+    "police",
+    "procuratorate",
+    "justice",
+)
+
+
+class Hub:
+    """A running worker and tokens for the parties the tests act as."""
+
+    def __init__(self, base: str, bootstrap: str, tokens: dict[str, str]) -> None:
+        self.base = base
+        self.bootstrap = bootstrap
+        self.tokens = tokens
+
+    def post(self, path: str, body: Any, party: str) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(  # noqa: S310
+            self.base + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {self.tokens[party]}",
+                "Content-Type": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    def inbox_for(
+        self, party: str, order_id: str, count: int, timeout: float = 30
+    ) -> list[dict[str, Any]]:
+        """The records about order_id in party's inbox, once there are at least count."""
+        deadline = time.monotonic() + timeout
+        found: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            found, cursor = [], ""
+            while True:
+                request = urllib.request.Request(  # noqa: S310
+                    f"{self.base}/v1/inbox?limit=1000&cursor={cursor}",
+                    headers={"Authorization": f"Bearer {self.tokens[party]}"},
+                )
+                with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                    page = json.load(answer)
+                found += [
+                    item["record"]
+                    for item in page["items"]
+                    if item.get("record", {}).get("order_id") == order_id
+                ]
+                if not page["items"]:
+                    break
+                cursor = page["cursor"]
+            if len(found) >= count:
+                return found
+            time.sleep(0.5)
+        raise AssertionError(
+            f"{party}'s inbox has {len(found)} of {count} records about {order_id}"
+        )
+
+    def order(self, party: str, **changes: Any) -> str:
+        body = sample(
+            "order", source_id=f"T-{uuid.uuid4().hex[:12]}", from_party=party, source_party=party
+        )
+        body.update(changes)
+        status, answer = self.post("/v1/records/order", body, party)
+        assert status == 202, answer
+        return str(answer["record_id"])
+
+    def event(self, party: str, order_id: str, event_type: str, **extra: Any) -> None:
+        body = {
+            "source_party": party,
+            "source_id": f"E-{uuid.uuid4().hex[:12]}",
+            "occurred_at": "2026-11-25T10:00:00+08:00",
+            "order_id": order_id,
+            "event_type": event_type,
+            "actor_party": party,
+            **extra,
+        }
+        status, answer = self.post("/v1/records/order-event", body, party)
+        assert status == 202, answer
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    data = tmp_path_factory.mktemp("dispatch")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HUB_KAFKA_BOOTSTRAP": applied_topics,
+        "HUB_DATA_DIR": str(data),
+        "HUB_HTTP_PORT": str(port),
+        "HUB_APP_ID": f"dispatch-{port}",
+    }
+    loaded = subprocess.run(
+        [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    tokens = {
+        party: subprocess.run(
+            [HUB, "tokens", "issue", party], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for party in PARTIES
+    }
+    log = Path(data) / "worker.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([HUB, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
+                break
+        except (urllib.error.URLError, ConnectionError):
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.3)
+    try:
+        yield Hub(base, applied_topics, tokens)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_a_whistle_reaches_the_department_and_its_story_reaches_the_street(hub: Hub) -> None:
+    order_id = hub.order("street-jiyuqiao")
+    (order,) = hub.inbox_for("dept-urban", order_id, 1)
+    assert order["order_type"] == "WHISTLE"
+    hub.event("dept-urban", order_id, "SIGNED")
+    hub.event("dept-urban", order_id, "REPORTED")
+    hub.event("dept-urban", order_id, "FEEDBACK", comment="已联合整治，占道已清理")
+    hub.event("street-jiyuqiao", order_id, "CLOSED")
+    hub.event("street-jiyuqiao", order_id, "EVALUATED", rating=5)
+    story = hub.inbox_for("street-jiyuqiao", order_id, 5)
+    assert [e["event_type"] for e in story] == [
+        "SIGNED",
+        "REPORTED",
+        "FEEDBACK",
+        "CLOSED",
+        "EVALUATED",
+    ]
+    department_view = hub.inbox_for("dept-urban", order_id, 6)
+    assert department_view[-1]["event_type"] == "EVALUATED"
+
+
+def test_a_whistle_without_recipients_goes_to_the_matters_department(hub: Hub) -> None:
+    order_id = hub.order("street-jiyuqiao", to_parties=[], matter_code="WAT-001")
+    (order,) = hub.inbox_for("dept-water", order_id, 1)
+    assert order["order_id"] == order_id
+
+
+def test_an_event_that_does_not_fit_goes_to_the_dlq_with_its_reason(hub: Hub) -> None:
+    order_id = hub.order("street-jiyuqiao")
+    hub.inbox_for("dept-urban", order_id, 1)
+    hub.event("dept-urban", order_id, "FEEDBACK", comment="未签收先反馈")
+
+    async def find() -> dict[str, bytes]:
+        consumer = AIOKafkaConsumer(
+            "hub.dlq.v1",
+            bootstrap_servers=hub.bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
+        await consumer.start()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=1000)
+                for records in batches.values():
+                    for record in records:
+                        if record.key == order_id.encode():
+                            return {k: bytes(v) for k, v in record.headers} | {
+                                "value": record.value
+                            }
+        finally:
+            await consumer.stop()
+        raise AssertionError("no DLQ record for the out-of-order event")
+
+    parked = asyncio.run(find())
+    assert parked["hub.error.stage"] == b"lifecycle"
+    assert parked["hub.error.class"] == b"event.not_in_state"
+    assert b"SIGNED" in parked["hub.error.message"]
+    assert parked["hub.error.source.topic"] == b"enf.order-event.v1"
+    assert parked["hub.error.connector"] == b"dispatch"
+    assert int(parked["hub.error.source.offset"]) >= 0
+    assert parked["value"][:1] == b"\x00"  # the original Confluent-framed bytes
+
+
+def test_an_event_that_arrives_before_its_order_waits_for_it(hub: Hub) -> None:
+    body = sample("order", source_id=f"T-{uuid.uuid4().hex[:12]}")
+    order = validate("order", body)
+    order_id = str(order.record_id)
+
+    async def publish_event_first() -> None:
+        event = validate(
+            "order-event",
+            {
+                "source_party": "dept-urban",
+                "source_id": f"E-{uuid.uuid4().hex[:12]}",
+                "occurred_at": "2026-11-25T10:00:00+08:00",
+                "order_id": order_id,
+                "event_type": "SIGNED",
+                "actor_party": "dept-urban",
+            },
+        )
+        async with RegistryClient(hub.base + "/registry") as client:
+            value = await AvroSerde(client).encode("order-event", event)
+        producer = AIOKafkaProducer(bootstrap_servers=hub.bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                "enf.order-event.v1",
+                key=order_id.encode(),
+                value=value,
+                headers=[("hub.kind", b"order-event")],
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(publish_event_first())
+    time.sleep(2)
+    status, answer = hub.post("/v1/records/order", body, "street-jiyuqiao")
+    assert status == 202, answer
+    (signed,) = hub.inbox_for("street-jiyuqiao", order_id, 1)
+    assert signed["event_type"] == "SIGNED"
+
+
+def test_the_second_return_escalates_to_justice(hub: Hub) -> None:
+    order_id = hub.order("street-jiyuqiao")
+    hub.inbox_for("dept-urban", order_id, 1)
+    hub.event("dept-urban", order_id, "RETURNED", reason="不属于本部门职责")
+    hub.event("street-jiyuqiao", order_id, "REASSIGNED", reassign_to=["dept-water"])
+    hub.inbox_for("dept-water", order_id, 1)
+    hub.event("dept-water", order_id, "RETURNED", reason="同样不属于本部门")
+    escalations = [
+        r for r in hub.inbox_for("justice", order_id, 2) if r["event_type"] == "ESCALATED"
+    ]
+    assert escalations and escalations[0]["actor_party"] == "hub"
+    hub.event("justice", order_id, "REASSIGNED", reassign_to=["dept-urban"])
+    assert hub.inbox_for("dept-urban", order_id, 3)[-1]["event_type"] == "REASSIGNED"
+
+
+def test_a_criminal_referral_keeps_police_and_procuratorate_informed(hub: Hub) -> None:
+    order_id = hub.order(
+        "street-jiyuqiao",
+        order_type="CRIMINAL_REFERRAL",
+        to_parties=["police"],
+        referral={"suspected_offence": "非法经营罪", "evidence": ["现场检查笔录", "询问笔录"]},
+    )
+    hub.inbox_for("police", order_id, 1)
+    hub.inbox_for("procuratorate", order_id, 1)
+    hub.event("police", order_id, "ACCEPTED")
+    hub.event("police", order_id, "NOT_FILED", reason="证据不足")
+    hub.event("street-jiyuqiao", order_id, "RECONSIDERATION", reason="补充证据后申请复议")
+    for party in ("street-jiyuqiao", "procuratorate"):
+        records = hub.inbox_for(party, order_id, 3 + (party == "procuratorate"))
+        seen = [r.get("event_type", "order") for r in records]
+        assert seen[-3:] == ["ACCEPTED", "NOT_FILED", "RECONSIDERATION"], (party, seen)
+    police = [r.get("event_type") for r in hub.inbox_for("police", order_id, 4)]
+    assert police[-1] == "RECONSIDERATION"
