@@ -19,15 +19,17 @@ so the worker owning partition N keeps those orders' views in its share of the
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from yarl import URL
 
 from hub.dispatch._lifecycle import (
     JUSTICE,
@@ -40,7 +42,7 @@ from hub.dispatch._lifecycle import (
     view_from_dict,
     view_to_dict,
 )
-from hub.errors import DecodeError, RecordInvalid
+from hub.errors import DecodeError, HubError, RecordInvalid
 from hub.records import KINDS, DispatchOrder, EventType, OrderEvent
 from hub.reference import Reference
 from hub.serde import AvroSerde
@@ -114,8 +116,12 @@ class DispatchEngine:
         serde: AvroSerde,
         reference: Callable[[], Reference],
         partitions: int,
+        reference_ready: asyncio.Event | None = None,
     ) -> None:
+        """reference_ready, when given, is awaited before the first record is handled, so
+        routing never runs on a catalogue that has not been loaded yet."""
         self.app = app
+        self.reference_ready = reference_ready
         self.serde = serde
         self.reference = reference
         self.orders_topic = _raw_topic(app, KINDS["order"].topic)
@@ -138,19 +144,37 @@ class DispatchEngine:
 
     async def _on_orders(self, stream: Any) -> None:
         async for event in stream.events():
-            try:
-                await self.handle_order(event.message)
-            except Exception as exc:  # noqa: BLE001 - a bad record must never stop the partition
-                log.exception("dispatch: order at offset %s failed", event.message.offset)
-                await self.dead_letter(event.message, "dispatch", type(exc).__name__, str(exc))
+            await self._process(self.handle_order, event.message)
 
     async def _on_events(self, stream: Any) -> None:
         async for event in stream.events():
+            await self._process(self.handle_event, event.message)
+
+    async def _process(self, handler: Callable[[Any], Awaitable[None]], message: Any) -> None:
+        """Run handler; retry while the cause is passing (Kafka, registry), park the rest.
+
+        A retriable failure (the registry or Kafka briefly unavailable) is retried with
+        backoff, never sent to the DLQ: the record is fine. Anything else unexpected goes
+        to the DLQ with its class and message, so one bad record never stalls a partition.
+        """
+        if self.reference_ready is not None:
+            await self.reference_ready.wait()
+        delay = 0.5
+        while True:
             try:
-                await self.handle_event(event.message)
+                await handler(message)
+                return
+            except HubError as exc:
+                if not exc.retriable:
+                    await self.dead_letter(message, "dispatch", type(exc).__name__, exc.message)
+                    return
+                log.warning("dispatch: %s; retrying in %.1f s", exc.message, delay)
             except Exception as exc:  # noqa: BLE001 - a bad record must never stop the partition
-                log.exception("dispatch: event at offset %s failed", event.message.offset)
-                await self.dead_letter(event.message, "dispatch", type(exc).__name__, str(exc))
+                log.exception("dispatch: %s at offset %s failed", message.topic, message.offset)
+                await self.dead_letter(message, "dispatch", type(exc).__name__, str(exc))
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     # --------------------------------------------------------------- handlers
 
@@ -273,6 +297,16 @@ class DispatchEngine:
                 f"the order {key} this event belongs to did not arrive within "
                 f"{PARK_SECONDS / 60:.0f} minutes; publish the order, then replay this event",
             )
+
+    # ---------------------------------------------------------------- routing
+
+    def owner_of(self, order_id: str) -> URL | None:
+        """The URL of the worker whose partitions hold order_id (from Faust's assignor)."""
+        return URL(self.app.router.external_topic_key_store(self.orders_topic, order_id.encode()))
+
+    def worker_urls(self) -> list[URL]:
+        """The URLs of every worker currently in the group."""
+        return [URL(str(url)) for url in self.app.router.external_topics_metadata()]
 
     # ---------------------------------------------------------------- helpers
 

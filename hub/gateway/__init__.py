@@ -2,6 +2,7 @@
 
 from hub.gateway._app import Gateway
 from hub.gateway._openapi import document as openapi_document
+from hub.gateway._orders import OrderDesk
 from hub.gateway._policy import HTTP_KINDS, PUBLISHABLE, may_publish, may_read_inbox
 from hub.gateway._problems import PROBLEMS, Problem
 from hub.gateway._tokens import TokenEntry, TokenStore, token_hash
@@ -11,6 +12,7 @@ __all__ = [
     "PROBLEMS",
     "PUBLISHABLE",
     "Gateway",
+    "OrderDesk",
     "Problem",
     "TokenEntry",
     "TokenStore",

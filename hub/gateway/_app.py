@@ -281,6 +281,11 @@ class Gateway:
 
     # ----------------------------------------------------------------- publish
 
+    @staticmethod
+    def party_of(request: web.Request) -> Party:
+        """The authenticated party of a request."""
+        return request[PARTY]
+
     def _kind(self, request: web.Request) -> Kind:
         name = request.match_info["kind"]
         if name not in HTTP_KINDS:
@@ -298,7 +303,8 @@ class Gateway:
             )
         return KINDS[name]
 
-    async def _json(self, request: web.Request) -> Any:
+    async def read_json(self, request: web.Request) -> Any:
+        """The JSON body of request; `Problem` for a wrong media type or bad JSON."""
         if request.content_type != "application/json":
             raise Problem("unsupported-media-type", "send Content-Type: application/json")
         body = await request.read()
@@ -313,7 +319,7 @@ class Gateway:
                 "invalid-json", f"the body is not JSON: {exc}", detail_zh="请求体不是有效的JSON"
             ) from None
 
-    def _check_record(self, request: web.Request, kind: Kind, data: Any) -> tuple[Envelope, str]:
+    def check_record(self, request: web.Request, kind: Kind, data: Any) -> tuple[Envelope, str]:
         """The validated model and trace id of one posted record; `Problem` otherwise."""
         party: Party = request[PARTY]
         if not isinstance(data, dict):
@@ -353,7 +359,7 @@ class Gateway:
         while len(self._accepted) > 100_000:
             self._accepted.popitem(last=False)
 
-    async def _write(
+    async def write(
         self, kind: Kind, records: list[tuple[Envelope, str]]
     ) -> list[dict[str, Any] | KafkaUnavailableError]:
         writer = await self.serde.writer(kind)
@@ -386,21 +392,21 @@ class Gateway:
 
     async def publish_one(self, request: web.Request) -> web.Response:
         kind = self._kind(request)
-        record, trace_id = self._check_record(request, kind, await self._json(request))
+        record, trace_id = self.check_record(request, kind, await self.read_json(request))
         request[TRACE] = trace_id
         record_id = str(record.record_id)
         request[SUBJECT] = record_id
         earlier = self._accepted.get(record_id)
         if earlier is not None:
             return web.json_response({**earlier, "duplicate": True}, status=202)
-        (answer,) = await self._write(kind, [(record, trace_id)])
+        (answer,) = await self.write(kind, [(record, trace_id)])
         if isinstance(answer, KafkaUnavailableError):
             raise answer
         return web.json_response(answer, status=202)
 
     async def publish_batch(self, request: web.Request) -> web.Response:
         kind = self._kind(request)
-        body = await self._json(request)
+        body = await self.read_json(request)
         records = body.get("records") if isinstance(body, dict) else body
         if not isinstance(records, list) or not records:
             raise Problem("invalid-record", 'send {"records": [...]} with at least one record')
@@ -416,7 +422,7 @@ class Gateway:
         repeats: list[tuple[int, int]] = []
         for index, data in enumerate(records):
             try:
-                record, trace_id = self._check_record(request, kind, data)
+                record, trace_id = self.check_record(request, kind, data)
             except Problem as refused:
                 results[index] = {
                     "index": index,
@@ -434,7 +440,7 @@ class Gateway:
                 first_of[record_id] = index
                 to_write.append((index, record, trace_id))
         if to_write:
-            written = await self._write(kind, [(r, t) for _, r, t in to_write])
+            written = await self.write(kind, [(r, t) for _, r, t in to_write])
             for (index, _, _), answer in zip(to_write, written, strict=True):
                 if isinstance(answer, KafkaUnavailableError):
                     failed = self._unavailable(answer)

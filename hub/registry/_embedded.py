@@ -33,15 +33,16 @@ class EmbeddedRegistry:
         self.store = SchemaStore()
         self._lock = asyncio.Lock()
         self._start_lock = asyncio.Lock()
+        self._started = False
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     async def ensure_started(self) -> None:
         """Start once, whoever asks first (the HTTP server or an agent decoding a record)."""
-        if self._consumer is not None:
+        if self._started:
             return
         async with self._start_lock:
-            if self._consumer is None:
+            if not self._started:
                 await self.start()
 
     async def start(self) -> None:
@@ -62,6 +63,7 @@ class EmbeddedRegistry:
         self._consumer.assign([self._partition])
         await self._consumer.seek_to_beginning(self._partition)
         await self.catch_up()
+        self._started = True
         log.info(
             "embedded schema registry ready: %d subjects, %d schemas",
             len(self.store.subjects),
@@ -69,6 +71,7 @@ class EmbeddedRegistry:
         )
 
     async def stop(self) -> None:
+        self._started = False
         for client in (self._consumer, self._producer):
             if client is not None:
                 await client.stop()
@@ -79,11 +82,16 @@ class EmbeddedRegistry:
         consumer = self._consumer
         if consumer is None:
             raise SchemaRegistryError("registry not started", status=503, error_code=50003)
-        end = (await consumer.end_offsets([self._partition]))[self._partition]
-        while await consumer.position(self._partition) < end:
-            batch = await consumer.getmany(self._partition, timeout_ms=1000)
-            for record in batch.get(self._partition, []):
-                self.store.apply(record.key, record.value)
+        try:
+            end = (await consumer.end_offsets([self._partition]))[self._partition]
+            while await consumer.position(self._partition) < end:
+                batch = await consumer.getmany(self._partition, timeout_ms=1000)
+                for record in batch.get(self._partition, []):
+                    self.store.apply(record.key, record.value)
+        except KafkaError as exc:
+            raise SchemaRegistryError(
+                f"cannot read {self._partition.topic}: {exc!r}", status=503, error_code=50003
+            ) from None
 
     async def _append(self, key: bytes, value: bytes) -> None:
         if self._producer is None:

@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 from hub.catalogue import read_cache, read_shared
 from hub.dispatch import DispatchEngine
 from hub.errors import KafkaUnavailableError, ReferenceDataError
-from hub.gateway import Gateway
+from hub.gateway import Gateway, OrderDesk
 from hub.kafka import ssl_context
 from hub.records import KINDS
 from hub.reference import Reference, load_parties
@@ -104,10 +104,17 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         for spec in load_topics(settings.topics_dir, gateway.reference.parties)
         if spec.name == KINDS["order"].topic
     )
-    DispatchEngine(app, serde, lambda: gateway.reference, order_partitions)
+    reference_ready = asyncio.Event()
+    engine = DispatchEngine(
+        app, serde, lambda: gateway.reference, order_partitions, reference_ready
+    )
+    OrderDesk(
+        gateway, engine, advertised=f"http://{settings.http_host}:{settings.http_port}"
+    ).install(web_app)
 
     async def load_reference(_: web.Application) -> None:
         gateway.reference = await load_reference_data(settings, serde)
+        reference_ready.set()
         log.info(
             "gateway reference data: %d matters, %d officers",
             len(gateway.reference.matters),

@@ -296,3 +296,103 @@ def test_a_criminal_referral_keeps_police_and_procuratorate_informed(hub: Hub) -
         assert seen[-3:] == ["ACCEPTED", "NOT_FILED", "RECONSIDERATION"], (party, seen)
     police = [r.get("event_type") for r in hub.inbox_for("police", order_id, 4)]
     assert police[-1] == "RECONSIDERATION"
+
+
+def _get(hub: Hub, path: str, party: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(  # noqa: S310
+        hub.base + path, headers={"Authorization": f"Bearer {hub.tokens[party]}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def _wait_state(hub: Hub, order_id: str, party: str, state: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while True:
+        status, view = _get(hub, f"/v1/orders/{order_id}", party)
+        if status == 200 and view["state"] == state:
+            return view
+        assert time.monotonic() < deadline, (status, view)
+        time.sleep(0.3)
+
+
+def test_order_actions_over_http_check_the_state_first(hub: Hub) -> None:
+    order_id = hub.order("street-jiyuqiao")
+    view = _wait_state(hub, order_id, "dept-urban", "ISSUED")
+    assert view["issuer"] == "street-jiyuqiao" and view["recipients"] == ["dept-urban"]
+
+    status, problem = hub.post(
+        f"/v1/orders/{order_id}/events",
+        {"event_type": "FEEDBACK", "comment": "先反馈"},
+        "dept-urban",
+    )
+    assert status == 409
+    assert problem["rule"] == "event.not_in_state" and problem["state"] == "ISSUED"
+    assert "SIGNED" in problem["detail"] and problem["detail_zh"]
+
+    status, answer = hub.post(
+        f"/v1/orders/{order_id}/events",
+        {"event_type": "SIGNED", "source_id": "sign-once"},
+        "dept-urban",
+    )
+    assert (
+        status == 202
+        and answer["state_after"] == "SIGNED"
+        and answer["topic"] == "enf.order-event.v1"
+    )
+    _wait_state(hub, order_id, "street-jiyuqiao", "SIGNED")
+    status, again = hub.post(
+        f"/v1/orders/{order_id}/events",
+        {"event_type": "SIGNED", "source_id": "sign-once"},
+        "dept-urban",
+    )
+    assert (
+        status == 202 and again["duplicate"] is True and again["record_id"] == answer["record_id"]
+    )
+
+    assert (
+        hub.post(f"/v1/orders/{order_id}/events", {"event_type": "CLOSED"}, "dept-urban")[0] == 409
+    )
+    assert (
+        hub.post(f"/v1/orders/{order_id}/events", {"event_type": "OVERDUE"}, "dept-urban")[0] == 403
+    )
+    status, problem = hub.post(
+        f"/v1/orders/{order_id}/events",
+        {"event_type": "SIGNED", "actor_party": "dept-water"},
+        "dept-urban",
+    )
+    assert status == 422 and "actor_party" in problem["detail"]
+    status, problem = hub.post(
+        f"/v1/orders/{order_id}/events", {"event_type": "RETURNED"}, "dept-urban"
+    )
+    assert status == 422 and problem["errors"][0]["rule"] == "event.reason_required"
+
+
+def test_an_order_is_visible_only_to_the_parties_on_it(hub: Hub) -> None:
+    order_id = hub.order("street-jiyuqiao")
+    _wait_state(hub, order_id, "street-jiyuqiao", "ISSUED")
+    assert _get(hub, f"/v1/orders/{order_id}", "dept-water")[0] == 404
+    assert (
+        hub.post(f"/v1/orders/{order_id}/events", {"event_type": "SIGNED"}, "dept-water")[0] == 404
+    )
+    assert _get(hub, f"/v1/orders/{uuid.uuid4()}", "dept-urban")[0] == 404
+    assert _get(hub, "/v1/orders/not-an-id", "dept-urban")[0] == 404
+
+
+def test_a_party_lists_the_orders_it_issued_and_received(hub: Hub) -> None:
+    order_id = hub.order("street-jiyuqiao")
+    _wait_state(hub, order_id, "dept-urban", "ISSUED")
+    status, received = _get(hub, "/v1/orders?role=received&state=ISSUED", "dept-urban")
+    assert status == 200
+    assert order_id in [o["order_id"] for o in received["orders"]]
+    assert all(
+        o["state"] == "ISSUED" and "dept-urban" in o["recipients"] for o in received["orders"]
+    )
+    status, issued = _get(hub, "/v1/orders?role=issued", "street-jiyuqiao")
+    assert status == 200 and order_id in [o["order_id"] for o in issued["orders"]]
+    assert all(o["issuer"] == "street-jiyuqiao" for o in issued["orders"])
+    assert _get(hub, "/v1/orders?role=watched", "dept-urban")[0] == 422
+    assert _get(hub, "/v1/orders?state=DONE", "dept-urban")[0] == 422
