@@ -10,9 +10,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from hub import __version__
+from hub.dispatch import OrderState
 from hub.gateway._policy import HTTP_KINDS
 from hub.gateway._problems import MEDIA_TYPE, PROBLEMS
-from hub.records import KINDS
+from hub.records import KINDS, EventType
 from hub.settings import HubSettings
 
 REF = "#/components/schemas/{model}"
@@ -56,7 +57,7 @@ _COMMON_ERRORS = {
     "503": _problem("Kafka unavailable or timeout; nothing written; see Retry-After"),
 }
 
-_ACCEPTED = {
+_ACCEPTED: dict[str, Any] = {
     "type": "object",
     "required": ["record_id", "topic", "partition", "offset"],
     "properties": {
@@ -255,6 +256,150 @@ def _document() -> dict[str, Any]:
                     "content": {"text/event-stream": {"schema": {"type": "string"}}},
                 },
                 "422": _problem("bad cursor"),
+                **_COMMON_ERRORS,
+            },
+        }
+    }
+    order_id = {
+        "name": "order_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "the order's id (its record_id)",
+    }
+    schemas["OrderSummary"] = {
+        "type": "object",
+        "required": ["order_id", "order_type", "issuer", "recipients", "state"],
+        "properties": {
+            "order_id": {"type": "string"},
+            "order_type": {"type": "string"},
+            "issuer": {"type": "string"},
+            "recipients": {"type": "array", "items": {"type": "string"}},
+            "matter_code": {"type": "string"},
+            "state": {"type": "string", "enum": [s.value for s in OrderState]},
+            "issued_at": {"type": "string"},
+            "deadline": {"type": "string"},
+        },
+    }
+    schemas["OrderView"] = {
+        "allOf": [
+            {"$ref": "#/components/schemas/OrderSummary"},
+            {
+                "type": "object",
+                "required": ["history", "returns"],
+                "properties": {
+                    "returns": {"type": "integer"},
+                    "history": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        ]
+    }
+    schemas["OrderAction"] = {
+        "type": "object",
+        "required": ["event_type"],
+        "additionalProperties": False,
+        "properties": {
+            "event_type": {"type": "string", "enum": [e.value for e in EventType]},
+            "source_id": {
+                "type": "string",
+                "description": "your id of this action; re-sending it is applied once",
+            },
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "reason": {"type": "string"},
+            "comment": {"type": "string"},
+            "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+            "reassign_to": {"type": "array", "items": {"type": "string"}},
+            "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}},
+        },
+    }
+    accepted_action = copy.deepcopy(_ACCEPTED)
+    accepted_action["properties"] = {
+        **accepted_action["properties"],
+        "state_after": {"type": "string"},
+    }
+    schemas["AcceptedAction"] = accepted_action
+    paths["/v1/orders"] = {
+        "get": {
+            "operationId": "list_orders",
+            "summary": "The orders the caller issued or received",
+            "tags": ["orders"],
+            "parameters": [
+                {
+                    "name": "role",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["issued", "received"]},
+                },
+                {"name": "state", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "orders",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["orders"],
+                                "properties": {
+                                    "orders": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/OrderSummary"},
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "422": _problem("bad role or state"),
+                **_COMMON_ERRORS,
+            },
+        }
+    }
+    paths["/v1/orders/{order_id}"] = {
+        "get": {
+            "operationId": "show_order",
+            "summary": "An order's state and history (parties on the order only)",
+            "tags": ["orders"],
+            "parameters": [order_id],
+            "responses": {
+                "200": {
+                    "description": "the order",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/OrderView"}}
+                    },
+                },
+                "404": _problem("no such order, or not yours"),
+                **_COMMON_ERRORS,
+            },
+        }
+    }
+    paths["/v1/orders/{order_id}/events"] = {
+        "post": {
+            "operationId": "act_on_order",
+            "summary": "Act on an order (sign, report, answer, return, close, evaluate, ...)",
+            "tags": ["orders"],
+            "parameters": [order_id],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/OrderAction"}}
+                },
+            },
+            "responses": {
+                "202": {
+                    "description": "the event is written; state_after is where the order goes",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/AcceptedAction"}
+                        }
+                    },
+                },
+                "400": _problem("body is not JSON"),
+                "404": _problem("no such order, or not yours"),
+                "409": _problem("the action does not fit the order's state"),
+                "413": _problem("body too large"),
+                "415": _problem("not application/json"),
+                "422": _problem("validation errors, hub-owned fields"),
                 **_COMMON_ERRORS,
             },
         }
