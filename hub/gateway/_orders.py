@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,7 @@ from hub.dispatch import (
 )
 from hub.gateway._problems import Problem
 from hub.records import KINDS, EventType, OrderEvent
-from hub.reference import Party
+from hub.reference import Party, PartyKind
 
 if TYPE_CHECKING:
     from hub.dispatch import DispatchEngine
@@ -116,6 +115,15 @@ class OrderDesk:
                 },
             )
 
+    @staticmethod
+    def _not_ops(party: Party) -> None:
+        if party.kind is PartyKind.OPS:
+            raise Problem(
+                "forbidden",
+                "operators read metrics and DLQ metadata, not orders",
+                detail_zh="运维方只能查看指标和死信元数据，不能查看派单",
+            )
+
     def _view(self, order_id: str, party: Party) -> OrderView:
         stored = self.engine.table.get(order_id)
         if stored is None:
@@ -145,7 +153,9 @@ class OrderDesk:
         owner = self._owner(order_id)
         if owner is not None:
             return await self._forward(request, owner)
-        view = self._view(order_id, self.gateway.party_of(request))
+        party = self.gateway.party_of(request)
+        self._not_ops(party)
+        view = self._view(order_id, party)
         return web.json_response(_render(view))
 
     async def act_on_order(self, request: web.Request) -> web.Response:
@@ -154,6 +164,7 @@ class OrderDesk:
         if owner is not None:
             return await self._forward(request, owner)
         party = self.gateway.party_of(request)
+        self._not_ops(party)
         body = await self.gateway.read_json(request)
         if not isinstance(body, dict):
             raise Problem("invalid-record", "send a JSON object with event_type and its fields")
@@ -201,6 +212,7 @@ class OrderDesk:
 
     async def list_orders(self, request: web.Request) -> web.Response:
         party = self.gateway.party_of(request)
+        self._not_ops(party)
         role = request.query.get("role", "received")
         if role not in ("issued", "received"):
             raise Problem("invalid-parameter", "role must be issued or received")
@@ -264,6 +276,3 @@ def _render(view: OrderView) -> dict[str, Any]:
     full = view_to_dict(view)
     full.pop("applied", None)
     return full
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

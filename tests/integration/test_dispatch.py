@@ -32,7 +32,11 @@ PARTIES = (
     "dept-water",
     "police",
     "procuratorate",
+    "court",
+    "bigdata",
     "justice",
+    "finance",
+    "ops",
 )
 
 
@@ -58,7 +62,8 @@ class Hub:
             with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
                 return answer.status, json.load(answer)
         except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
+            with error:
+                return error.code, json.load(error)
 
     def inbox_for(
         self, party: str, order_id: str, count: int, timeout: float = 30
@@ -306,7 +311,8 @@ def _get(hub: Hub, path: str, party: str) -> tuple[int, dict[str, Any]]:
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
             return answer.status, json.load(answer)
     except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
+        with error:
+            return error.code, json.load(error)
 
 
 def _wait_state(hub: Hub, order_id: str, party: str, state: str) -> dict[str, Any]:
@@ -396,3 +402,65 @@ def test_a_party_lists_the_orders_it_issued_and_received(hub: Hub) -> None:
     assert all(o["issuer"] == "street-jiyuqiao" for o in issued["orders"])
     assert _get(hub, "/v1/orders?role=watched", "dept-urban")[0] == 422
     assert _get(hub, "/v1/orders?state=DONE", "dept-urban")[0] == 422
+
+
+# Who may do what with one whistle from street-jiyuqiao to dept-urban (DESIGN §9): the
+# parties on the order see it, the recipient signs it, the issuer and justice may look
+# but not sign, everyone else is told it does not exist, ops sees no orders at all.
+ORDER_MATRIX = {
+    "street-jiyuqiao": (200, 409, 200),
+    "dept-urban": (200, 202, 200),
+    "dept-water": (404, 404, 200),
+    "police": (404, 404, 200),
+    "procuratorate": (404, 404, 200),
+    "court": (404, 404, 200),
+    "bigdata": (404, 404, 200),
+    "justice": (200, 409, 200),
+    "finance": (404, 404, 200),
+    "ops": (403, 403, 403),
+}
+
+
+@pytest.fixture(scope="module")
+def matrix_order(hub: Hub) -> str:
+    order_id = hub.order("street-jiyuqiao")
+    _wait_state(hub, order_id, "dept-urban", "ISSUED")
+    return order_id
+
+
+@pytest.mark.parametrize("endpoint", ["show", "act", "list"])
+@pytest.mark.parametrize("party", list(ORDER_MATRIX))
+def test_order_endpoint_authorisation(
+    hub: Hub, matrix_order: str, party: str, endpoint: str
+) -> None:
+    expected = dict(zip(("show", "act", "list"), ORDER_MATRIX[party], strict=True))[endpoint]
+    if endpoint == "show":
+        status, body = _get(hub, f"/v1/orders/{matrix_order}", party)
+    elif endpoint == "act":
+        action = {"event_type": "SIGNED", "source_id": f"matrix-{party}"}
+        status, body = hub.post(f"/v1/orders/{matrix_order}/events", action, party)
+    else:
+        status, body = _get(hub, "/v1/orders?role=received", party)
+    assert status == expected, body
+    if status >= 400:
+        assert body["status"] == status and body["title_zh"], body
+
+
+@pytest.mark.parametrize("endpoint", ["show", "act", "list"])
+def test_order_endpoints_need_a_token(hub: Hub, matrix_order: str, endpoint: str) -> None:
+    path = {
+        "show": f"/v1/orders/{matrix_order}",
+        "act": f"/v1/orders/{matrix_order}/events",
+        "list": "/v1/orders",
+    }[endpoint]
+    request = urllib.request.Request(  # noqa: S310
+        hub.base + path,
+        data=b"{}" if endpoint == "act" else None,
+        method="POST" if endpoint == "act" else "GET",
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310
+    refused.value.close()
+    assert refused.value.code == 401
+    assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
