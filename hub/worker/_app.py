@@ -140,13 +140,13 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     web_app.on_startup.append(load_reference)
     web_app.on_startup.append(refresh_reference)
     server = HttpServer(
-        web_app, settings.http_host, settings.http_port, ssl_context=_server_tls(settings)
+        web_app, settings.http_host, settings.http_port, ssl_context=server_tls(settings)
     )
     app.web_server(server)
     return HubApp(faust=app, http=server, registry=registry, gateway=gateway)
 
 
-def _server_tls(settings: HubSettings) -> ssl.SSLContext | None:
+def server_tls(settings: HubSettings) -> ssl.SSLContext | None:
     """HTTPS when a certificate is configured; mutual TLS when a client CA is too."""
     if settings.http_tls_certfile is None:
         return None
