@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Callable
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -95,3 +100,31 @@ def applied_topics(kafka_bootstrap: str) -> str:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return kafka_bootstrap
+
+
+@contextmanager
+def running_worker(env: dict[str, str], log: Path) -> Iterator[str]:
+    """A `hub worker` subprocess with env, logging to log; yields its base URL once /healthz
+    answers, and stops it (SIGTERM) on exit. Fails with the log tail if it dies or hangs."""
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "hub"), "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{env['HUB_HTTP_PORT']}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
+                break
+        except (urllib.error.URLError, ConnectionError):
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.3)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -23,6 +23,7 @@ from hub.records import validate
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT
+from tests.integration.conftest import running_worker
 from tests.samples import sample
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
@@ -146,23 +147,8 @@ def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         for party in PARTIES
     }
     log = Path(data) / "worker.log"
-    with log.open("w") as out:
-        process = subprocess.Popen([HUB, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
-                break
-        except (urllib.error.URLError, ConnectionError):
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.3)
-    try:
+    with running_worker(env, log) as base:
         yield Hub(base, applied_topics, tokens)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_a_whistle_reaches_the_department_and_its_story_reaches_the_street(hub: Hub) -> None:

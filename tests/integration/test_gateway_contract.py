@@ -10,9 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 from hub.gateway import openapi_document
 from tests.conftest import ROOT
+from tests.integration.conftest import running_worker
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
 CHECKS = [
@@ -78,23 +76,8 @@ def worker(
         check=True,
     ).stdout.strip()
     log = Path(data) / "worker.log"
-    with log.open("w") as out:
-        process = subprocess.Popen([HUB, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
-                break
-        except (urllib.error.URLError, ConnectionError):
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.3)
-    try:
+    with running_worker(env, log) as base:
         yield base, token
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     assert "Traceback" not in log.read_text(), log.read_text()[-5000:]
 
 
