@@ -121,6 +121,9 @@ class HubSettings(BaseSettings):
     kafka_timeout: float = Field(
         default=5.0, gt=0, le=60, description="Seconds to wait for Kafka before answering 503."
     )
+    deadline_sweep_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="How often workers look for missed deadlines."
+    )
     data_dir: Path = Field(
         default=PROJECT_ROOT / ".hub",
         description="Folder for the worker's local state (table caches, token hashes).",

@@ -25,12 +25,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
 from yarl import URL
 
+from hub.dispatch._deadlines import Missed, missed_deadlines
 from hub.dispatch._lifecycle import (
     JUSTICE,
     Applied,
@@ -117,6 +118,7 @@ class DispatchEngine:
         reference: Callable[[], Reference],
         partitions: int,
         reference_ready: asyncio.Event | None = None,
+        deadline_sweep_seconds: float = 30.0,
     ) -> None:
         """reference_ready, when given, is awaited before the first record is handled, so
         routing never runs on a catalogue that has not been loaded yet."""
@@ -137,6 +139,7 @@ class DispatchEngine:
         # "offset", "parked_at"}]. Applied when the order arrives; DLQ'd after PARK_SECONDS.
         self.parked = app.Table("parked-events", default=None, partitions=partitions)
         app.timer(PARK_SWEEP_SECONDS)(self._sweep_parked)
+        app.timer(deadline_sweep_seconds)(self._sweep_deadlines)
         app.agent(self.orders_topic, name="dispatch-orders")(self._on_orders)
         app.agent(self.events_topic, name="dispatch-events")(self._on_events)
 
@@ -297,6 +300,47 @@ class DispatchEngine:
                 f"the order {key} this event belongs to did not arrive within "
                 f"{PARK_SECONDS / 60:.0f} minutes; publish the order, then replay this event",
             )
+
+    async def _sweep_deadlines(self) -> None:
+        """Emit OVERDUE, then ESCALATED to justice, once per missed deadline (DESIGN §4).
+
+        The events go to ``enf.order-event.v1`` like any other and are applied by the
+        events agent; their ids are deterministic, so a second sweep or a restarted worker
+        cannot apply them twice.
+        """
+        if self.reference_ready is not None and not self.reference_ready.is_set():
+            return
+        now = datetime.now(UTC)
+        matters = self.reference().matters
+        for stored in list(self.table.values()):
+            view = view_from_dict(stored)
+            matter = matters.get(view.matter_code)
+            sign_off = timedelta(hours=matter.sign_off_hours) if matter is not None else None
+            for missed in missed_deadlines(view, now, sign_off):
+                await self._emit_notice(view, missed, EventType.OVERDUE, missed.source_id)
+                await self._emit_notice(
+                    view, missed, EventType.ESCALATED, f"{missed.source_id}/escalation"
+                )
+
+    async def _emit_notice(
+        self, view: OrderView, missed: Missed, kind: EventType, source_id: str
+    ) -> None:
+        notice = OrderEvent.model_validate(
+            {
+                "source_party": "hub",
+                "source_id": source_id,
+                "occurred_at": datetime.now(UTC),
+                "order_id": view.order_id,
+                "event_type": kind,
+                "actor_party": "hub",
+                "reason": f"{missed.which} deadline {missed.due.isoformat()} missed: "
+                f"{missed.reason_en} / {missed.reason_zh}",
+            }
+        )
+        value = await self.serde.encode("order-event", notice)
+        await self.events_topic.send(
+            key=view.order_id.encode(), value=value, headers=[("hub.kind", b"order-event")]
+        )
 
     # ---------------------------------------------------------------- routing
 

@@ -106,7 +106,12 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     )
     reference_ready = asyncio.Event()
     engine = DispatchEngine(
-        app, serde, lambda: gateway.reference, order_partitions, reference_ready
+        app,
+        serde,
+        lambda: gateway.reference,
+        order_partitions,
+        reference_ready,
+        deadline_sweep_seconds=settings.deadline_sweep_seconds,
     )
     OrderDesk(
         gateway, engine, advertised=f"http://{settings.http_host}:{settings.http_port}"

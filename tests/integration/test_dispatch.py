@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +98,16 @@ class Hub:
         )
 
     def order(self, party: str, **changes: Any) -> str:
+        """Publish an order issued now and due tomorrow (so no deadline fires during a test)."""
+        now = datetime.now(UTC)
         body = sample(
-            "order", source_id=f"T-{uuid.uuid4().hex[:12]}", from_party=party, source_party=party
+            "order",
+            source_id=f"T-{uuid.uuid4().hex[:12]}",
+            from_party=party,
+            source_party=party,
+            occurred_at=now.isoformat(),
+            issued_at=now.isoformat(),
+            deadline=(now + timedelta(days=1)).isoformat(),
         )
         body.update(changes)
         status, answer = self.post("/v1/records/order", body, party)
@@ -135,6 +144,7 @@ def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "HUB_DATA_DIR": str(data),
         "HUB_HTTP_PORT": str(port),
         "HUB_APP_ID": f"dispatch-{port}",
+        "HUB_DEADLINE_SWEEP_SECONDS": "1",
     }
     loaded = subprocess.run(
         [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False
@@ -216,7 +226,13 @@ def test_an_event_that_does_not_fit_goes_to_the_dlq_with_its_reason(hub: Hub) ->
 
 
 def test_an_event_that_arrives_before_its_order_waits_for_it(hub: Hub) -> None:
-    body = sample("order", source_id=f"T-{uuid.uuid4().hex[:12]}")
+    now = datetime.now(UTC)
+    body = sample(
+        "order",
+        source_id=f"T-{uuid.uuid4().hex[:12]}",
+        issued_at=now.isoformat(),
+        deadline=(now + timedelta(days=1)).isoformat(),
+    )
     order = validate("order", body)
     order_id = str(order.record_id)
 
@@ -450,3 +466,25 @@ def test_order_endpoints_need_a_token(hub: Hub, matrix_order: str, endpoint: str
     refused.value.close()
     assert refused.value.code == 401
     assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_missed_deadline_is_reported_once_and_escalated_to_justice(hub: Hub) -> None:
+    """The controllable clock: an order issued 30 hours ago (past any matter's sign-off
+    time), due an hour ago."""
+    now = datetime.now(UTC)
+    order_id = hub.order(
+        "street-jiyuqiao",
+        issued_at=(now - timedelta(hours=30)).isoformat(),
+        deadline=(now - timedelta(hours=1)).isoformat(),
+    )
+    notices = hub.inbox_for("street-jiyuqiao", order_id, 4)
+    overdue = sorted(n["reason"].split(" ")[0] for n in notices if n["event_type"] == "OVERDUE")
+    assert overdue == ["answer", "sign-off"]
+    escalations = [
+        n for n in hub.inbox_for("justice", order_id, 4) if n["event_type"] == "ESCALATED"
+    ]
+    assert len(escalations) == 2 and all(e["actor_party"] == "hub" for e in escalations)
+    time.sleep(3)  # three more sweeps: nothing is reported twice
+    again = hub.inbox_for("street-jiyuqiao", order_id, 4)
+    assert sorted(n["event_id"] for n in again) == sorted(n["event_id"] for n in notices)
+    assert _wait_state(hub, order_id, "dept-urban", "ISSUED")["state"] == "ISSUED"

@@ -225,3 +225,24 @@ def test_a_view_survives_the_table_round_trip() -> None:
 
     view = step(step(order("CRIMINAL_REFERRAL"), "ACCEPTED", "police"), "NOT_FILED", "police")
     assert view_from_dict(view_to_dict(view)) == view
+
+
+def test_deadlines_fire_once_each_and_only_while_they_matter() -> None:
+    from hub.dispatch._deadlines import missed_deadlines
+
+    view = order()  # issued 01:30Z, sign-off within 2 h of the matter, answer by 03:30Z
+    assert missed_deadlines(view, T0 + timedelta(minutes=30), timedelta(hours=2)) == []
+    late = missed_deadlines(view, T0 + timedelta(hours=2, minutes=30), timedelta(hours=2))
+    assert [m.which for m in late] == ["sign-off", "answer"]
+    flagged = step(view, "OVERDUE", "hub")  # not the deterministic id: still due
+    assert len(missed_deadlines(flagged, T0 + timedelta(hours=3), timedelta(hours=2))) == 2
+    signed = step(view, "SIGNED", "dept-urban")
+    assert [m.which for m in missed_deadlines(signed, T0 + timedelta(hours=3), None)] == ["answer"]
+    answered = step(step(signed, "REPORTED", "dept-urban"), "FEEDBACK", "dept-urban")
+    assert missed_deadlines(answered, T0 + timedelta(days=3), None) == []
+    referral = order("CRIMINAL_REFERRAL")
+    assert [m.which for m in missed_deadlines(referral, T0 + timedelta(days=4), None)] == [
+        "acceptance"
+    ]
+    accepted = step(referral, "ACCEPTED", "police")
+    assert missed_deadlines(accepted, T0 + timedelta(days=4), None) == []
