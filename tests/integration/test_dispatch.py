@@ -488,3 +488,46 @@ def test_a_missed_deadline_is_reported_once_and_escalated_to_justice(hub: Hub) -
     again = hub.inbox_for("street-jiyuqiao", order_id, 4)
     assert sorted(n["event_id"] for n in again) == sorted(n["event_id"] for n in notices)
     assert _wait_state(hub, order_id, "dept-urban", "ISSUED")["state"] == "ISSUED"
+
+
+def test_a_restarted_worker_recovers_its_orders_from_the_changelog(
+    applied_topics: str, tmp_path: Path
+) -> None:
+    """Stop the only worker of an app, start a fresh one with empty local state: the
+    orders table comes back from its changelog and the order goes on where it was."""
+    app_id = f"restart-{uuid.uuid4().hex[:8]}"
+    tokens_file = tmp_path / "tokens.json"
+    tokens: dict[str, str] = {}
+
+    def env(run: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HUB_KAFKA_BOOTSTRAP": applied_topics,
+            "HUB_DATA_DIR": str(tmp_path / run),
+            "HUB_TOKENS_FILE": str(tokens_file),
+            "HUB_HTTP_PORT": str(_free_port()),
+            "HUB_APP_ID": app_id,
+        }
+
+    first = env("first")
+    for party in ("street-jiyuqiao", "dept-urban"):
+        tokens[party] = subprocess.run(
+            [HUB, "tokens", "issue", party], env=first, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    with running_worker(first, tmp_path / "first.log") as base:
+        hub = Hub(base, applied_topics, tokens)
+        order_id = hub.order("street-jiyuqiao")
+        _wait_state(hub, order_id, "dept-urban", "ISSUED")
+        status, _ = hub.post(
+            f"/v1/orders/{order_id}/events", {"event_type": "SIGNED"}, "dept-urban"
+        )
+        assert status == 202
+        _wait_state(hub, order_id, "dept-urban", "SIGNED")
+    with running_worker(env("second"), tmp_path / "second.log") as base:
+        hub = Hub(base, applied_topics, tokens)
+        view = _wait_state(hub, order_id, "street-jiyuqiao", "SIGNED")
+        assert [step["event_type"] for step in view["history"]] == ["SIGNED"]
+        status, answer = hub.post(
+            f"/v1/orders/{order_id}/events", {"event_type": "REPORTED"}, "dept-urban"
+        )
+        assert status == 202 and answer["state_after"] == "IN_PROGRESS"
