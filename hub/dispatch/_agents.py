@@ -32,6 +32,7 @@ import faust
 from yarl import URL
 
 from hub.dispatch._deadlines import Missed, missed_deadlines
+from hub.dispatch._disclosure import disclosure_of
 from hub.dispatch._lifecycle import (
     JUSTICE,
     Applied,
@@ -44,7 +45,7 @@ from hub.dispatch._lifecycle import (
     view_to_dict,
 )
 from hub.errors import DecodeError, HubError, RecordInvalid
-from hub.records import KINDS, DispatchOrder, EventType, OrderEvent
+from hub.records import KINDS, DispatchOrder, EnforcementCase, EventType, OrderEvent
 from hub.reference import Reference
 from hub.serde import AvroSerde
 
@@ -119,6 +120,7 @@ class DispatchEngine:
         partitions: int,
         reference_ready: asyncio.Event | None = None,
         deadline_sweep_seconds: float = 30.0,
+        case_partitions: int = 6,
     ) -> None:
         """reference_ready, when given, is awaited before the first record is handled, so
         routing never runs on a catalogue that has not been loaded yet."""
@@ -142,6 +144,10 @@ class DispatchEngine:
         app.timer(deadline_sweep_seconds)(self._sweep_deadlines)
         app.agent(self.orders_topic, name="dispatch-orders")(self._on_orders)
         app.agent(self.events_topic, name="dispatch-events")(self._on_events)
+        self.cases_topic = _raw_topic(app, KINDS["case"].topic)
+        self.disclosures_topic = _raw_topic(app, KINDS["penalty"].topic)
+        self.disclosed = app.Table("disclosed", default=None, partitions=case_partitions)
+        app.agent(self.cases_topic, name="dispatch-disclosures")(self._on_cases)
 
     # ----------------------------------------------------------------- agents
 
@@ -152,6 +158,10 @@ class DispatchEngine:
     async def _on_events(self, stream: Any) -> None:
         async for event in stream.events():
             await self._process(self.handle_event, event.message)
+
+    async def _on_cases(self, stream: Any) -> None:
+        async for event in stream.events():
+            await self._process(self.handle_case, event.message)
 
     async def _process(self, handler: Callable[[Any], Awaitable[None]], message: Any) -> None:
         """Run handler; retry while the cause is passing (Kafka, registry), park the rest.
@@ -263,6 +273,28 @@ class DispatchEngine:
         await self._deliver(list(dict.fromkeys(targets)), message, b"order-event")
         if outcome.escalate:
             await self._escalate(outcome.view, event)
+
+    async def handle_case(self, message: Any) -> None:
+        """Publish the disclosure of a case decided with a penalty, once per decision."""
+        try:
+            case = await self.serde.decode("case", message.value)
+        except (DecodeError, RecordInvalid) as exc:
+            await self.dead_letter(message, exc.stage, exc.reason, exc.message)
+            return
+        assert isinstance(case, EnforcementCase)  # noqa: S101
+        disclosure = disclosure_of(case)
+        if disclosure is None:
+            return
+        key = str(disclosure.record_id)
+        if self.disclosed.get(key) is not None:
+            return
+        value = await self.serde.encode("penalty", disclosure)
+        headers = [("hub.kind", b"penalty"), ("hub.trace_id", disclosure.trace_id.encode())]
+        await self.disclosures_topic.send(key=key.encode(), value=value, headers=headers)
+        bigdata = self.inboxes.get("bigdata")
+        if bigdata is not None:
+            await bigdata.send(key=key.encode(), value=value, headers=headers)
+        self.disclosed[key] = case.case_no
 
     async def _sweep_parked(self) -> None:
         """Ask the owning stream to DLQ events whose order has not come within PARK_SECONDS.

@@ -99,11 +99,11 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     serde = AvroSerde(client)
     gateway = Gateway(settings, Reference(parties=load_parties(settings.parties_file)), serde)
     gateway.install(web_app)
-    order_partitions = next(
-        spec.partitions
+    partitions = {
+        spec.name: spec.partitions
         for spec in load_topics(settings.topics_dir, gateway.reference.parties)
-        if spec.name == KINDS["order"].topic
-    )
+    }
+    order_partitions = partitions[KINDS["order"].topic]
     reference_ready = asyncio.Event()
     engine = DispatchEngine(
         app,
@@ -112,6 +112,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         order_partitions,
         reference_ready,
         deadline_sweep_seconds=settings.deadline_sweep_seconds,
+        case_partitions=partitions[KINDS["case"].topic],
     )
     OrderDesk(
         gateway, engine, advertised=f"http://{settings.http_host}:{settings.http_port}"

@@ -531,3 +531,26 @@ def test_a_restarted_worker_recovers_its_orders_from_the_changelog(
             f"/v1/orders/{order_id}/events", {"event_type": "REPORTED"}, "dept-urban"
         )
         assert status == 202 and answer["state_after"] == "IN_PROGRESS"
+
+
+def test_a_decided_case_is_disclosed_to_the_bigdata_bureau_masked(hub: Hub) -> None:
+    body = sample("case", source_id=f"CASE-{uuid.uuid4().hex[:10]}")
+    status, answer = hub.post("/v1/records/case", body, "street-jiyuqiao")
+    assert status == 202, answer
+    case_id = answer["record_id"]
+    deadline = time.monotonic() + 30
+    while True:
+        status, page = _get(hub, "/v1/inbox?limit=1000", "bigdata")
+        found = [
+            item["record"]
+            for item in page["items"]
+            if item["kind"] == "penalty" and item["record"]["case_record_id"] == case_id
+        ]
+        if found:
+            break
+        assert time.monotonic() < deadline, "no disclosure reached the big-data bureau"
+        time.sleep(0.5)
+    (disclosure,) = found
+    assert disclosure["party_name"] == "李*"
+    assert disclosure["id_number_masked"].startswith("420***")
+    assert body["party"]["id_number"] not in json.dumps(disclosure)
