@@ -34,8 +34,6 @@ from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
 
-SOURCE_ID_PREFIX = "seed"
-
 
 def cache_path(settings: HubSettings) -> Path:
     return settings.data_dir / "reference-cache.json"

@@ -84,7 +84,7 @@ def cmd_tokens_issue(settings: HubSettings, args: argparse.Namespace) -> int:
     from hub.gateway import TokenStore
 
     registry = load_parties(settings.parties_file)
-    if args.party not in registry or args.party == "hub":
+    if args.party not in registry:
         known = ", ".join(p.id for p in registry if p.id != "hub")
         raise ConfigError(f"unknown party '{args.party}'; one of: {known}")
     token, entry = TokenStore(settings.tokens_path).issue(args.party)

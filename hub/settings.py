@@ -63,13 +63,6 @@ class HubSettings(BaseSettings):
         ),
     )
 
-    def registry_url(self) -> str:
-        """Where clients reach the registry: the configured one, or a worker's embedded one."""
-        if self.schema_registry_url:
-            return self.schema_registry_url.rstrip("/")
-        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host  # noqa: S104
-        return f"http://{host}:{self.http_port}/registry"
-
     schema_registry_user: str | None = Field(
         default=None,
         description="Basic-auth user for HUB_SCHEMA_REGISTRY_URL (or the embedded one).",

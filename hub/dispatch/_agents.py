@@ -44,7 +44,7 @@ from hub.dispatch._lifecycle import (
     view_from_dict,
     view_to_dict,
 )
-from hub.errors import DecodeError, HubError, RecordInvalid
+from hub.errors import HubError, RecordError
 from hub.records import KINDS, DispatchOrder, EnforcementCase, EventType, OrderEvent
 from hub.reference import Reference
 from hub.serde import AvroSerde
@@ -177,6 +177,9 @@ class DispatchEngine:
             try:
                 await handler(message)
                 return
+            except RecordError as exc:  # undecodable or invalid bytes: park them as they are
+                await self.dead_letter(message, exc.stage, exc.reason, exc.message)
+                return
             except HubError as exc:
                 if not exc.retriable:
                     await self.dead_letter(message, "dispatch", type(exc).__name__, exc.message)
@@ -192,11 +195,7 @@ class DispatchEngine:
     # --------------------------------------------------------------- handlers
 
     async def handle_order(self, message: Any) -> None:
-        try:
-            order = await self.serde.decode("order", message.value)
-        except (DecodeError, RecordInvalid) as exc:
-            await self.dead_letter(message, exc.stage, exc.reason, exc.message)
-            return
+        order = await self.serde.decode("order", message.value)
         assert isinstance(order, DispatchOrder)  # noqa: S101
         key = str(order.order_id)
         if self.table.get(key) is not None:
@@ -233,11 +232,7 @@ class DispatchEngine:
         if _header(message, CONTROL_HEADER) == SWEEP:
             await self._sweep(message.key.decode())
             return
-        try:
-            event = await self.serde.decode("order-event", message.value)
-        except (DecodeError, RecordInvalid) as exc:
-            await self.dead_letter(message, exc.stage, exc.reason, exc.message)
-            return
+        event = await self.serde.decode("order-event", message.value)
         assert isinstance(event, OrderEvent)  # noqa: S101
         key = str(event.order_id)
         stored = self.table.get(key)
@@ -276,11 +271,7 @@ class DispatchEngine:
 
     async def handle_case(self, message: Any) -> None:
         """Publish the disclosure of a case decided with a penalty, once per decision."""
-        try:
-            case = await self.serde.decode("case", message.value)
-        except (DecodeError, RecordInvalid) as exc:
-            await self.dead_letter(message, exc.stage, exc.reason, exc.message)
-            return
+        case = await self.serde.decode("case", message.value)
         assert isinstance(case, EnforcementCase)  # noqa: S101
         disclosure = disclosure_of(case)
         if disclosure is None:

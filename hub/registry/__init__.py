@@ -5,7 +5,7 @@ from hub.registry._compat import LEVELS, incompatibilities
 from hub.registry._embedded import SCHEMAS_TOPIC, EmbeddedRegistry
 from hub.registry._http import registry_app
 from hub.registry._local import LocalRegistryClient
-from hub.registry._open import open_registry
+from hub.registry._open import external_registry, open_registry
 from hub.registry._store import Registered, SchemaStore
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "Registered",
     "RegistryClient",
     "SchemaStore",
+    "external_registry",
     "incompatibilities",
     "open_registry",
     "registry_app",

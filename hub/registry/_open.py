@@ -1,4 +1,4 @@
-"""`open_registry`: the registry client the settings call for."""
+"""`open_registry` and `external_registry`: the registry client the settings call for."""
 
 from __future__ import annotations
 
@@ -11,19 +11,20 @@ from hub.registry._local import LocalRegistryClient
 from hub.settings import HubSettings
 
 
+def external_registry(settings: HubSettings, url: str) -> RegistryClient:
+    """A client for the registry at url, with the configured Basic-auth credentials."""
+    user, password = settings.schema_registry_user, settings.schema_registry_password
+    auth = (user, password.get_secret_value()) if user and password else None
+    return RegistryClient(url, auth=auth)
+
+
 @asynccontextmanager
 async def open_registry(
     settings: HubSettings,
 ) -> AsyncIterator[RegistryClient | LocalRegistryClient]:
     """HUB_SCHEMA_REGISTRY_URL's registry, or an in-process embedded one on the cluster."""
     if settings.schema_registry_url:
-        auth = None
-        if settings.schema_registry_user and settings.schema_registry_password:
-            auth = (
-                settings.schema_registry_user,
-                settings.schema_registry_password.get_secret_value(),
-            )
-        client = RegistryClient(settings.schema_registry_url, auth=auth)
+        client = external_registry(settings, settings.schema_registry_url)
         try:
             yield client
         finally:

@@ -22,6 +22,7 @@ from hub.registry import (
     EmbeddedRegistry,
     LocalRegistryClient,
     RegistryClient,
+    external_registry,
     registry_app,
 )
 from hub.serde import AvroSerde
@@ -93,9 +94,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         mount_registry(web_app, registry, settings.registry_users())
         client = LocalRegistryClient(registry)
     else:
-        user, password = settings.schema_registry_user, settings.schema_registry_password
-        auth = (user, password.get_secret_value()) if user and password else None
-        client = RegistryClient(settings.schema_registry_url, auth=auth)
+        client = external_registry(settings, settings.schema_registry_url)
     serde = AvroSerde(client)
     gateway = Gateway(settings, Reference(parties=load_parties(settings.parties_file)), serde)
     gateway.install(web_app)

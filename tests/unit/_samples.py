@@ -10,11 +10,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tests.samples import USCC
+
 # --- codes with a correct check character (computed by the reference rules in the tests)
 PERSON_ID = "11010519491231002X"  # GB 11643 published example
 PERSON_ID_2 = "420106199001011231"  # Wuchang district, born 1990-01-01
 ORG_USCC = "91350100M000100Y43"  # GB 32100 published example
-ORG_USCC_2 = "91420106MA4KXXXX17"
+ORG_USCC_2 = USCC  # a Wuchang code whose check character tests/samples.py computes
 
 # Active officers valid until 2029-12-31 (jiyuqiao/yangyuan/liangdao/huanghelou streets).
 OFFICER_A = {"certificate_no": "42010602002", "name": "杨帆"}
