@@ -128,6 +128,14 @@ class HubSettings(BaseSettings):
         default=Path(__file__).resolve().parent / "reference" / "parties.yaml",
         description="Reference file of the parties (streets, departments, bureaus).",
     )
+    calendar_file: Path = Field(
+        default=Path(__file__).resolve().parent / "reference" / "calendar.yaml",
+        description="Working calendar: public holidays and adjusted working weekends.",
+    )
+    deadlines_file: Path = Field(
+        default=Path(__file__).resolve().parent / "reference" / "deadlines.yaml",
+        description="Default order deadlines per order type and priority.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of hub processes."
     )

@@ -1,6 +1,17 @@
 """The dispatch engine (DESIGN §4): order lifecycle, routing, deadlines, assessment."""
 
 from hub.dispatch._agents import DispatchEngine
+from hub.dispatch._assessment import merge as merge_assessment
+from hub.dispatch._assessment import period_of
+from hub.dispatch._assessment import report as assessment_report
+from hub.dispatch._deadlines import (
+    DeadlinePolicy,
+    Deadlines,
+    Dues,
+    Missed,
+    load_deadline_policy,
+    missed_deadlines,
+)
 from hub.dispatch._lifecycle import (
     TRANSITIONS,
     Applied,
@@ -17,7 +28,16 @@ from hub.dispatch._lifecycle import (
 )
 
 __all__ = [
+    "DeadlinePolicy",
+    "Deadlines",
     "DispatchEngine",
+    "Dues",
+    "Missed",
+    "assessment_report",
+    "load_deadline_policy",
+    "merge_assessment",
+    "missed_deadlines",
+    "period_of",
     "TRANSITIONS",
     "Applied",
     "Duplicate",

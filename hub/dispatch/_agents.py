@@ -4,12 +4,17 @@
 so the worker owning partition N keeps those orders' views in its share of the
 ``orders`` table (rebuilt from the table's changelog after a restart or rebalance).
 
+- A clue becomes an ASSIGNMENT 派单 (two-way dispatch): to the street where it happened
+  when its matter is delegated to streets, otherwise to the department that owns the
+  matter; the clue's reporter issues it. A clue for its own reporter makes no order.
 - An order opens a view and goes to its recipients' inboxes (and the procuratorate's,
   for a criminal referral). A whistle without recipients is routed by the matter
   catalogue to the department that owns the matter.
 - An event is applied by `apply_event`; applied, it goes to the inboxes of everyone on
   the order (justice too for escalations); a second return makes the hub emit an
   ESCALATED event for the justice bureau to rule.
+- Every applied order and event updates the two-way assessment counters of the parties
+  concerned (``assessment`` table, see `hub.dispatch._assessment`).
 - An event that arrives before its order (the topics are read independently) is parked
   in a table and applied when the order comes; after an hour it goes to the DLQ.
 - What cannot be applied (undecodable, unknown order, out of order, wrong party) goes to
@@ -25,13 +30,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from faust.types import TP
+from kafka.partitioner.default import murmur2
 from yarl import URL
 
-from hub.dispatch._deadlines import Missed, missed_deadlines
+from hub.dispatch._assessment import Change, changes_of, opened
+from hub.dispatch._assessment import add as add_change
+from hub.dispatch._deadlines import Deadlines, Dues, Missed, missed_deadlines
 from hub.dispatch._disclosure import disclosure_of
 from hub.dispatch._lifecycle import (
     JUSTICE,
@@ -45,7 +54,15 @@ from hub.dispatch._lifecycle import (
     view_to_dict,
 )
 from hub.errors import HubError, RecordError
-from hub.records import KINDS, DispatchOrder, EnforcementCase, EventType, OrderEvent
+from hub.records import (
+    KINDS,
+    Clue,
+    DispatchOrder,
+    EnforcementCase,
+    EventType,
+    OrderEvent,
+    OrderType,
+)
 from hub.reference import Reference
 from hub.serde import AvroSerde
 
@@ -118,6 +135,7 @@ class DispatchEngine:
         serde: AvroSerde,
         reference: Callable[[], Reference],
         partitions: int,
+        deadlines: Deadlines,
         reference_ready: asyncio.Event | None = None,
         deadline_sweep_seconds: float = 30.0,
         case_partitions: int = 6,
@@ -128,6 +146,8 @@ class DispatchEngine:
         self.reference_ready = reference_ready
         self.serde = serde
         self.reference = reference
+        self.deadlines = deadlines
+        self.partitions = partitions
         self.orders_topic = _raw_topic(app, KINDS["order"].topic)
         self.events_topic = _raw_topic(app, KINDS["order-event"].topic)
         self.dlq = _raw_topic(app, DLQ_TOPIC)
@@ -136,6 +156,8 @@ class DispatchEngine:
             for party in reference().parties.with_inbox()
         }
         self.table = app.Table("orders", default=None, partitions=partitions)
+        # Two-way assessment counters: "party|YYYY-MM|partition" -> counters (JSON-safe).
+        self.assessment = app.Table("assessment", default=None, partitions=partitions)
         # Events that arrived before their order (the two topics are read independently):
         # order_id -> [{"value": b64, "key": b64, "headers": [...], "topic", "partition",
         # "offset", "parked_at"}]. Applied when the order arrives; DLQ'd after PARK_SECONDS.
@@ -148,6 +170,8 @@ class DispatchEngine:
         self.disclosures_topic = _raw_topic(app, KINDS["penalty"].topic)
         self.disclosed = app.Table("disclosed", default=None, partitions=case_partitions)
         app.agent(self.cases_topic, name="dispatch-disclosures")(self._on_cases)
+        self.clues_topic = _raw_topic(app, KINDS["clue"].topic)
+        app.agent(self.clues_topic, name="dispatch-clues")(self._on_clues)
 
     # ----------------------------------------------------------------- agents
 
@@ -162,6 +186,10 @@ class DispatchEngine:
     async def _on_cases(self, stream: Any) -> None:
         async for event in stream.events():
             await self._process(self.handle_case, event.message)
+
+    async def _on_clues(self, stream: Any) -> None:
+        async for event in stream.events():
+            await self._process(self.handle_clue, event.message)
 
     async def _process(self, handler: Callable[[Any], Awaitable[None]], message: Any) -> None:
         """Run handler; retry while the cause is passing (Kafka, registry), park the rest.
@@ -223,6 +251,7 @@ class DispatchEngine:
             )
             return
         self.table[key] = view_to_dict(view)
+        self._count(opened(view), message.partition)
         targets = [p for p in view.parties if p != view.issuer]
         await self._deliver(targets, message, b"order")
         for parked in self.parked.pop(key, None) or []:
@@ -262,12 +291,58 @@ class DispatchEngine:
             return
         assert isinstance(outcome, Applied)  # noqa: S101
         self.table[key] = view_to_dict(outcome.view)
+        self._count(changes_of(view, outcome.view, event, self.dues(view)), message.partition)
         targets = list(dict.fromkeys([*view.parties, *outcome.view.parties]))
         if event.event_type in (EventType.ESCALATED, EventType.OVERDUE) or outcome.escalate:
             targets.append(JUSTICE)
         await self._deliver(list(dict.fromkeys(targets)), message, b"order-event")
         if outcome.escalate:
             await self._escalate(outcome.view, event)
+
+    async def handle_clue(self, message: Any) -> None:
+        """Turn a clue into an ASSIGNMENT to the party competent for its matter."""
+        clue = await self.serde.decode("clue", message.value)
+        assert isinstance(clue, Clue)  # noqa: S101
+        matter = self.reference().matters.get(clue.matter_code)
+        if matter is None:
+            await self.dead_letter(
+                message,
+                "route",
+                "UnknownMatter",
+                f"clue {clue.record_id}: matter {clue.matter_code} is not in the matter "
+                "catalogue, so the hub cannot tell who handles it; fix the matter code and "
+                "publish the clue again",
+            )
+            return
+        target = clue.street if matter.delegated_to_street else matter.department
+        if target == clue.source_party:
+            log.debug("clue %s: %s handles its own clue; no order", clue.record_id, target)
+            return
+        now = datetime.now(UTC)
+        order = DispatchOrder.model_validate(
+            {
+                "source_party": "hub",
+                "source_id": f"assignment/{clue.record_id}",
+                "occurred_at": now,
+                "trace_id": clue.trace_id,
+                "order_type": OrderType.ASSIGNMENT,
+                "from_party": clue.source_party,
+                "to_parties": [target],
+                "subject_id": clue.record_id,
+                "matter_code": clue.matter_code,
+                "location": clue.location,
+                "issued_at": now,
+                "description": f"线索转办 clue to handle ({matter.name}): {clue.description}"[
+                    :2000
+                ],
+            }
+        )
+        value = await self.serde.encode("order", order)
+        await self.orders_topic.send(
+            key=str(order.order_id).encode(),
+            value=value,
+            headers=[("hub.kind", b"order"), ("hub.trace_id", clue.trace_id.encode())],
+        )
 
     async def handle_case(self, message: Any) -> None:
         """Publish the disclosure of a case decided with a penalty, once per decision."""
@@ -334,12 +409,11 @@ class DispatchEngine:
         if self.reference_ready is not None and not self.reference_ready.is_set():
             return
         now = datetime.now(UTC)
-        matters = self.reference().matters
-        for stored in list(self.table.values()):
+        for key, stored in list(self.table.items()):
+            if stored is None or not self.owns(str(key)):
+                continue  # a standby copy: the active owner reports it
             view = view_from_dict(stored)
-            matter = matters.get(view.matter_code)
-            sign_off = timedelta(hours=matter.sign_off_hours) if matter is not None else None
-            for missed in missed_deadlines(view, now, sign_off):
+            for missed in missed_deadlines(view, now, self.dues(view)):
                 await self._emit_notice(view, missed, EventType.OVERDUE, missed.source_id)
                 await self._emit_notice(
                     view, missed, EventType.ESCALATED, f"{missed.source_id}/escalation"
@@ -364,6 +438,40 @@ class DispatchEngine:
         await self.events_topic.send(
             key=view.order_id.encode(), value=value, headers=[("hub.kind", b"order-event")]
         )
+
+    # ------------------------------------------------------------- ownership
+
+    def partition_of(self, order_id: str) -> int:
+        """The partition of the order topics an order id is keyed to (Kafka's murmur2)."""
+        return int(murmur2(order_id.encode()) & 0x7FFFFFFF) % self.partitions
+
+    def active_partitions(self) -> set[int]:
+        """The order partitions this worker actively owns (standby copies excluded)."""
+        name = self.orders_topic.get_topic_name()
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == name}
+
+    def owns(self, order_id: str) -> bool:
+        name = self.orders_topic.get_topic_name()
+        return bool(self.app.assignor.is_active(TP(name, self.partition_of(order_id))))
+
+    def dues(self, view: OrderView) -> Dues:
+        """The deadlines of an order (policy, calendar and its matter)."""
+        return self.deadlines.dues(view, self.reference().matters.get(view.matter_code))
+
+    def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
+        """This worker's actively owned assessment counters of period, per party."""
+        active = self.active_partitions()
+        shares: dict[str, list[dict[str, Any]]] = {}
+        for key, value in list(self.assessment.items()):
+            party, month, partition = str(key).rsplit("|", 2)
+            if month == period and int(partition) in active and value is not None:
+                shares.setdefault(party, []).append(value)
+        return shares
+
+    def _count(self, changes: list[Change], partition: int) -> None:
+        for change in changes:
+            key = f"{change.party}|{change.period}|{partition}"
+            self.assessment[key] = add_change(self.assessment.get(key), change)
 
     # ---------------------------------------------------------------- routing
 

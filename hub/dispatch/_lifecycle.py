@@ -25,7 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from hub.records import DispatchOrder, EventType, OrderEvent, OrderType
+from hub.records import DispatchOrder, EventType, OrderEvent, OrderType, Priority
 
 APPLIED_MEMORY = 64  # event ids remembered per order for at-least-once redelivery
 RETURNS_BEFORE_RULING = 2  # the second return escalates to the justice bureau (审定)
@@ -136,11 +136,27 @@ class OrderView:
     recipients: tuple[str, ...]
     matter_code: str
     issued_at: datetime
-    deadline: datetime
+    deadline: datetime | None = None  # the issuer's own answer deadline, if it set one
+    priority: Priority = Priority.NORMAL
+    subject_id: str | None = None
+    case_owner: str | None = None  # case transfers: the issuer, then the accepting receiver
     state: OrderState = OrderState.ISSUED
     returns: int = 0
     history: tuple[Step, ...] = ()
     applied: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def round(self) -> int:
+        """How many times the order was reassigned 改派 (0 for its first recipients)."""
+        return sum(1 for step in self.history if step.event_type is EventType.REASSIGNED)
+
+    @property
+    def received_at(self) -> datetime:
+        """When the current recipients received the order (its issue or last reassignment)."""
+        for step in reversed(self.history):
+            if step.event_type is EventType.REASSIGNED:
+                return step.at
+        return self.issued_at
 
     def role_of(self, party: str) -> tuple[Role, ...]:
         """Every role party plays on this order."""
@@ -200,6 +216,9 @@ def open_order(order: DispatchOrder) -> OrderView:
         matter_code=order.matter_code,
         issued_at=order.issued_at,
         deadline=order.deadline,
+        priority=order.priority,
+        subject_id=str(order.subject_id) if order.subject_id is not None else None,
+        case_owner=order.from_party if order.order_type is OrderType.CASE_TRANSFER else None,
     )
 
 
@@ -258,6 +277,8 @@ def apply_event(view: OrderView, event: OrderEvent) -> Applied | Rejection | Dup
         return Applied(updated, escalate=updated.returns >= RETURNS_BEFORE_RULING)
     if event.event_type is EventType.REASSIGNED:
         updated = replace(updated, recipients=tuple(event.reassign_to))
+    if event.event_type is EventType.ACCEPTED and view.order_type is OrderType.CASE_TRANSFER:
+        updated = replace(updated, case_owner=event.actor_party)  # the receiver owns the case
     return Applied(updated)
 
 
@@ -276,7 +297,10 @@ def view_to_dict(view: OrderView) -> dict[str, object]:
         "recipients": list(view.recipients),
         "matter_code": view.matter_code,
         "issued_at": view.issued_at.isoformat(),
-        "deadline": view.deadline.isoformat(),
+        "deadline": view.deadline.isoformat() if view.deadline is not None else None,
+        "priority": view.priority.value,
+        "subject_id": view.subject_id,
+        "case_owner": view.case_owner,
         "state": view.state.value,
         "returns": view.returns,
         "history": [
@@ -302,7 +326,10 @@ def view_from_dict(data: dict[str, Any]) -> OrderView:
         recipients=tuple(data["recipients"]),
         matter_code=data["matter_code"],
         issued_at=datetime.fromisoformat(data["issued_at"]),
-        deadline=datetime.fromisoformat(data["deadline"]),
+        deadline=datetime.fromisoformat(data["deadline"]) if data.get("deadline") else None,
+        priority=Priority(data.get("priority", Priority.NORMAL.value)),
+        subject_id=data.get("subject_id"),
+        case_owner=data.get("case_owner"),
         state=OrderState(data["state"]),
         returns=int(data["returns"]),
         history=tuple(

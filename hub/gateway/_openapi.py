@@ -278,7 +278,11 @@ def _document() -> dict[str, Any]:
             "matter_code": {"type": "string"},
             "state": {"type": "string", "enum": [s.value for s in OrderState]},
             "issued_at": {"type": "string"},
-            "deadline": {"type": "string"},
+            "deadline": {"type": ["string", "null"]},
+            "case_owner": {
+                "type": ["string", "null"],
+                "description": "case transfers: who owns the case (the receiver once accepted)",
+            },
         },
     }
     schemas["OrderView"] = {
@@ -290,6 +294,10 @@ def _document() -> dict[str, Any]:
                 "properties": {
                     "returns": {"type": "integer"},
                     "history": {"type": "array", "items": {"type": "object"}},
+                    "dues": {
+                        "type": "object",
+                        "description": "when sign-off, answer and acceptance are due",
+                    },
                 },
             },
         ]
@@ -400,6 +408,78 @@ def _document() -> dict[str, Any]:
                 "413": _problem("body too large"),
                 "415": _problem("not application/json"),
                 "422": _problem("validation errors, hub-owned fields"),
+                **_COMMON_ERRORS,
+            },
+        }
+    }
+    nullable_number = {"type": ["number", "null"]}
+    schemas["Assessment"] = {
+        "type": "object",
+        "description": "双向考核 one party's figures for one month (orders it received then)",
+        "required": ["party", "period", "received", "signed_on_time_rate"],
+        "properties": {
+            "party": {"type": "string"},
+            "period": {"type": "string"},
+            **{
+                name: {"type": "integer"}
+                for name in (
+                    "received",
+                    "issued",
+                    "signed",
+                    "signed_on_time",
+                    "answered",
+                    "answered_on_time",
+                    "returned",
+                    "overdue",
+                    "evaluations",
+                )
+            },
+            **{
+                name: nullable_number
+                for name in (
+                    "signed_on_time_rate",
+                    "answered_on_time_rate",
+                    "mean_response_hours",
+                    "p90_response_hours",
+                    "mean_evaluation",
+                )
+            },
+        },
+    }
+    paths["/v1/assessment"] = {
+        "get": {
+            "operationId": "assessment",
+            "summary": "Two-way assessment of a month (justice: every party; others: their own)",
+            "tags": ["orders"],
+            "parameters": [
+                {
+                    "name": "period",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])$"},
+                    "description": "the month, YYYY-MM (default: this month, Beijing time)",
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "the month's figures",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["period", "parties"],
+                                "properties": {
+                                    "period": {"type": "string"},
+                                    "parties": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Assessment"},
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "422": _problem("period is not YYYY-MM"),
                 **_COMMON_ERRORS,
             },
         }

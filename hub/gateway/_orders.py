@@ -3,7 +3,9 @@
 ``GET /v1/orders/{order_id}`` shows an order's state and history to the parties on it;
 ``POST /v1/orders/{order_id}/events`` checks the action against the order's current
 state (409 with the reason when it does not fit) and publishes the event;
-``GET /v1/orders?role=issued|received&state=`` lists the caller's orders.
+``GET /v1/orders?role=issued|received&state=`` lists the caller's orders;
+``GET /v1/assessment?period=YYYY-MM`` gives the month's two-way assessment 双向考核
+(the justice bureau sees every party, a party only itself).
 
 An order's view lives in the ``orders`` table on the worker that owns its partition.
 A request reaching another worker is forwarded there once (``X-Hub-Forwarded``); the
@@ -13,6 +15,7 @@ list is gathered from every worker.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +31,9 @@ from hub.dispatch import (
     OrderView,
     Rejection,
     apply_event,
+    assessment_report,
+    merge_assessment,
+    period_of,
     view_from_dict,
     view_to_dict,
 )
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
     from hub.gateway._app import Gateway
 
 FORWARDED = "X-Hub-Forwarded"
+_PERIOD = re.compile(r"20\d\d-(0[1-9]|1[0-2])")
 CLIENT_FIELDS = {
     "event_type",
     "source_id",
@@ -65,6 +72,7 @@ class OrderDesk:
         app.router.add_get("/v1/orders", self.list_orders)
         app.router.add_get("/v1/orders/{order_id}", self.show_order)
         app.router.add_post("/v1/orders/{order_id}/events", self.act_on_order)
+        app.router.add_get("/v1/assessment", self.assessment)
         app.on_cleanup.append(self._close)
 
     async def _close(self, _: web.Application) -> None:
@@ -156,7 +164,17 @@ class OrderDesk:
         party = self.gateway.party_of(request)
         self._not_ops(party)
         view = self._view(order_id, party)
-        return web.json_response(_render(view))
+        dues = self.engine.dues(view)
+        rendered = _render(view)
+        rendered["dues"] = {
+            name: (moment.isoformat() if moment is not None else None)
+            for name, moment in (
+                ("sign_off", dues.sign_off),
+                ("answer", dues.answer),
+                ("acceptance", dues.acceptance),
+            )
+        }
+        return web.json_response(rendered)
 
     async def act_on_order(self, request: web.Request) -> web.Response:
         order_id = self._order_id(request)
@@ -220,7 +238,9 @@ class OrderDesk:
         if wanted is not None and wanted not in OrderState.__members__:
             raise Problem("invalid-parameter", f"state must be one of {', '.join(OrderState)}")
         orders = []
-        for stored in list(self.engine.table.values()):
+        for key, stored in list(self.engine.table.items()):
+            if stored is None or not self.engine.owns(str(key)):
+                continue  # a standby copy; its active owner lists it
             view = view_from_dict(stored)
             mine = view.issuer == party.id if role == "issued" else party.id in view.recipients
             if mine and (wanted is None or view.state.value == wanted):
@@ -230,7 +250,39 @@ class OrderDesk:
         orders.sort(key=lambda o: o["issued_at"])
         return web.json_response({"orders": orders})
 
+    async def assessment(self, request: web.Request) -> web.Response:
+        """The month's assessment: every party for justice, the caller's own otherwise."""
+        party = self.gateway.party_of(request)
+        self._not_ops(party)
+        period = request.query.get("period") or period_of(datetime.now(UTC))
+        if not _PERIOD.fullmatch(period):
+            raise Problem(
+                "invalid-parameter",
+                f"period '{period}' is not a month; write YYYY-MM, e.g. 2026-11",
+                detail_zh="考核期间应为年月，格式YYYY-MM",
+            )
+        shares = self.engine.assessment_shares(period)
+        if party.id != "justice":
+            shares = {party.id: shares.get(party.id, [])}
+        if request.headers.get(FORWARDED):  # a peer gathering: this worker's raw shares
+            return web.json_response({"period": period, "shares": shares})
+        for answer in await self._gather_json(request, "/v1/assessment"):
+            for name, more in answer["shares"].items():
+                shares.setdefault(name, []).extend(more)
+        if party.id != "justice":
+            shares = {party.id: shares.get(party.id, [])}
+        parties = [
+            assessment_report(name, period, merge_assessment(shares[name]))
+            for name in sorted(shares)
+        ]
+        return web.json_response({"period": period, "parties": parties})
+
     async def _gather(self, request: web.Request) -> list[dict[str, Any]]:
+        answers = await self._gather_json(request, "/v1/orders")
+        return [order for answer in answers for order in answer["orders"]]
+
+    async def _gather_json(self, request: web.Request, path: str) -> list[dict[str, Any]]:
+        """Ask every other worker the same question (marked forwarded) and collect."""
         peers = [
             url
             for url in self.engine.worker_urls()
@@ -243,9 +295,9 @@ class OrderDesk:
         session = self._session
         headers = {"Authorization": request.headers.get("Authorization", ""), FORWARDED: "1"}
 
-        async def ask(peer: URL) -> list[dict[str, Any]]:
+        async def ask(peer: URL) -> dict[str, Any]:
             async with session.get(
-                peer.with_path("/v1/orders").with_query(request.query), headers=headers
+                peer.with_path(path).with_query(request.query), headers=headers
             ) as answer:
                 if answer.status != 200:
                     raise Problem(
@@ -253,10 +305,9 @@ class OrderDesk:
                         f"worker {peer} did not answer; retry",
                         headers={"Retry-After": "2"},
                     )
-                return list((await answer.json())["orders"])
+                return dict(await answer.json())
 
-        results = await asyncio.gather(*(ask(peer) for peer in peers))
-        return [order for result in results for order in result]
+        return list(await asyncio.gather(*(ask(peer) for peer in peers)))
 
 
 def _summary(view: OrderView) -> dict[str, Any]:
@@ -268,7 +319,8 @@ def _summary(view: OrderView) -> dict[str, Any]:
         "matter_code": view.matter_code,
         "state": view.state.value,
         "issued_at": view.issued_at.isoformat(),
-        "deadline": view.deadline.isoformat(),
+        "deadline": view.deadline.isoformat() if view.deadline is not None else None,
+        "case_owner": view.case_owner,
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -415,6 +415,10 @@ _DETAIL_OF = {
 class DispatchOrder(Envelope):
     """派单 DispatchOrder: whistle, assignment, assistance, case transfer or criminal referral."""
 
+    # v2: deadline may be left out; the hub then applies the default for the order type
+    # and priority (deadlines.yaml), counted in working days.
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     order_id: uuid.UUID = Field(
         default=None,
         validate_default=True,
@@ -433,7 +437,11 @@ class DispatchOrder(Envelope):
     location: Location | None = Field(default=None, description="地点 location")
     priority: Priority = Field(default=Priority.NORMAL, description="紧急程度 priority")
     issued_at: Timestamp = Field(description="派单时间 when the order was issued")
-    deadline: Timestamp = Field(description="办理期限 when it must be answered")
+    deadline: Timestamp | None = Field(
+        default=None,
+        description="办理期限 when it must be answered; without it the hub applies the "
+        "default for the order type and priority, in working days",
+    )
     description: Text = Field(description="派单内容 what is asked")
     referral: ReferralDetail | None = Field(
         validate_default=True, default=None, description="涉嫌犯罪移送明细 criminal referral detail"
@@ -466,7 +474,7 @@ class DispatchOrder(Envelope):
     @classmethod
     def _deadline_after_issue(cls, value: Any, info: ValidationInfo) -> Any:
         issued = info.data.get("issued_at")
-        if issued is not None and value <= issued:
+        if issued is not None and value is not None and value <= issued:
             raise rule_error("deadline.not_after_issue")
         return value
 

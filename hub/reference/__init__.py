@@ -1,5 +1,6 @@
 """Reference data the hub loads: parties (DESIGN §2), matter catalogue, officer roster."""
 
+from hub.reference._calendar import BEIJING, WorkCalendar, load_calendar
 from hub.reference._catalogue import (
     REFERENCE_DIR,
     Matter,
@@ -12,6 +13,9 @@ from hub.reference._catalogue import (
 from hub.reference._parties import Party, PartyKind, Registry, load_parties
 
 __all__ = [
+    "BEIJING",
+    "WorkCalendar",
+    "load_calendar",
     "REFERENCE_DIR",
     "Matter",
     "Officer",

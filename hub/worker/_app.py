@@ -10,14 +10,16 @@ from dataclasses import dataclass
 import faust
 from aiohttp import web
 from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry
 
 from hub.catalogue import read_cache, read_shared
-from hub.dispatch import DispatchEngine
+from hub.dispatch import Deadlines, DispatchEngine, load_deadline_policy
+from hub.dispatch._metrics import AssessmentCollector
 from hub.errors import KafkaUnavailableError, ReferenceDataError
 from hub.gateway import Gateway, OrderDesk
 from hub.kafka import ssl_context
 from hub.records import KINDS
-from hub.reference import Reference, load_parties
+from hub.reference import Reference, load_calendar, load_parties
 from hub.registry import (
     EmbeddedRegistry,
     LocalRegistryClient,
@@ -29,6 +31,7 @@ from hub.serde import AvroSerde
 from hub.settings import HubSettings
 from hub.topics import load_topics
 from hub.worker._http import HttpServer, build_web_app
+from hub.worker._metrics import install_metrics
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,8 @@ class HubApp:
     http: HttpServer
     registry: EmbeddedRegistry | None
     gateway: Gateway
+    engine: DispatchEngine
+    metrics: CollectorRegistry
 
 
 def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
@@ -103,16 +108,23 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         for spec in load_topics(settings.topics_dir, gateway.reference.parties)
     }
     order_partitions = partitions[KINDS["order"].topic]
+    deadlines = Deadlines(
+        load_deadline_policy(settings.deadlines_file), load_calendar(settings.calendar_file)
+    )
     reference_ready = asyncio.Event()
     engine = DispatchEngine(
         app,
         serde,
         lambda: gateway.reference,
         order_partitions,
+        deadlines,
         reference_ready,
         deadline_sweep_seconds=settings.deadline_sweep_seconds,
         case_partitions=partitions[KINDS["case"].topic],
     )
+    metrics = CollectorRegistry()
+    metrics.register(AssessmentCollector(engine))
+    install_metrics(web_app, gateway, metrics)
     OrderDesk(
         gateway, engine, advertised=f"http://{settings.http_host}:{settings.http_port}"
     ).install(web_app)
@@ -148,7 +160,9 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         web_app, settings.http_host, settings.http_port, ssl_context=server_tls(settings)
     )
     app.web_server(server)
-    return HubApp(faust=app, http=server, registry=registry, gateway=gateway)
+    return HubApp(
+        faust=app, http=server, registry=registry, gateway=gateway, engine=engine, metrics=metrics
+    )
 
 
 def server_tls(settings: HubSettings) -> ssl.SSLContext | None:

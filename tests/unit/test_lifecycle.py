@@ -228,21 +228,25 @@ def test_a_view_survives_the_table_round_trip() -> None:
 
 
 def test_deadlines_fire_once_each_and_only_while_they_matter() -> None:
-    from hub.dispatch._deadlines import missed_deadlines
+    from hub.dispatch import Dues, missed_deadlines
 
-    view = order()  # issued 01:30Z, sign-off within 2 h of the matter, answer by 03:30Z
-    assert missed_deadlines(view, T0 + timedelta(minutes=30), timedelta(hours=2)) == []
-    late = missed_deadlines(view, T0 + timedelta(hours=2, minutes=30), timedelta(hours=2))
+    view = order()  # issued 01:30Z, answer by 03:30Z (the sample's own deadline)
+    dues = Dues(sign_off=T0 + timedelta(hours=2), answer=T0 + timedelta(hours=2))
+    assert missed_deadlines(view, T0 + timedelta(minutes=30), dues) == []
+    late = missed_deadlines(view, T0 + timedelta(hours=2, minutes=30), dues)
     assert [m.which for m in late] == ["sign-off", "answer"]
     flagged = step(view, "OVERDUE", "hub")  # not the deterministic id: still due
-    assert len(missed_deadlines(flagged, T0 + timedelta(hours=3), timedelta(hours=2))) == 2
+    assert len(missed_deadlines(flagged, T0 + timedelta(hours=3), dues)) == 2
     signed = step(view, "SIGNED", "dept-urban")
-    assert [m.which for m in missed_deadlines(signed, T0 + timedelta(hours=3), None)] == ["answer"]
+    assert [m.which for m in missed_deadlines(signed, T0 + timedelta(hours=3), dues)] == [
+        "answer"
+    ]
     answered = step(step(signed, "REPORTED", "dept-urban"), "FEEDBACK", "dept-urban")
-    assert missed_deadlines(answered, T0 + timedelta(days=3), None) == []
+    assert missed_deadlines(answered, T0 + timedelta(days=3), dues) == []
     referral = order("CRIMINAL_REFERRAL")
-    assert [m.which for m in missed_deadlines(referral, T0 + timedelta(days=4), None)] == [
+    acceptance = Dues(acceptance=T0 + timedelta(days=3))
+    assert [m.which for m in missed_deadlines(referral, T0 + timedelta(days=4), acceptance)] == [
         "acceptance"
     ]
     accepted = step(referral, "ACCEPTED", "police")
-    assert missed_deadlines(accepted, T0 + timedelta(days=4), None) == []
+    assert missed_deadlines(accepted, T0 + timedelta(days=4), acceptance) == []

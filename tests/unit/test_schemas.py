@@ -353,7 +353,10 @@ def test_hub_schemas_check_exits_zero(capsys: pytest.CaptureFixture[str]) -> Non
     assert hub.cli.main(["schemas", "check"]) == 0
     out, err = capsys.readouterr()
     for name in KINDS:
-        assert re.search(rf"^ok\s+{re.escape(name)}\s+v1 ", out, re.MULTILINE), name
+        version = KINDS[name].version
+        assert re.search(rf"^ok\s+{re.escape(name)}\s+v{version} ", out, re.MULTILINE), name
+    # the order went to v2 (deadline optional): v1 data stays readable (BACKWARD)
+    assert re.search(r"^ok\s+order\s+v2 \(2 version\(s\), BACKWARD\)", out, re.MULTILINE)
     assert "error" not in err
 
 

@@ -1,0 +1,82 @@
+"""Prometheus export of the two-way assessment: this month's counters per party.
+
+Each worker exports only the partitions it actively owns, so Prometheus sums the
+workers: ``sum by (party) (hub_assessment_orders{measure="signed_on_time"})``. The
+response-time histogram is exported with coarse hour buckets for
+``histogram_quantile(0.9, sum by (party, le) (rate-free buckets))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from hub.dispatch._assessment import bucket_upper, merge, period_of
+
+if TYPE_CHECKING:
+    from hub.dispatch._agents import DispatchEngine
+
+MEASURES = (
+    "received",
+    "issued",
+    "signed",
+    "signed_on_time",
+    "answered",
+    "answered_on_time",
+    "returned",
+    "overdue",
+    "evaluations",
+)
+HOUR_BUCKETS = (1, 2, 4, 8, 24, 48, 72, 168, 336, 720)
+
+
+class AssessmentCollector(Collector):
+    """Reads the engine's assessment table at scrape time (no copies kept)."""
+
+    def __init__(self, engine: DispatchEngine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        period = period_of(datetime.now(UTC))
+        orders = GaugeMetricFamily(
+            "hub_assessment_orders",
+            "双向考核 this month's assessment counters per party (orders received this month); "
+            "measure: received, issued, signed, signed_on_time, answered, answered_on_time, "
+            "returned, overdue, evaluations",
+            labels=["party", "period", "measure"],
+        )
+        ratings = GaugeMetricFamily(
+            "hub_assessment_rating_sum",
+            "Sum of the evaluation ratings (1-5) the party received this month",
+            labels=["party", "period"],
+        )
+        responses = HistogramMetricFamily(
+            "hub_assessment_response_seconds",
+            "Time from receiving an order to the first answer, this month",
+            labels=["party", "period"],
+        )
+        for party, shares in sorted(self.engine.assessment_shares(period).items()):
+            total = merge(shares)
+            for measure in MEASURES:
+                orders.add_metric([party, period, measure], float(total.get(measure, 0)))
+            ratings.add_metric([party, period], float(total.get("rating_sum", 0)))
+            fine = {int(k): int(v) for k, v in total["buckets"].items()}
+            cumulative = []
+            for hours in HOUR_BUCKETS:
+                limit = hours * 3600
+                cumulative.append(
+                    (str(float(limit)), sum(c for b, c in fine.items() if bucket_upper(b) <= limit))
+                )
+            cumulative.append(("+Inf", sum(fine.values())))
+            responses.add_metric(
+                [party, period],
+                buckets=[(edge, float(count)) for edge, count in cumulative],
+                sum_value=float(total.get("response_seconds_sum", 0)),
+            )
+        yield orders
+        yield ratings
+        yield responses
