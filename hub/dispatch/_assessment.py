@@ -5,9 +5,9 @@ the month (Beijing time) in which the party received the order, so one order's s
 counts in one month of its recipient however long it takes:
 
 - ``received`` orders received (issue or reassignment), ``issued`` orders issued;
-- ``signed`` / ``signed_on_time``: the first response (sign-off, or accepting or
-  returning a transfer or referral) and whether it came by the sign-off (acceptance)
-  deadline; credited to the party that acted;
+- ``signed`` / ``signed_on_time``: the first response to the order (sign-off, a
+  return, or accepting a transfer or referral) and whether it came by the sign-off
+  (acceptance) deadline; credited to the party that acted;
 - ``answered`` / ``answered_on_time``: the first feedback (the acceptance decision for a
   transfer or referral) and whether it came by the answer (acceptance) deadline; the time
   from receipt to it goes into a response-time histogram (mean and p90);
@@ -89,7 +89,7 @@ def changes_of(before: OrderView, after: OrderView, event: OrderEvent, dues: Due
     kind = event.event_type
     actor = event.actor_party
     period = period_of(before.received_at)
-    at = event.occurred_at
+    at = event.received_at  # the hub's clock: a party cannot backdate its answer
     changes: list[Change] = []
     first_response = not any(
         step.event_type in _FIRST_RESPONSE and step.at >= before.received_at

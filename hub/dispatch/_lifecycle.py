@@ -122,7 +122,7 @@ class Step:
     event_id: str
     event_type: EventType
     actor: str
-    at: datetime
+    at: datetime  # when the hub received the event (its received_at)
     state_after: OrderState
 
 
@@ -283,7 +283,8 @@ def apply_event(view: OrderView, event: OrderEvent) -> Applied | Rejection | Dup
 
 
 def _record(view: OrderView, event: OrderEvent, state: OrderState) -> OrderView:
-    step = Step(str(event.event_id), event.event_type, event.actor_party, event.occurred_at, state)
+    # The hub's clock, not the sender's: deadlines and on-time counts cannot be backdated.
+    step = Step(str(event.event_id), event.event_type, event.actor_party, event.received_at, state)
     applied = (*view.applied, str(event.event_id))[-APPLIED_MEMORY:]
     return replace(view, state=state, history=(*view.history, step), applied=applied)
 
@@ -329,7 +330,8 @@ def view_from_dict(data: dict[str, Any]) -> OrderView:
         deadline=datetime.fromisoformat(data["deadline"]) if data.get("deadline") else None,
         priority=Priority(data.get("priority", Priority.NORMAL.value)),
         subject_id=data.get("subject_id"),
-        case_owner=data.get("case_owner"),
+        case_owner=data.get("case_owner")
+        or (data["issuer"] if data["order_type"] == OrderType.CASE_TRANSFER.value else None),
         state=OrderState(data["state"]),
         returns=int(data["returns"]),
         history=tuple(

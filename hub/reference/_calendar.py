@@ -60,6 +60,16 @@ class WorkCalendar:
         return datetime.combine(day, _END_OF_DAY, tzinfo=BEIJING)
 
 
+class _DatesAsText(yaml.SafeLoader):
+    """SafeLoader leaving dates as text, so an impossible one is reported with its entry."""
+
+
+_DatesAsText.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _dates(path: Path, document: dict[str, object], key: str) -> frozenset[date]:
     raw = document.get(key) or []
     if not isinstance(raw, list):
@@ -81,7 +91,7 @@ def _dates(path: Path, document: dict[str, object], key: str) -> frozenset[date]
 def load_calendar(path: Path) -> WorkCalendar:
     """Read calendar.yaml; a wrong entry raises ReferenceDataError naming it."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_DatesAsText)  # noqa: S506
     except OSError as exc:
         raise ReferenceDataError(f"{path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:

@@ -19,8 +19,10 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from hub.records import validate
+from hub.reference import BEIJING, REFERENCE_DIR, load_calendar
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT
@@ -30,6 +32,10 @@ from tests.samples import sample
 HUB = str(ROOT / ".venv" / "bin" / "hub")
 PARTIES = (
     "street-jiyuqiao",
+    "street-yangyuan",
+    "street-ziyang",
+    "dept-health",
+    "dept-housing",
     "dept-urban",
     "dept-water",
     "police",
@@ -554,3 +560,175 @@ def test_a_decided_case_is_disclosed_to_the_bigdata_bureau_masked(hub: Hub) -> N
     assert disclosure["party_name"] == "李*"
     assert disclosure["id_number_masked"].startswith("420***")
     assert body["party"]["id_number"] not in json.dumps(disclosure)
+
+
+def _wait_for(hub: Hub, path: str, party: str, ready: Any, timeout: float = 30) -> Any:
+    """GET path as party until ready(body) holds; the last body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = _get(hub, path, party)
+        if status == 200 and ready(body):
+            return body
+        assert time.monotonic() < deadline, (status, body)
+        time.sleep(0.3)
+
+
+def _mine(body: dict[str, Any], party: str) -> dict[str, Any]:
+    return next((p for p in body["parties"] if p["party"] == party), {})
+
+
+def test_the_months_assessment_shows_a_whistle_story(hub: Hub) -> None:
+    """street-yangyuan whistles, dept-health answers; both are used by this test only."""
+    order_id = hub.order("street-yangyuan", to_parties=["dept-health"])
+    hub.inbox_for("dept-health", order_id, 1)
+    hub.event("dept-health", order_id, "SIGNED")
+    hub.event("dept-health", order_id, "REPORTED")
+    hub.event("dept-health", order_id, "FEEDBACK", comment="已到场处置，责令商户清理")
+    hub.event("dept-health", order_id, "FEEDBACK", comment="复查已整改")  # counted once
+    hub.event("street-yangyuan", order_id, "CLOSED")
+    hub.event("street-yangyuan", order_id, "EVALUATED", rating=4, comment="响应及时")
+    period = datetime.now(UTC).astimezone(BEIJING).strftime("%Y-%m")
+    body = _wait_for(
+        hub,
+        f"/v1/assessment?period={period}",
+        "justice",
+        lambda b: _mine(b, "dept-health").get("evaluations") == 1,
+    )
+    health = _mine(body, "dept-health")
+    assert health["received"] == 1 and health["signed"] == 1 and health["signed_on_time"] == 1
+    assert health["answered"] == 1 and health["answered_on_time_rate"] == 1.0
+    assert health["returned"] == 0 and health["overdue"] == 0
+    assert health["mean_evaluation"] == 4.0
+    assert health["mean_response_hours"] is not None and health["mean_response_hours"] < 1
+    assert health["p90_response_hours"] is not None
+    assert _mine(body, "street-yangyuan")["issued"] == 1
+    assert body["period"] == period
+
+    own = _get(hub, f"/v1/assessment?period={period}", "dept-health")[1]
+    assert [p["party"] for p in own["parties"]] == ["dept-health"]  # a party sees its own
+    assert own["parties"][0] == health
+    assert _get(hub, "/v1/assessment", "ops")[0] == 403
+    status, problem = _get(hub, "/v1/assessment?period=2026-13", "justice")
+    assert status == 422 and "YYYY-MM" in problem["detail"]
+    earlier = _get(hub, "/v1/assessment?period=2020-01", "justice")[1]
+    assert earlier == {"period": "2020-01", "parties": []}
+
+
+def test_the_assessment_is_exported_as_metrics_for_operators(hub: Hub) -> None:
+    order_id = hub.order("street-ziyang", to_parties=["dept-housing"])
+    hub.inbox_for("dept-housing", order_id, 1)
+    hub.event("dept-housing", order_id, "RETURNED", reason="不属于房管职责")
+    period = datetime.now(UTC).astimezone(BEIJING).strftime("%Y-%m")
+    _wait_for(
+        hub,
+        f"/v1/assessment?period={period}",
+        "dept-housing",
+        lambda b: b["parties"][0]["returned"] == 1,
+    )
+    request = urllib.request.Request(  # noqa: S310
+        hub.base + "/metrics", headers={"Authorization": f"Bearer {hub.tokens['ops']}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        text = answer.read().decode()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    where = (("party", "dept-housing"), ("period", period))
+
+    def value(name: str, *extra: tuple[str, str]) -> float:
+        return samples[(name, tuple(sorted(where + extra)))]
+
+    assert value("hub_assessment_orders", ("measure", "received")) == 1.0
+    assert value("hub_assessment_orders", ("measure", "returned")) == 1.0
+    assert value("hub_assessment_response_seconds_count") == 0.0
+    assert _get(hub, "/metrics", "street-ziyang")[0] == 403
+
+
+def test_a_case_transfer_makes_the_receiver_the_case_owner(hub: Hub) -> None:
+    transfer = {
+        "order_type": "CASE_TRANSFER",
+        "to_parties": ["dept-water"],
+        "transfer": {
+            "stop_order_issued": True,
+            "reason": "违法行为属水务部门职权，已责令停止排污",
+            "materials": ["现场检查笔录", "责令停止违法行为通知书", "照片12张"],
+        },
+    }
+    order_id = hub.order("street-jiyuqiao", **transfer)
+    (received,) = hub.inbox_for("dept-water", order_id, 1)
+    assert received["transfer"]["stop_order_issued"] is True
+    assert received["transfer"]["materials"][1] == "责令停止违法行为通知书"
+    view = _wait_state(hub, order_id, "dept-water", "ISSUED")
+    assert view["case_owner"] == "street-jiyuqiao"
+    assert view["dues"]["acceptance"] is not None and view["dues"]["sign_off"] is None
+    hub.event("dept-water", order_id, "ACCEPTED")
+    view = _wait_state(hub, order_id, "street-jiyuqiao", "ACCEPTED")
+    assert view["case_owner"] == "dept-water"
+    assert [r.get("event_type") for r in hub.inbox_for("street-jiyuqiao", order_id, 1)] == [
+        "ACCEPTED"
+    ]
+
+    returned = hub.order("street-jiyuqiao", **transfer)
+    hub.inbox_for("dept-water", returned, 1)
+    hub.event("dept-water", returned, "RETURNED", reason="该河段属市级管理，不属本局")
+    view = _wait_state(hub, returned, "street-jiyuqiao", "RETURNED")
+    assert view["case_owner"] == "street-jiyuqiao"  # still the street's case
+
+
+def _clue(hub: Hub, party: str, street: str, matter: str) -> str:
+    body = sample(
+        "clue",
+        source_party=party,
+        source_id=f"C-{uuid.uuid4().hex[:12]}",
+        street=street,
+        matter_code=matter,
+        occurred_at=datetime.now(UTC).isoformat(),
+    )
+    status, answer = hub.post("/v1/records/clue", body, party)
+    assert status == 202, answer
+    return str(answer["record_id"])
+
+
+def _assignment_for(hub: Hub, party: str, clue_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        orders = _get(hub, "/v1/orders?role=received", party)[1]["orders"]
+        for summary in orders:
+            status, view = _get(hub, f"/v1/orders/{summary['order_id']}", party)
+            if status == 200 and view.get("subject_id") == clue_id:
+                return dict(view)
+        time.sleep(0.5)
+    raise AssertionError(f"no assignment for clue {clue_id} reached {party}")
+
+
+def test_clues_become_assignments_both_ways(hub: Hub) -> None:
+    # dept-health reports a road occupation (URB-001, delegated to streets) in Ziyang:
+    # the street of the location handles it.
+    down = _clue(hub, "dept-health", "street-ziyang", "URB-001")
+    assignment = _assignment_for(hub, "street-ziyang", down)
+    assert assignment["order_type"] == "ASSIGNMENT"
+    assert assignment["issuer"] == "dept-health" and assignment["recipients"] == ["street-ziyang"]
+    (delivered,) = hub.inbox_for("street-ziyang", assignment["order_id"], 1)
+    assert delivered["subject_id"] == down and delivered["matter_code"] == "URB-001"
+    # the dues come from deadlines.yaml: ASSIGNMENT/NORMAL answers in 7 working days
+    calendar = load_calendar(REFERENCE_DIR / "calendar.yaml")
+    issued = datetime.fromisoformat(assignment["issued_at"])
+    expected = calendar.add_working_days(issued, 7)
+    assert datetime.fromisoformat(assignment["dues"]["answer"]) == expected
+
+    # street-yangyuan reports a matter the urban department kept (URB-003): it goes up.
+    up = _clue(hub, "street-yangyuan", "street-yangyuan", "URB-003")
+    assignment = _assignment_for(hub, "dept-urban", up)
+    assert assignment["issuer"] == "street-yangyuan" and assignment["recipients"] == ["dept-urban"]
+
+    # a street reporting a delegated matter on its own ground handles it itself: no order
+    own = _clue(hub, "street-ziyang", "street-ziyang", "URB-001")
+    time.sleep(2)
+    orders = _get(hub, "/v1/orders?role=issued", "street-ziyang")[1]["orders"]
+    for summary in orders:
+        assert (
+            _get(hub, f"/v1/orders/{summary['order_id']}", "street-ziyang")[1].get("subject_id")
+            != own
+        )

@@ -47,6 +47,7 @@ def event(view: OrderView, event_type: str, actor: str, **extra: Any) -> OrderEv
         "source_party": actor,
         "source_id": f"EV-{next(_counter)}",
         "occurred_at": (T0 + timedelta(minutes=len(view.history))).isoformat(),
+        "received_at": (T0 + timedelta(minutes=len(view.history), seconds=1)).isoformat(),
         "order_id": view.order_id,
         "event_type": event_type,
         "actor_party": actor,
@@ -238,9 +239,7 @@ def test_deadlines_fire_once_each_and_only_while_they_matter() -> None:
     flagged = step(view, "OVERDUE", "hub")  # not the deterministic id: still due
     assert len(missed_deadlines(flagged, T0 + timedelta(hours=3), dues)) == 2
     signed = step(view, "SIGNED", "dept-urban")
-    assert [m.which for m in missed_deadlines(signed, T0 + timedelta(hours=3), dues)] == [
-        "answer"
-    ]
+    assert [m.which for m in missed_deadlines(signed, T0 + timedelta(hours=3), dues)] == ["answer"]
     answered = step(step(signed, "REPORTED", "dept-urban"), "FEEDBACK", "dept-urban")
     assert missed_deadlines(answered, T0 + timedelta(days=3), dues) == []
     referral = order("CRIMINAL_REFERRAL")
