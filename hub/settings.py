@@ -114,6 +114,13 @@ class HubSettings(BaseSettings):
     kafka_timeout: float = Field(
         default=5.0, gt=0, le=60, description="Seconds to wait for Kafka before answering 503."
     )
+    kafka_session_timeout: float = Field(
+        default=30.0,
+        ge=6,
+        le=300,
+        description="Seconds without a heartbeat before Kafka hands a dead worker's "
+        "partitions to the others (failover time).",
+    )
     deadline_sweep_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="How often workers look for missed deadlines."
     )

@@ -14,7 +14,14 @@ so the worker owning partition N keeps those orders' views in its share of the
   the order (justice too for escalations); a second return makes the hub emit an
   ESCALATED event for the justice bureau to rule.
 - Every applied order and event updates the two-way assessment counters of the parties
-  concerned (``assessment`` table, see `hub.dispatch._assessment`).
+  concerned (see `hub.dispatch._assessment`), exactly once even across a crash:
+
+  The counters live in the ``orders`` table itself, under ``~assessment|party|month|N``
+  for partition N, and are written *before* the order's view. Both go to the same
+  changelog partition, which the producer writes in order, so a view that survived a
+  crash implies its counters did. Each counter entry remembers the last source position
+  (topic, offset) it counted, so a message processed again after a crash (its offset was
+  not committed) re-applies the view but does not count twice.
 - An event that arrives before its order (the topics are read independently) is parked
   in a table and applied when the order comes; after an hour it goes to the DLQ.
 - What cannot be applied (undecodable, unknown order, out of order, wrong party) goes to
@@ -75,6 +82,7 @@ CONTROL_HEADER = "hub.control"
 SWEEP = b"sweep-parked"
 PARK_LIMIT = 100  # events parked per unknown order before the rest go to the DLQ
 CONNECTOR = b"dispatch"
+ASSESSMENT_PREFIX = "~assessment|"
 
 
 def _header(message: Any, name: str) -> bytes | None:
@@ -155,9 +163,8 @@ class DispatchEngine:
             party.id: _raw_topic(app, f"out.{party.id}.v1")
             for party in reference().parties.with_inbox()
         }
+        # order_id -> view (view_to_dict), and the assessment counters (ASSESSMENT_PREFIX).
         self.table = app.Table("orders", default=None, partitions=partitions)
-        # Two-way assessment counters: "party|YYYY-MM|partition" -> counters (JSON-safe).
-        self.assessment = app.Table("assessment", default=None, partitions=partitions)
         # Events that arrived before their order (the two topics are read independently):
         # order_id -> [{"value": b64, "key": b64, "headers": [...], "topic", "partition",
         # "offset", "parked_at"}]. Applied when the order arrives; DLQ'd after PARK_SECONDS.
@@ -250,14 +257,17 @@ class DispatchEngine:
                 f"order {key} names parties without an inbox: {unknown}",
             )
             return
+        self._count(opened(view), message, 0)
         self.table[key] = view_to_dict(view)
-        self._count(opened(view), message.partition)
         targets = [p for p in view.parties if p != view.issuer]
         await self._deliver(targets, message, b"order")
-        for parked in self.parked.pop(key, None) or []:
-            await self.handle_event(_Parked.load(parked))
+        for index, parked in enumerate(self.parked.pop(key, None) or []):
+            # counted at the order's position: the parked offsets are older than others
+            await self.handle_event(_Parked.load(parked), at=(message, index + 1))
 
-    async def handle_event(self, message: Any) -> None:
+    async def handle_event(self, message: Any, at: tuple[Any, int] | None = None) -> None:
+        """Apply one event; at is the (message, step) its counting position is taken from
+        when it is not message itself (parked events applied when their order comes)."""
         if _header(message, CONTROL_HEADER) == SWEEP:
             await self._sweep(message.key.decode())
             return
@@ -290,8 +300,9 @@ class DispatchEngine:
             )
             return
         assert isinstance(outcome, Applied)  # noqa: S101
+        changes = changes_of(view, outcome.view, event, self.dues(view))
+        self._count(changes, *(at or (message, 0)))
         self.table[key] = view_to_dict(outcome.view)
-        self._count(changes_of(view, outcome.view, event, self.dues(view)), message.partition)
         targets = list(dict.fromkeys([*view.parties, *outcome.view.parties]))
         if event.event_type in (EventType.ESCALATED, EventType.OVERDUE) or outcome.escalate:
             targets.append(JUSTICE)
@@ -409,10 +420,7 @@ class DispatchEngine:
         if self.reference_ready is not None and not self.reference_ready.is_set():
             return
         now = datetime.now(UTC)
-        for key, stored in list(self.table.items()):
-            if stored is None or not self.owns(str(key)):
-                continue  # a standby copy: the active owner reports it
-            view = view_from_dict(stored)
+        for view in self.active_views():
             for missed in missed_deadlines(view, now, self.dues(view)):
                 await self._emit_notice(view, missed, EventType.OVERDUE, missed.source_id)
                 await self._emit_notice(
@@ -458,20 +466,47 @@ class DispatchEngine:
         """The deadlines of an order (policy, calendar and its matter)."""
         return self.deadlines.dues(view, self.reference().matters.get(view.matter_code))
 
+    def active_views(self) -> list[OrderView]:
+        """The orders of the partitions this worker actively owns (standby copies left out:
+        their active owner answers for them)."""
+        return [
+            view_from_dict(stored)
+            for key, stored in list(self.table.items())
+            if stored is not None
+            and not str(key).startswith(ASSESSMENT_PREFIX)
+            and self.owns(str(key))
+        ]
+
     def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
         """This worker's actively owned assessment counters of period, per party."""
         active = self.active_partitions()
         shares: dict[str, list[dict[str, Any]]] = {}
-        for key, value in list(self.assessment.items()):
-            party, month, partition = str(key).rsplit("|", 2)
-            if month == period and int(partition) in active and value is not None:
+        for key, value in list(self.table.items()):
+            if not str(key).startswith(ASSESSMENT_PREFIX) or value is None:
+                continue
+            party, month, partition = str(key)[len(ASSESSMENT_PREFIX) :].rsplit("|", 2)
+            if month == period and int(partition) in active:
                 shares.setdefault(party, []).append(value)
         return shares
 
-    def _count(self, changes: list[Change], partition: int) -> None:
+    def _count(self, changes: list[Change], message: Any, step: int) -> None:
+        """Add changes to the counters, once per source position (message offset, step)."""
+        source = "order" if message.topic == self.orders_topic.get_topic_name() else "event"
+        position = [int(message.offset), step]
+        keyed: dict[str, list[Change]] = {}
         for change in changes:
-            key = f"{change.party}|{change.period}|{partition}"
-            self.assessment[key] = add_change(self.assessment.get(key), change)
+            key = f"{ASSESSMENT_PREFIX}{change.party}|{change.period}|{message.partition}"
+            keyed.setdefault(key, []).append(change)
+        for key, group in keyed.items():
+            counters: dict[str, Any] = dict(self.table.get(key) or {})
+            seen = dict(counters.get("seen", {}))
+            if source in seen and list(seen[source]) >= position:
+                continue  # counted before a crash; this is the redelivery
+            for change in group:
+                counters = add_change(counters, change)
+            seen[source] = position
+            counters["seen"] = seen
+            self.table[key] = counters
 
     # ---------------------------------------------------------------- routing
 

@@ -238,10 +238,7 @@ class OrderDesk:
         if wanted is not None and wanted not in OrderState.__members__:
             raise Problem("invalid-parameter", f"state must be one of {', '.join(OrderState)}")
         orders = []
-        for key, stored in list(self.engine.table.items()):
-            if stored is None or not self.engine.owns(str(key)):
-                continue  # a standby copy; its active owner lists it
-            view = view_from_dict(stored)
+        for view in self.engine.active_views():
             mine = view.issuer == party.id if role == "issued" else party.id in view.recipients
             if mine and (wanted is None or view.state.value == wanted):
                 orders.append(_summary(view))
