@@ -114,6 +114,13 @@ class HubSettings(BaseSettings):
     kafka_timeout: float = Field(
         default=5.0, gt=0, le=60, description="Seconds to wait for Kafka before answering 503."
     )
+    kafka_linger_ms: int = Field(
+        default=5,
+        ge=0,
+        le=1000,
+        description="Milliseconds a worker's producer waits to batch records (Kafka 4's "
+        "default); 0 sends every record in its own request.",
+    )
     kafka_session_timeout: float = Field(
         default=30.0,
         ge=6,

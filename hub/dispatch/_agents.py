@@ -529,10 +529,13 @@ class DispatchEngine:
         trace = _header(message, "hub.trace_id")
         if trace:
             headers.append(("hub.trace_id", trace))
+        producer = self.app.producer  # straight to the client: no per-record channel work
         for party in parties:
             inbox = self.inboxes.get(party)
             if inbox is not None:
-                await inbox.send(key=message.key, value=message.value, headers=headers)
+                await producer.send(
+                    inbox.get_topic_name(), message.key, message.value, None, None, headers
+                )
 
     async def _escalate(self, view: OrderView, cause: OrderEvent) -> None:
         """Emit ESCALATED for the justice bureau after the second return (审定)."""

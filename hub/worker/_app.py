@@ -84,6 +84,8 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         topic_allow_declare=True,
         topic_disable_leader=False,
         producer_acks=-1,
+        producer_linger_ms=settings.kafka_linger_ms,
+        producer_max_batch_size=256 * 1024,
         broker_session_timeout=settings.kafka_session_timeout,
         broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout / 3),
         consumer_auto_offset_reset="earliest",

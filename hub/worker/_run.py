@@ -54,7 +54,9 @@ def run_worker(settings: HubSettings) -> None:
     worker = faust.Worker(
         hub_app.faust,
         loglevel=settings.log_level,
-        quiet=False,
+        # Faust's terminal spinner sets the root logger to DEBUG at WARNING and above,
+        # so every debug call of Faust and aiokafka would build a record: no spinner then.
+        quiet=settings.log_level in ("WARNING", "ERROR"),
         redirect_stdouts=False,
     )
     worker.execute_from_commandline()
