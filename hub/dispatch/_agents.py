@@ -230,7 +230,7 @@ class DispatchEngine:
     # --------------------------------------------------------------- handlers
 
     async def handle_order(self, message: Any) -> None:
-        order = await self.serde.decode("order", message.value)
+        order = await self.serde.decode("order", message.value, self._catalogue())
         assert isinstance(order, DispatchOrder)  # noqa: S101
         key = str(order.order_id)
         if self.table.get(key) is not None:
@@ -312,7 +312,7 @@ class DispatchEngine:
 
     async def handle_clue(self, message: Any) -> None:
         """Turn a clue into an ASSIGNMENT to the party competent for its matter."""
-        clue = await self.serde.decode("clue", message.value)
+        clue = await self.serde.decode("clue", message.value, self._catalogue())
         assert isinstance(clue, Clue)  # noqa: S101
         matter = self.reference().matters.get(clue.matter_code)
         if matter is None:
@@ -519,6 +519,12 @@ class DispatchEngine:
         return [URL(str(url)) for url in self.app.router.external_topics_metadata()]
 
     # ---------------------------------------------------------------- helpers
+
+    def _catalogue(self) -> Reference | None:
+        """The reference to check matter codes against (None before any is loaded, so a
+        cluster without `hub reference load` does not reject every order)."""
+        reference = self.reference()
+        return reference if reference.matters else None
 
     def _department_for(self, matter_code: str) -> str | None:
         matter = self.reference().matters.get(matter_code)

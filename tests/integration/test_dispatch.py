@@ -194,10 +194,8 @@ def test_a_whistle_without_recipients_goes_to_the_matters_department(hub: Hub) -
     assert order["order_id"] == order_id
 
 
-def test_an_event_that_does_not_fit_goes_to_the_dlq_with_its_reason(hub: Hub) -> None:
-    order_id = hub.order("street-jiyuqiao")
-    hub.inbox_for("dept-urban", order_id, 1)
-    hub.event("dept-urban", order_id, "FEEDBACK", comment="未签收先反馈")
+def _dlq_record(hub: Hub, key: bytes) -> dict[str, bytes]:
+    """The headers (and "value") of the DLQ record with key, waiting up to 30 s."""
 
     async def find() -> dict[str, bytes]:
         consumer = AIOKafkaConsumer(
@@ -213,15 +211,68 @@ def test_an_event_that_does_not_fit_goes_to_the_dlq_with_its_reason(hub: Hub) ->
                 batches = await consumer.getmany(timeout_ms=1000)
                 for records in batches.values():
                     for record in records:
-                        if record.key == order_id.encode():
+                        if record.key == key:
                             return {k: bytes(v) for k, v in record.headers} | {
                                 "value": record.value
                             }
         finally:
             await consumer.stop()
-        raise AssertionError("no DLQ record for the out-of-order event")
+        raise AssertionError(f"no DLQ record with key {key!r}")
 
-    parked = asyncio.run(find())
+    return asyncio.run(find())
+
+
+def _produce(hub: Hub, kind: str, topic: str, record: Any, key: bytes) -> None:
+    async def send() -> None:
+        async with RegistryClient(hub.base + "/registry") as client:
+            value = await AvroSerde(client).encode(kind, record)
+        producer = AIOKafkaProducer(bootstrap_servers=hub.bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                topic, key=key, value=value, headers=[("hub.kind", kind.encode())]
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def test_records_naming_an_unknown_matter_go_to_the_dlq(hub: Hub) -> None:
+    """Written straight to Kafka (the gateway would refuse them with 422)."""
+    now = datetime.now(UTC)
+    order = validate(
+        "order",
+        sample(
+            "order",
+            source_id=f"T-{uuid.uuid4().hex[:12]}",
+            matter_code="URB-999",
+            issued_at=now.isoformat(),
+            deadline=(now + timedelta(days=1)).isoformat(),
+        ),
+    )
+    key = str(order.record_id).encode()
+    _produce(hub, "order", "enf.order.v1", order, key)
+    parked = _dlq_record(hub, key)
+    assert parked["hub.error.class"] == b"RecordInvalid"
+    assert b"matter_code" in parked["hub.error.message"]
+    assert b"URB-999" in parked["hub.error.message"]
+    clue = validate(
+        "clue", sample("clue", source_id=f"C-{uuid.uuid4().hex[:12]}", matter_code="WAT-999")
+    )
+    key = str(clue.record_id).encode()
+    _produce(hub, "clue", "enf.clue.v1", clue, key)
+    parked = _dlq_record(hub, key)
+    assert parked["hub.error.source.topic"] == b"enf.clue.v1"
+    assert b"WAT-999" in parked["hub.error.message"]
+
+
+def test_an_event_that_does_not_fit_goes_to_the_dlq_with_its_reason(hub: Hub) -> None:
+    order_id = hub.order("street-jiyuqiao")
+    hub.inbox_for("dept-urban", order_id, 1)
+    hub.event("dept-urban", order_id, "FEEDBACK", comment="未签收先反馈")
+
+    parked = _dlq_record(hub, order_id.encode())
     assert parked["hub.error.stage"] == b"lifecycle"
     assert parked["hub.error.class"] == b"event.not_in_state"
     assert b"SIGNED" in parked["hub.error.message"]
@@ -500,7 +551,8 @@ def test_a_restarted_worker_recovers_its_orders_from_the_changelog(
     applied_topics: str, tmp_path: Path
 ) -> None:
     """Stop the only worker of an app, start a fresh one with empty local state: the
-    orders table comes back from its changelog and the order goes on where it was."""
+    orders table (views and assessment counters) comes back from its changelog and the
+    order goes on where it was."""
     app_id = f"restart-{uuid.uuid4().hex[:8]}"
     tokens_file = tmp_path / "tokens.json"
     tokens: dict[str, str] = {}
@@ -529,10 +581,20 @@ def test_a_restarted_worker_recovers_its_orders_from_the_changelog(
         )
         assert status == 202
         _wait_state(hub, order_id, "dept-urban", "SIGNED")
+        # the assessment counters, once the worker has caught up with the backlog
+        before = _get(hub, "/v1/assessment", "dept-urban")[1]
+        while True:
+            time.sleep(1.5)
+            now = _get(hub, "/v1/assessment", "dept-urban")[1]
+            if now == before:
+                break
+            before = now
+        assert before["parties"][0]["signed"] >= 1
     with running_worker(env("second"), tmp_path / "second.log") as base:
         hub = Hub(base, applied_topics, tokens)
         view = _wait_state(hub, order_id, "street-jiyuqiao", "SIGNED")
         assert [step["event_type"] for step in view["history"]] == ["SIGNED"]
+        assert _wait_for(hub, "/v1/assessment", "dept-urban", lambda b: b == before) == before
         status, answer = hub.post(
             f"/v1/orders/{order_id}/events", {"event_type": "REPORTED"}, "dept-urban"
         )
