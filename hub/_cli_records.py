@@ -80,11 +80,36 @@ def cmd_schemas_register(settings: HubSettings, args: argparse.Namespace) -> int
     """Register every shipped version of every kind, oldest first (idempotent)."""
     from hub.registry import open_registry
 
+    from hub.errors import SchemaRegistryError
+
     async def run() -> None:
         async with open_registry(settings) as registry:
             for kind in KINDS.values():
-                for version in schema_versions(kind):
-                    text = json.dumps(committed_schema(kind, version), ensure_ascii=False)
+                texts = {
+                    version: json.dumps(committed_schema(kind, version), ensure_ascii=False)
+                    for version in schema_versions(kind)
+                }
+                # A version older than one already registered cannot follow it (a worker
+                # registers the current version when it first writes): leave it out.
+                newest = 0
+                for version, text in texts.items():
+                    try:
+                        await registry.lookup(kind.subject, text)
+                    except SchemaRegistryError as exc:
+                        if exc.status != 404:
+                            raise
+                    else:
+                        newest = version
+                for version, text in texts.items():
+                    if version < newest:
+                        try:
+                            await registry.lookup(kind.subject, text)
+                        except SchemaRegistryError:
+                            print(
+                                f"{kind.subject:<28} v{version} -> not registered: v{newest} "
+                                "already is, and an older version cannot follow it"
+                            )
+                            continue
                     schema_id = await registry.register(kind.subject, text)
                     print(f"{kind.subject:<28} v{version} -> id {schema_id}")
 

@@ -33,6 +33,19 @@ class LocalRegistryClient:
         await self.registry.ensure_started()
         return (await self.registry.register(subject, schema)).id
 
+    async def lookup(self, subject: str, schema: str) -> dict[str, Any]:
+        """subject, version, id and schema of an already registered schema (404 if not)."""
+        await self.registry.catch_up()
+        entry = self.registry.store.find(subject, schema)
+        if entry is None:
+            raise SchemaRegistryError("Schema not found", status=404, error_code=40403)
+        return {
+            "subject": subject,
+            "version": entry.version,
+            "id": entry.id,
+            "schema": entry.schema,
+        }
+
     async def subjects(self) -> list[str]:
         await self.registry.catch_up()
         return sorted(self.registry.store.subjects)
