@@ -44,4 +44,11 @@ run: the hub worker is starting on the local broker ($HUB_KAFKA_BOOTSTRAP).
      Ctrl-C stops the worker and the broker.
 
 MSG
-"$HUB" worker
+# A worker exits with 70 when a partition stalls after a rebalance (hub/worker/_watchdog.py);
+# like a supervisor (systemd Restart=, a Kubernetes pod) would, start it again.
+while true; do
+    status=0
+    "$HUB" worker || status=$?
+    [ "$status" -eq 70 ] || exit "$status"
+    echo "run: the worker exited to recover a stalled partition; starting it again" >&2
+done

@@ -78,9 +78,8 @@ def cmd_schemas_check(settings: HubSettings, args: argparse.Namespace) -> int:
 
 def cmd_schemas_register(settings: HubSettings, args: argparse.Namespace) -> int:
     """Register every shipped version of every kind, oldest first (idempotent)."""
-    from hub.registry import open_registry
-
     from hub.errors import SchemaRegistryError
+    from hub.registry import open_registry
 
     async def run() -> None:
         async with open_registry(settings) as registry:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from hub import __version__
+from hub._cli_connectors import add_commands as add_connector_commands
 from hub._cli_records import add_commands as add_record_commands
 from hub.errors import ConfigError, HubError
 from hub.reference import load_parties
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     parties = commands.add_parser("parties", help="list the parties of the reference file")
     parties.set_defaults(handler=cmd_parties)
     add_record_commands(commands)
+    add_connector_commands(commands)
     return parser
 
 

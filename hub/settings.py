@@ -150,6 +150,10 @@ class HubSettings(BaseSettings):
         default=Path(__file__).resolve().parent / "reference" / "deadlines.yaml",
         description="Default order deadlines per order type and priority.",
     )
+    connectors_file: Path | None = Field(
+        default=None,
+        description="YAML file of the party connectors a worker runs (none when unset).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of hub processes."
     )

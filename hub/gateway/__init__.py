@@ -1,6 +1,7 @@
 """The HTTP gateway: the door for department and street systems that speak HTTP, not Kafka."""
 
 from hub.gateway._app import Gateway
+from hub.gateway._native import NativeDesk
 from hub.gateway._openapi import document as openapi_document
 from hub.gateway._orders import OrderDesk
 from hub.gateway._policy import HTTP_KINDS, PUBLISHABLE, may_publish, may_read_inbox
@@ -12,6 +13,7 @@ __all__ = [
     "PROBLEMS",
     "PUBLISHABLE",
     "Gateway",
+    "NativeDesk",
     "OrderDesk",
     "Problem",
     "TokenEntry",

@@ -12,12 +12,14 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
+from connectors import ConnectorService, load_catalogue, load_connectors
 from hub.catalogue import read_cache, read_shared
 from hub.dispatch import Deadlines, DispatchEngine, load_deadline_policy
 from hub.dispatch._metrics import AssessmentCollector
 from hub.errors import KafkaUnavailableError, ReferenceDataError
-from hub.gateway import Gateway, OrderDesk
+from hub.gateway import Gateway, NativeDesk, OrderDesk
 from hub.kafka import ssl_context
+from hub.normalise import Normaliser
 from hub.records import KINDS
 from hub.reference import Reference, load_calendar, load_parties
 from hub.registry import (
@@ -32,6 +34,7 @@ from hub.settings import HubSettings
 from hub.topics import load_topics
 from hub.worker._http import HttpServer, build_web_app
 from hub.worker._metrics import install_metrics
+from hub.worker._watchdog import install_watchdog
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,23 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         deadline_sweep_seconds=settings.deadline_sweep_seconds,
         case_partitions=partitions[KINDS["case"].topic],
     )
+    catalogue = load_catalogue()
+    normaliser = Normaliser(app, serde, lambda: gateway.reference, catalogue, reference_ready)
+    NativeDesk(gateway, catalogue).install(web_app)
+    if settings.connectors_file is not None:
+        configs = load_connectors(settings.connectors_file, gateway.reference.parties)
+        connectors = ConnectorService(
+            configs, settings, serde, catalogue, gateway.reference.parties
+        )
+
+        async def start_connectors(_: web.Application) -> None:
+            await connectors.start()
+
+        async def stop_connectors(_: web.Application) -> None:
+            await connectors.stop()
+
+        web_app.on_startup.append(start_connectors)
+        web_app.on_cleanup.append(stop_connectors)
     metrics = CollectorRegistry()
     metrics.register(AssessmentCollector(engine))
     install_metrics(web_app, gateway, metrics)
@@ -164,6 +184,13 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         web_app, settings.http_host, settings.http_port, ssl_context=server_tls(settings)
     )
     app.web_server(server)
+
+    install_watchdog(
+        app,
+        [engine.orders_topic, engine.events_topic, engine.clues_topic, engine.cases_topic],
+        normaliser.source,
+    )
+
     return HubApp(
         faust=app, http=server, registry=registry, gateway=gateway, engine=engine, metrics=metrics
     )

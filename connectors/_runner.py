@@ -1,0 +1,372 @@
+"""Runs configured connectors: each on its own task, with status, pause and backoff.
+
+- A **source** runner gives the source an ``emit`` that writes the native record to
+  ``raw.<party>.v1`` with acks=all and returns once the broker has it.
+- A **sink** runner reads ``out.<party>.v1`` in the consumer group
+  ``<app id>-connector-<name>``, renders each canonical record in the party's native
+  format (its outbound mapping spec; the canonical JSON when it has none), hands the
+  batch to the sink, calls ``flush`` and only then commits the offsets. A record the
+  hub cannot render, or the party refuses (4xx), goes to the DLQ; the rest go on.
+
+Every connector writes its status (state, last success, consecutive failures, circuit
+state, backlog) to the state topic every few seconds, and obeys ``hub connectors
+pause|resume`` (a control entry it re-reads between batches).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from connectors._base import OutRecord, RawRecord, Sink, Source
+from connectors._config import (
+    ConnectorConfig,
+    FileDropConnector,
+    KafkaConnector,
+    PollConnector,
+    WebhookConnector,
+)
+from connectors._mapping import MappingError
+from connectors._sources import FileDropSource, HttpPollSource
+from connectors._specs import SpecCatalogue
+from connectors._state import StateStore
+from connectors._webhook import DeliveryRefused, WebhookSink
+from hub.errors import HubError, RecordError
+from hub.kafka import aiokafka_options
+from hub.reference import Registry
+from hub.serde import AvroSerde
+from hub.settings import HubSettings
+
+log = logging.getLogger(__name__)
+
+DLQ_TOPIC = "hub.dlq.v1"
+STATUS_SECONDS = 5.0
+PAUSE_CHECK_SECONDS = 2.0
+
+
+def _read_secret(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise HubError(f"cannot read the secret file {path}: {exc.strerror}") from None
+
+
+class ConnectorRunner:
+    """One connector instance: its task, its status, its pause switch."""
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        settings: HubSettings,
+        state: StateStore,
+        producer: AIOKafkaProducer,
+        serde: AvroSerde,
+        catalogue: SpecCatalogue,
+        parties: Registry,
+        sink: Sink | None = None,
+        source: Source | None = None,
+    ) -> None:
+        """sink/source: injected transports (tests); built from config otherwise."""
+        self.config = config
+        self.settings = settings
+        self.state = state
+        self.producer = producer
+        self.serde = serde
+        self.catalogue = catalogue
+        self.party = parties.get(config.party)
+        self.sink = sink
+        self.source = source
+        self.status: dict[str, Any] = {"state": "starting", "consecutive_failures": 0}
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_status = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    # --------------------------------------------------------------- control
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"connector-{self.name}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self.source is not None:
+            await self.source.stop()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=15)
+            except TimeoutError:
+                self._task.cancel()
+        await self._report("stopped", force=True)
+
+    async def _report(self, state: str, force: bool = False, **extra: Any) -> None:
+        self.status.update(state=state, at=time.time(), type=self.config.type, **extra)
+        if self.sink is not None and isinstance(self.sink, WebhookSink):
+            self.status["circuit"] = self.sink.breaker.state
+            self.status["delivered"] = self.sink.stats.delivered
+            self.status["last_error"] = self.sink.stats.last_error
+        if force or time.monotonic() - self._last_status >= STATUS_SECONDS:
+            self._last_status = time.monotonic()
+            try:
+                await self.state.put(self.name, "status", dict(self.status))
+            except HubError as exc:
+                log.warning("connector %s: status not stored: %s", self.name, exc.message)
+
+    async def _wait_while_paused(self) -> None:
+        while await self.state.paused(self.name) and not self._stopping.is_set():
+            await self._report("paused")
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=PAUSE_CHECK_SECONDS)
+            except TimeoutError:
+                pass
+
+    async def _run(self) -> None:
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                await self._wait_while_paused()
+                if self._stopping.is_set():
+                    break
+                if isinstance(self.config, WebhookConnector):
+                    await self._run_sink(self.config)
+                elif isinstance(self.config, (PollConnector, FileDropConnector)):
+                    await self._run_source(self.config)
+                else:
+                    assert isinstance(self.config, KafkaConnector)  # noqa: S101
+                    await self._report("direct", force=True)
+                    await self._stopping.wait()
+                delay = 1.0
+            except HubError as exc:
+                self.status["consecutive_failures"] = self.status["consecutive_failures"] + 1
+                self.status["last_error"] = exc.message
+                await self._report("failing" if exc.retriable else "stopped-on-error", force=True)
+                if not exc.retriable:
+                    log.error("connector %s stopped: %s", self.name, exc.message)
+                    return
+                log.warning("connector %s: %s; retrying in %.0f s", self.name, exc.message, delay)
+            except Exception as exc:  # noqa: BLE001 - one connector must not take others down
+                log.exception("connector %s failed", self.name)
+                self.status["last_error"] = f"{type(exc).__name__}: {exc}"
+                await self._report("failing", force=True)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, 60.0)
+
+    # ---------------------------------------------------------------- source
+
+    async def _emit(self, record: RawRecord) -> None:
+        try:
+            await self.producer.send_and_wait(
+                f"raw.{record.party}.v1",
+                key=record.key,
+                value=record.payload,
+                headers=record.kafka_headers(self.name),
+            )
+        except KafkaError as exc:
+            raise HubError(f"could not write to raw.{record.party}.v1: {exc}") from None
+        self.status["emitted"] = self.status.get("emitted", 0) + 1
+        self.status["last_success"] = time.time()
+        self.status["consecutive_failures"] = 0
+        await self._report("running")
+
+    async def _run_source(self, config: PollConnector | FileDropConnector) -> None:
+        if self.source is None:
+            if isinstance(config, PollConnector):
+                token = _read_secret(config.token_file)
+                self.source = HttpPollSource(
+                    config, self.state, token=token.decode() if token else None
+                )
+            else:
+                self.source = FileDropSource(config, self.state)
+        await self._report("running", force=True)
+        await self.source.run(self._emit)
+
+    # ------------------------------------------------------------------ sink
+
+    async def _run_sink(self, config: WebhookConnector) -> None:
+        if self.sink is None:
+            self.sink = WebhookSink(config, secret=_read_secret(config.secret_file))
+        await self.sink.setup()
+        topic = f"out.{config.party}.v1"
+        consumer = AIOKafkaConsumer(
+            topic,
+            group_id=f"{self.settings.app_id}-connector-{config.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **aiokafka_options(self.settings),
+        )
+        try:
+            await consumer.start()
+        except KafkaError as exc:
+            raise HubError(f"cannot read {topic}: {exc}") from None
+        try:
+            await self._report("running", force=True)
+            while not self._stopping.is_set():
+                if await self.state.paused(self.name):
+                    return  # _run waits while paused, then starts again from the commit
+                batches = await consumer.getmany(timeout_ms=1000, max_records=config.batch_size)
+                for tp, messages in batches.items():
+                    records = [r for r in [await self._render(m) for m in messages] if r]
+                    await self._write(records)
+                    await self.sink.flush()
+                    await consumer.commit({tp: messages[-1].offset + 1})
+                    self.status["last_success"] = time.time()
+                    self.status["consecutive_failures"] = 0
+                await self._report("running", backlog=await self._backlog(consumer))
+        finally:
+            await consumer.stop()
+            await self.sink.close()
+
+    async def _backlog(self, consumer: AIOKafkaConsumer) -> int:
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return 0
+        ends = await consumer.end_offsets(assigned)
+        total = 0
+        for tp in assigned:
+            position = await consumer.position(tp)
+            total += max(0, ends[tp] - position)
+        return total
+
+    async def _write(self, records: list[OutRecord]) -> None:
+        assert self.sink is not None  # noqa: S101
+        remaining = records
+        while remaining:
+            try:
+                await self.sink.write_batch(remaining)
+                return
+            except DeliveryRefused as exc:
+                refused = exc.record
+                await self._dead_letter_out(refused, "deliver", f"HTTP{exc.status}", exc.message)
+                index = remaining.index(refused)
+                remaining = remaining[index + 1 :]
+
+    async def _render(self, message: Any) -> OutRecord | None:
+        """The native form of an inbox record; None (after a DLQ entry) when impossible."""
+        headers = {k: bytes(v) for k, v in message.headers or []}
+        kind = headers.get("hub.kind", b"").decode()
+        try:
+            record = await self.serde.decode(kind, message.value)
+            canonical = json.loads(record.model_dump_json())
+            spec = self.catalogue.outbound(self.party, kind, canonical)
+            if spec is None:
+                body = json.dumps(canonical, ensure_ascii=False).encode()
+                content_type = "application/json"
+            else:
+                native = spec.apply(canonical)
+                body = json.dumps(native, ensure_ascii=False).encode(spec.encoding)
+                content_type = f"application/json; charset={spec.encoding}"
+        except (MappingError, RecordError, KeyError, UnicodeEncodeError) as exc:
+            detail = getattr(exc, "message", str(exc))
+            await self._dead_letter_in(message, type(exc).__name__, detail)
+            return None
+        return OutRecord(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            kind=kind,
+            record_id=str(getattr(record, "record_id", "")),
+            body=body,
+            content_type=content_type,
+            trace_id=headers.get("hub.trace_id", b"").decode(),
+        )
+
+    async def _dead_letter_in(self, message: Any, reason: str, detail: str) -> None:
+        headers = [
+            *[(k, bytes(v)) for k, v in message.headers or []],
+            ("hub.error.stage", b"render"),
+            ("hub.error.class", reason.encode()),
+            ("hub.error.message", detail[:2000].encode()),
+            ("hub.error.source.topic", str(message.topic).encode()),
+            ("hub.error.source.partition", str(message.partition).encode()),
+            ("hub.error.source.offset", str(message.offset).encode()),
+            ("hub.error.connector", self.name.encode()),
+        ]
+        log.warning("connector %s: DLQ render/%s: %s", self.name, reason, detail[:300])
+        await self.producer.send_and_wait(
+            DLQ_TOPIC, key=message.key, value=message.value, headers=headers
+        )
+
+    async def _dead_letter_out(
+        self, record: OutRecord, stage: str, reason: str, detail: str
+    ) -> None:
+        headers = [
+            ("hub.kind", record.kind.encode()),
+            ("hub.error.stage", stage.encode()),
+            ("hub.error.class", reason.encode()),
+            ("hub.error.message", detail[:2000].encode()),
+            ("hub.error.source.topic", record.topic.encode()),
+            ("hub.error.source.partition", str(record.partition).encode()),
+            ("hub.error.source.offset", str(record.offset).encode()),
+            ("hub.error.connector", self.name.encode()),
+        ]
+        log.warning("connector %s: DLQ %s/%s: %s", self.name, stage, reason, detail[:300])
+        await self.producer.send_and_wait(
+            DLQ_TOPIC, key=record.key, value=record.body, headers=headers
+        )
+
+
+class ConnectorService:
+    """Starts every configured connector on its own task; stops them all."""
+
+    def __init__(
+        self,
+        configs: list[ConnectorConfig],
+        settings: HubSettings,
+        serde: AvroSerde,
+        catalogue: SpecCatalogue,
+        parties: Registry,
+    ) -> None:
+        self.configs = configs
+        self.settings = settings
+        self.serde = serde
+        self.catalogue = catalogue
+        self.parties = parties
+        self.state = StateStore(settings)
+        self.producer: AIOKafkaProducer | None = None
+        self.runners: dict[str, ConnectorRunner] = {}
+
+    async def start(self) -> None:
+        if not self.configs:
+            return
+        await self.state.start()
+        self.producer = AIOKafkaProducer(
+            acks="all", enable_idempotence=True, **aiokafka_options(self.settings)
+        )
+        await self.producer.start()
+        for config in self.configs:
+            runner = ConnectorRunner(
+                config,
+                self.settings,
+                self.state,
+                self.producer,
+                self.serde,
+                self.catalogue,
+                self.parties,
+            )
+            self.runners[config.name] = runner
+            runner.start()
+        log.info("connectors running: %s", ", ".join(self.runners))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
+        if self.producer is not None:
+            await self.producer.stop()
+        await self.state.stop()
+
+
+__all__ = ["ConnectorRunner", "ConnectorService"]

@@ -1,0 +1,94 @@
+"""``POST /v1/native/{native_kind}``: a party posts a record in its own native format.
+
+The body goes through the party's mapping spec and the canonical validation at once,
+so the caller gets a precise 422 (the mapping rule or the canonical rule, the field, in
+Chinese and English) or 202. Accepted bytes are written untouched to the party's
+``raw.<party>.v1`` topic (acks=all) with ``hub.native.kind``, like every connector
+source; the normalisation agent turns them into the canonical record, whose
+``record_id`` the answer already gives (it is deterministic).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from connectors import CONNECTOR_HEADER, NATIVE_KIND_HEADER, MappingError, SpecCatalogue
+from hub.errors import FieldError, KafkaUnavailableError
+from hub.gateway._kafka import Written
+from hub.gateway._policy import may_publish
+from hub.gateway._problems import Problem
+from hub.records import KINDS
+from hub.reference import Party
+
+if TYPE_CHECKING:
+    from hub.gateway._app import Gateway
+
+
+class NativeDesk:
+    """Maps native posts and writes them to the raw topics."""
+
+    def __init__(self, gateway: Gateway, catalogue: SpecCatalogue) -> None:
+        self.gateway = gateway
+        self.catalogue = catalogue
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_post("/v1/native/{native_kind}", self.post_native)
+
+    async def post_native(self, request: web.Request) -> web.Response:
+        party: Party = self.gateway.party_of(request)
+        native_kind = request.match_info["native_kind"]
+        spec = self.catalogue.inbound(party, native_kind)
+        if spec is None:
+            known = self.catalogue.native_kinds(party)
+            raise Problem(
+                "unknown-kind",
+                f"{party.id} has no native kind '{native_kind}'"
+                + (f"; its kinds: {', '.join(known)}" if known else "; it sends canonical records"),
+                detail_zh=f"{party.name}没有名为{native_kind}的报文格式",
+            )
+        payload = await request.read()
+        try:
+            data = spec.apply(spec.decode(payload))
+        except MappingError as exc:
+            raise Problem(
+                "invalid-record",
+                f"the {native_kind} record does not map: {exc.message_en}",
+                detail_zh=exc.message_zh,
+                errors=[FieldError(exc.field, exc.rule, exc.message_zh, exc.message_en)],
+                extra={"target": exc.target},
+            ) from None
+        kind = KINDS[spec.canonical]
+        if not may_publish(party.kind, kind.name):
+            raise Problem(
+                "forbidden",
+                f"{party.id} ({party.kind.value}) may not publish {kind.name} records",
+                detail_zh=f"{party.name}无权发布{kind.name}类记录",
+            )
+        record, trace_id = self.gateway.check_record(
+            request, kind, {**data, "source_party": party.id}
+        )
+        headers = [
+            (NATIVE_KIND_HEADER, native_kind.encode()),
+            (CONNECTOR_HEADER, b"http-native"),
+            ("hub.trace_id", trace_id.encode()),
+        ]
+        topic = f"raw.{party.id}.v1"
+        (result,) = await self.gateway.publisher.send_many(
+            [(topic, kind.key_of(record), payload, headers)]
+        )
+        if isinstance(result, KafkaUnavailableError):
+            raise result
+        assert isinstance(result, Written)  # noqa: S101
+        return web.json_response(
+            {
+                "record_id": str(record.record_id),
+                "kind": kind.name,
+                "topic": result.topic,
+                "partition": result.partition,
+                "offset": result.offset,
+                "canonical_topic": kind.topic,
+            },
+            status=202,
+        )

@@ -1,0 +1,179 @@
+"""Normalisation agent: ``raw.<party>.v1`` (native records as received) → canonical topics.
+
+Every connector source, and ``POST /v1/native/{kind}``, writes a party's native records
+untouched to its raw topic with a ``hub.native.kind`` header. This agent finds the
+party's mapping spec for that kind (`connectors.SpecCatalogue`), decodes and maps the
+payload, validates the result against the reference data, and writes the canonical
+record (Avro, keyed like every record of its kind) to its topic.
+
+A record that does not map goes to ``hub.dlq.v1`` with its original bytes and headers,
+plus ``hub.error.stage`` (``map`` or ``validate``), ``.class`` (the rule broken, e.g.
+``code.unknown``), ``.field`` (the native field), ``.message`` and the source
+coordinates. `replay` writes such a record back to its source topic once the mapping is
+fixed, and it goes through the pipeline again; record ids are deterministic, so a
+record normalised twice is still one record downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from connectors import NATIVE_KIND_HEADER, MappingError, SpecCatalogue
+from hub.errors import HubError, RecordError, RecordInvalid
+from hub.records import KINDS, validate
+from hub.reference import Party, Reference
+from hub.serde import AvroSerde
+
+log = logging.getLogger(__name__)
+
+DLQ_TOPIC = "hub.dlq.v1"
+ERROR_PREFIX = "hub.error."
+CONNECTOR = b"normalise"
+CHARSET_HEADER = "hub.charset"  # set by transports that re-encode (file rows → UTF-8 JSON)
+
+
+def _header(message: Any, name: str) -> bytes | None:
+    for key, value in message.headers or []:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def dead_letter_headers(
+    message: Any, stage: str, reason: str, detail: str, *, connector: bytes, field: str = ""
+) -> list[tuple[str, bytes]]:
+    """The original headers plus ``hub.error.*`` (Kafka Connect's DLQ layout)."""
+    original = [(k, bytes(v)) for k, v in message.headers or [] if not k.startswith(ERROR_PREFIX)]
+    headers = [
+        *original,
+        ("hub.error.stage", stage.encode()),
+        ("hub.error.class", reason.encode()),
+        ("hub.error.message", detail[:2000].encode()),
+        ("hub.error.source.topic", str(message.topic).encode()),
+        ("hub.error.source.partition", str(message.partition).encode()),
+        ("hub.error.source.offset", str(message.offset).encode()),
+        ("hub.error.connector", connector),
+    ]
+    if field:
+        headers.append(("hub.error.field", field.encode()))
+    return headers
+
+
+class Normaliser:
+    """Registers the normalisation agent on a Faust app."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        serde: AvroSerde,
+        reference: Callable[[], Reference],
+        catalogue: SpecCatalogue,
+        reference_ready: asyncio.Event | None = None,
+    ) -> None:
+        self.app = app
+        self.serde = serde
+        self.reference = reference
+        self.catalogue = catalogue
+        self.reference_ready = reference_ready
+        names = [f"raw.{party.id}.v1" for party in reference().parties.with_inbox()]
+        self.source = app.topic(
+            *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
+        app.agent(self.source, name="normalise")(self._on_raw)
+
+    async def _on_raw(self, stream: Any) -> None:
+        async for event in stream.events():
+            if self.reference_ready is not None:
+                await self.reference_ready.wait()
+            await self._guarded(event.message)
+
+    async def _guarded(self, message: Any) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.handle(message)
+                return
+            except MappingError as exc:
+                await self._dead_letter(message, "map", exc.rule, exc.message, exc.field)
+                return
+            except RecordInvalid as exc:
+                fields = ", ".join(e.path for e in exc.errors)
+                await self._dead_letter(message, "validate", "RecordInvalid", exc.message, fields)
+                return
+            except RecordError as exc:
+                await self._dead_letter(message, exc.stage, exc.reason, exc.message)
+                return
+            except HubError as exc:
+                if not exc.retriable:
+                    await self._dead_letter(message, "normalise", type(exc).__name__, exc.message)
+                    return
+                log.warning("normalise: %s; retrying in %.1f s", exc.message, delay)
+            except Exception as exc:  # noqa: BLE001 - a bad record must never stop the partition
+                log.exception("normalise: %s at offset %s failed", message.topic, message.offset)
+                await self._dead_letter(message, "normalise", type(exc).__name__, str(exc))
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    async def handle(self, message: Any) -> None:
+        """Map one raw record and write its canonical record."""
+        party_id = str(message.topic).split(".")[1]
+        reference = self.reference()
+        try:
+            party: Party | None = reference.parties.get(party_id)
+        except KeyError:
+            party = None
+        native_kind = (_header(message, NATIVE_KIND_HEADER) or b"").decode(errors="replace")
+        spec = self.catalogue.inbound(party, native_kind) if party is not None else None
+        if spec is None:
+            known = ", ".join(self.catalogue.native_kinds(party)) if party else ""
+            raise MappingError(
+                "kind.unknown",
+                NATIVE_KIND_HEADER,
+                "(record)",
+                f"{party_id} has no mapping for native kind '{native_kind}'"
+                + (f"; its kinds: {known}" if known else ""),
+                f"没有{party_id}的“{native_kind}”报文映射",
+            )
+        charset = _header(message, CHARSET_HEADER)
+        payload = message.value or b""
+        data = spec.apply(spec.decode(payload, charset.decode() if charset else None))
+        data["source_party"] = party_id
+        trace = (_header(message, "hub.trace_id") or b"").decode(errors="replace")
+        if trace and "trace_id" not in data:
+            data["trace_id"] = trace
+        record = validate(spec.canonical, data, reference if reference.matters else None)
+        kind = KINDS[spec.canonical]
+        value = await self.serde.encode(kind.name, record)
+        headers = [
+            ("hub.kind", kind.name.encode()),
+            ("hub.trace_id", str(record.trace_id).encode()),
+            ("hub.source_party", party_id.encode()),
+            ("hub.native.kind", native_kind.encode()),
+        ]
+        await self.app.producer.send(kind.topic, kind.key_of(record), value, None, None, headers)
+
+    async def _dead_letter(
+        self, message: Any, stage: str, reason: str, detail: str, field: str = ""
+    ) -> None:
+        log.warning("normalise: DLQ %s/%s: %s", stage, reason, detail[:300])
+        headers = dead_letter_headers(
+            message, stage, reason, detail, connector=CONNECTOR, field=field
+        )
+        await self.app.producer.send(
+            DLQ_TOPIC, message.key, message.value or b"", None, None, headers
+        )
+
+
+def replay_target(headers: list[tuple[str, bytes]]) -> tuple[str, list[tuple[str, bytes]]]:
+    """Where a DLQ record goes back to, and the headers it goes back with (its original
+    ones, the ``hub.error.*`` ones removed)."""
+    source = dict(headers).get("hub.error.source.topic")
+    if not source:
+        raise HubError("the DLQ record names no source topic (hub.error.source.topic)")
+    return source.decode(), [(k, v) for k, v in headers if not k.startswith(ERROR_PREFIX)]
