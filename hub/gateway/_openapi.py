@@ -484,6 +484,52 @@ def _document() -> dict[str, Any]:
             },
         }
     }
+    paths["/v1/native/{native_kind}"] = {
+        "post": {
+            "operationId": "post_native",
+            "summary": "Post a record in the caller's own native format (its mapping spec)",
+            "tags": ["records"],
+            "parameters": [
+                {
+                    "name": "native_kind",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "one of the caller's native kinds (README: Connectors)",
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "202": {
+                    "description": "mapped, valid, written to raw.<party>.v1",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["record_id", "kind", "topic", "canonical_topic"],
+                                "properties": {
+                                    "record_id": {"type": "string", "format": "uuid"},
+                                    "kind": {"type": "string"},
+                                    "topic": {"type": "string"},
+                                    "partition": {"type": "integer"},
+                                    "offset": {"type": "integer"},
+                                    "canonical_topic": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": _problem("body is not JSON"),
+                "404": _problem("not one of the caller's native kinds"),
+                "413": _problem("body too large"),
+                "422": _problem("the mapping or a canonical rule is broken; see errors"),
+                **_COMMON_ERRORS,
+            },
+        }
+    }
     paths["/v1/openapi.json"] = {
         "get": {
             "operationId": "openapi",

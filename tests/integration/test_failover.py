@@ -141,15 +141,20 @@ def _records(now: datetime) -> tuple[list[Any], list[list[Any]]]:
     return orders, stages
 
 
+async def _encode(registry_url: str, kind: str, records: list[Any]) -> list[tuple[bytes, bytes]]:
+    """(key, value) of each record, encoded while the registry is surely up."""
+    async with RegistryClient(registry_url) as client:
+        serde = AvroSerde(client)
+        return [(str(r.order_id).encode(), await serde.encode(kind, r)) for r in records]
+
+
 async def _publish(
-    bootstrap: str, serde: AvroSerde, topic: str, kind: str, records: list[Any]
+    bootstrap: str, topic: str, kind: str, encoded: list[tuple[bytes, bytes]]
 ) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
-        for record in records:
-            key = str(record.order_id).encode()
-            value = await serde.encode(kind, record)
+        for key, value in encoded:
             await producer.send(topic, key=key, value=value, headers=[("hub.kind", kind.encode())])
         await producer.flush()
     finally:
@@ -198,19 +203,23 @@ def test_killing_one_of_two_workers_loses_and_duplicates_no_order_state(
             assert time.monotonic() < deadline, "the workers did not finish the rebalance"
             time.sleep(0.5)
 
-        async def publish(stage: int | None, orders: list[Any], stages: list[list[Any]]) -> None:
-            async with RegistryClient(base + "/registry") as client:
-                serde = AvroSerde(client)
-                if stage is None:
-                    await _publish(applied_topics, serde, "enf.order.v1", "order", orders)
-                else:
-                    await _publish(
-                        applied_topics, serde, "enf.order-event.v1", "order-event", stages[stage]
-                    )
-
         orders, stages = _records(datetime.now(UTC))
         ids = [str(order.record_id) for order in orders]
-        asyncio.run(publish(None, orders, stages))
+        registry = base + "/registry"
+        encoded_orders = asyncio.run(_encode(registry, "order", orders))
+        encoded_stages = [asyncio.run(_encode(registry, "order-event", s)) for s in stages]
+
+        def publish(stage: int | None) -> None:
+            if stage is None:
+                asyncio.run(_publish(applied_topics, "enf.order.v1", "order", encoded_orders))
+            else:
+                asyncio.run(
+                    _publish(
+                        applied_topics, "enf.order-event.v1", "order-event", encoded_stages[stage]
+                    )
+                )
+
+        publish(None)
         # both workers answer for every order, forwarding to the partition's owner (a new
         # group reads the whole session's backlog first: that can take minutes in CI)
         deadline = time.monotonic() + 300
@@ -224,12 +233,12 @@ def test_killing_one_of_two_workers_loses_and_duplicates_no_order_state(
                     break
                 assert time.monotonic() < deadline, seen
                 time.sleep(0.3)
-        asyncio.run(publish(0, orders, stages))
-        asyncio.run(publish(1, orders, stages))
+        publish(0)
+        publish(1)
         victim.send_signal(signal.SIGKILL)  # mid-stream: its last work is not committed
         victim.wait(timeout=10)
         for stage in range(2, len(STORY)):
-            asyncio.run(publish(stage, orders, stages))
+            publish(stage)
 
         deadline = time.monotonic() + 300
         while True:
