@@ -30,10 +30,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from connectors._webhook import WebhookSettings
+from hub._yaml import load_model
 from hub.errors import ConfigError
 from hub.reference import Registry
 
@@ -106,20 +106,7 @@ class ConnectorsFile(BaseModel):
 
 def load_connectors(path: Path, parties: Registry) -> list[ConnectorConfig]:
     """Read and check the connectors file; ConfigError naming the entry when wrong."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        loaded = ConnectorsFile.model_validate(document)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or '(top)'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+    loaded = load_model(path, ConnectorsFile, empty={})
     names: set[str] = set()
     for index, connector in enumerate(loaded.connectors):
         if connector.name in names:

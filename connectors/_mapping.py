@@ -33,30 +33,38 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.errors import ConfigError, HubError
+from hub._yaml import load_model
+from hub.errors import RecordError
 from hub.reference import BEIJING
 
 _MISSING: Any = object()
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 
-class MappingError(HubError):
+class MappingError(RecordError):
     """A native record that does not map: the rule broken, the field, what to do."""
 
-    retriable = False
+    stage = "map"
 
     def __init__(
         self, rule: str, field: str, target: str, message_en: str, message_zh: str
     ) -> None:
         self.rule = rule
-        self.field = field
+        self.native_field = field
         self.target = target
         self.message_en = message_en
         self.message_zh = message_zh
         super().__init__(f"{field} -> {target}: [{rule}] {message_en} / {message_zh}")
+
+    @property
+    def reason(self) -> str:
+        return self.rule
+
+    @property
+    def field(self) -> str:
+        return self.native_field
 
 
 class Rule(BaseModel):
@@ -390,17 +398,4 @@ def _convert(value: Any, kind: str, name: str, target: str) -> Any:
 
 def load_spec(path: Path) -> MappingSpec:
     """Read one mapping spec; ConfigError naming the file and the entry when wrong."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return MappingSpec.model_validate(document)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or '(top)'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+    return load_model(path, MappingSpec)

@@ -38,6 +38,7 @@ from connectors._sources import FileDropSource, HttpPollSource
 from connectors._specs import SpecCatalogue
 from connectors._state import StateStore
 from connectors._webhook import DeliveryRefused, WebhookSink
+from hub._guard import dead_letter_headers
 from hub.errors import HubError, RecordError
 from hub.kafka import aiokafka_options
 from hub.reference import Registry
@@ -286,16 +287,9 @@ class ConnectorRunner:
         )
 
     async def _dead_letter_in(self, message: Any, reason: str, detail: str) -> None:
-        headers = [
-            *[(k, bytes(v)) for k, v in message.headers or []],
-            ("hub.error.stage", b"render"),
-            ("hub.error.class", reason.encode()),
-            ("hub.error.message", detail[:2000].encode()),
-            ("hub.error.source.topic", str(message.topic).encode()),
-            ("hub.error.source.partition", str(message.partition).encode()),
-            ("hub.error.source.offset", str(message.offset).encode()),
-            ("hub.error.connector", self.name.encode()),
-        ]
+        headers = dead_letter_headers(
+            message, "render", reason, detail, connector=self.name.encode()
+        )
         log.warning("connector %s: DLQ render/%s: %s", self.name, reason, detail[:300])
         await self.producer.send_and_wait(
             DLQ_TOPIC, key=message.key, value=message.value, headers=headers

@@ -75,6 +75,11 @@ class RecordError(HubError):
         """A short machine-readable reason (DLQ header ``hub.error.class``)."""
         return type(self).__name__
 
+    @property
+    def field(self) -> str:
+        """The field(s) at fault, when known (DLQ header ``hub.error.field``)."""
+        return ""
+
 
 class RecordInvalid(RecordError):
     """A record breaks validation rules; `errors` lists every one, with path and rule."""
@@ -84,6 +89,10 @@ class RecordInvalid(RecordError):
         self.errors = errors
         lines = "\n  ".join(f"{e.path}: [{e.rule}] {e.message_en} / {e.message_zh}" for e in errors)
         super().__init__(f"invalid {kind} record, {len(errors)} error(s):\n  {lines}")
+
+    @property
+    def field(self) -> str:
+        return ", ".join(e.path for e in self.errors)
 
 
 class DecodeError(RecordError):

@@ -24,7 +24,8 @@ from typing import Any
 import faust
 
 from connectors import NATIVE_KIND_HEADER, MappingError, SpecCatalogue
-from hub.errors import HubError, RecordError, RecordInvalid
+from hub._guard import ERROR_PREFIX, dead_letter_headers, handle_guarded
+from hub.errors import HubError
 from hub.records import KINDS, validate
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
@@ -32,7 +33,6 @@ from hub.serde import AvroSerde
 log = logging.getLogger(__name__)
 
 DLQ_TOPIC = "hub.dlq.v1"
-ERROR_PREFIX = "hub.error."
 CONNECTOR = b"normalise"
 CHARSET_HEADER = "hub.charset"  # set by transports that re-encode (file rows → UTF-8 JSON)
 
@@ -42,26 +42,6 @@ def _header(message: Any, name: str) -> bytes | None:
         if key == name:
             return bytes(value)
     return None
-
-
-def dead_letter_headers(
-    message: Any, stage: str, reason: str, detail: str, *, connector: bytes, field: str = ""
-) -> list[tuple[str, bytes]]:
-    """The original headers plus ``hub.error.*`` (Kafka Connect's DLQ layout)."""
-    original = [(k, bytes(v)) for k, v in message.headers or [] if not k.startswith(ERROR_PREFIX)]
-    headers = [
-        *original,
-        ("hub.error.stage", stage.encode()),
-        ("hub.error.class", reason.encode()),
-        ("hub.error.message", detail[:2000].encode()),
-        ("hub.error.source.topic", str(message.topic).encode()),
-        ("hub.error.source.partition", str(message.partition).encode()),
-        ("hub.error.source.offset", str(message.offset).encode()),
-        ("hub.error.connector", connector),
-    ]
-    if field:
-        headers.append(("hub.error.field", field.encode()))
-    return headers
 
 
 class Normaliser:
@@ -90,35 +70,7 @@ class Normaliser:
         async for event in stream.events():
             if self.reference_ready is not None:
                 await self.reference_ready.wait()
-            await self._guarded(event.message)
-
-    async def _guarded(self, message: Any) -> None:
-        delay = 0.5
-        while True:
-            try:
-                await self.handle(message)
-                return
-            except MappingError as exc:
-                await self._dead_letter(message, "map", exc.rule, exc.message, exc.field)
-                return
-            except RecordInvalid as exc:
-                fields = ", ".join(e.path for e in exc.errors)
-                await self._dead_letter(message, "validate", "RecordInvalid", exc.message, fields)
-                return
-            except RecordError as exc:
-                await self._dead_letter(message, exc.stage, exc.reason, exc.message)
-                return
-            except HubError as exc:
-                if not exc.retriable:
-                    await self._dead_letter(message, "normalise", type(exc).__name__, exc.message)
-                    return
-                log.warning("normalise: %s; retrying in %.1f s", exc.message, delay)
-            except Exception as exc:  # noqa: BLE001 - a bad record must never stop the partition
-                log.exception("normalise: %s at offset %s failed", message.topic, message.offset)
-                await self._dead_letter(message, "normalise", type(exc).__name__, str(exc))
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            await handle_guarded(self.handle, event.message, self._dead_letter, "normalise")
 
     async def handle(self, message: Any) -> None:
         """Map one raw record and write its canonical record."""
@@ -159,7 +111,7 @@ class Normaliser:
         await self.app.producer.send(kind.topic, kind.key_of(record), value, None, None, headers)
 
     async def _dead_letter(
-        self, message: Any, stage: str, reason: str, detail: str, field: str = ""
+        self, message: Any, stage: str, reason: str, detail: str, field: str
     ) -> None:
         log.warning("normalise: DLQ %s/%s: %s", stage, reason, detail[:300])
         headers = dead_letter_headers(

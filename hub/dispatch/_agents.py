@@ -45,6 +45,7 @@ from faust.types import TP
 from kafka.partitioner.default import murmur2
 from yarl import URL
 
+from hub._guard import dead_letter_headers, handle_guarded
 from hub.dispatch._assessment import Change, changes_of, opened
 from hub.dispatch._assessment import add as add_change
 from hub.dispatch._deadlines import Deadlines, Dues, Missed, missed_deadlines
@@ -60,7 +61,6 @@ from hub.dispatch._lifecycle import (
     view_from_dict,
     view_to_dict,
 )
-from hub.errors import HubError, RecordError
 from hub.records import (
     KINDS,
     Clue,
@@ -199,33 +199,14 @@ class DispatchEngine:
             await self._process(self.handle_clue, event.message)
 
     async def _process(self, handler: Callable[[Any], Awaitable[None]], message: Any) -> None:
-        """Run handler; retry while the cause is passing (Kafka, registry), park the rest.
-
-        A retriable failure (the registry or Kafka briefly unavailable) is retried with
-        backoff, never sent to the DLQ: the record is fine. Anything else unexpected goes
-        to the DLQ with its class and message, so one bad record never stalls a partition.
-        """
+        """Run handler on message (`hub._guard`): bad records to the DLQ, passing trouble
+        retried; waits for the reference data first."""
         if self.reference_ready is not None:
             await self.reference_ready.wait()
-        delay = 0.5
-        while True:
-            try:
-                await handler(message)
-                return
-            except RecordError as exc:  # undecodable or invalid bytes: park them as they are
-                await self.dead_letter(message, exc.stage, exc.reason, exc.message)
-                return
-            except HubError as exc:
-                if not exc.retriable:
-                    await self.dead_letter(message, "dispatch", type(exc).__name__, exc.message)
-                    return
-                log.warning("dispatch: %s; retrying in %.1f s", exc.message, delay)
-            except Exception as exc:  # noqa: BLE001 - a bad record must never stop the partition
-                log.exception("dispatch: %s at offset %s failed", message.topic, message.offset)
-                await self.dead_letter(message, "dispatch", type(exc).__name__, str(exc))
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+        await handle_guarded(handler, message, self._park, "dispatch")
+
+    async def _park(self, message: Any, stage: str, reason: str, detail: str, field: str) -> None:
+        await self.dead_letter(message, stage, reason, detail, field)
 
     # --------------------------------------------------------------- handlers
 
@@ -563,16 +544,12 @@ class DispatchEngine:
             key=view.order_id.encode(), value=value, headers=[("hub.kind", b"order-event")]
         )
 
-    async def dead_letter(self, message: Any, stage: str, reason: str, detail: str) -> None:
-        """Park the original bytes in the DLQ with what went wrong and where it came from."""
-        headers = [
-            ("hub.error.stage", stage.encode()),
-            ("hub.error.class", reason.encode()),
-            ("hub.error.message", detail[:2000].encode()),
-            ("hub.error.source.topic", str(message.topic).encode()),
-            ("hub.error.source.partition", str(message.partition).encode()),
-            ("hub.error.source.offset", str(message.offset).encode()),
-            ("hub.error.connector", CONNECTOR),
-        ]
+    async def dead_letter(
+        self, message: Any, stage: str, reason: str, detail: str, field: str = ""
+    ) -> None:
+        """Park the original bytes and headers in the DLQ with what went wrong and where."""
+        headers = dead_letter_headers(
+            message, stage, reason, detail, connector=CONNECTOR, field=field
+        )
         log.warning("dispatch: DLQ %s/%s: %s", stage, reason, detail[:300])
         await self.dlq.send(key=message.key, value=message.value or b"", headers=headers)

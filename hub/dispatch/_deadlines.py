@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hub._yaml import load_model
 from hub.dispatch._lifecycle import OrderState, OrderView
-from hub.errors import ConfigError
 from hub.records import OrderType, Priority, derive_record_id
 from hub.reference import Matter, WorkCalendar
 
@@ -81,20 +80,7 @@ class DeadlinePolicy(BaseModel):
 
 def load_deadline_policy(path: Path) -> DeadlinePolicy:
     """Read deadlines.yaml; a wrong entry raises ConfigError naming it and the rule."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return DeadlinePolicy.model_validate(document)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or '(top)'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+    return load_model(path, DeadlinePolicy)
 
 
 @dataclass(frozen=True)

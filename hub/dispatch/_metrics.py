@@ -15,22 +15,11 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from hub.dispatch._assessment import bucket_upper, merge, period_of
+from hub.dispatch._assessment import MEASURES, bucket_upper, merge, period_of
 
 if TYPE_CHECKING:
     from hub.dispatch._agents import DispatchEngine
 
-MEASURES = (
-    "received",
-    "issued",
-    "signed",
-    "signed_on_time",
-    "answered",
-    "answered_on_time",
-    "returned",
-    "overdue",
-    "evaluations",
-)
 HOUR_BUCKETS = (1, 2, 4, 8, 24, 48, 72, 168, 336, 720)
 
 

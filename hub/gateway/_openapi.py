@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from hub import __version__
 from hub.dispatch import OrderState
+from hub.dispatch._assessment import MEASURES as ASSESSMENT_MEASURES
 from hub.gateway._policy import HTTP_KINDS
 from hub.gateway._problems import MEDIA_TYPE, PROBLEMS
 from hub.records import KINDS, EventType
@@ -420,20 +421,7 @@ def _document() -> dict[str, Any]:
         "properties": {
             "party": {"type": "string"},
             "period": {"type": "string"},
-            **{
-                name: {"type": "integer"}
-                for name in (
-                    "received",
-                    "issued",
-                    "signed",
-                    "signed_on_time",
-                    "answered",
-                    "answered_on_time",
-                    "returned",
-                    "overdue",
-                    "evaluations",
-                )
-            },
+            **{name: {"type": "integer"} for name in ASSESSMENT_MEASURES},
             **{
                 name: nullable_number
                 for name in (

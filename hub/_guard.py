@@ -1,0 +1,68 @@
+"""How every stream agent of the hub treats one record: it never stops its partition.
+
+`handle_guarded` runs the handler on one message. A `RecordError` (undecodable,
+invalid, unmappable) parks the record in the DLQ with its stage, reason and field; a
+retriable `HubError` (Kafka or the registry briefly away) is retried with backoff,
+never parked, since the record is fine; anything unexpected is logged and parked, so
+one bad record never stalls the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hub.errors import HubError, RecordError
+
+log = logging.getLogger(__name__)
+
+ERROR_PREFIX = "hub.error."
+
+Park = Callable[[Any, str, str, str, str], Awaitable[None]]  # message, stage, reason, detail, field
+
+
+async def handle_guarded(
+    handler: Callable[[Any], Awaitable[None]], message: Any, park: Park, agent: str
+) -> None:
+    """Run handler(message); park or retry on failure as the module docstring says."""
+    delay = 0.5
+    while True:
+        try:
+            await handler(message)
+            return
+        except RecordError as exc:
+            await park(message, exc.stage, exc.reason, exc.message, exc.field)
+            return
+        except HubError as exc:
+            if not exc.retriable:
+                await park(message, agent, type(exc).__name__, exc.message, "")
+                return
+            log.warning("%s: %s; retrying in %.1f s", agent, exc.message, delay)
+        except Exception as exc:  # noqa: BLE001 - a bad record must never stop the partition
+            log.exception("%s: %s at offset %s failed", agent, message.topic, message.offset)
+            await park(message, agent, type(exc).__name__, str(exc), "")
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
+
+
+def dead_letter_headers(
+    message: Any, stage: str, reason: str, detail: str, *, connector: bytes, field: str = ""
+) -> list[tuple[str, bytes]]:
+    """The original headers plus ``hub.error.*`` (Kafka Connect's DLQ layout)."""
+    original = [(k, bytes(v)) for k, v in message.headers or [] if not k.startswith(ERROR_PREFIX)]
+    headers = [
+        *original,
+        ("hub.error.stage", stage.encode()),
+        ("hub.error.class", reason.encode()),
+        ("hub.error.message", detail[:2000].encode()),
+        ("hub.error.source.topic", str(message.topic).encode()),
+        ("hub.error.source.partition", str(message.partition).encode()),
+        ("hub.error.source.offset", str(message.offset).encode()),
+        ("hub.error.connector", connector),
+    ]
+    if field:
+        headers.append(("hub.error.field", field.encode()))
+    return headers
