@@ -66,6 +66,8 @@ class OutRecord:
     body: bytes  # the native document to deliver
     content_type: str = "application/json"
     trace_id: str = ""
+    source_value: bytes = b""  # the canonical bytes read from the inbox (for the DLQ)
+    source_headers: tuple[tuple[str, bytes], ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

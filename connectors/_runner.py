@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -104,6 +105,8 @@ class ConnectorRunner:
         self._stopping.set()
         if self.source is not None:
             await self.source.stop()
+        if isinstance(self.sink, WebhookSink):
+            self.sink.stop()  # a delivery waiting for a party that is down gives up now
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout=15)
@@ -112,12 +115,20 @@ class ConnectorRunner:
         await self._report("stopped", force=True)
 
     async def _report(self, state: str, force: bool = False, **extra: Any) -> None:
-        self.status.update(state=state, at=time.time(), type=self.config.type, **extra)
-        if self.sink is not None and isinstance(self.sink, WebhookSink):
+        if isinstance(self.sink, WebhookSink):
+            stats = self.sink.stats
             self.status["circuit"] = self.sink.breaker.state
-            self.status["delivered"] = self.sink.stats.delivered
-            self.status["last_error"] = self.sink.stats.last_error
-        if force or time.monotonic() - self._last_status >= STATUS_SECONDS:
+            self.status["delivered"] = stats.delivered
+            self.status["consecutive_failures"] = stats.consecutive_failures
+            if stats.last_error:
+                self.status["last_error"] = stats.last_error
+            if stats.last_success:
+                self.status["last_success"] = stats.last_success
+            if stats.consecutive_failures and state == "running":
+                state = "failing"
+        changed = self.status.get("state") != state
+        self.status.update(state=state, at=time.time(), type=self.config.type, **extra)
+        if force or changed or time.monotonic() - self._last_status >= STATUS_SECONDS:
             self._last_status = time.monotonic()
             try:
                 await self.state.put(self.name, "status", dict(self.status))
@@ -184,6 +195,8 @@ class ConnectorRunner:
         await self._report("running")
 
     async def _run_source(self, config: PollConnector | FileDropConnector) -> None:
+        spec = self.catalogue.inbound(self.party, config.native_kind)
+        key_field = spec.source_id if spec is not None else None
         if self.source is None:
             if isinstance(config, PollConnector):
                 token = _read_secret(config.token_file)
@@ -192,14 +205,31 @@ class ConnectorRunner:
                 )
             else:
                 self.source = FileDropSource(config, self.state)
+        if isinstance(self.source, (HttpPollSource, FileDropSource)):
+            self.source.key_field = key_field  # one native record, one raw partition: in order
         await self._report("running", force=True)
-        await self.source.run(self._emit)
+        source = self.source
+        watcher = asyncio.create_task(self._stop_source_when_paused(source))
+        try:
+            await source.run(self._emit)
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+
+    async def _stop_source_when_paused(self, source: Source) -> None:
+        while not self._stopping.is_set():
+            await asyncio.sleep(PAUSE_CHECK_SECONDS)
+            if await self.state.paused(self.name):
+                await source.stop()  # run returns; _run then waits while paused
+                return
 
     # ------------------------------------------------------------------ sink
 
     async def _run_sink(self, config: WebhookConnector) -> None:
         if self.sink is None:
             self.sink = WebhookSink(config, secret=_read_secret(config.secret_file))
+        if isinstance(self.sink, WebhookSink):
+            self.sink.on_failure = lambda: self._report("failing")
         await self.sink.setup()
         topic = f"out.{config.party}.v1"
         consumer = AIOKafkaConsumer(
@@ -215,9 +245,12 @@ class ConnectorRunner:
             raise HubError(f"cannot read {topic}: {exc}") from None
         try:
             await self._report("running", force=True)
+            checked = time.monotonic()
             while not self._stopping.is_set():
-                if await self.state.paused(self.name):
-                    return  # _run waits while paused, then starts again from the commit
+                if time.monotonic() - checked >= PAUSE_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    if await self.state.paused(self.name):
+                        return  # _run waits while paused, then starts again from the commit
                 batches = await consumer.getmany(timeout_ms=1000, max_records=config.batch_size)
                 for tp, messages in batches.items():
                     records = [r for r in [await self._render(m) for m in messages] if r]
@@ -226,7 +259,10 @@ class ConnectorRunner:
                     await consumer.commit({tp: messages[-1].offset + 1})
                     self.status["last_success"] = time.time()
                     self.status["consecutive_failures"] = 0
-                await self._report("running", backlog=await self._backlog(consumer))
+                extra: dict[str, Any] = {}
+                if time.monotonic() - self._last_status >= STATUS_SECONDS:
+                    extra["backlog"] = await self._backlog(consumer)
+                await self._report("running", **extra)  # stored when changed or due
         finally:
             await consumer.stop()
             await self.sink.close()
@@ -284,6 +320,8 @@ class ConnectorRunner:
             body=body,
             content_type=content_type,
             trace_id=headers.get("hub.trace_id", b"").decode(),
+            source_value=message.value or b"",
+            source_headers=tuple((k, bytes(v)) for k, v in message.headers or []),
         )
 
     async def _dead_letter_in(self, message: Any, reason: str, detail: str) -> None:
@@ -298,19 +336,18 @@ class ConnectorRunner:
     async def _dead_letter_out(
         self, record: OutRecord, stage: str, reason: str, detail: str
     ) -> None:
-        headers = [
-            ("hub.kind", record.kind.encode()),
-            ("hub.error.stage", stage.encode()),
-            ("hub.error.class", reason.encode()),
-            ("hub.error.message", detail[:2000].encode()),
-            ("hub.error.source.topic", record.topic.encode()),
-            ("hub.error.source.partition", str(record.partition).encode()),
-            ("hub.error.source.offset", str(record.offset).encode()),
-            ("hub.error.connector", self.name.encode()),
-        ]
+        """Park the inbox record itself (canonical bytes and headers): replayed to its
+        inbox, it is rendered and delivered again once the party takes it."""
+        source = SimpleNamespace(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            headers=list(record.source_headers),
+        )
+        headers = dead_letter_headers(source, stage, reason, detail, connector=self.name.encode())
         log.warning("connector %s: DLQ %s/%s: %s", self.name, stage, reason, detail[:300])
         await self.producer.send_and_wait(
-            DLQ_TOPIC, key=record.key, value=record.body, headers=headers
+            DLQ_TOPIC, key=record.key, value=record.source_value, headers=headers
         )
 
 

@@ -28,6 +28,17 @@ log = logging.getLogger(__name__)
 CHARSET_HEADER = "hub.charset"
 
 
+def _key(record: Any, key_field: str | None) -> bytes | None:
+    """The raw record's Kafka key: the native record's own id (its mapping's source_id
+    field), so every version of one native record goes to one partition, in order."""
+    if key_field is None or not isinstance(record, dict):
+        return None
+    value: Any = record
+    for part in key_field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return str(value).encode() if value not in (None, "") else None
+
+
 class PollFailed(HubError):
     """The party's API did not answer usefully; the runner backs off and polls again."""
 
@@ -51,6 +62,7 @@ class HttpPollSource(Source):
         self._token = token
         self._stopping = asyncio.Event()
         self.polls = 0
+        self.key_field: str | None = None
 
     @property
     def cursor(self) -> str | None:
@@ -58,6 +70,7 @@ class HttpPollSource(Source):
         return str(entry["cursor"]) if entry and entry.get("cursor") is not None else None
 
     async def run(self, emit: Emit) -> None:
+        self._stopping = asyncio.Event()  # a stop before (pause) does not end this run
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds)
@@ -107,6 +120,7 @@ class HttpPollSource(Source):
                     party=self.config.party,
                     native_kind=self.config.native_kind,
                     payload=payload,
+                    key=_key(record, self.key_field),
                     position=f"cursor={self.cursor};index={index}",
                     headers=((CHARSET_HEADER, b"utf-8"),),  # re-encoded from the JSON answer
                 )
@@ -136,8 +150,10 @@ class FileDropSource(Source):
         self.state = state
         self._stopping = asyncio.Event()
         self.imported = 0
+        self.key_field: str | None = None
 
     async def run(self, emit: Emit) -> None:
+        self._stopping = asyncio.Event()  # a stop before (pause) does not end this run
         while not self._stopping.is_set():
             await self.scan_once(emit)
             try:
@@ -158,18 +174,23 @@ class FileDropSource(Source):
         for path in sorted(folder.glob(self.config.pattern)):
             if not path.is_file() or now - path.stat().st_mtime < self.config.settle_seconds:
                 continue
-            data = path.read_bytes()
+            data = await asyncio.to_thread(path.read_bytes)
             digest = hashlib.sha256(data).hexdigest()
             if self.state.get(self.config.name, f"file/{digest}") is not None:
                 continue  # this content was imported before (dropped twice)
             rows = 0
             for position, payload, charset in self._rows(path.name, data):
                 headers = ((CHARSET_HEADER, charset.encode()),)
+                try:
+                    parsed = json.loads(payload) if charset == "utf-8" else None
+                except (ValueError, UnicodeDecodeError):
+                    parsed = None
                 await emit(
                     RawRecord(
                         party=self.config.party,
                         native_kind=self.config.native_kind,
                         payload=payload,
+                        key=_key(parsed, self.key_field),
                         position=position,
                         headers=headers,
                     )
@@ -191,8 +212,10 @@ class FileDropSource(Source):
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
-            # not the declared encoding: hand each line over as it is; the mapping's
-            # encoding check parks them with the reason
+            if name.lower().endswith(".csv"):
+                return self._csv_rows_by_line(name, data)
+            # not the declared encoding somewhere: hand each line over as it is; the
+            # mapping's encoding check parks the bad ones with the reason
             return [
                 (f"{name}:{n}", line, encoding)
                 for n, line in enumerate(data.splitlines(), start=1)
@@ -216,6 +239,28 @@ class FileDropSource(Source):
         for n, line in enumerate(text.splitlines(), start=1):
             if line.strip() and line.strip() not in ("[", "]"):
                 rows.append((f"{name}:{n}", line.strip().rstrip(",").encode(), "utf-8"))
+        return rows
+
+    def _csv_rows_by_line(self, name: str, data: bytes) -> list[tuple[str, bytes, str]]:
+        """A CSV with some bytes that are not the declared encoding: decode line by line;
+        the good rows are read, a bad line is passed on as it is (the DLQ says why)."""
+        encoding = self.config.encoding
+        lines = data.splitlines()
+        try:
+            header_text = lines[0].decode(encoding) if lines else ""
+        except UnicodeDecodeError:
+            return [(f"{name}:{n}", line, encoding) for n, line in enumerate(lines, 1) if line]
+        rows = []
+        for n, line in enumerate(lines[1:], start=2):
+            if not line.strip():
+                continue
+            try:
+                text = line.decode(encoding)
+            except UnicodeDecodeError:
+                rows.append((f"{name}:{n}", line, encoding))
+                continue
+            for _, payload, charset in self._csv_rows(name, f"{header_text}\n{text}\n"):
+                rows.append((f"{name}:{n}", payload, charset))
         return rows
 
     def _csv_rows(self, name: str, text: str) -> list[tuple[str, bytes, str]]:

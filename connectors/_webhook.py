@@ -127,19 +127,21 @@ class WebhookSink(Sink):
         settings: WebhookSettings,
         secret: bytes | None = None,
         session: aiohttp.ClientSession | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_failure: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """session: an injected client (tests use one against an in-process server)."""
+        """session: an injected client (tests use one against an in-process server);
+        on_failure: called after each failed attempt (the runner reports its status)."""
         self.settings = settings
         self.secret = secret
         self._session = session
         self._own_session = session is None
-        self._sleep = sleep
+        self.on_failure = on_failure
         self._stopping = asyncio.Event()
         self.breaker = CircuitBreaker(settings.failures_to_open, settings.open_seconds)
         self.stats = DeliveryStats()
 
     async def setup(self) -> None:
+        self._stopping = asyncio.Event()  # set by a previous close (pause, then resume)
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
@@ -152,11 +154,22 @@ class WebhookSink(Sink):
     async def flush(self) -> None:
         """Deliveries are acknowledged one by one in `write_batch`: nothing is pending."""
 
+    def stop(self) -> None:
+        """Make a delivery that is waiting for the party give up at once (shutdown)."""
+        self._stopping.set()
+
     async def close(self) -> None:
         self._stopping.set()
         if self._session is not None and self._own_session:
             await self._session.close()
-        self._session = None
+            self._session = None
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep, but wake as soon as the sink is stopped."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
 
     def headers_for(self, record: OutRecord, now: float | None = None) -> dict[str, str]:
         stamp = str(int(now if now is not None else time.time()))
@@ -177,12 +190,12 @@ class WebhookSink(Sink):
     async def _deliver(self, record: OutRecord) -> None:
         delay = self.settings.backoff_initial_seconds
         while True:
-            wait = self.breaker.wait_seconds()
-            if wait > 0:
-                await self._sleep(wait)
-                continue
             if self._stopping.is_set():
                 raise HubError("the connector is stopping; the record stays in the inbox")
+            wait = self.breaker.wait_seconds()
+            if wait > 0:
+                await self._wait(wait)
+                continue
             outcome = await self._attempt(record)
             if outcome is None:
                 self.breaker.success()
@@ -193,8 +206,10 @@ class WebhookSink(Sink):
             self.breaker.failure()
             self.stats.consecutive_failures += 1
             self.stats.last_error = outcome
+            if self.on_failure is not None:
+                await self.on_failure()
             # full jitter: anywhere between 0 and the current backoff
-            await self._sleep(random.uniform(0, delay))  # noqa: S311 - jitter, not a secret
+            await self._wait(random.uniform(0, delay))  # noqa: S311 - jitter, not a secret
             delay = min(delay * 2, self.settings.backoff_max_seconds)
 
     async def _attempt(self, record: OutRecord) -> str | None:

@@ -1,0 +1,918 @@
+"""The connector transports on the real broker, against a simulated party.
+
+Each test drives the connector classes directly (a `ConnectorRunner` with a
+`StateStore`, an idempotent producer, the Avro serde on the embedded registry, the
+shipped mapping specs and parties) and plays the party with `PartySimulator`:
+
+- webhook sink: a party that is down gets every record once it is back, in order per
+  key, once from its point of view (repeats only as repeats), signed; the status shows
+  the outage; a record the party refuses goes to the DLQ and the rest still arrive;
+- HTTP poll source: pages land in ``raw.<party>.v1``; a restart resumes at the cursor;
+- file drop: rows land in the raw topic, a file dropped twice is imported once (also
+  after a restart), unreadable rows are passed on as they are;
+- pause and resume through the control entry.
+
+The helpers at the top (`Kit`, `Harness`, `TopicWatch`, the record builders) are reused
+by ``test_connector_conformance.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from connectors import (
+    ConnectorRunner,
+    FileDropConnector,
+    KafkaConnector,
+    PollConnector,
+    SpecCatalogue,
+    StateStore,
+    WebhookConnector,
+    load_catalogue,
+    read_state,
+)
+from hub.normalise import replay_target
+from hub.records import derive_record_id, validate
+from hub.reference import Registry, load_parties
+from hub.registry import open_registry
+from hub.serde import AvroSerde
+from hub.settings import HubSettings
+from tests.conftest import ROOT
+from tests.samples import sample
+from tests.simulators.party import FailMode, PartySimulator
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="module")]
+
+HUB = str(ROOT / ".venv" / "bin" / "hub")
+DLQ = "hub.dlq.v1"
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+async def eventually(
+    check: Callable[[], T | None | Awaitable[T | None]],
+    what: str,
+    within: float = 20.0,
+    every: float = 0.1,
+) -> T:
+    """The first truthy value of check() (sync or async) within `within` seconds, else fail."""
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+def header(record: ConsumerRecord, name: str) -> bytes | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value)
+    return None
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """Every partition of topic."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    finally:
+        await consumer.stop()
+
+
+class TopicWatch:
+    """Reads what is written to a topic after the watch was opened (all partitions)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.records: list[ConsumerRecord] = []
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def __aenter__(self) -> TopicWatch:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+        )
+        await consumer.start()
+        self._consumer = consumer
+        partitions = await partitions_of(self.bootstrap, self.topic)
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            consumer.seek(tp, ends[tp])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def read(self, seconds: float) -> list[ConsumerRecord]:
+        """Read for seconds; everything read so far."""
+        assert self._consumer is not None
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            batches = await self._consumer.getmany(timeout_ms=200)
+            for messages in batches.values():
+                self.records.extend(messages)
+        return self.records
+
+    async def collect(
+        self,
+        count: int,
+        predicate: Callable[[ConsumerRecord], bool] = lambda _: True,
+        within: float = 30.0,
+    ) -> list[ConsumerRecord]:
+        """The records matching predicate, once there are at least count of them."""
+        assert self._consumer is not None
+        deadline = time.monotonic() + within
+        while True:
+            matched = [r for r in self.records if predicate(r)]
+            if len(matched) >= count:
+                return matched
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{self.topic}: {len(matched)} of {count} expected records after "
+                    f"{within:.0f} s ({len(self.records)} read)"
+                )
+            batches = await self._consumer.getmany(timeout_ms=300)
+            for messages in batches.values():
+                self.records.extend(messages)
+
+
+async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
+    """Commit the end offsets of topic for group, so a new sink sees only new records
+    (the inbox topics are shared by every test of the session)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = await partitions_of(bootstrap, topic)
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: ends[tp] for tp in partitions})
+    finally:
+        await consumer.stop()
+
+
+def urban_case(case_no: str, street: str = "杨园街道", **changes: Any) -> dict[str, Any]:
+    """A native 数字城管案件 (the sample of connectors/department/mappings/urban-case.yaml)."""
+    record = {
+        "案件编号": case_no,
+        "上报时间": "2026-11-25 09:30:15",
+        "案件来源": "监督员上报",
+        "大类": "05",
+        "小类": "02",
+        "所属街道": street,
+        "地址": "和平大道388号",
+        "经度": "114.31",
+        "纬度": "30.57",
+        "问题描述": "商户店外经营占用人行道",
+        "举报人": "",
+        "联系电话": "",
+    }
+    record.update(changes)
+    return record
+
+
+def clue_id(case_no: str) -> str:
+    """The record id the hub gives the clue of dept-urban's case case_no."""
+    return str(derive_record_id("dept-urban", case_no))
+
+
+def street_order(street: str, marker: str, n: int) -> Any:
+    """A canonical ASSIGNMENT order from dept-urban to street."""
+    return validate(
+        "order",
+        sample(
+            "order",
+            source_party="dept-urban",
+            source_id=f"{marker}-{n:04d}",
+            from_party="dept-urban",
+            to_parties=[street],
+            order_type="ASSIGNMENT",
+            description=f"派单 {marker} #{n}",
+        ),
+    )
+
+
+def order_event(street: str, order: Any, marker: str, n: int, event_type: str) -> Any:
+    return validate(
+        "order-event",
+        sample(
+            "order-event",
+            source_party=street,
+            actor_party=street,
+            source_id=f"{marker}-ev-{n:04d}",
+            order_id=str(order.order_id),
+            event_type=event_type,
+            reason=None,
+        ),
+    )
+
+
+def idempotency_key(record: Any, kind: str) -> str:
+    return f"{record.record_id}:{kind}"
+
+
+class Kit:
+    """What every runner of the module shares: registry, serde, producer, specs, parties."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        serde: AvroSerde,
+        producer: AIOKafkaProducer,
+        catalogue: SpecCatalogue,
+        parties: Registry,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.serde = serde
+        self.producer = producer
+        self.catalogue = catalogue
+        self.parties = parties
+
+    async def write_inbox(self, party: str, records: Iterable[tuple[str, Any, bytes]]) -> None:
+        """Write canonical (kind, record, key) into out.<party>.v1 as the hub does."""
+        sent = []
+        for kind, record, key in records:
+            value = await self.serde.encode(kind, record)
+            sent.append(
+                await self.producer.send(
+                    f"out.{party}.v1",
+                    key=key,
+                    value=value,
+                    headers=[
+                        ("hub.kind", kind.encode()),
+                        ("hub.trace_id", str(record.trace_id).encode()),
+                    ],
+                )
+            )
+        await asyncio.gather(*sent)
+
+
+@asynccontextmanager
+async def open_kit(bootstrap: str) -> AsyncIterator[Kit]:
+    """A Kit on the broker at bootstrap (embedded registry, idempotent producer)."""
+    settings = HubSettings(kafka_bootstrap=bootstrap)
+    async with open_registry(settings) as registry:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+        try:
+            yield Kit(
+                bootstrap,
+                AvroSerde(registry),
+                producer,
+                load_catalogue(),
+                load_parties(settings.parties_file),
+            )
+        finally:
+            await producer.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def kit(applied_topics: str) -> AsyncIterator[Kit]:
+    async with open_kit(applied_topics) as made:
+        yield made
+
+
+class Harness:
+    """One test's connectors: unique names, state stores, runners and simulated parties,
+    all stopped at the end (parties first reset, so no runner waits on a dead party)."""
+
+    def __init__(self, kit: Kit, tag: str, tmp_path: Path) -> None:
+        self.kit = kit
+        self.tag = tag
+        self.tmp_path = tmp_path
+        self.settings = HubSettings(
+            kafka_bootstrap=kit.bootstrap, app_id=f"t-{uuid.uuid4().hex[:12]}"
+        )
+        self.states: list[StateStore] = []
+        self.runners: list[ConnectorRunner] = []
+        self.parties: list[PartySimulator] = []
+
+    def name(self, suffix: str = "") -> str:
+        return f"{self.tag}{suffix}"[:60]
+
+    async def party(self, **options: Any) -> PartySimulator:
+        simulator = await PartySimulator(**options).start()
+        self.parties.append(simulator)
+        return simulator
+
+    async def state(self) -> StateStore:
+        store = StateStore(self.settings)
+        await store.start()
+        self.states.append(store)
+        return store
+
+    async def runner(self, config: Any, state: StateStore | None = None) -> ConnectorRunner:
+        """A started runner of config (with a new state store unless given one)."""
+        runner = ConnectorRunner(
+            config,
+            self.settings,
+            state or await self.state(),
+            self.kit.producer,
+            self.kit.serde,
+            self.kit.catalogue,
+            self.kit.parties,
+        )
+        self.runners.append(runner)
+        runner.start()
+        return runner
+
+    async def stop(self, runner: ConnectorRunner) -> float:
+        """Stop runner and its state store; the seconds it took."""
+        began = time.monotonic()
+        await runner.stop()
+        took = time.monotonic() - began
+        self.runners.remove(runner)
+        if runner.state in self.states:
+            await runner.state.stop()
+            self.states.remove(runner.state)
+        return took
+
+    async def control(self, connector: str, paused: bool) -> None:
+        """What `hub connectors pause|resume` writes."""
+        store = await read_state(self.settings)
+        try:
+            await store.put(connector, "control", {"paused": paused, "at": time.time()})
+        finally:
+            await store.stop()
+
+    async def stored_status(self, connector: str) -> dict[str, Any]:
+        store = await read_state(self.settings)
+        try:
+            return dict(store.get(connector, "status") or {})
+        finally:
+            await store.stop()
+
+    def secret_file(self, secret: bytes) -> str:
+        path = self.tmp_path / f"{uuid.uuid4().hex[:8]}.secret"
+        path.write_bytes(secret + b"\n")
+        return str(path)
+
+    def webhook(self, name: str, party: str, url: str, **options: Any) -> WebhookConnector:
+        settings = {
+            "backoff_initial_seconds": 0.05,
+            "backoff_max_seconds": 0.2,
+            "failures_to_open": 3,
+            "open_seconds": 0.5,
+            "timeout_seconds": 3,
+            **options,
+        }
+        return WebhookConnector(type="webhook", name=name, party=party, url=url, **settings)
+
+    def poll(self, name: str, party: str, url: str, native_kind: str, **options: Any) -> Any:
+        options.setdefault("interval_seconds", 0.2)
+        return PollConnector(
+            type="http-poll", name=name, party=party, url=url, native_kind=native_kind, **options
+        )
+
+    def file_drop(
+        self, name: str, party: str, directory: Path, native_kind: str, **options: Any
+    ) -> FileDropConnector:
+        options.setdefault("interval_seconds", 0.2)
+        options.setdefault("settle_seconds", 0)
+        return FileDropConnector(
+            type="file-drop",
+            name=name,
+            party=party,
+            directory=directory,
+            native_kind=native_kind,
+            **options,
+        )
+
+    def direct(self, name: str, party: str) -> KafkaConnector:
+        return KafkaConnector(type="kafka", name=name, party=party)
+
+    async def close(self) -> None:
+        for simulator in self.parties:
+            simulator.reset()
+        for runner in list(self.runners):
+            await runner.stop()
+        for store in self.states:
+            await store.stop()
+        for simulator in self.parties:
+            await simulator.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def harness(
+    kit: Kit, unique_name: Callable[[str], str], tmp_path: Path
+) -> AsyncIterator[Harness]:
+    made = Harness(kit, unique_name("c"), tmp_path)
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+# --------------------------------------------------------------------- webhook sink
+
+STREET = "street-yangyuan"
+
+
+async def _sink_with_orders(
+    harness: Harness,
+    party: PartySimulator,
+    orders: int,
+    events_per_order: int = 0,
+    **options: Any,
+) -> tuple[ConnectorRunner, list[tuple[str, Any, bytes]]]:
+    """A running webhook runner for STREET and the records written to its inbox."""
+    name = harness.name()
+    secret_file = harness.secret_file(party.secret) if party.secret else None
+    config = harness.webhook(name, STREET, party.inbox_url, secret_file=secret_file, **options)
+    await start_group_at_end(
+        harness.kit.bootstrap, f"{harness.settings.app_id}-connector-{name}", f"out.{STREET}.v1"
+    )
+    marker = f"WH-{uuid.uuid4().hex[:8]}"
+    written: list[tuple[str, Any, bytes]] = []
+    made = [street_order(STREET, marker, n) for n in range(orders)]
+    written += [("order", o, str(o.order_id).encode()) for o in made]
+    for step, event_type in enumerate(["SIGNED", "REPORTED", "FEEDBACK"][:events_per_order]):
+        for n, order in enumerate(made):
+            event = order_event(STREET, order, marker, step * 100 + n, event_type)
+            written.append(("order-event", event, str(order.order_id).encode()))
+    await harness.kit.write_inbox(STREET, written)
+    runner = await harness.runner(config)
+    return runner, written
+
+
+async def test_a_party_that_is_down_gets_every_record_once_in_order_when_back(
+    harness: Harness,
+) -> None:
+    party = await harness.party(secret=b"s3cret-" + uuid.uuid4().hex.encode())
+    party.fail(FailMode.DOWN)  # until reset
+    runner, written = await _sink_with_orders(harness, party, orders=3, events_per_order=2)
+    await eventually(lambda: len(party.failed_attempts()) >= 6, "retries while the party is down")
+    assert party.deliveries == []
+    party.reset()
+    expected = [idempotency_key(record, kind) for kind, record, _ in written]
+    await eventually(lambda: set(expected) <= set(party.distinct_keys()), "every record delivered")
+    await asyncio.sleep(0.5)  # nothing else comes
+
+    assert sorted(party.distinct_keys()) == sorted(expected)  # each applied once
+    assert {d.idempotency_key for d in party.repeats()} <= set(expected)
+    assert all(d.signature_valid for d in party.deliveries)
+    # in order per key (the order, then its events, as written)
+    by_key: dict[bytes, list[str]] = {}
+    for kind, record, key in written:
+        by_key.setdefault(key, []).append(idempotency_key(record, kind))
+    arrived = party.distinct_keys()
+    for key, sequence in by_key.items():
+        assert [k for k in arrived if k in sequence] == sequence, key
+    # the party's own format: the street platform's task document for orders
+    first = {d.idempotency_key: d for d in party.first_deliveries()}
+    kind, order, _ = written[0]
+    native = first[idempotency_key(order, kind)].json()
+    assert native["rwbh"] == str(order.order_id)
+    assert native["jsdw"] == ["杨园街道"]
+    assert first[idempotency_key(order, kind)].headers["X-Hub-Kind"] == "order"
+    assert runner.status["state"] == "running"
+
+
+async def test_a_party_that_hangs_up_or_answers_too_late_gets_the_record_again(
+    harness: Harness,
+) -> None:
+    party = await harness.party()
+    party.fail(FailMode.CLOSE, count=2)  # the connection drops twice, then it is fine
+    _, written = await _sink_with_orders(harness, party, orders=2, timeout_seconds=0.3)
+    expected = {idempotency_key(record, kind) for kind, record, _ in written}
+    await eventually(lambda: expected <= set(party.distinct_keys()), "delivery after hang-ups")
+    assert [a.answer for a in party.attempts[:2]] == ["closed", "closed"]
+
+    party.fail(FailMode.SLOW, count=2, seconds=1.0)  # answers after the client gave up
+    marker = f"SL-{uuid.uuid4().hex[:8]}"
+    later = [street_order(STREET, marker, n) for n in range(2)]
+    await harness.kit.write_inbox(STREET, [("order", o, str(o.order_id).encode()) for o in later])
+    expected |= {idempotency_key(o, "order") for o in later}
+    await eventually(lambda: expected <= set(party.distinct_keys()), "delivery after timeouts")
+    await asyncio.sleep(1.2)  # the slow answers land too
+    assert sorted(party.distinct_keys()) == sorted(expected)  # each applied once
+    assert party.repeats(), "the party saw the timed-out deliveries again, as repeats"
+
+
+async def test_a_sink_stops_within_seconds_while_its_party_is_down(harness: Harness) -> None:
+    """Stopping a connector (a worker shutting down) must not wait on a party that is
+    down: the record simply stays in the inbox for the next start."""
+    party = await harness.party()
+    party.fail(FailMode.DOWN)
+    runner, _ = await _sink_with_orders(harness, party, orders=1)
+    await eventually(lambda: len(party.failed_attempts()) >= 4, "retries while the party is down")
+    took = await harness.stop(runner)
+    assert took < 5, f"the connector took {took:.1f} s to stop"
+
+
+async def test_a_party_that_answers_at_once_is_not_kept_waiting_between_batches(
+    harness: Harness,
+) -> None:
+    """200 records in batches of 10 to a party answering in about a millisecond: the
+    hub's own bookkeeping between batches must not dominate (a few seconds at most)."""
+    party = await harness.party()
+    await _sink_with_orders(harness, party, orders=200, batch_size=10)
+    await eventually(lambda: party.deliveries, "the first delivery")
+    began = time.monotonic()
+    try:
+        await eventually(lambda: len(party.distinct_keys()) == 200, "200 deliveries", within=4)
+    except AssertionError:
+        done = len(party.distinct_keys())
+        raise AssertionError(
+            f"{done} of 200 records delivered in {time.monotonic() - began:.1f} s "
+            f"({done / (time.monotonic() - began):.0f}/s) to a party that answers at once"
+        ) from None
+
+
+async def _hub_connectors_status(harness: Harness, config: WebhookConnector) -> dict[str, Any]:
+    """`hub connectors status --json` for config's connector (the operator's view)."""
+    path = harness.tmp_path / "connectors.yaml"
+    entry = {
+        "name": config.name,
+        "party": config.party,
+        "type": "webhook",
+        "url": str(config.url),
+    }
+    path.write_text(json.dumps({"connectors": [entry]}), encoding="utf-8")
+    env = {
+        **os.environ,
+        "HUB_KAFKA_BOOTSTRAP": harness.kit.bootstrap,
+        "HUB_CONNECTORS_FILE": str(path),
+    }
+    process = await asyncio.create_subprocess_exec(
+        HUB,
+        "connectors",
+        "status",
+        "--json",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    statuses: dict[str, dict[str, Any]] = json.loads(out)
+    return statuses[config.name]
+
+
+async def test_the_status_shows_the_outage_while_the_party_is_down(harness: Harness) -> None:
+    party = await harness.party()
+    party.fail(FailMode.DOWN)
+    runner, written = await _sink_with_orders(harness, party, orders=2)
+    await eventually(lambda: len(party.failed_attempts()) >= 6, "retries while the party is down")
+    assert isinstance(runner.config, WebhookConnector)
+
+    async def outage_shown() -> dict[str, Any] | None:
+        status = await _hub_connectors_status(harness, runner.config)
+        shown = status.get("consecutive_failures", 0) >= 3 and status.get("circuit") == "open"
+        return status if shown else None
+
+    try:
+        await eventually(outage_shown, "the status to show the outage", within=6, every=0.5)
+    except AssertionError:
+        status = await _hub_connectors_status(harness, runner.config)
+        raise AssertionError(
+            f"after {len(party.failed_attempts())} failed deliveries (circuit "
+            f"{getattr(runner.sink, 'breaker', None)}), `hub connectors status` "
+            f"still shows {status}"
+        ) from None
+    party.reset()
+    await eventually(lambda: len(party.distinct_keys()) == len(written), "delivery")
+
+    async def recovered() -> dict[str, Any] | None:
+        status = await harness.stored_status(runner.name)
+        done = status.get("consecutive_failures") == 0 and status.get("circuit") == "closed"
+        return status if done else None
+
+    await eventually(recovered, "the status to show the recovery", within=12, every=0.5)
+
+
+async def _refuse_one(
+    harness: Harness,
+) -> tuple[PartySimulator, list[tuple[str, Any, bytes]], ConsumerRecord]:
+    """Five orders, the third refused (400): the DLQ record of the refused one."""
+    party = await harness.party()
+    async with TopicWatch(harness.kit.bootstrap, DLQ) as dlq:
+        name = harness.name()
+        config = harness.webhook(name, STREET, party.inbox_url, batch_size=2)
+        await start_group_at_end(
+            harness.kit.bootstrap,
+            f"{harness.settings.app_id}-connector-{name}",
+            f"out.{STREET}.v1",
+        )
+        marker = f"RF-{uuid.uuid4().hex[:8]}"
+        orders = [street_order(STREET, marker, n) for n in range(5)]
+        key = marker.encode()  # one key: one partition, so their order is defined
+        written = [("order", o, key) for o in orders]
+        refused = orders[2]
+        party.refuse(str(refused.record_id))
+        await harness.kit.write_inbox(STREET, written)
+        await harness.runner(config)
+        (parked,) = await dlq.collect(
+            1, lambda r: header(r, "hub.error.connector") == name.encode()
+        )
+    assert parked.key == key
+    others = [idempotency_key(o, "order") for o in orders if o is not refused]
+    await eventually(lambda: set(others) <= set(party.distinct_keys()), "the other records")
+    return party, written, parked
+
+
+async def test_a_refused_record_goes_to_the_dlq_and_the_others_still_arrive(
+    harness: Harness,
+) -> None:
+    party, written, parked = await _refuse_one(harness)
+    refused = written[2][1]
+    assert header(parked, "hub.error.stage") == b"deliver"
+    assert header(parked, "hub.error.class") == b"HTTP400"
+    assert header(parked, "hub.error.source.topic") == f"out.{STREET}.v1".encode()
+    assert header(parked, "hub.error.connector") == harness.name().encode()
+    assert header(parked, "hub.kind") == b"order"
+    assert str(refused.record_id).encode() in (header(parked, "hub.error.message") or b"")
+    applied = party.distinct_keys()
+    assert idempotency_key(refused, "order") not in applied
+    # the ones after the refused record came after the ones before it
+    keys = [idempotency_key(r, k) for k, r, _ in written if r is not refused]
+    assert [k for k in applied if k in keys] == keys
+
+
+async def test_a_refused_record_replayed_from_the_dlq_is_delivered_once_the_party_takes_it(
+    harness: Harness,
+) -> None:
+    """DESIGN §8: parked records can be replayed after a fix; here the party fixed its
+    side, and the DLQ record goes back to its source topic (`replay_target`)."""
+    party, written, parked = await _refuse_one(harness)
+    refused = written[2][1]
+    party.reset()
+    topic, headers = replay_target([(k, bytes(v)) for k, v in parked.headers])
+    assert topic == f"out.{STREET}.v1"
+    assert not [k for k, _ in headers if k.startswith("hub.error.")]
+    async with TopicWatch(harness.kit.bootstrap, DLQ) as dlq:
+        await harness.kit.producer.send_and_wait(
+            topic, key=parked.key, value=parked.value, headers=headers
+        )
+        try:
+            await eventually(
+                lambda: idempotency_key(refused, "order") in party.distinct_keys(),
+                "the replayed record at the party",
+                within=6,
+            )
+        except AssertionError:
+            again = [r for r in await dlq.read(1) if r.key == parked.key]
+            detail = (
+                f"; it went to the DLQ again: {header(again[0], 'hub.error.stage')!r} "
+                f"{header(again[0], 'hub.error.message')!r}"
+                if again
+                else ""
+            )
+            raise AssertionError(
+                "the replayed DLQ record was never delivered: the DLQ value is the "
+                f"rendered native body {parked.value[:60]!r}…, not the inbox record{detail}"
+            ) from None
+
+
+# ---------------------------------------------------------------------- HTTP poll
+
+
+def _ours(marker: str) -> Callable[[ConsumerRecord], bool]:
+    return lambda record: marker.encode() in (record.value or b"")
+
+
+def _from(connector: str) -> Callable[[ConsumerRecord], bool]:
+    return lambda record: header(record, "hub.connector") == connector.encode()
+
+
+async def test_the_poll_source_emits_every_page_and_resumes_at_the_stored_cursor(
+    harness: Harness,
+) -> None:
+    marker = f"PL{uuid.uuid4().hex[:8]}"
+    records = [urban_case(f"{marker}-{n:03d}") for n in range(6)]
+    party = await harness.party(records=records, page_size=3)
+    name = harness.name()
+    config = harness.poll(name, "dept-urban", party.records_url, "urban-case")
+    async with TopicWatch(harness.kit.bootstrap, "raw.dept-urban.v1") as raw:
+        first = await harness.runner(config)
+        emitted = await raw.collect(6, _ours(marker))
+        await eventually(lambda: "6" in party.cursors_seen, "a poll after the last page")
+        await harness.stop(first)
+        assert party.cursors_seen[:3] == [None, "3", "6"]
+        assert sorted(json.loads(r.value)["案件编号"] for r in emitted) == [
+            r["案件编号"] for r in records
+        ]
+        for record in emitted:
+            assert header(record, "hub.native.kind") == b"urban-case"
+            assert header(record, "hub.connector") == name.encode()
+            assert (header(record, "hub.source.position") or b"").startswith(b"cursor=")
+
+        # new data at the party; a new runner with a new state store (a restart)
+        party.add_records([urban_case(f"{marker}-{n:03d}") for n in range(6, 9)])
+        asked_before = len(party.cursors_seen)
+        await harness.runner(config)
+        await raw.collect(9, _ours(marker))
+        await eventually(lambda: "9" in party.cursors_seen[asked_before:], "the next poll")
+        await raw.read(0.5)
+    assert party.cursors_seen[asked_before] == "6"  # resumed at the stored cursor
+    numbers = [json.loads(r.value)["案件编号"] for r in raw.records if _ours(marker)(r)]
+    assert sorted(numbers) == [f"{marker}-{n:03d}" for n in range(9)]  # none twice
+
+
+# ---------------------------------------------------------------------- file drop
+
+CSV_FIELDS = ["案件编号", "上报时间", "案件来源", "大类", "小类", "所属街道", "地址", "问题描述"]
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    lines = [",".join(CSV_FIELDS)]
+    lines += [",".join(str(row[f]) for f in CSV_FIELDS) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def jsonl_text(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+async def test_a_dropped_file_is_imported_once_even_under_another_name_and_after_a_restart(
+    harness: Harness,
+) -> None:
+    marker = f"FD{uuid.uuid4().hex[:8]}"
+    folder = harness.tmp_path / "drop"
+    folder.mkdir()
+    csv_rows = [urban_case(f"{marker}-c{n}") for n in range(3)]
+    json_rows = [urban_case(f"{marker}-j{n}") for n in range(2)]
+    (folder / "cases.csv").write_text(csv_text(csv_rows), encoding="utf-8")
+    (folder / "cases.jsonl").write_text(jsonl_text(json_rows), encoding="utf-8")
+    config = harness.file_drop(harness.name(), "dept-urban", folder, "urban-case")
+    async with TopicWatch(harness.kit.bootstrap, "raw.dept-urban.v1") as raw:
+        first = await harness.runner(config)
+        emitted = await raw.collect(5, _ours(marker))
+        by_position = {header(r, "hub.source.position"): r for r in emitted}
+        assert set(by_position) == {
+            b"cases.csv:2",
+            b"cases.csv:3",
+            b"cases.csv:4",
+            b"cases.jsonl:1",
+            b"cases.jsonl:2",
+        }
+        row = json.loads(by_position[b"cases.csv:2"].value)
+        assert row == {f: str(csv_rows[0][f]) for f in CSV_FIELDS}
+        assert json.loads(by_position[b"cases.jsonl:2"].value) == json_rows[1]
+        assert all(header(r, "hub.native.kind") == b"urban-case" for r in emitted)
+
+        # the same file again under another name, then a new file: only the new one
+        (folder / "cases-again.csv").write_bytes((folder / "cases.csv").read_bytes())
+        (folder / "later.jsonl").write_text(
+            jsonl_text([urban_case(f"{marker}-later")]), encoding="utf-8"
+        )
+        await raw.collect(6, _ours(marker))
+        await harness.stop(first)
+
+        # restart with a new state store: the ledger still knows every file
+        (folder / "last.jsonl").write_text(
+            jsonl_text([urban_case(f"{marker}-last")]), encoding="utf-8"
+        )
+        await harness.runner(config)
+        await raw.collect(7, _ours(marker))
+        await raw.read(1.0)
+    ours = [r for r in raw.records if _ours(marker)(r)]
+    numbers = sorted(json.loads(r.value)["案件编号"] for r in ours)
+    assert numbers == sorted(
+        [f"{marker}-c{n}" for n in range(3)]
+        + [f"{marker}-j{n}" for n in range(2)]
+        + [f"{marker}-later", f"{marker}-last"]
+    )
+
+
+async def test_unreadable_rows_are_passed_on_as_they_are(harness: Harness) -> None:
+    marker = f"FU{uuid.uuid4().hex[:8]}"
+    folder = harness.tmp_path / "drop"
+    folder.mkdir()
+    gbk_rows = [urban_case(f"{marker}-g{n}") for n in range(2)]
+    gbk = jsonl_text(gbk_rows).encode("gbk")  # declared utf-8: not readable as such
+    (folder / "gbk.jsonl").write_bytes(gbk)
+    whole = [urban_case(f"{marker}-t{n}") for n in range(3)]
+    text = jsonl_text(whole)
+    truncated = text[: text.rindex("商户")]  # the last line is cut off mid-record
+    (folder / "truncated.jsonl").write_text(truncated, encoding="utf-8")
+    name = harness.name()
+    config = harness.file_drop(name, "dept-urban", folder, "urban-case")
+    async with TopicWatch(harness.kit.bootstrap, "raw.dept-urban.v1") as raw:
+        await harness.runner(config)
+        emitted = await raw.collect(5, _from(name))
+        await raw.read(0.5)
+    ours = {header(r, "hub.source.position"): r for r in raw.records if _from(name)(r)}
+    assert len(ours) == 5, sorted(ours)
+    # the GBK lines: their bytes untouched, for the normaliser to park (encoding.invalid)
+    assert [ours[b"gbk.jsonl:1"].value, ours[b"gbk.jsonl:2"].value] == gbk.splitlines()
+    assert header(ours[b"gbk.jsonl:1"], "hub.charset") == b"utf-8"
+    # the truncated file: the complete lines as JSON, the cut one as it is
+    assert json.loads(ours[b"truncated.jsonl:1"].value) == whole[0]
+    assert json.loads(ours[b"truncated.jsonl:2"].value) == whole[1]
+    assert ours[b"truncated.jsonl:3"].value == truncated.splitlines()[2].encode()
+    assert all(header(r, "hub.native.kind") == b"urban-case" for r in emitted)
+
+
+async def test_one_badly_encoded_row_does_not_take_the_rest_of_its_csv_with_it(
+    harness: Harness,
+) -> None:
+    """FileDropSource: "a row that cannot be read (... bytes that are not the declared
+    encoding) is emitted as it is ... and the rest of the file goes on"."""
+    marker = f"FB{uuid.uuid4().hex[:8]}"
+    folder = harness.tmp_path / "drop"
+    folder.mkdir()
+    rows = [urban_case(f"{marker}-{n}") for n in range(3)]
+    lines = csv_text(rows).splitlines(keepends=True)
+    data = b"".join(
+        line.encode("gbk") if n == 2 else line.encode("utf-8") for n, line in enumerate(lines)
+    )  # the second data row came from a GBK system
+    (folder / "mixed.csv").write_bytes(data)
+    name = harness.name()
+    config = harness.file_drop(name, "dept-urban", folder, "urban-case")
+    async with TopicWatch(harness.kit.bootstrap, "raw.dept-urban.v1") as raw:
+        await harness.runner(config)
+        await raw.collect(3, _from(name))
+        await raw.read(1.0)
+    ours = {header(r, "hub.source.position"): r.value for r in raw.records if _from(name)(r)}
+    assert b"mixed.csv:1" not in ours, "the header row was emitted as a record"
+    good = {f: str(rows[0][f]) for f in CSV_FIELDS}
+    assert ours.get(b"mixed.csv:2") == json.dumps(good, ensure_ascii=False).encode(), ours
+    assert ours.get(b"mixed.csv:3") == lines[2].rstrip("\n").encode("gbk")
+    assert json.loads(ours[b"mixed.csv:4"]) == {f: str(rows[2][f]) for f in CSV_FIELDS}
+
+
+# -------------------------------------------------------------------- pause/resume
+
+
+async def test_a_paused_sink_delivers_nothing_until_resumed(harness: Harness) -> None:
+    party = await harness.party()
+    runner, written = await _sink_with_orders(harness, party, orders=1)
+    await eventually(lambda: len(party.distinct_keys()) == 1, "the first delivery")
+    await harness.control(runner.name, paused=True)
+    await eventually(lambda: runner.status.get("state") == "paused", "the runner to pause")
+    stored = await eventually(
+        lambda: _if(harness.stored_status(runner.name), lambda s: s.get("state") == "paused"),
+        "the stored status to say paused",
+    )
+    assert stored["state"] == "paused"
+
+    marker = f"PZ-{uuid.uuid4().hex[:8]}"
+    later = [street_order(STREET, marker, n) for n in range(2)]
+    await harness.kit.write_inbox(STREET, [("order", o, str(o.order_id).encode()) for o in later])
+    await asyncio.sleep(2)
+    assert len(party.distinct_keys()) == 1, "a paused connector delivered"
+
+    await harness.control(runner.name, paused=False)
+    try:
+        await eventually(lambda: len(party.distinct_keys()) == 3, "delivery after resume", within=6)
+    except AssertionError:
+        raise AssertionError(
+            f"nothing delivered after resume; runner status {runner.status}"
+        ) from None
+    assert runner.status["state"] == "running"
+
+
+async def test_a_paused_source_emits_nothing_until_resumed(harness: Harness) -> None:
+    marker = f"PS{uuid.uuid4().hex[:8]}"
+    party = await harness.party(records=[urban_case(f"{marker}-0")], page_size=10)
+    config = harness.poll(harness.name(), "dept-urban", party.records_url, "urban-case")
+    async with TopicWatch(harness.kit.bootstrap, "raw.dept-urban.v1") as raw:
+        runner = await harness.runner(config)
+        await raw.collect(1, _ours(marker))
+        await harness.control(runner.name, paused=True)
+        try:
+            await eventually(
+                lambda: runner.status.get("state") == "paused", "the source to pause", within=6
+            )
+        except AssertionError:
+            raise AssertionError(
+                f"the source never paused: status {runner.status}, it polled "
+                f"{party.counters['records']} times"
+            ) from None
+        party.add_records([urban_case(f"{marker}-1")])
+        await raw.read(2)
+        assert len([r for r in raw.records if _ours(marker)(r)]) == 1, "a paused source emitted"
+        await harness.control(runner.name, paused=False)
+        await raw.collect(2, _ours(marker), within=15)
+
+
+async def _if(value: Awaitable[T], test: Callable[[T], bool]) -> T | None:
+    got = await value
+    return got if test(got) else None

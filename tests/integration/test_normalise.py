@@ -1,0 +1,320 @@
+"""Normalisation end to end: a `hub worker` maps native records of ``raw.<party>.v1`` to
+canonical ones, parks those that do not map in the DLQ with the rule and the native
+field, and ``POST /v1/native/{kind}`` answers 202 or a precise 422 at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+
+from hub.normalise import replay_target
+from hub.registry import RegistryClient
+from hub.serde import AvroSerde
+from tests.conftest import ROOT
+from tests.integration.conftest import running_worker
+from tests.integration.test_connectors import TopicWatch, clue_id, header, urban_case
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="module")]
+
+HUB = str(ROOT / ".venv" / "bin" / "hub")
+RAW = "raw.dept-urban.v1"
+DLQ = "hub.dlq.v1"
+PARTIES = ("dept-urban", "street-jiyuqiao", "dept-water")
+
+
+class Worker:
+    """A running `hub worker`, tokens for some parties, and clients of the test."""
+
+    def __init__(self, base: str, bootstrap: str, tokens: dict[str, str]) -> None:
+        self.base = base
+        self.bootstrap = bootstrap
+        self.tokens = tokens
+        self.http: aiohttp.ClientSession
+        self.serde: AvroSerde
+        self.producer: AIOKafkaProducer
+
+    async def post_native(
+        self,
+        native_kind: str,
+        body: bytes | dict[str, Any],
+        party: str = "dept-urban",
+        content_type: str = "application/json",
+    ) -> tuple[int, dict[str, Any]]:
+        data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+        async with self.http.post(
+            f"{self.base}/v1/native/{native_kind}",
+            data=data,
+            headers={
+                "Authorization": f"Bearer {self.tokens[party]}",
+                "Content-Type": content_type,
+            },
+        ) as answer:
+            return answer.status, await answer.json(content_type=None)
+
+    async def produce(
+        self, topic: str, value: bytes, headers: list[tuple[str, bytes]], key: bytes | None
+    ) -> None:
+        await self.producer.send_and_wait(topic, key=key, value=value, headers=headers)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def hub_worker(bootstrap: str, data: Path, parties: Iterable[str] = PARTIES) -> Iterator[Worker]:
+    """A `hub worker` on bootstrap (reference loaded, tokens issued for parties), no
+    connectors configured; stopped on exit."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HUB_KAFKA_BOOTSTRAP": bootstrap,
+        "HUB_DATA_DIR": str(data),
+        "HUB_HTTP_PORT": str(port),
+        "HUB_APP_ID": f"normalise-{port}",
+    }
+    env.pop("HUB_CONNECTORS_FILE", None)
+    loaded = subprocess.run(
+        [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    tokens = {
+        party: subprocess.run(
+            [HUB, "tokens", "issue", party], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for party in parties
+    }
+    with running_worker(env, data / "worker.log") as base:
+        yield Worker(base, bootstrap, tokens)
+
+
+@pytest.fixture(scope="module")
+def worker_process(
+    applied_topics: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Worker]:
+    with hub_worker(applied_topics, tmp_path_factory.mktemp("normalise")) as started:
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def worker(worker_process: Worker) -> AsyncIterator[Worker]:
+    async with (
+        aiohttp.ClientSession() as http,
+        RegistryClient(worker_process.base + "/registry") as registry,
+    ):
+        producer = AIOKafkaProducer(
+            bootstrap_servers=worker_process.bootstrap, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+        worker_process.http = http
+        worker_process.serde = AvroSerde(registry)
+        worker_process.producer = producer
+        try:
+            yield worker_process
+        finally:
+            await producer.stop()
+
+
+def native(case_no: str, **changes: Any) -> bytes:
+    return json.dumps(
+        urban_case(case_no, street="积玉桥街道", **changes), ensure_ascii=False
+    ).encode()
+
+
+def case_no() -> str:
+    return f"CG{uuid.uuid4().hex[:14].upper()}"
+
+
+KIND = [("hub.native.kind", b"urban-case")]
+
+
+async def test_a_native_case_becomes_a_clue_and_an_assignment_for_the_street(
+    worker: Worker,
+) -> None:
+    number = case_no()
+    expected = clue_id(number)
+    async with (
+        TopicWatch(worker.bootstrap, "enf.clue.v1") as clues,
+        TopicWatch(worker.bootstrap, "out.street-jiyuqiao.v1") as inbox,
+    ):
+        await worker.produce(RAW, native(number), KIND, key=number.encode())
+        (written,) = await clues.collect(1, lambda r: r.key == expected.encode())
+        clue = await worker.serde.decode("clue", written.value)
+        assert header(written, "hub.kind") == b"clue"
+        assert header(written, "hub.native.kind") == b"urban-case"
+        assert str(clue.record_id) == expected
+        assert clue.source_party == "dept-urban"
+        assert clue.source_id == number
+        assert clue.matter_code == "URB-001"
+        assert clue.street == "street-jiyuqiao"
+        assert clue.origin == "GRID"
+        assert clue.location.address == "和平大道388号"
+        assert clue.occurred_at.isoformat() == "2026-11-25T01:30:15+00:00"
+
+        # URB-001 is delegated to the streets: the street where it happened gets it
+        async def is_assignment(record: Any) -> bool:
+            if header(record, "hub.kind") != b"order":
+                return False
+            order = await worker.serde.decode("order", record.value)
+            return str(order.subject_id) == expected
+
+        found = None
+        for _ in range(60):
+            for record in await inbox.read(0.5):
+                if await is_assignment(record):
+                    found = await worker.serde.decode("order", record.value)
+                    break
+            if found is not None:
+                break
+        assert found is not None, "no ASSIGNMENT order for the clue in the street's inbox"
+        assert found.order_type == "ASSIGNMENT"
+        assert found.to_parties == ["street-jiyuqiao"]
+        assert found.from_party == "dept-urban"
+
+
+PARKED = [
+    pytest.param({"小类": "99"}, None, "code.unknown", "大类+小类", id="unknown-category"),
+    pytest.param({"地址": ""}, None, "field.missing", "地址", id="missing-address"),
+    pytest.param({"上报时间": "2026-13-45 25:61"}, None, "date.invalid", "上报时间", id="bad-date"),
+    pytest.param({}, "gbk", "encoding.invalid", "(payload)", id="gbk-bytes"),
+    pytest.param({}, "truncated", "format.invalid", "(payload)", id="truncated"),
+]
+
+
+def _bad_payload(number: str, changes: dict[str, Any], damage: str | None) -> bytes:
+    if damage == "gbk":
+        text = json.dumps(urban_case(number, street="积玉桥街道"), ensure_ascii=False)
+        return text.encode("gbk")
+    if damage == "truncated":
+        return native(number)[:-25]
+    return native(number, **changes)
+
+
+@pytest.mark.parametrize(("changes", "damage", "rule", "field"), PARKED)
+async def test_a_record_that_does_not_map_is_parked_with_its_rule_and_native_field(
+    worker: Worker, changes: dict[str, Any], damage: str | None, rule: str, field: str
+) -> None:
+    number = case_no()
+    payload = _bad_payload(number, changes, damage)
+    key = f"bad-{number}".encode()
+    async with TopicWatch(worker.bootstrap, DLQ) as dlq:
+        await worker.produce(RAW, payload, [*KIND, ("hub.trace_id", b"trace-" + key)], key)
+        (parked,) = await dlq.collect(1, lambda r: r.key == key)
+    assert header(parked, "hub.error.stage") == b"map"
+    assert header(parked, "hub.error.class") == rule.encode()
+    assert header(parked, "hub.error.field") == field.encode()
+    assert header(parked, "hub.error.source.topic") == RAW.encode()
+    assert header(parked, "hub.error.connector") == b"normalise"
+    assert int(header(parked, "hub.error.source.offset") or b"-1") >= 0
+    assert header(parked, "hub.native.kind") == b"urban-case"  # its own headers kept
+    assert header(parked, "hub.trace_id") == b"trace-" + key
+    assert parked.value == payload  # the original bytes, untouched
+
+
+async def test_an_unknown_native_kind_is_parked(worker: Worker) -> None:
+    key = f"kind-{case_no()}".encode()
+    async with TopicWatch(worker.bootstrap, DLQ) as dlq:
+        await worker.produce(RAW, native(case_no()), [("hub.native.kind", b"urban-kase")], key)
+        (parked,) = await dlq.collect(1, lambda r: r.key == key)
+    assert header(parked, "hub.error.class") == b"kind.unknown"
+    assert header(parked, "hub.error.field") == b"hub.native.kind"
+    assert b"urban-case" in (header(parked, "hub.error.message") or b"")  # its kinds
+
+
+async def test_a_parked_record_replays_to_its_source_and_a_corrected_one_maps(
+    worker: Worker,
+) -> None:
+    number = case_no()
+    key = number.encode()
+    async with TopicWatch(worker.bootstrap, DLQ) as dlq:
+        await worker.produce(RAW, native(number, 小类="99"), KIND, key)
+        (parked,) = await dlq.collect(1, lambda r: r.key == key)
+    topic, headers = replay_target([(k, bytes(v)) for k, v in parked.headers])
+    assert topic == RAW
+    assert [k for k, _ in headers if k.startswith("hub.error.")] == []
+    assert dict(headers)["hub.native.kind"] == b"urban-case"
+
+    # the operator corrects the record (the code table stays as it is) and replays it
+    corrected = json.loads(parked.value)
+    corrected["小类"] = "02"
+    expected = clue_id(number)
+    async with TopicWatch(worker.bootstrap, "enf.clue.v1") as clues:
+        await worker.produce(
+            topic, json.dumps(corrected, ensure_ascii=False).encode(), headers, key
+        )
+        (written,) = await clues.collect(1, lambda r: r.key == expected.encode())
+    clue = await worker.serde.decode("clue", written.value)
+    assert clue.source_id == number
+    assert clue.matter_code == "URB-001"
+
+
+async def test_a_native_post_is_accepted_with_the_record_id_of_the_clue(worker: Worker) -> None:
+    number = case_no()
+    async with TopicWatch(worker.bootstrap, "enf.clue.v1") as clues:
+        status, answer = await worker.post_native("urban-case", native(number))
+        assert status == 202, answer
+        assert answer["record_id"] == clue_id(number)
+        assert answer["kind"] == "clue"
+        assert answer["topic"] == RAW
+        assert answer["canonical_topic"] == "enf.clue.v1"
+        (written,) = await clues.collect(1, lambda r: r.key == answer["record_id"].encode())
+    clue = await worker.serde.decode("clue", written.value)
+    assert str(clue.record_id) == answer["record_id"]
+    assert clue.source_id == number
+
+
+@pytest.mark.parametrize(("changes", "damage", "rule", "field"), PARKED)
+async def test_a_native_post_that_does_not_map_gets_422_naming_rule_and_field(
+    worker: Worker, changes: dict[str, Any], damage: str | None, rule: str, field: str
+) -> None:
+    number = case_no()
+    status, problem = await worker.post_native("urban-case", _bad_payload(number, changes, damage))
+    assert status == 422, problem
+    assert problem["type"].endswith("invalid-record")
+    error = problem["errors"][0]
+    assert error["rule"] == rule
+    assert error["path"] == field
+    assert error["message_zh"] and error["message_en"]
+
+
+async def test_a_native_post_that_maps_but_breaks_a_canonical_rule_gets_422(
+    worker: Worker,
+) -> None:
+    status, problem = await worker.post_native("urban-case", native(case_no(), 经度="999"))
+    assert status == 422, problem
+    assert problem["errors"][0]["path"].startswith("location")
+
+
+async def test_an_unknown_native_kind_is_404(worker: Worker) -> None:
+    status, problem = await worker.post_native("no-such-kind", native(case_no()))
+    assert status == 404, problem
+    assert problem["type"].endswith("unknown-kind")
+    assert "urban-case" in problem["detail"]  # the kinds it does have
+
+
+async def test_a_street_posting_the_urban_case_kind_is_404(worker: Worker) -> None:
+    status, problem = await worker.post_native(
+        "urban-case", native(case_no()), party="street-jiyuqiao"
+    )
+    assert status == 404, problem
+    assert problem["type"].endswith("unknown-kind")
+
+
+async def test_a_department_posting_another_departments_kind_is_404(worker: Worker) -> None:
+    status, problem = await worker.post_native("urban-case", native(case_no()), party="dept-water")
+    assert status == 404, problem
