@@ -217,11 +217,13 @@ class ConnectorRunner:
             await asyncio.gather(watcher, return_exceptions=True)
 
     async def _stop_source_when_paused(self, source: Source) -> None:
+        """Beside a running source: obey pause, and keep the stored status fresh."""
         while not self._stopping.is_set():
             await asyncio.sleep(PAUSE_CHECK_SECONDS)
             if await self.state.paused(self.name):
                 await source.stop()  # run returns; _run then waits while paused
                 return
+            await self._report(str(self.status.get("state", "running")))  # stored when due
 
     # ------------------------------------------------------------------ sink
 
