@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 import faust
 
@@ -59,4 +61,15 @@ def run_worker(settings: HubSettings) -> None:
         quiet=settings.log_level in ("WARNING", "ERROR"),
         redirect_stdouts=False,
     )
-    worker.execute_from_commandline()
+    code = 0
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    # Faust has flushed, committed and closed its loop by now. A library thread left
+    # behind (seen once in CI: the process stayed after "Closing event loop") must not
+    # keep a stopped worker alive, so leave without waiting for threads.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
