@@ -103,9 +103,10 @@ def applied_topics(kafka_bootstrap: str) -> str:
 
 
 @contextmanager
-def running_worker(env: dict[str, str], log: Path) -> Iterator[str]:
-    """A `hub worker` subprocess with env, logging to log; yields its base URL once /healthz
-    answers, and stops it (SIGTERM) on exit. Fails with the log tail if it dies or hangs."""
+def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A `hub worker` subprocess with env, logging to log; yields the process once /healthz
+    answers, and stops it (SIGTERM) on exit unless the test ended it. Fails with the log
+    tail if it dies or hangs."""
     with log.open("w") as out:
         process = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "hub"), "worker"],
@@ -124,7 +125,15 @@ def running_worker(env: dict[str, str], log: Path) -> Iterator[str]:
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.3)
     try:
-        yield base
+        yield process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@contextmanager
+def running_worker(env: dict[str, str], log: Path) -> Iterator[str]:
+    """`worker_process`, yielding the worker's base URL."""
+    with worker_process(env, log):
+        yield f"http://127.0.0.1:{env['HUB_HTTP_PORT']}"

@@ -14,8 +14,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from hub.reference import BEIJING
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT
+from tests.integration.conftest import worker_process
 from tests.samples import sample
 
 pytestmark = pytest.mark.kafka
@@ -49,28 +48,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextmanager
-def _worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("w") as out:
-        process = subprocess.Popen([HUB, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{env['HUB_HTTP_PORT']}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
-                break
-        except (urllib.error.URLError, ConnectionError):
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.3)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def _get(base: str, path: str, token: str) -> tuple[int, Any]:
@@ -189,8 +166,8 @@ def test_killing_one_of_two_workers_loses_and_duplicates_no_order_state(
     base = f"http://127.0.0.1:{ports[0]}"
     other = f"http://127.0.0.1:{ports[1]}"
     with (
-        _worker(first, tmp_path / "first.log"),
-        _worker(second, tmp_path / "second.log") as victim,
+        worker_process(first, tmp_path / "first.log"),
+        worker_process(second, tmp_path / "second.log") as victim,
     ):
         deadline = time.monotonic() + 90
         while _members(applied_topics, app_id) != 2:
