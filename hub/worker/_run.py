@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 
 import faust
 
@@ -17,6 +18,7 @@ from hub.worker._app import create_app
 log = logging.getLogger(__name__)
 
 INTERNAL_REPLICATION = 3
+SHUTDOWN_GRACE = 20.0  # seconds from the start of shutdown to the process being gone
 
 
 def preflight(settings: HubSettings) -> int:
@@ -61,14 +63,27 @@ def run_worker(settings: HubSettings) -> None:
         quiet=settings.log_level in ("WARNING", "ERROR"),
         redirect_stdouts=False,
     )
+
+    async def leave_in_time(*_: object, **__: object) -> None:
+        # Closing the event loop waits for the default executor's threads; CI twice saw
+        # one never return, after everything was flushed and committed ("Closing event
+        # loop" logged, the process still there). Once shutdown has begun, a stopped
+        # worker leaves within SHUTDOWN_GRACE seconds whatever a library thread does.
+        timer = threading.Timer(SHUTDOWN_GRACE, _leave, args=(0,))
+        timer.daemon = True
+        timer.start()
+
+    hub_app.faust.on_before_shutdown.connect(leave_in_time)
     code = 0
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    # Faust has flushed, committed and closed its loop by now. A library thread left
-    # behind (seen once in CI: the process stayed after "Closing event loop") must not
-    # keep a stopped worker alive, so leave without waiting for threads.
+    _leave(code)
+
+
+def _leave(code: int) -> None:
+    """Exit now, without waiting for threads a library left behind."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
