@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
@@ -56,7 +57,7 @@ DLQ = "hub.dlq.v1"
 CLUES = "enf.clue.v1"
 
 
-class Transport:
+class Transport(ABC):
     """Drives one connector transport and reads what came out downstream."""
 
     kind = ""
@@ -96,55 +97,57 @@ class Transport:
         self.runner = None
         return took
 
+    @abstractmethod
     def config(self) -> Any:
-        raise NotImplementedError
+        """The connector's configuration (a model of connectors/_config.py)."""
 
+    @abstractmethod
     def make(self, count: int, **changes: Any) -> list[Any]:
         """count new items (native records or canonical orders), in sequence."""
-        raise NotImplementedError
 
+    @abstractmethod
     def id_of(self, item: Any) -> str:
         """The record id the item has downstream."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def send(self, items: list[Any]) -> None:
         """Make the items available to the connector, in order."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def arrived(self, items: list[Any], within: float = 30) -> list[str]:
         """Once every item arrived downstream: the ids that arrived, in arrival order,
         repeats included (only ids of items)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def in_order(self, items: list[Any]) -> None:
         """Assert the items went through in the order they were sent."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def poison(self) -> Any:
         """An item that cannot go through (it must end in the DLQ)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def progressed(self, items: list[Any], count: int) -> bool:
         """Whether at least count of items went through the connector so far."""
-        raise NotImplementedError
 
-    async def slow_down(self) -> None:
+    async def slow_down(self) -> None:  # noqa: B027 - an optional hook, no-op by default
         """Make the party slow, so a stop lands mid-way (when the transport can)."""
 
-    async def speed_up(self) -> None:
+    async def speed_up(self) -> None:  # noqa: B027 - an optional hook, no-op by default
         """Undo `slow_down`."""
 
+    @abstractmethod
     async def parked(self, item: Any) -> ConsumerRecord:
-        raise NotImplementedError
+        """The DLQ record item ended in (it could not go through)."""
 
+    @abstractmethod
     def versions(self, count: int) -> tuple[list[Any], list[Any]]:
         """count records and, for each, a later record about the same thing (same key)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def versions_in_order(self, first: list[Any], second: list[Any]) -> None:
         """The later records were sent after the first ones: downstream (and on the
         way) each comes after its first one."""
-        raise NotImplementedError
 
 
 def _native_id(record: ConsumerRecord) -> str | None:
@@ -277,10 +280,10 @@ class PollTransport(SourceTransport):
     async def send(self, items: list[Any]) -> None:
         self.party.add_records(items)
 
-    async def slow_down(self) -> None:
+    async def slow_down(self) -> None:  # noqa: B027 - an optional hook, no-op by default
         self.party.page_delay = 0.3
 
-    async def speed_up(self) -> None:
+    async def speed_up(self) -> None:  # noqa: B027 - an optional hook, no-op by default
         self.party.page_delay = 0.0
 
 
@@ -426,10 +429,10 @@ class WebhookTransport(Transport):
         applied = [d.record_id for d in self.party.first_deliveries() if d.record_id in wanted]
         assert applied == ids
 
-    async def slow_down(self) -> None:
+    async def slow_down(self) -> None:  # noqa: B027 - an optional hook, no-op by default
         self.party.fail(FailMode.SLOW, seconds=0.01)
 
-    async def speed_up(self) -> None:
+    async def speed_up(self) -> None:  # noqa: B027 - an optional hook, no-op by default
         self.party.reset()
 
     async def progressed(self, items: list[Any], count: int) -> bool:
