@@ -299,7 +299,7 @@ class ConnectorRunner:
         kind = headers.get("hub.kind", b"").decode()
         try:
             record = await self.serde.decode(kind, message.value)
-            canonical = json.loads(record.model_dump_json())
+            canonical = record.model_dump(mode="json")
             spec = self.catalogue.outbound(self.party, kind, canonical)
             if spec is None:
                 body = json.dumps(canonical, ensure_ascii=False).encode()

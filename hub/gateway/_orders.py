@@ -307,18 +307,22 @@ class OrderDesk:
         return list(await asyncio.gather(*(ask(peer) for peer in peers)))
 
 
+SUMMARY_FIELDS = (
+    "order_id",
+    "order_type",
+    "issuer",
+    "recipients",
+    "matter_code",
+    "state",
+    "issued_at",
+    "deadline",
+    "case_owner",
+)
+
+
 def _summary(view: OrderView) -> dict[str, Any]:
-    return {
-        "order_id": view.order_id,
-        "order_type": view.order_type.value,
-        "issuer": view.issuer,
-        "recipients": list(view.recipients),
-        "matter_code": view.matter_code,
-        "state": view.state.value,
-        "issued_at": view.issued_at.isoformat(),
-        "deadline": view.deadline.isoformat() if view.deadline is not None else None,
-        "case_owner": view.case_owner,
-    }
+    full = view_to_dict(view)
+    return {name: full[name] for name in SUMMARY_FIELDS}
 
 
 def _render(view: OrderView) -> dict[str, Any]:
