@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 SCHEMAS_TOPIC = "_schemas"
 _RACE_RETRIES = 8
+CATCH_UP_TIMEOUT = 30.0  # seconds; a registry that cannot read its topic answers 503, never hangs
 
 
 class EmbeddedRegistry:
@@ -33,6 +34,7 @@ class EmbeddedRegistry:
         self.store = SchemaStore()
         self._lock = asyncio.Lock()
         self._start_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
         self._started = False
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -78,19 +80,33 @@ class EmbeddedRegistry:
         self._consumer = self._producer = None
 
     async def catch_up(self) -> None:
-        """Apply every record up to the current end of the topic."""
+        """Apply every record up to the current end of the topic.
+
+        One reader at a time (the HTTP server, agents encoding and decoding all call
+        this), and never longer than CATCH_UP_TIMEOUT: a caller that waits on the
+        registry, possibly holding the registration lock, gets a retriable 503 instead
+        of blocking its agent for good.
+        """
         consumer = self._consumer
         if consumer is None:
             raise SchemaRegistryError("registry not started", status=503, error_code=50003)
         try:
-            end = (await consumer.end_offsets([self._partition]))[self._partition]
-            while await consumer.position(self._partition) < end:
-                batch = await consumer.getmany(self._partition, timeout_ms=1000)
-                for record in batch.get(self._partition, []):
-                    self.store.apply(record.key, record.value)
+            async with asyncio.timeout(CATCH_UP_TIMEOUT), self._read_lock:
+                end = (await consumer.end_offsets([self._partition]))[self._partition]
+                while await consumer.position(self._partition) < end:
+                    batch = await consumer.getmany(self._partition, timeout_ms=1000)
+                    for record in batch.get(self._partition, []):
+                        self.store.apply(record.key, record.value)
         except KafkaError as exc:
             raise SchemaRegistryError(
                 f"cannot read {self._partition.topic}: {exc!r}", status=503, error_code=50003
+            ) from None
+        except TimeoutError:
+            raise SchemaRegistryError(
+                f"{self._partition.topic} could not be read to its end within "
+                f"{CATCH_UP_TIMEOUT:g} s",
+                status=503,
+                error_code=50003,
             ) from None
 
     async def _append(self, key: bytes, value: bytes) -> None:
