@@ -42,6 +42,7 @@ from connectors._webhook import DeliveryRefused, WebhookSink
 from hub._guard import dead_letter_headers
 from hub.errors import HubError, RecordError
 from hub.kafka import aiokafka_options
+from hub.metrics import dead_lettered
 from hub.reference import Registry
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
@@ -229,7 +230,9 @@ class ConnectorRunner:
 
     async def _run_sink(self, config: WebhookConnector) -> None:
         if self.sink is None:
-            self.sink = WebhookSink(config, secret=_read_secret(config.secret_file))
+            self.sink = WebhookSink(
+                config, secret=_read_secret(config.secret_file), party=config.party
+            )
         if isinstance(self.sink, WebhookSink):
             self.sink.on_failure = lambda: self._report("failing")
         await self.sink.setup()
@@ -331,6 +334,7 @@ class ConnectorRunner:
             message, "render", reason, detail, connector=self.name.encode()
         )
         log.warning("connector %s: DLQ render/%s: %s", self.name, reason, detail[:300])
+        dead_lettered("render", reason)
         await self.producer.send_and_wait(
             DLQ_TOPIC, key=message.key, value=message.value, headers=headers
         )
@@ -348,6 +352,7 @@ class ConnectorRunner:
         )
         headers = dead_letter_headers(source, stage, reason, detail, connector=self.name.encode())
         log.warning("connector %s: DLQ %s/%s: %s", self.name, stage, reason, detail[:300])
+        dead_lettered(stage, reason)
         await self.producer.send_and_wait(
             DLQ_TOPIC, key=record.key, value=record.source_value, headers=headers
         )

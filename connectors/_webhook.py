@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,6 +35,10 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from connectors._base import OutRecord, Sink
 from hub.errors import HubError
+from hub.logs import traced
+from hub.metrics import DELIVERY, DELIVERY_FAILURES
+
+log = logging.getLogger(__name__)
 
 RETRIABLE_STATUS = frozenset({408, 425, 429})
 
@@ -128,9 +133,12 @@ class WebhookSink(Sink):
         secret: bytes | None = None,
         session: aiohttp.ClientSession | None = None,
         on_failure: Callable[[], Awaitable[None]] | None = None,
+        party: str | None = None,
     ) -> None:
         """session: an injected client (tests use one against an in-process server);
-        on_failure: called after each failed attempt (the runner reports its status)."""
+        on_failure: called after each failed attempt (the runner reports its status);
+        party: the party delivered to, for ``hub_delivery_*`` metrics (none: not counted)."""
+        self.party = party
         self.settings = settings
         self.secret = secret
         self._session = session
@@ -224,10 +232,26 @@ class WebhookSink(Sink):
                 text = await answer.text(errors="replace")
                 status = answer.status
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if self.party is not None:
+                DELIVERY_FAILURES.labels(self.party).inc()
             return f"{type(exc).__name__}: {exc}"
         if 200 <= status < 300 or status == 409:
-            self.stats.latencies = [*self.stats.latencies[-999:], time.monotonic() - began]
+            took = time.monotonic() - began
+            self.stats.latencies = [*self.stats.latencies[-999:], took]
+            if self.party is not None:
+                DELIVERY.labels(self.party).observe(took)
+            with traced(record.trace_id):
+                log.info(
+                    "delivered %s %s to %s: HTTP %d in %.0f ms",
+                    record.kind,
+                    record.record_id,
+                    self.party or self.settings.url,
+                    status,
+                    took * 1000,
+                )
             return None
+        if self.party is not None:
+            DELIVERY_FAILURES.labels(self.party).inc()
         if status >= 500 or status in RETRIABLE_STATUS:
             return f"HTTP {status}: {text[:200]}"
         raise DeliveryRefused(record, status, text)

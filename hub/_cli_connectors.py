@@ -171,4 +171,4 @@ def add_commands(commands: Any) -> None:
         "run", help="run connectors standalone (a worker runs them too when configured)"
     )
     run.add_argument("names", nargs="*", metavar="NAME", help="only these (default: all)")
-    run.set_defaults(handler=cmd_connectors_run)
+    run.set_defaults(handler=cmd_connectors_run, long_running=True)

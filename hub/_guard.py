@@ -15,22 +15,42 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.errors import HubError, RecordError
+from hub.logs import traced
+from hub.metrics import PROCESSING
 
 log = logging.getLogger(__name__)
 
 ERROR_PREFIX = "hub.error."
+TRACE_HEADER = "hub.trace_id"
 
 Park = Callable[[Any, str, str, str, str], Awaitable[None]]  # message, stage, reason, detail, field
+
+
+def header_of(message: Any, name: str) -> bytes | None:
+    """The value of a Kafka header of message; None when absent."""
+    for key, value in message.headers or []:
+        if key == name:
+            return bytes(value)
+    return None
 
 
 async def handle_guarded(
     handler: Callable[[Any], Awaitable[None]], message: Any, park: Park, agent: str
 ) -> None:
-    """Run handler(message); park or retry on failure as the module docstring says."""
+    """Run handler(message); park or retry on failure as the module docstring says.
+    Everything logged meanwhile carries the record's trace id (`hub.logs`)."""
+    with traced(header_of(message, TRACE_HEADER)):
+        await _handle(handler, message, park, agent)
+
+
+async def _handle(
+    handler: Callable[[Any], Awaitable[None]], message: Any, park: Park, agent: str
+) -> None:
     delay = 0.5
     while True:
         try:
-            await handler(message)
+            with PROCESSING.labels(agent).time():
+                await handler(message)
             return
         except RecordError as exc:
             await park(message, exc.stage, exc.reason, exc.message, exc.field)
@@ -66,3 +86,12 @@ def dead_letter_headers(
     if field:
         headers.append(("hub.error.field", field.encode()))
     return headers
+
+
+def replay_target(headers: list[tuple[str, bytes]]) -> tuple[str, list[tuple[str, bytes]]]:
+    """Where a DLQ record goes back to, and the headers it goes back with (its original
+    ones, the ``hub.error.*`` ones removed)."""
+    source = dict(headers).get("hub.error.source.topic")
+    if not source:
+        raise HubError("the DLQ record names no source topic (hub.error.source.topic)")
+    return source.decode(), [(k, v) for k, v in headers if not k.startswith(ERROR_PREFIX)]

@@ -15,10 +15,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
-from hub.errors import DecodeError, RecordInvalid, ReferenceDataError
-from hub.kafka import aiokafka_options
+from hub.errors import DecodeError, KafkaUnavailableError, RecordInvalid, ReferenceDataError
+from hub.kafka import aiokafka_options, read_to_end
 from hub.records import KINDS, CertifiedOfficer
 from hub.records import Matter as MatterRecord
 from hub.reference import (
@@ -113,29 +113,14 @@ async def publish_seed(
 
 async def _read_topic(settings: HubSettings, topic: str) -> list[bytes]:
     """Values of the latest record per key of a compacted topic (tombstones drop a key)."""
-    consumer = AIOKafkaConsumer(
-        group_id=None, enable_auto_commit=False, **aiokafka_options(settings)
-    )
-    await consumer.start()
+    latest: dict[bytes | None, bytes | None] = {}
     try:
-        # A consumer without a subscription has no metadata for the topic; aiokafka's
-        # public topics() returns names only, so ask the client for the whole picture.
-        cluster = await consumer._client.fetch_all_metadata()
-        ids = sorted(cluster.partitions_for_topic(topic) or [])
-        if not ids:
-            raise ReferenceDataError(f"topic {topic} does not exist; run `hub topics apply`")
-        partitions = [TopicPartition(topic, p) for p in ids]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        latest: dict[bytes | None, bytes | None] = {}
-        for tp in partitions:
-            while await consumer.position(tp) < ends[tp]:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                for record in batch.get(tp, []):
-                    latest[record.key] = record.value
-    finally:
-        await consumer.stop()
+        async for record in read_to_end(settings, topic):
+            latest[record.key] = record.value
+    except KafkaUnavailableError as exc:
+        if "does not exist" in exc.message:
+            raise ReferenceDataError(exc.message) from None
+        raise
     return [value for value in latest.values() if value is not None]
 
 

@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 
 from hub import __version__
 from hub._cli_connectors import add_commands as add_connector_commands
+from hub._cli_ops import add_commands as add_ops_commands
 from hub._cli_records import add_commands as add_record_commands
 from hub.errors import ConfigError, HubError
+from hub.logs import configure_logging
 from hub.reference import load_parties
 from hub.settings import HubSettings, load_settings
 from hub.topics import Plan as TopicPlan
@@ -145,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
             "HUB_HTTP_HOST:HUB_HTTP_PORT (/healthz). Ctrl-C or SIGTERM stops it cleanly."
         ),
     )
-    worker.set_defaults(handler=cmd_worker)
+    worker.set_defaults(handler=cmd_worker, long_running=True)
 
     topics = commands.add_parser("topics", help="topics as code: diff and apply topics/*.yaml")
     topic_commands = topics.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
@@ -188,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     parties.set_defaults(handler=cmd_parties)
     add_record_commands(commands)
     add_connector_commands(commands)
+    add_ops_commands(commands)
     return parser
 
 
@@ -197,13 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        if settings.log_level != "DEBUG":
-            # kafka-python narrates every connection at INFO; keep the CLI readable.
-            logging.getLogger("kafka").setLevel(logging.WARNING)
-            logging.getLogger("aiokafka").setLevel(logging.WARNING)
+        # long-running processes log JSON lines (HUB_LOG_FORMAT); one-shot commands text
+        if getattr(args, "long_running", False):
+            configure_logging(settings.log_level, settings.log_format)
+        else:
+            level = "DEBUG" if settings.log_level == "DEBUG" else "WARNING"
+            configure_logging(level, "text")
         handler: Callable[[HubSettings, argparse.Namespace], int] = args.handler
         return handler(settings, args)
     except ConfigError as exc:

@@ -1,10 +1,16 @@
-"""Kafka client options from `HubSettings`, for aiokafka (the worker's async clients)."""
+"""Kafka client options from `HubSettings`, for aiokafka (the worker's async clients),
+and a reader of whole topics for tools."""
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from hub.errors import KafkaUnavailableError
 from hub.settings import HubSettings
 
 
@@ -41,3 +47,37 @@ def aiokafka_options(settings: HubSettings) -> dict[str, Any]:
             else None
         )
     return options
+
+
+async def read_to_end(
+    settings: HubSettings, topic: str, partitions: list[int] | None = None
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record of topic (or of some of its partitions) from the log start up to
+    the end as it was when reading began; `KafkaUnavailableError` when the topic does
+    not exist or Kafka does not answer."""
+    options = aiokafka_options(settings)
+    consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **options)
+    try:
+        await consumer.start()
+        # A consumer without a subscription has no metadata for the topic; aiokafka's
+        # public topics() returns names only, so ask the client for the whole picture.
+        cluster = await consumer._client.fetch_all_metadata()
+    except KafkaError as exc:
+        await consumer.stop()
+        raise KafkaUnavailableError(f"cannot reach Kafka: {exc}") from None
+    try:
+        ids = sorted(cluster.partitions_for_topic(topic) or [])
+        if not ids:
+            raise KafkaUnavailableError(f"topic {topic} does not exist; run `hub topics apply`")
+        chosen = [TopicPartition(topic, p) for p in ids if partitions is None or p in partitions]
+        consumer.assign(chosen)
+        await consumer.seek_to_beginning(*chosen)
+        ends = await consumer.end_offsets(chosen)
+        for tp in chosen:
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=1000)
+                for record in batch.get(tp, []):
+                    if record.offset < ends[tp]:
+                        yield record
+    finally:
+        await consumer.stop()

@@ -24,8 +24,8 @@ from typing import Any
 import faust
 
 from connectors import NATIVE_KIND_HEADER, MappingError, SpecCatalogue
-from hub._guard import ERROR_PREFIX, dead_letter_headers, handle_guarded
-from hub.errors import HubError
+from hub._guard import dead_letter_headers, handle_guarded, header_of
+from hub.metrics import RECORDS_IN, dead_lettered
 from hub.records import KINDS, validate
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
@@ -35,13 +35,6 @@ log = logging.getLogger(__name__)
 DLQ_TOPIC = "hub.dlq.v1"
 CONNECTOR = b"normalise"
 CHARSET_HEADER = "hub.charset"  # set by transports that re-encode (file rows → UTF-8 JSON)
-
-
-def _header(message: Any, name: str) -> bytes | None:
-    for key, value in message.headers or []:
-        if key == name:
-            return bytes(value)
-    return None
 
 
 class Normaliser:
@@ -80,7 +73,7 @@ class Normaliser:
             party: Party | None = reference.parties.get(party_id)
         except KeyError:
             party = None
-        native_kind = (_header(message, NATIVE_KIND_HEADER) or b"").decode(errors="replace")
+        native_kind = (header_of(message, NATIVE_KIND_HEADER) or b"").decode(errors="replace")
         spec = self.catalogue.inbound(party, native_kind) if party is not None else None
         if spec is None:
             known = ", ".join(self.catalogue.native_kinds(party)) if party else ""
@@ -92,11 +85,11 @@ class Normaliser:
                 + (f"; its kinds: {known}" if known else ""),
                 f"没有{party_id}的“{native_kind}”报文映射",
             )
-        charset = _header(message, CHARSET_HEADER)
+        charset = header_of(message, CHARSET_HEADER)
         payload = message.value or b""
         data = spec.apply(spec.decode(payload, charset.decode() if charset else None))
         data["source_party"] = party_id
-        trace = (_header(message, "hub.trace_id") or b"").decode(errors="replace")
+        trace = (header_of(message, "hub.trace_id") or b"").decode(errors="replace")
         if trace and "trace_id" not in data:
             data["trace_id"] = trace
         record = validate(spec.canonical, data, reference if reference.matters else None)
@@ -109,23 +102,24 @@ class Normaliser:
             ("hub.native.kind", native_kind.encode()),
         ]
         await self.app.producer.send(kind.topic, kind.key_of(record), value, None, None, headers)
+        RECORDS_IN.labels(party_id, kind.name).inc()
+        log.info(
+            "normalised %s %s of %s into %s %s",
+            native_kind,
+            record.source_id,
+            party_id,
+            kind.name,
+            record.record_id,
+        )
 
     async def _dead_letter(
         self, message: Any, stage: str, reason: str, detail: str, field: str
     ) -> None:
         log.warning("normalise: DLQ %s/%s: %s", stage, reason, detail[:300])
+        dead_lettered(stage, reason)
         headers = dead_letter_headers(
             message, stage, reason, detail, connector=CONNECTOR, field=field
         )
         await self.app.producer.send(
             DLQ_TOPIC, message.key, message.value or b"", None, None, headers
         )
-
-
-def replay_target(headers: list[tuple[str, bytes]]) -> tuple[str, list[tuple[str, bytes]]]:
-    """Where a DLQ record goes back to, and the headers it goes back with (its original
-    ones, the ``hub.error.*`` ones removed)."""
-    source = dict(headers).get("hub.error.source.topic")
-    if not source:
-        raise HubError("the DLQ record names no source topic (hub.error.source.topic)")
-    return source.decode(), [(k, v) for k, v in headers if not k.startswith(ERROR_PREFIX)]

@@ -158,6 +158,12 @@ class HubSettings(BaseSettings):
         default="INFO", description="Log level of hub processes."
     )
 
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="json: one JSON object per line with the record's trace_id; text: "
+        "classic lines for a terminal.",
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:

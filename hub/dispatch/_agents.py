@@ -45,7 +45,7 @@ from faust.types import TP
 from kafka.partitioner.default import murmur2
 from yarl import URL
 
-from hub._guard import dead_letter_headers, handle_guarded
+from hub._guard import dead_letter_headers, handle_guarded, header_of
 from hub.dispatch._assessment import Change, changes_of, opened
 from hub.dispatch._assessment import add as add_change
 from hub.dispatch._deadlines import Deadlines, Dues, Missed, missed_deadlines
@@ -61,6 +61,7 @@ from hub.dispatch._lifecycle import (
     view_from_dict,
     view_to_dict,
 )
+from hub.metrics import OVERDUE, RECORDS_OUT, dead_lettered
 from hub.records import (
     KINDS,
     Clue,
@@ -83,13 +84,6 @@ SWEEP = b"sweep-parked"
 PARK_LIMIT = 100  # events parked per unknown order before the rest go to the DLQ
 CONNECTOR = b"dispatch"
 ASSESSMENT_PREFIX = "~assessment|"
-
-
-def _header(message: Any, name: str) -> bytes | None:
-    for key, value in message.headers or []:
-        if key == name:
-            return bytes(value)
-    return None
 
 
 def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
@@ -249,7 +243,7 @@ class DispatchEngine:
     async def handle_event(self, message: Any, at: tuple[Any, int] | None = None) -> None:
         """Apply one event; at is the (message, step) its counting position is taken from
         when it is not message itself (parked events applied when their order comes)."""
-        if _header(message, CONTROL_HEADER) == SWEEP:
+        if header_of(message, CONTROL_HEADER) == SWEEP:
             await self._sweep(message.key.decode())
             return
         event = await self.serde.decode("order-event", message.value)
@@ -404,6 +398,8 @@ class DispatchEngine:
         for view in self.active_views():
             for missed in missed_deadlines(view, now, self.dues(view)):
                 await self._emit_notice(view, missed, EventType.OVERDUE, missed.source_id)
+                for party in view.recipients:
+                    OVERDUE.labels(party).inc()
                 await self._emit_notice(
                     view, missed, EventType.ESCALATED, f"{missed.source_id}/escalation"
                 )
@@ -513,7 +509,8 @@ class DispatchEngine:
 
     async def _deliver(self, parties: list[str], message: Any, kind: bytes) -> None:
         headers = [("hub.kind", kind)]
-        trace = _header(message, "hub.trace_id")
+        kind_name = kind.decode()
+        trace = header_of(message, "hub.trace_id")
         if trace:
             headers.append(("hub.trace_id", trace))
         producer = self.app.producer  # straight to the client: no per-record channel work
@@ -523,6 +520,9 @@ class DispatchEngine:
                 await producer.send(
                     inbox.get_topic_name(), message.key, message.value, None, None, headers
                 )
+                RECORDS_OUT.labels(party, kind_name).inc()
+        if parties:
+            log.info("routed %s %s to %s", kind_name, (message.key or b"").decode(), parties)
 
     async def _escalate(self, view: OrderView, cause: OrderEvent) -> None:
         """Emit ESCALATED for the justice bureau after the second return (审定)."""
@@ -552,4 +552,5 @@ class DispatchEngine:
             message, stage, reason, detail, connector=CONNECTOR, field=field
         )
         log.warning("dispatch: DLQ %s/%s: %s", stage, reason, detail[:300])
+        dead_lettered(stage, reason)
         await self.dlq.send(key=message.key, value=message.value or b"", headers=headers)

@@ -141,6 +141,12 @@ class Missed:
 
 def missed_deadlines(view: OrderView, now: datetime, dues: Dues) -> list[Missed]:
     """The deadlines of view that now has passed and that were not reported yet."""
+    reported = set(view.applied) | {step.event_id for step in view.history}
+    return [m for m in passed_deadlines(view, now, dues) if m.event_id not in reported]
+
+
+def passed_deadlines(view: OrderView, now: datetime, dues: Dues) -> list[Missed]:
+    """The deadlines of view that now has passed while the order still waits on them."""
     due: list[Missed] = []
     if dues.sign_off is not None and view.state is OrderState.ISSUED:
         due.append(
@@ -176,5 +182,4 @@ def missed_deadlines(view: OrderView, now: datetime, dues: Dues) -> list[Missed]
                 "未在办理期限内反馈",
             )
         )
-    reported = set(view.applied) | {step.event_id for step in view.history}
-    return [m for m in due if now > m.due and m.event_id not in reported]
+    return [m for m in due if now > m.due]

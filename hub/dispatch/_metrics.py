@@ -16,11 +16,59 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.registry import Collector
 
 from hub.dispatch._assessment import MEASURES, bucket_upper, merge, period_of
+from hub.dispatch._deadlines import passed_deadlines
+from hub.dispatch._lifecycle import OrderState
 
 if TYPE_CHECKING:
     from hub.dispatch._agents import DispatchEngine
 
 HOUR_BUCKETS = (1, 2, 4, 8, 24, 48, 72, 168, 336, 720)
+DONE_STATES = frozenset({OrderState.CLOSED, OrderState.EVALUATED})
+
+
+class OrdersCollector(Collector):
+    """Order SLA gauges from the orders this worker actively owns (sum over workers)."""
+
+    def __init__(self, engine: DispatchEngine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        now = datetime.now(UTC)
+        open_orders = GaugeMetricFamily(
+            "hub_orders_open",
+            "Orders not closed yet, per recipient party and state",
+            labels=["party", "state"],
+        )
+        overdue = GaugeMetricFamily(
+            "hub_orders_overdue_open",
+            "Open orders with a passed deadline they still wait on, per recipient party",
+            labels=["party"],
+        )
+        oldest = GaugeMetricFamily(
+            "hub_orders_oldest_open_seconds",
+            "Age of the oldest open order a party received",
+            labels=["party"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        late: dict[str, int] = {}
+        ages: dict[str, float] = {}
+        for view in self.engine.active_views():
+            if view.state in DONE_STATES:
+                continue
+            is_late = bool(passed_deadlines(view, now, self.engine.dues(view)))
+            age = (now - view.received_at).total_seconds()
+            for party in view.recipients:
+                counts[(party, view.state.value)] = counts.get((party, view.state.value), 0) + 1
+                late[party] = late.get(party, 0) + int(is_late)
+                ages[party] = max(ages.get(party, 0.0), age)
+        for (party, state), count in sorted(counts.items()):
+            open_orders.add_metric([party, state], float(count))
+        for party in sorted(late):
+            overdue.add_metric([party], float(late[party]))
+            oldest.add_metric([party], ages[party])
+        yield open_orders
+        yield overdue
+        yield oldest
 
 
 class AssessmentCollector(Collector):

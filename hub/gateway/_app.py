@@ -9,6 +9,7 @@ every in-sync replica acknowledged the write.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -29,6 +30,8 @@ from hub.gateway._limits import RateLimiter, ReplayGuard, retry_after
 from hub.gateway._policy import ACTING_FIELD, HTTP_KINDS, may_publish, may_read_inbox
 from hub.gateway._problems import Problem
 from hub.gateway._tokens import TokenEntry, TokenStore
+from hub.logs import traced
+from hub.metrics import PUBLISH, RECORDS_IN, REJECTED
 from hub.records import KINDS, AuditEvent, AuditResult, Envelope, Kind, validate
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
@@ -41,7 +44,7 @@ HUB_OWNED_FIELDS = ("record_id", "received_at")
 SIGNATURE_WINDOW = 300.0
 _TRACE = re.compile(r"^[0-9a-f]{16,32}$")
 _DIGITS = re.compile(r"[0-9]{1,12}")
-PUBLIC_PATHS = {"/healthz"}
+PUBLIC_PATHS = {"/healthz", "/readyz"}
 
 PARTY = web.RequestKey("hub_party", Party)
 TOKEN = web.RequestKey("hub_token", TokenEntry)
@@ -53,6 +56,21 @@ SUBJECT = web.RequestKey("hub_subject", str)
 def _route(request: web.Request) -> str:
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else request.path
+
+
+def _token(header: str) -> str:
+    """The token of an Authorization header: ``Bearer <token>``, or ``Basic`` with the
+    token as password (browsers on /ops); "" otherwise."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]
+    return ""
 
 
 class Gateway:
@@ -140,15 +158,20 @@ class Gateway:
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in PUBLIC_PATHS or request.path.startswith("/registry"):
             return await handler(request)
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        entry = self.tokens.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+        entry = self.tokens.authenticate(_token(request.headers.get("Authorization", "")))
         if entry is None or entry.party == "hub" or entry.party not in self.reference.parties:
+            # a browser opening /ops asks its user for the token (HTTP Basic, as password)
+            browser = request.path.startswith("/ops")
             raise Problem(
                 "unauthenticated",
-                "send Authorization: Bearer <token> with a live token (hub tokens issue PARTY)",
+                "send Authorization: Bearer <token> with a live token (hub tokens issue PARTY)"
+                + ("; a browser: the token as password" if browser else ""),
                 detail_zh="请在Authorization头中携带有效令牌",
-                headers={"WWW-Authenticate": 'Bearer realm="wuchang-hub"'},
+                headers={
+                    "WWW-Authenticate": 'Basic realm="wuchang-hub ops", charset="UTF-8"'
+                    if browser
+                    else 'Bearer realm="wuchang-hub"'
+                },
             )
         request[TOKEN] = entry
         request[PARTY] = self.reference.parties.get(entry.party)
@@ -320,7 +343,16 @@ class Gateway:
             ) from None
 
     def check_record(self, request: web.Request, kind: Kind, data: Any) -> tuple[Envelope, str]:
-        """The validated model and trace id of one posted record; `Problem` otherwise."""
+        """The validated model and trace id of one posted record; `Problem` otherwise
+        (counted in ``hub_records_rejected{stage="gateway"}`` by its first rule)."""
+        try:
+            return self._check_record(request, kind, data)
+        except Problem as refused:
+            reason = refused.errors[0].rule if refused.errors else refused.type.slug
+            REJECTED.labels("gateway", reason).inc()
+            raise
+
+    def _check_record(self, request: web.Request, kind: Kind, data: Any) -> tuple[Envelope, str]:
         party: Party = request[PARTY]
         if not isinstance(data, dict):
             raise Problem(
@@ -373,11 +405,23 @@ class Gateway:
             messages.append(
                 (kind.topic, kind.key_of(record), self.serde.encode_with(writer, record), headers)
             )
-        results = await self.publisher.send_many(messages)
+        with PUBLISH.labels(str(records[0][0].source_party)).time():
+            results = await self.publisher.send_many(messages)
         answers: list[dict[str, Any] | KafkaUnavailableError] = []
-        for (record, _), result in zip(records, results, strict=True):
+        for (record, trace_id), result in zip(records, results, strict=True):
             if isinstance(result, Written):
+                RECORDS_IN.labels(str(record.source_party), kind.name).inc()
                 record_id = str(record.record_id)
+                with traced(trace_id):
+                    log.info(
+                        "accepted %s %s from %s (%s/%d@%d)",
+                        kind.name,
+                        record_id,
+                        record.source_party,
+                        result.topic,
+                        result.partition,
+                        result.offset,
+                    )
                 answer: dict[str, Any] = {
                     "record_id": record_id,
                     "topic": result.topic,

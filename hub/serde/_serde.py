@@ -103,6 +103,21 @@ class AvroSerde:
             )
         return datum
 
+    async def decode_any(self, data: bytes) -> dict[str, Any]:
+        """The datum of framed bytes as its writer schema reads it (any subject): for
+        tools that show records of any topic (``hub tail``, ``hub dlq show``)."""
+        schema_id, payload = unpack(data)
+        writer = await self._writer_schema(schema_id, data)
+        try:
+            datum = fastavro.schemaless_reader(io.BytesIO(payload), writer, None)
+        except Exception as exc:  # noqa: BLE001 - fastavro raises many kinds on bad bytes
+            raise DecodeError(
+                f"Avro bytes do not match schema id {schema_id}: {exc!r}", data, schema_id=schema_id
+            ) from None
+        if not isinstance(datum, dict):
+            raise DecodeError(f"schema id {schema_id} is not a record", data, schema_id=schema_id)
+        return datum
+
     async def decode(
         self, kind: str | Kind, data: bytes, reference: Reference | None = None
     ) -> BaseModel:

@@ -13,12 +13,14 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from connectors import ConnectorService, load_catalogue, load_connectors
+from connectors._config import WebhookConnector
 from hub.catalogue import read_cache, read_shared
 from hub.dispatch import Deadlines, DispatchEngine, load_deadline_policy
-from hub.dispatch._metrics import AssessmentCollector
+from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
 from hub.errors import KafkaUnavailableError, ReferenceDataError
 from hub.gateway import Gateway, NativeDesk, OrderDesk
 from hub.kafka import ssl_context
+from hub.metrics import FlowCollector, KafkaWatch
 from hub.normalise import Normaliser
 from hub.records import KINDS
 from hub.reference import Reference, load_calendar, load_parties
@@ -33,7 +35,14 @@ from hub.serde import AvroSerde
 from hub.settings import HubSettings
 from hub.topics import load_topics
 from hub.worker._http import HttpServer, build_web_app
-from hub.worker._metrics import install_metrics
+from hub.worker._metrics import (
+    ConnectorCollector,
+    install_metrics,
+    install_readyz,
+    readiness_checks,
+    run_checks,
+)
+from hub.worker._ops import install_ops_page
 from hub.worker._watchdog import install_watchdog
 
 log = logging.getLogger(__name__)
@@ -132,8 +141,15 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     catalogue = load_catalogue()
     normaliser = Normaliser(app, serde, lambda: gateway.reference, catalogue, reference_ready)
     NativeDesk(gateway, catalogue).install(web_app)
+    metrics = CollectorRegistry()
+    groups = [settings.app_id]
     if settings.connectors_file is not None:
         configs = load_connectors(settings.connectors_file, gateway.reference.parties)
+        groups += [
+            f"{settings.app_id}-connector-{c.name}"
+            for c in configs
+            if isinstance(c, WebhookConnector)
+        ]
         connectors = ConnectorService(
             configs, settings, serde, catalogue, gateway.reference.parties
         )
@@ -146,9 +162,31 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
 
         web_app.on_startup.append(start_connectors)
         web_app.on_cleanup.append(stop_connectors)
-    metrics = CollectorRegistry()
-    metrics.register(AssessmentCollector(engine))
+        metrics.register(ConnectorCollector(connectors))
+    watch = KafkaWatch(settings, groups)
+    for collector in (FlowCollector(), AssessmentCollector(engine), OrdersCollector(engine), watch):
+        metrics.register(collector)
     install_metrics(web_app, gateway, metrics)
+
+    async def registry_reachable() -> str | None:
+        if registry is not None:
+            await registry.catch_up()
+        else:
+            await client.subjects()
+        return None
+
+    checks = readiness_checks(app, watch, registry_reachable)
+    install_readyz(web_app, checks)
+    install_ops_page(web_app, gateway, metrics, lambda: run_checks(checks))
+
+    async def start_watch(_: web.Application) -> None:
+        watch.start()
+
+    async def stop_watch(_: web.Application) -> None:
+        await watch.stop()
+
+    web_app.on_startup.append(start_watch)
+    web_app.on_cleanup.append(stop_watch)
     OrderDesk(
         gateway, engine, advertised=f"http://{settings.http_host}:{settings.http_port}"
     ).install(web_app)

@@ -1,19 +1,34 @@
-"""``/metrics`` on every worker: Prometheus text, for operators and the justice bureau.
+"""``/metrics`` and ``/readyz`` on every worker.
 
 Scrapers authenticate like any caller (``Authorization: Bearer`` with an ``ops`` or
-``justice`` token; Prometheus' ``authorization`` scrape setting sends it).
+``justice`` token; Prometheus' ``authorization`` scrape setting sends it). ``/readyz``,
+like ``/healthz``, answers without a token (load balancers and probes carry none) and
+says only which check fails and why, never business data.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import faust
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
+from connectors import ConnectorService
+from hub.errors import HubError
 from hub.gateway import Gateway
 from hub.gateway._problems import Problem
+from hub.metrics import KafkaWatch
 from hub.reference import PartyKind
 
 METRICS_READERS = frozenset({PartyKind.OPS, PartyKind.JUSTICE})
+READY_CHECK_TIMEOUT = 3.0
+
+Check = Callable[[], Awaitable[str | None]]  # None when fine, else what is wrong
 
 
 def install_metrics(
@@ -31,3 +46,90 @@ def install_metrics(
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     web_app.router.add_get("/metrics", metrics)
+
+
+class ConnectorCollector(Collector):
+    """Delivery health of the connectors this worker runs."""
+
+    def __init__(self, service: ConnectorService) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "hub_connector_up",
+            "1 while a connector runs normally; 0 when failing, paused or stopped",
+            labels=["connector", "party"],
+        )
+        failures = GaugeMetricFamily(
+            "hub_connector_consecutive_failures",
+            "Failed attempts since the connector's last success",
+            labels=["connector", "party"],
+        )
+        backlog = GaugeMetricFamily(
+            "hub_connector_backlog",
+            "Records waiting in the party's outbound topic for a sink connector",
+            labels=["connector", "party"],
+        )
+        for name, runner in sorted(self.service.runners.items()):
+            labels = [name, runner.config.party]
+            status = runner.status
+            up.add_metric(labels, 1.0 if status.get("state") == "running" else 0.0)
+            failures.add_metric(labels, float(status.get("consecutive_failures", 0)))
+            backlog.add_metric(labels, float(status.get("backlog", 0)))
+        yield up
+        yield failures
+        yield backlog
+
+
+def readiness_checks(
+    app: faust.App, watch: KafkaWatch, registry_check: Check
+) -> dict[str, Check]:
+    """What /readyz asks, in order: Kafka, partitions, tables, registry."""
+
+    async def kafka() -> str | None:
+        view = watch.view
+        if not view.taken_at:
+            return "Kafka not read yet (first reading pending)"
+        if time.time() - view.taken_at > 3 * watch.interval:
+            return f"Kafka unreadable for {time.time() - view.taken_at:.0f} s: {view.error}"
+        return None
+
+    async def partitions() -> str | None:
+        if app.rebalancing:
+            return "the consumer group is rebalancing"
+        if not app.assignor.assigned_actives():
+            return "no partitions assigned to this worker (more workers than partitions?)"
+        return None
+
+    async def tables() -> str | None:
+        recovery = app.tables.recovery  # type: ignore[attr-defined]  # faust's TableManager
+        if recovery.in_recovery or not recovery.completed.is_set():
+            return "tables are recovering from their changelogs"
+        return None
+
+    return {"kafka": kafka, "partitions": partitions, "tables": tables, "registry": registry_check}
+
+
+async def run_checks(checks: dict[str, Check]) -> dict[str, str]:
+    """Check name → "ok" or what is wrong."""
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            async with asyncio.timeout(READY_CHECK_TIMEOUT):
+                problem = await check()
+        except TimeoutError:
+            problem = f"no answer within {READY_CHECK_TIMEOUT:g} s"
+        except HubError as exc:
+            problem = exc.message
+        results[name] = problem or "ok"
+    return results
+
+
+def install_readyz(web_app: web.Application, checks: dict[str, Check]) -> None:
+    async def readyz(_: web.Request) -> web.Response:
+        results = await run_checks(checks)
+        failing = {name: text for name, text in results.items() if text != "ok"}
+        body = {"status": "not ready" if failing else "ready", "checks": results}
+        return web.json_response(body, status=503 if failing else 200)
+
+    web_app.router.add_get("/readyz", readyz)

@@ -11,6 +11,7 @@ from typing import Any
 import faust
 
 from hub.errors import ConfigError
+from hub.logs import logging_config
 from hub.reference import load_parties
 from hub.settings import HubSettings
 from hub.topics import admin_client, load_topics, read_cluster
@@ -63,6 +64,7 @@ def run_worker(settings: HubSettings) -> None:
         # so every debug call of Faust and aiokafka would build a record: no spinner then.
         quiet=settings.log_level in ("WARNING", "ERROR"),
         redirect_stdouts=False,
+        logging_config=logging_config(settings.log_level, settings.log_format),
     )
     code = 0
     try:

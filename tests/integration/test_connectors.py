@@ -44,7 +44,7 @@ from connectors import (
     load_catalogue,
     read_state,
 )
-from hub.normalise import replay_target
+from hub._guard import replay_target
 from hub.records import derive_record_id, validate
 from hub.reference import Registry, load_parties
 from hub.registry import open_registry

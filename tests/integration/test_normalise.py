@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
-from hub.normalise import replay_target
+from hub._guard import replay_target
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT
