@@ -142,7 +142,7 @@ def install_ops_page(
             headers={
                 "Cache-Control": "no-store",
                 "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
-                "style-src 'unsafe-inline'; connect-src 'self'",
+                "style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
             },
         )
 
