@@ -122,9 +122,10 @@ def cmd_dlq_show(settings: HubSettings, args: argparse.Namespace) -> int:
                 f"{ops.DLQ_TOPIC} {letter.id}",
             )
         shown = letter.summary()
-        shown["message"] = letter.header("hub.error.message")
+        clear = ops.masked if not args.unmasked else (lambda value: value)
+        shown["message"] = clear(letter.header("hub.error.message"))
         shown["key"] = letter.key.decode(errors="replace") if letter.key is not None else None
-        shown["headers"] = {k: v.decode(errors="replace") for k, v in letter.headers}
+        shown["headers"] = clear({k: v.decode(errors="replace") for k, v in letter.headers})
         shown["replayed"] = (await ops.read_ledger(settings)).get(letter.id)
         shown["value"] = value if args.unmasked else ops.masked(value)
         return shown

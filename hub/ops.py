@@ -52,7 +52,7 @@ LEDGER = "dlq-replay"
 REPLAY_HEADER = "hub.replay.of"
 REPLAY_CHUNK = 200  # records per transaction
 
-_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_MOBILE = re.compile(r"(?<!\d)(\+?86[- ]?)?(1[3-9]\d{9})(?!\d)")  # +86 kept, number masked
 _CITIZEN_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _DURATION = re.compile(r"(\d+)([smhd])")
 
@@ -63,7 +63,7 @@ _DURATION = re.compile(r"(\d+)([smhd])")
 def mask_text(text: str) -> str:
     """text with every mobile number and citizen id in it masked."""
     text = _CITIZEN_ID.sub(lambda m: mask_citizen_id(m.group()), text)
-    return _MOBILE.sub(lambda m: mask_phone(m.group()), text)
+    return _MOBILE.sub(lambda m: (m.group(1) or "") + mask_phone(m.group(2)), text)
 
 
 def masked(value: Any) -> Any:

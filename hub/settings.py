@@ -128,6 +128,13 @@ class HubSettings(BaseSettings):
         description="Seconds without a heartbeat before Kafka hands a dead worker's "
         "partitions to the others (failover time).",
     )
+    reference_refresh_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How often a worker re-reads the matter catalogue and officer roster "
+        "from the share topics.",
+    )
     deadline_sweep_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="How often workers look for missed deadlines."
     )

@@ -58,6 +58,19 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else request.path
 
 
+PUBLISH_PATHS = ("/v1/records/", "/v1/native/")
+
+
+def count_refusal(problem: Problem) -> None:
+    """Count a refused publish once in ``hub_records_rejected_total{stage="gateway"}``,
+    by its first broken rule (or the problem's slug)."""
+    if problem.counted or problem.status >= 500:
+        return
+    problem.counted = True
+    reason = problem.errors[0].rule if problem.errors else problem.type.slug
+    REJECTED.labels("gateway", reason).inc()
+
+
 def _token(header: str) -> str:
     """The token of an Authorization header: ``Bearer <token>``, or ``Basic`` with the
     token as password (browsers on /ops); "" otherwise."""
@@ -145,6 +158,8 @@ class Gateway:
             log.exception("unhandled error on %s %s", request.method, request.path)
             problem = Problem("internal", "an unexpected error; the hub logged it")
         request[OUTCOME] = problem
+        if request.method == "POST" and request.path.startswith(PUBLISH_PATHS):
+            count_refusal(problem)
         return problem.response(request.path)
 
     @web.middleware
@@ -348,8 +363,7 @@ class Gateway:
         try:
             return self._check_record(request, kind, data)
         except Problem as refused:
-            reason = refused.errors[0].rule if refused.errors else refused.type.slug
-            REJECTED.labels("gateway", reason).inc()
+            count_refusal(refused)
             raise
 
     def _check_record(self, request: web.Request, kind: Kind, data: Any) -> tuple[Envelope, str]:

@@ -10,6 +10,7 @@ source; the normalisation agent turns them into the canonical record, whose
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -19,11 +20,14 @@ from hub.errors import FieldError, KafkaUnavailableError
 from hub.gateway._kafka import Written
 from hub.gateway._policy import may_publish
 from hub.gateway._problems import Problem
+from hub.logs import traced
 from hub.records import KINDS
 from hub.reference import Party
 
 if TYPE_CHECKING:
     from hub.gateway._app import Gateway
+
+log = logging.getLogger(__name__)
 
 
 class NativeDesk:
@@ -81,6 +85,16 @@ class NativeDesk:
         if isinstance(result, KafkaUnavailableError):
             raise result
         assert isinstance(result, Written)  # noqa: S101
+        with traced(trace_id):
+            log.info(
+                "accepted native %s %s from %s (%s/%d@%d)",
+                native_kind,
+                record.record_id,
+                party.id,
+                result.topic,
+                result.partition,
+                result.offset,
+            )
         return web.json_response(
             {
                 "record_id": str(record.record_id),

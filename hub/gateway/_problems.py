@@ -105,6 +105,7 @@ class Problem(Exception):
         self.errors = errors or []
         self.headers = headers or {}
         self.extra = extra or {}
+        self.counted = False  # in hub_records_rejected_total (batch items count themselves)
 
     @property
     def status(self) -> int:

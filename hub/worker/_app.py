@@ -48,7 +48,6 @@ from hub.worker._watchdog import install_watchdog
 log = logging.getLogger(__name__)
 
 REGISTRY_PATH = "/registry"
-REFERENCE_REFRESH_SECONDS = 60.0
 
 
 def _credentials(settings: HubSettings) -> faust.types.auth.CredentialsT | None:
@@ -203,7 +202,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     async def refresh_reference(app: web.Application) -> None:
         async def loop() -> None:
             while True:
-                await asyncio.sleep(REFERENCE_REFRESH_SECONDS)
+                await asyncio.sleep(settings.reference_refresh_seconds)
                 try:
                     gateway.reference = await load_reference_data(settings, serde)
                 except Exception:  # noqa: BLE001 - keep serving the last good reference
