@@ -161,6 +161,8 @@ class ConnectorRunner:
                     await self._stopping.wait()
                 delay = 1.0
             except HubError as exc:
+                if self._stopping.is_set():
+                    return  # a delivery given up for shutdown: the record stays in the inbox
                 self.status["consecutive_failures"] = self.status["consecutive_failures"] + 1
                 self.status["last_error"] = exc.message
                 await self._report("failing" if exc.retriable else "stopped-on-error", force=True)
