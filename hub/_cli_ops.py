@@ -223,10 +223,7 @@ def cmd_tail(settings: HubSettings, args: argparse.Namespace) -> int:
                 if args.max and count >= args.max:
                     return
 
-    try:
-        _run(work)
-    except BrokenPipeError:  # `hub tail ... | head`
-        sys.stderr.close()
+    _run(work)
     return 0
 
 

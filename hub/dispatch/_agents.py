@@ -522,7 +522,9 @@ class DispatchEngine:
                 )
                 RECORDS_OUT.labels(party, kind_name).inc()
         if parties:
-            log.info("routed %s %s to %s", kind_name, (message.key or b"").decode(), parties)
+            order = (message.key or b"").decode()
+            what = f"order {order}" if kind_name == "order" else f"{kind_name} of order {order}"
+            log.info("routed %s to %s", what, parties)
 
     async def _escalate(self, view: OrderView, cause: OrderEvent) -> None:
         """Emit ESCALATED for the justice bureau after the second return (审定)."""
