@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any, TypeVar
 
 from hub import ops
@@ -205,26 +206,34 @@ def cmd_dlq_replay(settings: HubSettings, args: argparse.Namespace) -> int:
 def cmd_tail(settings: HubSettings, args: argparse.Namespace) -> int:
     """Records of a topic as JSON lines, Avro decoded through the registry."""
 
-    async def work() -> None:
+    async def work() -> int:
+        # Ctrl-C and SIGTERM end the tail between two polls (at most half a second)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
         count = 0
         async with _serde(settings) as serde:
             if args.unmasked:
                 await ops.audit(settings, serde, "cli tail --unmasked", args.topic)
-            async for record in ops.tail(
+            records = ops.tail(
                 settings,
                 args.topic,
                 from_beginning=args.from_beginning,
                 follow=not args.no_follow,
                 partition=args.partition,
-            ):
-                _print_json(await ops.record_line(serde, record, unmasked=args.unmasked))
-                sys.stdout.flush()
-                count += 1
-                if args.max and count >= args.max:
-                    return
+                stop=stop,
+            )
+            async with aclosing(records):
+                async for record in records:
+                    _print_json(await ops.record_line(serde, record, unmasked=args.unmasked))
+                    sys.stdout.flush()
+                    count += 1
+                    if (args.max and count >= args.max) or stop.is_set():
+                        break
+        return 130 if stop.is_set() else 0
 
-    _run(work)
-    return 0
+    return _run(work)
 
 
 # ------------------------------------------------------------------- orders

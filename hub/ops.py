@@ -25,7 +25,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -317,9 +317,11 @@ async def tail(
     from_beginning: bool = False,
     follow: bool = True,
     partition: int | None = None,
-) -> AsyncIterator[Any]:
-    """The records of topic as they come (from its start or its end); with follow
-    off, stop at the end the topic had when tailing began."""
+    stop: asyncio.Event | None = None,
+) -> AsyncGenerator[Any, None]:
+    """The records of topic as they come (from its start or its end), until stop is
+    set; with follow off, until the end the topic had when tailing began."""
+    stop = stop or asyncio.Event()
     consumer = AIOKafkaConsumer(
         group_id=None, enable_auto_commit=False, **aiokafka_options(settings)
     )
@@ -342,7 +344,7 @@ async def tail(
         else:
             await consumer.seek_to_end(*chosen)
         ends = await consumer.end_offsets(chosen)
-        while True:
+        while not stop.is_set():
             if not follow and await _all_at_end(consumer, ends):
                 return
             batches = await consumer.getmany(*chosen, timeout_ms=500)
@@ -350,7 +352,7 @@ async def tail(
                 for record in records:
                     yield record
     finally:
-        await consumer.stop()
+        await asyncio.wait_for(consumer.stop(), timeout=10)
 
 
 async def _all_at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:

@@ -128,6 +128,11 @@ class HubSettings(BaseSettings):
         description="Seconds without a heartbeat before Kafka hands a dead worker's "
         "partitions to the others (failover time).",
     )
+    kafka_offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest",
+        description="Where a consumer group new to a topic starts: earliest (a new "
+        "deployment processes what is already there) or latest (only what comes next).",
+    )
     reference_refresh_seconds: float = Field(
         default=60.0,
         gt=0,

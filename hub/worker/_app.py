@@ -99,7 +99,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         producer_max_batch_size=256 * 1024,
         broker_session_timeout=settings.kafka_session_timeout,
         broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout / 3),
-        consumer_auto_offset_reset="earliest",
+        consumer_auto_offset_reset=settings.kafka_offset_reset,
         web_enabled=True,
         web_host=settings.http_host,
         web_port=settings.http_port,

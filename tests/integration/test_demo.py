@@ -215,6 +215,7 @@ def test_the_demo_drives_flows_deliveries_and_dlq_entries(
         "HUB_DATA_DIR": str(data),
         "HUB_HTTP_PORT": str(http_port),
         "HUB_APP_ID": f"demo-{http_port}",
+        "HUB_KAFKA_OFFSET_RESET": "latest",  # only this module's traffic, not the session's backlog
         "HUB_CONNECTORS_FILE": str(_demo_connectors(demo_dir, ports)),
         "HUB_DEADLINE_SWEEP_SECONDS": "5",
     }

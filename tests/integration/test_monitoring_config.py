@@ -517,6 +517,7 @@ def test_every_metric_the_alerts_and_dashboard_query_is_exposed_by_a_worker(
             "HUB_DATA_DIR": str(tmp_path / "data"),
             "HUB_HTTP_PORT": str(port),
             "HUB_APP_ID": f"monitoring-{port}",
+            "HUB_KAFKA_OFFSET_RESET": "latest",  # this module's traffic only
             "HUB_DEADLINE_SWEEP_SECONDS": "1",
             "HUB_CONNECTORS_FILE": str(connectors),
         }

@@ -173,6 +173,7 @@ def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "HUB_DATA_DIR": str(data),
         "HUB_HTTP_PORT": str(port),
         "HUB_APP_ID": f"ops-page-{uuid.uuid4().hex[:8]}",
+        "HUB_KAFKA_OFFSET_RESET": "latest",  # only this module's traffic, not the session's backlog
         "HUB_DEADLINE_SWEEP_SECONDS": "1",
     }
     loaded = subprocess.run(
