@@ -42,10 +42,8 @@ check: install  ## ruff, and mypy strict on hub/ and connectors/
 	$(VENV)/bin/mypy
 	$(HUB) schemas check
 
-bench: install kafka  ## benchmarks: serde vs bare fastavro; gateway vs a no-op handler; dispatch engine
-	$(PY) -m tests.bench.bench_serde --records 5000
-	$(PY) -m tests.bench.bench_gateway --seconds 5
-	$(PY) -m tests.bench.bench_dispatch --orders 2000 --seconds 8
+bench: install kafka  ## benchmarks: Kafka's ceiling, raw client loops, the hub (bench/results/latest.md)
+	$(PY) -m tests.bench.suite $(BENCH_ARGS)
 
 kafka-stop:  ## stop a broker left running by make run
 	@$(KAFKA) stop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import struct
@@ -42,6 +43,7 @@ class AvroSerde:
         self._writers: dict[str, tuple[int, Any]] = {}
         self._parsed_by_id: dict[int, Any] = {}
         self._readers: dict[str, Any] = {}
+        self._registering: dict[str, asyncio.Lock] = {}
 
     def _reader(self, kind: Kind) -> Any:
         if kind.name not in self._readers:
@@ -49,13 +51,19 @@ class AvroSerde:
         return self._readers[kind.name]
 
     async def writer(self, kind: Kind) -> tuple[int, Any]:
-        """(schema id, parsed schema) for writing kind; registers the schema once."""
-        if kind.name not in self._writers:
-            schema = kind.schema()
-            schema_id = await self.registry.register(
-                kind.subject, json.dumps(schema, ensure_ascii=False)
-            )
-            self._writers[kind.name] = (schema_id, fastavro.parse_schema(schema))
+        """(schema id, parsed schema) for writing kind; registers the schema once, also
+        when many requests of a cold worker want it at the same moment (they wait for
+        the first one instead of each registering again)."""
+        found = self._writers.get(kind.name)
+        if found is not None:
+            return found
+        async with self._registering.setdefault(kind.name, asyncio.Lock()):
+            if kind.name not in self._writers:
+                schema = kind.schema()
+                schema_id = await self.registry.register(
+                    kind.subject, json.dumps(schema, ensure_ascii=False)
+                )
+                self._writers[kind.name] = (schema_id, fastavro.parse_schema(schema))
         return self._writers[kind.name]
 
     def encode_with(self, writer: tuple[int, Any], record: BaseModel) -> bytes:

@@ -47,6 +47,8 @@ from hub.worker._watchdog import install_watchdog
 
 log = logging.getLogger(__name__)
 
+PRODUCER_BUFFER = 10_000  # table writes queued before Faust holds the agents back
+
 REGISTRY_PATH = "/registry"
 
 
@@ -106,6 +108,14 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         web_in_thread=False,
         loghandlers=[],
     )
+
+    async def widen_producer_buffer() -> None:
+        # Table writes wait in Faust's producer buffer; above 100 it makes every agent
+        # wait until it drained 100 (faust/transport/producer.py `wait_until_ebb`), which
+        # bench H1 saw 30-150 times per run. aiokafka batches far more than that.
+        app.producer.buffer.max_messages = PRODUCER_BUFFER
+
+    app.task(widen_producer_buffer)
     web_app = build_web_app(settings.gateway_body_limit)
     registry: EmbeddedRegistry | None = None
     client: RegistryClient | LocalRegistryClient

@@ -60,8 +60,6 @@ def run_worker(settings: HubSettings) -> None:
     worker = _Worker(
         hub_app.faust,
         loglevel=settings.log_level,
-        # Faust's terminal spinner sets the root logger to DEBUG at WARNING and above,
-        # so every debug call of Faust and aiokafka would build a record: no spinner then.
         quiet=settings.log_level in ("WARNING", "ERROR"),
         redirect_stdouts=False,
         logging_config=logging_config(settings.log_level, settings.log_format),
@@ -82,6 +80,14 @@ class _Worker(faust.Worker):
     the embedded registry's lock (not understood yet). Offsets not committed are simply
     read again by the next owner, so leaving is safe; hanging is not.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # No terminal spinner: at WARNING and above it sets the root logger to DEBUG
+        # (faust.Worker._setup_spinner_handler), so every debug call of Faust and aiokafka
+        # built a log record that the handler then dropped (bench H1: the worker's
+        # `Logger.makeRecord` and friends), and it wrote escape codes into JSON logs.
+        self.spinner = None
 
     def _schedule_shutdown(self, signal: Any) -> None:
         if not self._signal_stop_time:
