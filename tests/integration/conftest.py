@@ -8,7 +8,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +25,44 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+free_port = _free_port
+
+
+def worker_env(bootstrap: str, data: Path, app_prefix: str, **settings: str) -> dict[str, str]:
+    """The environment of a test worker: its own data dir, HTTP port and app id (so its
+    groups and changelogs are its own), reading only traffic that comes after it starts
+    (the session's topics are shared), with the reference data loaded; settings adds
+    or overrides HUB_* variables (``HUB_CONNECTORS_FILE=...``)."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HUB_KAFKA_BOOTSTRAP": bootstrap,
+        "HUB_DATA_DIR": str(data),
+        "HUB_HTTP_PORT": str(port),
+        "HUB_APP_ID": f"{app_prefix}-{port}",
+        "HUB_KAFKA_OFFSET_RESET": "latest",
+        "HUB_DEADLINE_SWEEP_SECONDS": "1",
+        **settings,
+    }
+    hub = str(ROOT / ".venv" / "bin" / "hub")
+    loaded = subprocess.run(
+        [hub, "reference", "load"], env=env, capture_output=True, text=True, check=False
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    return env
+
+
+def issue_tokens(env: dict[str, str], parties: Iterable[str]) -> dict[str, str]:
+    """A fresh bearer token for each party, in env's tokens file."""
+    hub = str(ROOT / ".venv" / "bin" / "hub")
+    return {
+        party: subprocess.run(
+            [hub, "tokens", "issue", party], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for party in parties
+    }
 
 
 def create_schemas_topic(bootstrap: str, name: str) -> None:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import socket
-import subprocess
 import threading
 import time
 import urllib.error
@@ -31,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT
-from tests.integration.conftest import running_worker
+from tests.integration.conftest import issue_tokens, running_worker, worker_env
 from tests.samples import sample
 from tests.simulators.party import FailMode, PartySimulator
 
@@ -361,12 +358,6 @@ def test_every_query_names_known_functions_and_hub_metrics() -> None:
 # ------------------------------------------------------------------ a real worker
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def party_in_thread() -> Iterator[PartySimulator]:
     """A webhook-receiving PartySimulator served by its own event loop in a thread, so
@@ -510,27 +501,13 @@ def test_every_metric_the_alerts_and_dashboard_query_is_exposed_by_a_worker(
             "    backoff_max_seconds: 0.5\n",
             encoding="utf-8",
         )
-        port = _free_port()
-        env = {
-            **os.environ,
-            "HUB_KAFKA_BOOTSTRAP": applied_topics,
-            "HUB_DATA_DIR": str(tmp_path / "data"),
-            "HUB_HTTP_PORT": str(port),
-            "HUB_APP_ID": f"monitoring-{port}",
-            "HUB_KAFKA_OFFSET_RESET": "latest",  # this module's traffic only
-            "HUB_DEADLINE_SWEEP_SECONDS": "1",
-            "HUB_CONNECTORS_FILE": str(connectors),
-        }
-        loaded = subprocess.run(
-            [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False
+        env = worker_env(
+            applied_topics,
+            tmp_path / "data",
+            "monitoring",
+            HUB_CONNECTORS_FILE=str(connectors),
         )
-        assert loaded.returncode == 0, loaded.stderr
-        tokens = {
-            who: subprocess.run(
-                [HUB, "tokens", "issue", who], env=env, capture_output=True, text=True, check=True
-            ).stdout.strip()
-            for who in ("street-jiyuqiao", "ops")
-        }
+        tokens = issue_tokens(env, ("street-jiyuqiao", "ops"))
         street = tokens["street-jiyuqiao"]
         with running_worker(env, tmp_path / "worker.log") as base:
             now = datetime.now(UTC)

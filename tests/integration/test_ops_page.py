@@ -14,8 +14,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
-import subprocess
 import time
 import uuid
 from collections import defaultdict
@@ -32,7 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.browser import Page, headless_chromium
 from tests.conftest import ROOT
-from tests.integration.conftest import running_worker
+from tests.integration.conftest import issue_tokens, running_worker, worker_env
 from tests.samples import sample
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
@@ -157,35 +155,11 @@ class Hub:
         return {"Authorization": f"Bearer {self.tokens[party]}"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     data = tmp_path_factory.mktemp("ops-page")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "HUB_KAFKA_BOOTSTRAP": applied_topics,
-        "HUB_DATA_DIR": str(data),
-        "HUB_HTTP_PORT": str(port),
-        "HUB_APP_ID": f"ops-page-{uuid.uuid4().hex[:8]}",
-        "HUB_KAFKA_OFFSET_RESET": "latest",  # only this module's traffic, not the session's backlog
-        "HUB_DEADLINE_SWEEP_SECONDS": "1",
-    }
-    loaded = subprocess.run(
-        [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False
-    )
-    assert loaded.returncode == 0, loaded.stderr
-    tokens = {
-        party: subprocess.run(
-            [HUB, "tokens", "issue", party], env=env, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        for party in PARTIES
-    }
+    env = worker_env(applied_topics, data, "ops-page")
+    tokens = issue_tokens(env, PARTIES)
     with running_worker(env, data / "worker.log") as base:
         yield Hub(base, applied_topics, tokens)
 
