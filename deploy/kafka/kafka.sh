@@ -31,7 +31,8 @@ die() { echo "kafka.sh: $*" >&2; exit 1; }
 usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 fetch() {
-  local marker="$LIBS/.complete-$VERSION"
+  # bump the number when pom.xml's dependencies change: caches then fetch again
+  local marker="$LIBS/.complete-$VERSION-deps2"
   if [[ -f "$marker" ]]; then
     return 0
   fi
