@@ -41,7 +41,7 @@ from connectors._state import StateStore
 from connectors._webhook import DeliveryRefused, WebhookSink
 from hub._guard import dead_letter_headers
 from hub.errors import HubError, RecordError
-from hub.kafka import aiokafka_options
+from hub.kafka import DLQ_TOPIC, aiokafka_options
 from hub.metrics import dead_lettered
 from hub.reference import Registry
 from hub.serde import AvroSerde
@@ -49,7 +49,6 @@ from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
 
-DLQ_TOPIC = "hub.dlq.v1"
 STATUS_SECONDS = 5.0
 PAUSE_CHECK_SECONDS = 2.0
 

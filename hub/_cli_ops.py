@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from hub import ops
 from hub.errors import HubError, KafkaUnavailableError, ReferenceDataError
+from hub.kafka import DLQ_TOPIC
 from hub.settings import HubSettings
 
 T = TypeVar("T")
@@ -120,7 +121,7 @@ def cmd_dlq_show(settings: HubSettings, args: argparse.Namespace) -> int:
                 settings,
                 serde,
                 "cli dlq show" + (" --unmasked" if args.unmasked else ""),
-                f"{ops.DLQ_TOPIC} {letter.id}",
+                f"{DLQ_TOPIC} {letter.id}",
             )
         shown = letter.summary()
         clear = ops.masked if not args.unmasked else (lambda value: value)

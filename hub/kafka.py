@@ -13,6 +13,8 @@ from aiokafka.errors import KafkaError
 from hub.errors import KafkaUnavailableError
 from hub.settings import HubSettings
 
+DLQ_TOPIC = "hub.dlq.v1"
+
 
 def ssl_context(settings: HubSettings) -> ssl.SSLContext | None:
     """The TLS context for SSL and SASL_SSL, with the client certificate when given."""

@@ -24,12 +24,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from hub.kafka import aiokafka_options
+from hub.kafka import DLQ_TOPIC, aiokafka_options
 from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
 
-DLQ_TOPIC = "hub.dlq.v1"
 _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: they double every counter for no use

@@ -25,6 +25,7 @@ import faust
 
 from connectors import NATIVE_KIND_HEADER, MappingError, SpecCatalogue
 from hub._guard import dead_letter_headers, handle_guarded, header_of
+from hub.kafka import DLQ_TOPIC
 from hub.metrics import RECORDS_IN, dead_lettered
 from hub.records import KINDS, validate
 from hub.reference import Party, Reference
@@ -32,7 +33,6 @@ from hub.serde import AvroSerde
 
 log = logging.getLogger(__name__)
 
-DLQ_TOPIC = "hub.dlq.v1"
 CONNECTOR = b"normalise"
 CHARSET_HEADER = "hub.charset"  # set by transports that re-encode (file rows → UTF-8 JSON)
 

@@ -34,20 +34,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 
+from connectors._state import STATE_TOPIC
 from hub._guard import replay_target
 from hub.dispatch import Deadlines, load_deadline_policy
 from hub.dispatch._deadlines import passed_deadlines
 from hub.dispatch._lifecycle import view_from_dict, view_to_dict
 from hub.dispatch._metrics import DONE_STATES
 from hub.errors import DecodeError, HubError, KafkaUnavailableError
-from hub.kafka import aiokafka_options, read_to_end
+from hub.kafka import DLQ_TOPIC, aiokafka_options, read_to_end
 from hub.records import KINDS, AuditEvent, AuditResult, mask_citizen_id, mask_phone
 from hub.reference import Reference, load_calendar
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
 
-DLQ_TOPIC = "hub.dlq.v1"
-STATE_TOPIC = "hub.connector-state.v1"
 LEDGER = "dlq-replay"
 REPLAY_HEADER = "hub.replay.of"
 REPLAY_CHUNK = 200  # records per transaction

@@ -61,6 +61,7 @@ from hub.dispatch._lifecycle import (
     view_from_dict,
     view_to_dict,
 )
+from hub.kafka import DLQ_TOPIC
 from hub.metrics import OVERDUE, RECORDS_OUT, dead_lettered
 from hub.records import (
     KINDS,
@@ -76,7 +77,6 @@ from hub.serde import AvroSerde
 
 log = logging.getLogger(__name__)
 
-DLQ_TOPIC = "hub.dlq.v1"
 PARK_SECONDS = 3600.0
 PARK_SWEEP_SECONDS = 60.0
 CONTROL_HEADER = "hub.control"
