@@ -16,7 +16,8 @@ from contextlib import aclosing, asynccontextmanager
 from typing import Any, TypeVar
 
 from hub import ops
-from hub.errors import HubError, KafkaUnavailableError, ReferenceDataError
+from hub.catalogue import load_reference
+from hub.errors import HubError
 from hub.kafka import DLQ_TOPIC
 from hub.settings import HubSettings
 
@@ -34,18 +35,6 @@ async def _serde(settings: HubSettings) -> AsyncIterator[Any]:
 
     async with open_registry(settings) as client:
         yield AvroSerde(client)
-
-
-async def _reference(settings: HubSettings, serde: Any) -> Any:
-    from hub.catalogue import read_cache, read_shared
-
-    try:
-        return await read_shared(settings, serde)
-    except (ReferenceDataError, KafkaUnavailableError):
-        cached = read_cache(settings)
-        if cached is None:
-            raise
-        return cached
 
 
 def _print_json(value: Any) -> None:
@@ -252,7 +241,7 @@ def cmd_orders_show(settings: HubSettings, args: argparse.Namespace) -> int:
     async def work() -> dict[str, Any]:
         stored = await ops.find_order(settings, args.order_id, partitions)
         async with _serde(settings) as serde:
-            reference = await _reference(settings, serde)
+            reference = await load_reference(settings, serde)
             await ops.audit(settings, serde, "cli orders show", args.order_id)
         return ops.order_details(stored, ops.deadlines_of(settings), reference)
 
@@ -301,7 +290,7 @@ def cmd_status(settings: HubSettings, args: argparse.Namespace) -> int:
         letters = await ops.read_dead_letters(settings)
         orders = await ops.read_orders(settings)
         async with _serde(settings) as serde:
-            reference = await _reference(settings, serde)
+            reference = await load_reference(settings, serde)
         sla = ops.order_sla(orders.values(), ops.deadlines_of(settings), reference)
         connectors = await _connector_status(settings)
         return {

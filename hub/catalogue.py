@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from hub.errors import DecodeError, KafkaUnavailableError, RecordInvalid, ReferenceDataError
 from hub.kafka import aiokafka_options, read_to_end
@@ -210,3 +211,15 @@ def read_cache(settings: HubSettings) -> Reference | None:
         raise ReferenceDataError(
             f"{path}: unreadable cache ({exc}); run `hub reference sync`"
         ) from None
+
+
+async def load_reference(settings: HubSettings, serde: AvroSerde) -> Reference:
+    """Reference data from the share topics; the local cache when Kafka cannot be read."""
+    try:
+        return await read_shared(settings, serde)
+    except (KafkaUnavailableError, ReferenceDataError, KafkaError) as exc:
+        cached = read_cache(settings)
+        if cached is None:
+            raise
+        log.warning("share topics unreadable (%s); using the cached reference data", exc)
+        return cached

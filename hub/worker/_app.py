@@ -9,15 +9,13 @@ from dataclasses import dataclass
 
 import faust
 from aiohttp import web
-from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from connectors import ConnectorService, load_catalogue, load_connectors
 from connectors._config import WebhookConnector
-from hub.catalogue import read_cache, read_shared
+from hub.catalogue import load_reference
 from hub.dispatch import Deadlines, DispatchEngine, load_deadline_policy
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
-from hub.errors import KafkaUnavailableError, ReferenceDataError
 from hub.gateway import Gateway, NativeDesk, OrderDesk
 from hub.kafka import ssl_context
 from hub.metrics import FlowCollector, KafkaWatch
@@ -200,8 +198,8 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         gateway, engine, advertised=f"http://{settings.http_host}:{settings.http_port}"
     ).install(web_app)
 
-    async def load_reference(_: web.Application) -> None:
-        gateway.reference = await load_reference_data(settings, serde)
+    async def first_reference(_: web.Application) -> None:
+        gateway.reference = await load_reference(settings, serde)
         reference_ready.set()
         log.info(
             "gateway reference data: %d matters, %d officers",
@@ -214,7 +212,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
             while True:
                 await asyncio.sleep(settings.reference_refresh_seconds)
                 try:
-                    gateway.reference = await load_reference_data(settings, serde)
+                    gateway.reference = await load_reference(settings, serde)
                 except Exception:  # noqa: BLE001 - keep serving the last good reference
                     log.exception("refreshing the reference data failed; keeping the last one")
 
@@ -225,7 +223,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
 
         app.on_cleanup.append(stop)
 
-    web_app.on_startup.append(load_reference)
+    web_app.on_startup.append(first_reference)
     web_app.on_startup.append(refresh_reference)
     server = HttpServer(
         web_app, settings.http_host, settings.http_port, ssl_context=server_tls(settings)
@@ -256,18 +254,6 @@ def server_tls(settings: HubSettings) -> ssl.SSLContext | None:
         context.load_verify_locations(cafile=str(settings.http_tls_client_cafile))
         context.verify_mode = ssl.CERT_REQUIRED
     return context
-
-
-async def load_reference_data(settings: HubSettings, serde: AvroSerde) -> Reference:
-    """Reference data from the share topics; the local cache when Kafka cannot be read."""
-    try:
-        return await read_shared(settings, serde)
-    except (KafkaUnavailableError, ReferenceDataError, KafkaError) as exc:
-        cached = read_cache(settings)
-        if cached is None:
-            raise
-        log.warning("share topics unreadable (%s); using the cached reference data", exc)
-        return cached
 
 
 def mount_registry(
