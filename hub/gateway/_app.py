@@ -28,10 +28,10 @@ from hub.errors import DecodeError, KafkaUnavailableError, RecordInvalid
 from hub.gateway._kafka import InboxReader, Publisher, Written, decode_cursor, encode_cursor
 from hub.gateway._limits import RateLimiter, ReplayGuard, retry_after
 from hub.gateway._policy import ACTING_FIELD, HTTP_KINDS, may_publish, may_read_inbox
-from hub.gateway._problems import Problem
+from hub.gateway._problems import Problem, count_refusal
 from hub.gateway._tokens import TokenEntry, TokenStore
 from hub.logs import traced
-from hub.metrics import PUBLISH, RECORDS_IN, REJECTED
+from hub.metrics import PUBLISH, RECORDS_IN
 from hub.records import KINDS, AuditEvent, AuditResult, Envelope, Kind, validate
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
@@ -59,16 +59,6 @@ def _route(request: web.Request) -> str:
 
 
 PUBLISH_PATHS = ("/v1/records/", "/v1/native/")
-
-
-def count_refusal(problem: Problem) -> None:
-    """Count a refused publish once in ``hub_records_rejected_total{stage="gateway"}``,
-    by its first broken rule (or the problem's slug)."""
-    if problem.counted or problem.status >= 500:
-        return
-    problem.counted = True
-    reason = problem.errors[0].rule if problem.errors else problem.type.slug
-    REJECTED.labels("gateway", reason).inc()
 
 
 def _token(header: str) -> str:
@@ -358,15 +348,7 @@ class Gateway:
             ) from None
 
     def check_record(self, request: web.Request, kind: Kind, data: Any) -> tuple[Envelope, str]:
-        """The validated model and trace id of one posted record; `Problem` otherwise
-        (counted in ``hub_records_rejected{stage="gateway"}`` by its first rule)."""
-        try:
-            return self._check_record(request, kind, data)
-        except Problem as refused:
-            count_refusal(refused)
-            raise
-
-    def _check_record(self, request: web.Request, kind: Kind, data: Any) -> tuple[Envelope, str]:
+        """The validated model and trace id of one posted record; `Problem` otherwise."""
         party: Party = request[PARTY]
         if not isinstance(data, dict):
             raise Problem(
@@ -482,6 +464,7 @@ class Gateway:
             try:
                 record, trace_id = self.check_record(request, kind, data)
             except Problem as refused:
+                count_refusal(refused)
                 results[index] = {
                     "index": index,
                     "status": refused.status,

@@ -37,7 +37,7 @@ from hub.dispatch import (
     view_from_dict,
     view_to_dict,
 )
-from hub.gateway._problems import Problem
+from hub.gateway._problems import Problem, count_refusal
 from hub.records import KINDS, EventType, OrderEvent
 from hub.reference import Party, PartyKind
 
@@ -202,7 +202,11 @@ class OrderDesk:
             **{k: v for k, v in body.items() if k not in ("source_id", "occurred_at")},
         }
         kind = KINDS["order-event"]
-        event, trace_id = self.gateway.check_record(request, kind, data)
+        try:
+            event, trace_id = self.gateway.check_record(request, kind, data)
+        except Problem as refused:  # an event that breaks a rule is a refused record
+            count_refusal(refused)
+            raise
         assert isinstance(event, OrderEvent)  # noqa: S101
         if event.event_type in (EventType.OVERDUE, EventType.ESCALATED):
             raise Problem(

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.errors import FieldError
+from hub.metrics import REJECTED
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -105,7 +106,6 @@ class Problem(Exception):
         self.errors = errors or []
         self.headers = headers or {}
         self.extra = extra or {}
-        self.counted = False  # in hub_records_rejected_total (batch items count themselves)
 
     @property
     def status(self) -> int:
@@ -134,3 +134,13 @@ class Problem(Exception):
             content_type=MEDIA_TYPE,
             headers=self.headers,
         )
+
+
+def count_refusal(problem: Problem) -> None:
+    """Count a refused publish in ``hub_records_rejected_total{stage="gateway"}``, by its
+    first broken rule (or the problem's slug): requests refused whole by the middleware,
+    records refused inside a batch where the batch answers for them."""
+    if problem.status >= 500:
+        return
+    reason = problem.errors[0].rule if problem.errors else problem.type.slug
+    REJECTED.labels("gateway", reason).inc()
