@@ -39,7 +39,7 @@ from hub._guard import replay_target
 from hub.dispatch import Deadlines, load_deadline_policy
 from hub.dispatch._deadlines import passed_deadlines
 from hub.dispatch._lifecycle import view_from_dict, view_to_dict
-from hub.dispatch._metrics import DONE_STATES
+from hub.dispatch._metrics import order_sla as sla_of
 from hub.errors import DecodeError, HubError, KafkaUnavailableError
 from hub.kafka import DLQ_TOPIC, aiokafka_options, read_to_end
 from hub.records import KINDS, AuditEvent, AuditResult, mask_citizen_id, mask_phone
@@ -450,19 +450,12 @@ def order_sla(
 ) -> dict[str, dict[str, int]]:
     """Per recipient party: open orders and open orders past a deadline (the same
     figures as ``hub_orders_open`` and ``hub_orders_overdue_open``)."""
-    now = now or datetime.now(UTC)
-    per_party: dict[str, dict[str, int]] = {}
-    for stored in orders:
-        view = view_from_dict(stored)
-        if view.state in DONE_STATES:
-            continue
-        dues = deadlines.dues(view, reference.matters.get(view.matter_code))
-        late = bool(passed_deadlines(view, now, dues))
-        for party in view.recipients:
-            counts = per_party.setdefault(party, {"open": 0, "overdue": 0})
-            counts["open"] += 1
-            counts["overdue"] += int(late)
-    return per_party
+    slas = sla_of(
+        (view_from_dict(stored) for stored in orders),
+        lambda view: deadlines.dues(view, reference.matters.get(view.matter_code)),
+        now or datetime.now(UTC),
+    )
+    return {party: {"open": sla.open, "overdue": sla.overdue} for party, sla in slas.items()}
 
 
 # -------------------------------------------------------------------- audit

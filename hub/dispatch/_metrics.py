@@ -8,7 +8,8 @@ response-time histogram is exported with coarse hour buckets for
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -16,14 +17,46 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.registry import Collector
 
 from hub.dispatch._assessment import MEASURES, bucket_upper, merge, period_of
-from hub.dispatch._deadlines import passed_deadlines
-from hub.dispatch._lifecycle import OrderState
+from hub.dispatch._deadlines import Dues, passed_deadlines
+from hub.dispatch._lifecycle import OrderState, OrderView
 
 if TYPE_CHECKING:
     from hub.dispatch._agents import DispatchEngine
 
 HOUR_BUCKETS = (1, 2, 4, 8, 24, 48, 72, 168, 336, 720)
 DONE_STATES = frozenset({OrderState.CLOSED, OrderState.EVALUATED})
+
+
+@dataclass
+class PartySla:
+    """A recipient party's open orders: per state, how many are past a deadline, and
+    the age of the oldest."""
+
+    states: dict[str, int] = field(default_factory=dict)
+    overdue: int = 0
+    oldest_seconds: float = 0.0
+
+    @property
+    def open(self) -> int:
+        return sum(self.states.values())
+
+
+def order_sla(
+    views: Iterable[OrderView], dues_of: Callable[[OrderView], Dues], now: datetime
+) -> dict[str, PartySla]:
+    """Per recipient party, the SLA of its open orders (the gauges and ``hub status``)."""
+    parties: dict[str, PartySla] = {}
+    for view in views:
+        if view.state in DONE_STATES:
+            continue
+        late = bool(passed_deadlines(view, now, dues_of(view)))
+        age = (now - view.received_at).total_seconds()
+        for party in view.recipients:
+            sla = parties.setdefault(party, PartySla())
+            sla.states[view.state.value] = sla.states.get(view.state.value, 0) + 1
+            sla.overdue += int(late)
+            sla.oldest_seconds = max(sla.oldest_seconds, age)
+    return parties
 
 
 class OrdersCollector(Collector):
@@ -49,23 +82,12 @@ class OrdersCollector(Collector):
             "Age of the oldest open order a party received",
             labels=["party"],
         )
-        counts: dict[tuple[str, str], int] = {}
-        late: dict[str, int] = {}
-        ages: dict[str, float] = {}
-        for view in self.engine.active_views():
-            if view.state in DONE_STATES:
-                continue
-            is_late = bool(passed_deadlines(view, now, self.engine.dues(view)))
-            age = (now - view.received_at).total_seconds()
-            for party in view.recipients:
-                counts[(party, view.state.value)] = counts.get((party, view.state.value), 0) + 1
-                late[party] = late.get(party, 0) + int(is_late)
-                ages[party] = max(ages.get(party, 0.0), age)
-        for (party, state), count in sorted(counts.items()):
-            open_orders.add_metric([party, state], float(count))
-        for party in sorted(late):
-            overdue.add_metric([party], float(late[party]))
-            oldest.add_metric([party], ages[party])
+        slas = order_sla(self.engine.active_views(), self.engine.dues, now)
+        for party, sla in sorted(slas.items()):
+            for state, count in sorted(sla.states.items()):
+                open_orders.add_metric([party, state], float(count))
+            overdue.add_metric([party], float(sla.overdue))
+            oldest.add_metric([party], sla.oldest_seconds)
         yield open_orders
         yield overdue
         yield oldest
