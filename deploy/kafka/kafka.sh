@@ -140,7 +140,11 @@ start() {
   mkdir -p "$DATA"
   local cluster_id_file="$DATA/cluster.id" i
   if [[ ! -f "$cluster_id_file" ]]; then
-    "$PYTHON" -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))' > "$cluster_id_file"
+    # like Kafka's Uuid.randomUuid: never a leading "-", which the storage tool would
+    # read as an option (format then failed about 1 start in 64)
+    "$PYTHON" -c 'import base64,uuid
+while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(i)' > "$cluster_id_file"
   fi
   local cluster_id
   cluster_id="$(cat "$cluster_id_file")"
