@@ -13,15 +13,11 @@ so the worker owning partition N keeps those orders' views in its share of the
 - An event is applied by `apply_event`; applied, it goes to the inboxes of everyone on
   the order (justice too for escalations); a second return makes the hub emit an
   ESCALATED event for the justice bureau to rule.
-- Every applied order and event updates the two-way assessment counters of the parties
-  concerned (see `hub.dispatch._assessment`), exactly once even across a crash:
-
-  The counters live in the ``orders`` table itself, under ``~assessment|party|month|N``
-  for partition N, and are written *before* the order's view. Both go to the same
-  changelog partition, which the producer writes in order, so a view that survived a
-  crash implies its counters did. Each counter entry remembers the last source position
-  (topic, offset) it counted, so a message processed again after a crash (its offset was
-  not committed) re-applies the view but does not count twice.
+- Every applied order and event credits the two-way assessment counters of the parties
+  concerned (see `hub.dispatch._assessment`), exactly once even across a crash: the
+  credits are part of the order's view, one table value written once per record, so
+  the view and its counts survive together, and a record processed again after a crash
+  (its offset was not committed) finds itself applied and counts nothing.
 - An event that arrives before its order (the topics are read independently) is parked
   in a table and applied when the order comes; after an hour it goes to the DLQ.
 - What cannot be applied (undecodable, unknown order, out of order, wrong party) goes to
@@ -46,8 +42,7 @@ from kafka.partitioner.default import murmur2
 from yarl import URL
 
 from hub._guard import dead_letter_headers, handle_guarded, header_of
-from hub.dispatch._assessment import Change, changes_of, opened
-from hub.dispatch._assessment import add as add_change
+from hub.dispatch._assessment import add_share, changes_of, credit, opened
 from hub.dispatch._deadlines import Deadlines, Dues, Missed, missed_deadlines
 from hub.dispatch._disclosure import disclosure_of
 from hub.dispatch._lifecycle import (
@@ -83,7 +78,7 @@ CONTROL_HEADER = "hub.control"
 SWEEP = b"sweep-parked"
 PARK_LIMIT = 100  # events parked per unknown order before the rest go to the DLQ
 CONNECTOR = b"dispatch"
-ASSESSMENT_PREFIX = "~assessment|"
+ASSESSMENT_PREFIX = "~assessment|"  # counters an earlier hub kept apart (still read, never written)
 
 
 def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
@@ -157,7 +152,7 @@ class DispatchEngine:
             party.id: _raw_topic(app, f"out.{party.id}.v1")
             for party in reference().parties.with_inbox()
         }
-        # order_id -> view (view_to_dict), and the assessment counters (ASSESSMENT_PREFIX).
+        # order_id -> view (view_to_dict) + "assessment" (its credits) + "partition".
         self.table = app.Table("orders", default=None, partitions=partitions)
         # Events that arrived before their order (the two topics are read independently):
         # order_id -> [{"value": b64, "key": b64, "headers": [...], "topic", "partition",
@@ -232,17 +227,18 @@ class DispatchEngine:
                 f"order {key} names parties without an inbox: {unknown}",
             )
             return
-        self._count(opened(view), message, 0)
-        self.table[key] = view_to_dict(view)
+        self.table[key] = {
+            **view_to_dict(view),
+            "assessment": credit(None, opened(view)),
+            "partition": message.partition,
+        }
         targets = [p for p in view.parties if p != view.issuer]
         await self._deliver(targets, message, b"order")
-        for index, parked in enumerate(self.parked.pop(key, None) or []):
-            # counted at the order's position: the parked offsets are older than others
-            await self.handle_event(_Parked.load(parked), at=(message, index + 1))
+        for parked in self.parked.pop(key, None) or []:
+            await self.handle_event(_Parked.load(parked))
 
-    async def handle_event(self, message: Any, at: tuple[Any, int] | None = None) -> None:
-        """Apply one event; at is the (message, step) its counting position is taken from
-        when it is not message itself (parked events applied when their order comes)."""
+    async def handle_event(self, message: Any) -> None:
+        """Apply one event (or sweep the parked events of an order, for a control record)."""
         if header_of(message, CONTROL_HEADER) == SWEEP:
             await self._sweep(message.key.decode())
             return
@@ -276,8 +272,11 @@ class DispatchEngine:
             return
         assert isinstance(outcome, Applied)  # noqa: S101
         changes = changes_of(view, outcome.view, event, self.dues(view))
-        self._count(changes, *(at or (message, 0)))
-        self.table[key] = view_to_dict(outcome.view)
+        self.table[key] = {
+            **view_to_dict(outcome.view),
+            "assessment": credit(stored.get("assessment"), changes),
+            "partition": stored.get("partition", message.partition),
+        }
         targets = list(dict.fromkeys([*view.parties, *outcome.view.parties]))
         if event.event_type in (EventType.ESCALATED, EventType.OVERDUE) or outcome.escalate:
             targets.append(JUSTICE)
@@ -455,35 +454,30 @@ class DispatchEngine:
         ]
 
     def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
-        """This worker's actively owned assessment counters of period, per party."""
+        """This worker's actively owned assessment counters of period, per party: one share
+        per partition, the sum of its orders' credits."""
         active = self.active_partitions()
+        summed: dict[tuple[str, int], dict[str, Any]] = {}
         shares: dict[str, list[dict[str, Any]]] = {}
+        suffix = f"|{period}"
         for key, value in list(self.table.items()):
-            if not str(key).startswith(ASSESSMENT_PREFIX) or value is None:
+            if value is None:
                 continue
-            party, month, partition = str(key)[len(ASSESSMENT_PREFIX) :].rsplit("|", 2)
-            if month == period and int(partition) in active:
-                shares.setdefault(party, []).append(value)
+            if str(key).startswith(ASSESSMENT_PREFIX):
+                party, month, partition = str(key)[len(ASSESSMENT_PREFIX) :].rsplit("|", 2)
+                if month == period and int(partition) in active:
+                    shares.setdefault(party, []).append(value)
+                continue
+            partition = value.get("partition")
+            if partition not in active:
+                continue
+            for slot, counters in (value.get("assessment") or {}).items():
+                if slot.endswith(suffix):
+                    party = slot[: -len(suffix)]
+                    add_share(summed.setdefault((party, partition), {}), counters)
+        for (party, _), share in summed.items():
+            shares.setdefault(party, []).append(share)
         return shares
-
-    def _count(self, changes: list[Change], message: Any, step: int) -> None:
-        """Add changes to the counters, once per source position (message offset, step)."""
-        source = "order" if message.topic == self.orders_topic.get_topic_name() else "event"
-        position = [int(message.offset), step]
-        keyed: dict[str, list[Change]] = {}
-        for change in changes:
-            key = f"{ASSESSMENT_PREFIX}{change.party}|{change.period}|{message.partition}"
-            keyed.setdefault(key, []).append(change)
-        for key, group in keyed.items():
-            counters: dict[str, Any] = dict(self.table.get(key) or {})
-            seen = dict(counters.get("seen", {}))
-            if source in seen and list(seen[source]) >= position:
-                continue  # counted before a crash; this is the redelivery
-            for change in group:
-                counters = add_change(counters, change)
-            seen[source] = position
-            counters["seen"] = seen
-            self.table[key] = counters
 
     # ---------------------------------------------------------------- routing
 

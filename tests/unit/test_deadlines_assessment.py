@@ -425,6 +425,23 @@ def test_merge_sums_counters_and_buckets_of_the_shares() -> None:
     assert total["buckets"] == {str(bucket(3600)): 2, str(bucket(7200)): 1}
 
 
+def test_an_orders_credits_add_up_per_party_and_month_into_a_partition_share() -> None:
+    first = assessment.credit(None, [Change("street-a", "2026-11", {"received": 1}), _answer(60)])
+    again = assessment.credit(first, [_answer(120), Change("street-a", "2026-12", {"overdue": 1})])
+    assert first == assessment.credit(
+        None, [Change("street-a", "2026-11", {"received": 1}), _answer(60)]
+    )
+    assert set(again) == {"street-a|2026-11", "street-a|2026-12", "dept-urban|2026-11"}
+    assert again["dept-urban|2026-11"]["answered"] == 2
+    share: dict[str, Any] = {}
+    for credits in (first, again):
+        assessment.add_share(share, credits["dept-urban|2026-11"])
+    assert (share["answered"], share["response_seconds_sum"]) == (3, 240)
+    bucket = assessment.bucket_of
+    assert share["buckets"] == {str(bucket(60)): 2, str(bucket(120)): 1}
+    assert assessment.merge([share])["answered"] == 3
+
+
 def test_report_gives_rates_mean_and_p90_within_5_percent_or_none() -> None:
     hours = [0.5 * k for k in range(1, 21)]  # 0.5 h … 10 h; nearest-rank p90 is the 18th: 9 h
     total: dict[str, Any] = {}
