@@ -43,6 +43,9 @@ class AvroSerde:
         self._writers: dict[str, tuple[int, Any]] = {}
         self._parsed_by_id: dict[int, Any] = {}
         self._readers: dict[str, Any] = {}
+        # (writer schema id, kind) -> the reader schema to resolve into, or None when the
+        # writer schema is the kind's current one (fastavro then reads without resolving)
+        self._resolution: dict[tuple[int, str], Any] = {}
         self._registering: dict[str, asyncio.Lock] = {}
 
     def _reader(self, kind: Kind) -> Any:
@@ -97,8 +100,14 @@ class AvroSerde:
         kind = kind if isinstance(kind, Kind) else kind_of(kind)
         schema_id, payload = unpack(data)
         writer = await self._writer_schema(schema_id, data)
+        resolution = (schema_id, kind.name)
+        if resolution not in self._resolution:
+            reader = self._reader(kind)
+            self._resolution[resolution] = None if reader == writer else reader
         try:
-            datum = fastavro.schemaless_reader(io.BytesIO(payload), writer, self._reader(kind))
+            datum = fastavro.schemaless_reader(
+                io.BytesIO(payload), writer, self._resolution[resolution]
+            )
         except Exception as exc:  # noqa: BLE001 - fastavro raises many kinds on bad bytes
             raise DecodeError(
                 f"Avro bytes do not match schema id {schema_id} as {kind.name}: {exc!r}",
