@@ -81,6 +81,28 @@ CONNECTOR = b"dispatch"
 ASSESSMENT_PREFIX = "~assessment|"  # counters an earlier hub kept apart (still read, never written)
 
 
+def assignment_of(clue: Clue, target: str, matter_name: str) -> DispatchOrder:
+    """The ASSIGNMENT 派单 the hub issues for a clue: to target, on the reporter's behalf.
+    Its id derives from the clue's, so a clue routed twice makes one order."""
+    now = datetime.now(UTC)
+    return DispatchOrder.model_validate(
+        {
+            "source_party": "hub",
+            "source_id": f"assignment/{clue.record_id}",
+            "occurred_at": now,
+            "trace_id": clue.trace_id,
+            "order_type": OrderType.ASSIGNMENT,
+            "from_party": clue.source_party,
+            "to_parties": [target],
+            "subject_id": clue.record_id,
+            "matter_code": clue.matter_code,
+            "location": clue.location,
+            "issued_at": now,
+            "description": f"线索转办 clue to handle ({matter_name}): {clue.description}"[:2000],
+        }
+    )
+
+
 def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
     """A topic whose keys and values pass through as bytes (Avro stays Avro)."""
     return app.topic(
@@ -303,30 +325,16 @@ class DispatchEngine:
         if target == clue.source_party:
             log.debug("clue %s: %s handles its own clue; no order", clue.record_id, target)
             return
-        now = datetime.now(UTC)
-        order = DispatchOrder.model_validate(
-            {
-                "source_party": "hub",
-                "source_id": f"assignment/{clue.record_id}",
-                "occurred_at": now,
-                "trace_id": clue.trace_id,
-                "order_type": OrderType.ASSIGNMENT,
-                "from_party": clue.source_party,
-                "to_parties": [target],
-                "subject_id": clue.record_id,
-                "matter_code": clue.matter_code,
-                "location": clue.location,
-                "issued_at": now,
-                "description": f"线索转办 clue to handle ({matter.name}): {clue.description}"[
-                    :2000
-                ],
-            }
-        )
+        order = assignment_of(clue, target, matter.name)
         value = await self.serde.encode("order", order)
-        await self.orders_topic.send(
-            key=str(order.order_id).encode(),
-            value=value,
-            headers=[("hub.kind", b"order"), ("hub.trace_id", clue.trace_id.encode())],
+        headers = [("hub.kind", b"order"), ("hub.trace_id", clue.trace_id.encode())]
+        await self.app.producer.send(  # straight to the client, as `_deliver` does
+            self.orders_topic.get_topic_name(),
+            str(order.order_id).encode(),
+            value,
+            None,
+            None,
+            headers,
         )
 
     async def handle_case(self, message: Any) -> None:
