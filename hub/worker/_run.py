@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -64,6 +65,11 @@ def run_worker(settings: HubSettings) -> None:
         redirect_stdouts=False,
         logging_config=logging_config(settings.log_level, settings.log_format),
     )
+    # Everything built so far (modules, schemas, the app) lives as long as the worker: out
+    # of the collector's sight, a full collection scans only what records create. Before
+    # this, each full collection of a fresh worker stalled every agent for 60-90 ms.
+    gc.collect()
+    gc.freeze()
     code = 0
     try:
         worker.execute_from_commandline()
@@ -88,6 +94,13 @@ class _Worker(faust.Worker):
         # built a log record that the handler then dropped (bench H1: the worker's
         # `Logger.makeRecord` and friends), and it wrote escape codes into JSON logs.
         self.spinner = None
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        # What starting built (clients, topics, recovered tables) stays too: freeze it,
+        # as run_worker froze the app before the start.
+        gc.collect()
+        gc.freeze()
 
     def _schedule_shutdown(self, signal: Any) -> None:
         if not self._signal_stop_time:
