@@ -4,6 +4,8 @@ and the realistic native records every case of the suite uses.
     python -m tests.bench.loops b1 --bootstrap HOST:PORT --topic IN --out OUT --records N
     python -m tests.bench.loops b2 --bootstrap HOST:PORT --topic IN --out OUT --records N
     python -m tests.bench.loops b3 --size small|large --records N [--data-dir DIR]
+    python -m tests.bench.loops b4 --bootstrap HOST:PORT --topic IN --out OUT --records N [--table]
+    python -m tests.bench.loops b5 --size small|large --records N [--data-dir DIR]
 
 b1: kafka-python consume -> produce: a KafkaConsumer assigned every partition of IN from
     the beginning (no group), a KafkaProducer(acks=all, linger_ms=5) writing each record
@@ -13,6 +15,16 @@ b2: the same loop with aiokafka (the client Faust uses): getmany batches, sends 
 b3: the normaliser's work without Kafka: decode and map the native record
     (connectors mapping spec), validate against the reference data, Avro-encode with
     a writer resolved once.
+b4: the b2 loop as a Faust agent (faust-streaming, the stream framework the hub's
+    worker runs on, configured as the worker configures it): a fresh consumer group
+    reading IN from the beginning, `app.producer.send` of each record's bytes to OUT,
+    no decoding. With --table each record also sets one key of an in-memory table
+    (one changelog write, as the dispatch engine writes an order's view). This is one
+    hop of the hub's pipeline with nothing of the hub in it; H1 makes three.
+b5: the hub's own work on a record across H1's three hops, no Kafka: b3, then the
+    dispatch engine's decode of the clue, its ASSIGNMENT order (built, validated,
+    encoded), the decode of that order, its view with the assessment credits, and the
+    JSON of the table value. b4 and b5 together are H1's floor on this stack.
 
 The clock starts at the first record consumed (b1, b2) or the first record mapped (b3)
 and stops when the last one is durable (flushed) or encoded. Each prints one JSON line:
@@ -276,9 +288,114 @@ async def b2(bootstrap: str, topic: str, out: str, records: int) -> None:
     _emit("b2", done, elapsed, cpu, failed=failed)
 
 
-def b3(size: str, records: int, data_dir: str | None) -> None:
-    from hub.catalogue import read_cache
+def b4(bootstrap: str, topic: str, out: str, records: int, table: bool) -> None:
+    import os
+    import tempfile
+    import uuid
+
+    import faust
+
+    from hub.worker._app import PRODUCER_BUFFER
+
+    app = faust.App(
+        f"bench-b4-{uuid.uuid4().hex[:8]}",
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        datadir=tempfile.mkdtemp(prefix="hub-bench-b4-"),
+        topic_replication_factor=1,
+        topic_partitions=6,
+        producer_acks=-1,
+        producer_linger_ms=5,
+        producer_max_batch_size=256 * 1024,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        loghandlers=[],
+    )
+    source = app.topic(
+        topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+    seen = app.Table("b4-seen", default=None, partitions=6) if table else None
+    clock = {"done": 0, "started": 0.0, "cpu": 0.0}
+
+    async def widen_producer_buffer() -> None:
+        app.producer.buffer.max_messages = PRODUCER_BUFFER  # as the hub's worker does
+
+    app.task(widen_producer_buffer)
+
+    async def forward(stream: Any) -> None:
+        producer = app.producer
+        try:
+            async for event in stream.events():
+                message = event.message
+                if not clock["started"]:
+                    clock["started"], clock["cpu"] = time.perf_counter(), time.process_time()
+                headers = list(message.headers or [])
+                await producer.send(out, message.key, message.value, None, None, headers)
+                if seen is not None:
+                    seen[message.key.decode()] = message.offset
+                clock["done"] += 1
+                if clock["done"] == records:
+                    await producer.buffer.flush()
+                    await producer.flush()
+                    elapsed = time.perf_counter() - clock["started"]
+                    cpu = time.process_time() - clock["cpu"]
+                    _emit("b4-table" if table else "b4", records, elapsed, cpu)
+                    os._exit(0)  # measured; no need to wait for the group to say goodbye
+        except Exception as exc:  # noqa: BLE001 - a crashed loop must end the run, not hang it
+            print(f"b4: the agent failed: {exc!r}", file=sys.stderr, flush=True)
+            os._exit(1)
+
+    app.agent(source, name="forward")(forward)
+
+    async def give_up() -> None:
+        await asyncio.sleep(DEADLINE_S)
+        print(f"b4: only {clock['done']} of {records} records in {topic}", file=sys.stderr)
+        os._exit(1)
+
+    app.task(give_up)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    worker.spinner = None
+    worker.execute_from_commandline()
+
+
+def b5(size: str, records: int, data_dir: str | None) -> None:
+    from hub.dispatch._agents import assignment_of
+    from hub.dispatch._assessment import credit, opened
+    from hub.dispatch._lifecycle import open_order, view_to_dict
     from hub.records import KINDS
+
+    serde, reference, spec = _hub_codec(data_dir)
+    clue_writer = asyncio.run(serde.writer(KINDS["clue"]))
+    order_writer = asyncio.run(serde.writer(KINDS["order"]))
+    values = [value for _, value in native_records(records, size, "B5")]
+
+    async def three_hops() -> int:
+        written = 0
+        for value in values:
+            clue_bytes = serde.encode_with(clue_writer, canonical_clue(value, spec, reference))
+            clue = await serde.decode("clue", clue_bytes, reference)
+            matter = reference.matters[clue.matter_code]  # type: ignore[attr-defined]
+            target = clue.street if matter.delegated_to_street else matter.department  # type: ignore[attr-defined]
+            order_bytes = serde.encode_with(order_writer, assignment_of(clue, target, matter.name))  # type: ignore[arg-type]
+            view = open_order(await serde.decode("order", order_bytes, reference))  # type: ignore[arg-type]
+            stored = {
+                **view_to_dict(view),
+                "assessment": credit(None, opened(view)),
+                "partition": 0,
+            }
+            written += len(json.dumps(stored))
+        return written
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    written = asyncio.run(three_hops())
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    _emit("b5", len(values), elapsed, cpu, view_bytes=written / len(values))
+
+
+def _hub_codec(data_dir: str | None) -> tuple[Any, Any, Any]:
+    """(serde on an in-memory registry, reference data, the native kind's mapping spec)."""
+    from hub.catalogue import read_cache
     from hub.reference import load_seed_reference
     from hub.serde import AvroSerde
     from hub.settings import HubSettings
@@ -289,7 +406,13 @@ def b3(size: str, records: int, data_dir: str | None) -> None:
         reference = read_cache(HubSettings(data_dir=Path(data_dir)))
     reference = reference or load_seed_reference()
     spec, _ = spec_and_sample()
-    serde = AvroSerde(_MemoryRegistry())  # type: ignore[arg-type]
+    return AvroSerde(_MemoryRegistry()), reference, spec  # type: ignore[arg-type]
+
+
+def b3(size: str, records: int, data_dir: str | None) -> None:
+    from hub.records import KINDS
+
+    serde, reference, spec = _hub_codec(data_dir)
     writer = asyncio.run(serde.writer(KINDS[spec.canonical]))
     values = [value for _, value in native_records(records, size, "B3")]
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -305,20 +428,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("case", choices=["b1", "b2", "b3"], help="which loop")
+    parser.add_argument("case", choices=["b1", "b2", "b3", "b4", "b5"], help="which loop")
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (b1, b2)")
     parser.add_argument("--topic", help="topic to read (b1, b2)")
     parser.add_argument("--out", help="topic to write (b1, b2)")
     parser.add_argument("--records", type=int, required=True, help="records to process")
-    parser.add_argument("--size", choices=sorted(SIZES), default="small", help="records (b3)")
-    parser.add_argument("--data-dir", help="HUB_DATA_DIR with the reference cache (b3)")
+    parser.add_argument("--size", choices=sorted(SIZES), default="small", help="records (b3, b5)")
+    parser.add_argument("--data-dir", help="HUB_DATA_DIR with the reference cache (b3, b5)")
+    parser.add_argument("--table", action="store_true", help="b4: one table write per record")
     args = parser.parse_args()
-    if args.case in ("b1", "b2") and not (args.bootstrap and args.topic and args.out):
+    if args.case in ("b1", "b2", "b4") and not (args.bootstrap and args.topic and args.out):
         parser.error(f"{args.case} needs --bootstrap, --topic and --out")
     if args.case == "b1":
         b1(args.bootstrap, args.topic, args.out, args.records)
     elif args.case == "b2":
         asyncio.run(b2(args.bootstrap, args.topic, args.out, args.records))
+    elif args.case == "b4":
+        b4(args.bootstrap, args.topic, args.out, args.records, args.table)
+    elif args.case == "b5":
+        b5(args.size, args.records, args.data_dir)
     else:
         b3(args.size, args.records, args.data_dir)
     sys.exit(0)

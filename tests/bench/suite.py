@@ -14,6 +14,13 @@ Cases, each size, every round (B* are baselines, H* and L1 the hub):
   B1  a kafka-python consume -> produce loop (acks=all, linger 5 ms), own process.
   B2  the same loop with aiokafka (the client Faust uses), own process.
   B3  mapping + validation + Avro encoding alone, no Kafka, own process.
+  B4  the B2 loop as a Faust agent (the stream framework the hub's worker runs on),
+      own process; B4-table the same with one table write per record. No hub code:
+      one hop of H1's pipeline costs at least this.
+  B5  the hub's own work on a record across H1's three hops, no Kafka, own process:
+      B3, then the clue decoded, its ASSIGNMENT built and encoded, the order decoded,
+      its view and credits made and JSON-encoded. B4 and B5 give H1's floor on this
+      stack: 1 / (3 / B4 + (1 / B4-table - 1 / B4) + 1 / B5).
   H1  a fresh `hub worker` normalising and routing a pre-filled backlog of native
       records: raw.dept-urban.v1 -> enf.clue.v1 -> enf.order.v1 -> out.<street>.v1;
       N / (last inbox write - first canonical write), broker timestamps.
@@ -25,15 +32,15 @@ Cases, each size, every round (B* are baselines, H* and L1 the hub):
       events), then the same records as H1 posted to POST /v1/native/urban-case
       (native -> raw -> clue -> ASSIGNMENT -> street inbox).
 
-Rounds interleave cases and baselines: for each round B0, B1, B2, B3, H1, H2 (no-op then
-hub); then L1. Reported: median, min and max of the rounds, CPU seconds of each process
+Rounds interleave cases and baselines: for each round B0, B1, B2, B3, B4, B5, H1, H2
+(no-op then hub); then L1. Reported: median, min and max of the rounds, CPU seconds of each process
 (the loop, the JVM tool, the worker, the no-op server, the client, the broker), the
 ratios H1/B1, H1/B2, H2/no-op and L1's p99 against their targets (H1 >= 1.0 x B1,
-H1 >= 0.5 x B2, H2 >= 0.5 x no-op, L1 p99 <= 50 ms). Written to
+H1 >= 0.5 x B2, H2 >= 0.5 x no-op, L1 p99 <= 50 ms), and H1 against its floor. Written to
 OUT/latest.json (everything) and OUT/latest.md (the tables), printed at the end.
 
     .venv/bin/python -m tests.bench.suite [--records N] [--rounds 3] [--out bench/results]
-                                          [--only B0,B1,B2,B3,H1,H2,L1] ...
+                                          [--only B0,B1,B2,B3,B4,B5,H1,H2,L1] ...
 
 Starts its own broker on --port (default 29393; reset, started, stopped at the end)
 unless HUB_KAFKA_BOOTSTRAP is set. Each hub worker has a fresh app id whose consumer group
@@ -101,7 +108,7 @@ from tests.bench.loops import (
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBS = ROOT / "deploy" / "kafka" / ".cache" / "libs"
-CASES = ("B0", "B1", "B2", "B3", "H1", "H2", "L1")
+CASES = ("B0", "B1", "B2", "B3", "B4", "B5", "H1", "H2", "L1")
 RAW_TOPIC = f"raw.{PARTY}.v1"
 CLUE_TOPIC = KINDS["clue"].topic
 ORDER_TOPIC = KINDS["order"].topic
@@ -121,6 +128,9 @@ LABELS = {
     "B1": "B1 kafka-python consume → produce",
     "B2": "B2 aiokafka consume → produce",
     "B3": "B3 map + validate + Avro encode (no Kafka)",
+    "B4": "B4 Faust agent consume → produce (no hub code)",
+    "B4-table": "B4 the same + one table write per record",
+    "B5": "B5 hub's work on a record, H1's three hops (no Kafka)",
     "H1": "H1 hub: raw backlog → canonical → inbox",
     "H2-noop": "H2 baseline: no-op aiohttp handler",
     "H2-hub": "H2 hub gateway POST /v1/records/clue",
@@ -232,8 +242,13 @@ async def native_latency(
     sent_at: dict[bytes, float] = {}
     arrived: dict[bytes, float] = {}
     statuses: dict[int, int] = {}
+    # A long poll answers as soon as a record arrives (fetch.min.bytes 1), so waiting up
+    # to 500 ms for one costs no latency; polling every 5 ms cost the broker ~0.35 core.
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest", fetch_max_wait_ms=5
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=500,
     )
     consumer.subscribe(pattern=re.compile(r"^out\.street-.*\.v1$"))
     await consumer.start()
@@ -464,7 +479,7 @@ class Suite:
             path = self.workdir / f"payload-{size}.txt"
             path.write_bytes(b"\n".join(value for _, value in payloads))
             self.payload_files[size] = path
-        if self.only & {"B1", "B2"}:
+        if self.only & {"B1", "B2", "B4"}:
             for size in self.sizes:
                 progress(f"filling bench.in.{size} with {args.loop_records} records")
                 asyncio.run(self.prefill(f"bench.in.{size}", args.loop_records, size, "IN"))
@@ -630,19 +645,23 @@ class Suite:
             f"(fetch only {float(values['fetch.nMsg.sec']):,.0f}/s, java cpu {cpu:.1f} s)"
         )
 
-    def loop(self, case: str, size: str) -> None:
+    def loop(self, case: str, size: str, table: bool = False) -> None:
         command = [sys.executable, "-m", "tests.bench.loops", case.lower()]
-        if case == "B3":
+        offline = case in ("B3", "B5")
+        if offline:
             command += ["--size", size, "--records", str(self.args.loop_records)]
             command += ["--data-dir", str(self.workdir)]
         else:
             command += ["--bootstrap", self.bootstrap, "--topic", f"bench.in.{size}"]
             command += ["--out", OUT_TOPIC, "--records", str(self.args.loop_records)]
+        if table:
+            command.append("--table")
+            case = f"{case}-table"
         broker = self.broker_cpu()
         out, cpu, wall = measured(command)
         broker = self.broker_cpu() - broker
         result = json.loads(out.strip().splitlines()[-1])
-        cpus = {"loop": cpu} if case == "B3" else {"loop": cpu, "broker": broker}
+        cpus = {"loop": cpu} if offline else {"loop": cpu, "broker": broker}
         self.record(
             case,
             size,
@@ -653,7 +672,7 @@ class Suite:
             loop_cpu_in_timed_part_s=result["loop_cpu_s"],
             cpu=cpus,
             wall_s=wall,
-            **{k: v for k, v in result.items() if k in ("failed", "avro_bytes")},
+            **{k: v for k, v in result.items() if k in ("failed", "avro_bytes", "view_bytes")},
         )
         progress(
             f"  {case} {size}: {result['records_per_s']:,.0f} records/s "
@@ -745,8 +764,15 @@ class Suite:
             if tp.topic in (CLUE_TOPIC, ORDER_TOPIC, DLQ_TOPIC)
             or tp.topic.startswith("out.street-")
         ]
+        # The stamps are the broker's, so the watcher may fetch lazily: large fetches at
+        # most every 250 ms, instead of one per produce request of the worker that would
+        # load the broker the worker is measured against.
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_min_bytes=1 << 20,
+            fetch_max_wait_ms=250,
         )
         await consumer.start()
         clues: dict[bytes, int] = {}
@@ -904,10 +930,13 @@ class Suite:
                 _wait_healthy(f"http://127.0.0.1:{port}/healthz", noop, log)
             for r in range(1, self.args.rounds + 1):
                 progress(f"round {r} of {self.args.rounds}")
-                for case in ("B0", "B1", "B2", "B3"):
+                for case in ("B0", "B1", "B2", "B3", "B4", "B5"):
                     for size in self.sizes if case in self.only else []:
                         if case == "B0":
                             self.b0(r, size)
+                        elif case == "B4":
+                            self.loop(case, size)
+                            self.loop(case, size, table=True)
                         else:
                             self.loop(case, size)
                 hub = None
@@ -972,6 +1001,15 @@ class Suite:
                 a, b = median(top), median(bottom)
                 if a is not None and b:
                     ratios.setdefault(name, {})[size] = a / b
+        floors: dict[str, Any] = {}
+        for size in self.sizes:
+            hop, tabled, work = (median(f"{c}/{size}") for c in ("B4", "B4-table", "B5"))
+            if hop and tabled and work:
+                floor = 1 / (3 / hop + (1 / tabled - 1 / hop) + 1 / work)
+                floors[size] = {"floor": floor}
+                h1 = median(f"H1/{size}")
+                if h1 is not None:
+                    floors[size]["H1/floor"] = h1 / floor
         if "L1-p99" in cases:
             ratios["L1 p99 ms (orders + events)"] = {"all": cases["L1-p99"]["median"]}
         if "L1n-p99" in cases:
@@ -1010,6 +1048,7 @@ class Suite:
             "cases": cases,
             "ratios": ratios,
             "targets": targets,
+            "h1_floor": floors,
             "notes": self.notes,
         }
 
@@ -1074,6 +1113,25 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | " + " | ".join(cells) + f" | {op} {limit:g} | {'yes' if met else 'no'} |"
         )
+    floors = result.get("h1_floor", {})
+    if floors:
+        lines += [
+            "",
+            "| H1 against its floor on this stack | "
+            + " | ".join(label[s] for s in sizes if s in floors)
+            + " |",
+            "|---|" + "---:|" * len([s for s in sizes if s in floors]),
+            "| floor: 1 / (3 / B4 + (1 / B4-table − 1 / B4) + 1 / B5), records/s | "
+            + " | ".join(f"{floors[s]['floor']:,.0f}" for s in sizes if s in floors)
+            + " |",
+            "| H1 / floor | "
+            + " | ".join(
+                f"{floors[s]['H1/floor']:.2f}" if "H1/floor" in floors[s] else "—"
+                for s in sizes
+                if s in floors
+            )
+            + " |",
+        ]
     lines += [
         "",
         "Measured as: B1–B3 from the first record to the last one flushed or encoded "
@@ -1083,7 +1141,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"closed loop, {params['h2_concurrency']} in flight, {params['h2_seconds']:g} s, "
         "client = the suite's process; L1 open loop on a warmed-up worker, "
         f"{params['latency_seconds']:g} s, its broker CPU includes the client's inbox watchers "
-        "(5 ms fetch wait); B0 consume includes the group join (fetch-only rate in latest.json).",
+        "(long polls); B0 consume includes the group join (fetch-only rate in latest.json); "
+        "B4 as B1–B2, B5 as B3.",
     ]
     if result["notes"]:
         lines += ["", "Notes:", ""] + [f"- {note}" for note in result["notes"]]
