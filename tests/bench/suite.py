@@ -679,21 +679,47 @@ class Suite:
             f"({result['records']} in {result['seconds']:.1f} s, process cpu {cpu:.1f} s)"
         )
 
-    def h1(self, r: int, size: str, keep: bool) -> tuple[int, subprocess.Popen[bytes]] | None:
+    def start_hubs(
+        self, app_id: str, name: str, count: int
+    ) -> list[tuple[int, subprocess.Popen[bytes]]]:
+        """count workers of one app, started together so that they join the group in one
+        rebalance instead of the first one starting alone."""
+        started = []
+        for index in range(count):
+            port = _free_port()
+            env = {**self.env, "HUB_APP_ID": app_id, "HUB_HTTP_PORT": str(port)}
+            log = self.workdir / f"{name}-{index + 1}.log"
+            with log.open("w") as out:
+                process = subprocess.Popen(
+                    [HUB, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
+                )
+            started.append((port, process, log))
+        for port, process, log in started:
+            _wait_healthy(f"http://127.0.0.1:{port}/healthz", process, log)
+        return [(port, process) for port, process, _ in started]
+
+    def h1(
+        self, r: int, size: str, keep: bool, workers: int = 1
+    ) -> tuple[int, subprocess.Popen[bytes]] | None:
         count = self.args.records
+        case = "H1" if workers == 1 else f"H1x{workers}"
         tag = f"R{r}{size[0].upper()}"
         records = native_records(count, size, tag)
         clue_keys = {clue_key(k) for k, _ in records}
         order_keys = {order_key(k) for k, _ in records}
-        app_id, ends = self.fresh_group(f"bench-h1-r{r}-{size}")
+        app_id, ends = self.fresh_group(f"bench-{case.lower()}-r{r}-{size}")
         asyncio.run(self.prefill(RAW_TOPIC, count, size, tag))
-        progress(f"  H1 {size}: {count} native records in {RAW_TOPIC}; starting worker {app_id}")
+        progress(
+            f"  {case} {size}: {count} native records in {RAW_TOPIC}; starting "
+            f"{workers} worker(s) {app_id}"
+        )
         started = time.time()
-        port, worker = self.start_hub(app_id, f"h1-r{r}-{size}")
+        hubs = self.start_hubs(app_id, f"{case.lower()}-r{r}-{size}", workers)
         healthy = time.time()
-        cpu0, broker0 = _cpu(worker.pid), self.broker_cpu()
+        cpu0, broker0 = sum(_cpu(w.pid) for _, w in hubs), self.broker_cpu()
         seen = asyncio.run(self.watch_h1(ends, clue_keys, order_keys))
-        cpu, broker = _cpu(worker.pid) - cpu0, self.broker_cpu() - broker0
+        cpu = sum(_cpu(w.pid) for _, w in hubs) - cpu0
+        broker = self.broker_cpu() - broker0
         delivered = len(seen["inbox"])
         if delivered and seen["clues"]:
             first_clue = min(seen["clues"].values())
@@ -705,19 +731,19 @@ class Suite:
             span, rate = float("nan"), 0.0
         if delivered < count:
             note = (
-                f"H1 round {r} {size}: only {delivered} of {count} records reached an inbox "
+                f"{case} round {r} {size}: only {delivered} of {count} records reached an inbox "
                 f"({len(seen['clues'])} canonical, {seen['dlq']} dead-lettered)"
             )
             self.notes.append(note)
             progress("  warning: " + note)
         if seen["others"]:
             self.notes.append(
-                f"H1 round {r} {size}: {seen['others']} canonical clues of other records were "
+                f"{case} round {r} {size}: {seen['others']} canonical clues of other records were "
                 "written meanwhile (an earlier backlog re-read, or someone else's traffic)"
             )
         if first_clue and first_clue / 1000 < healthy:
             self.notes.append(
-                f"H1 round {r} {size}: records flowed {healthy - first_clue / 1000:.1f} s before "
+                f"{case} round {r} {size}: records flowed {healthy - first_clue / 1000:.1f} s before "
                 "/healthz answered; that part of the worker's CPU is not counted"
             )
 
@@ -728,7 +754,7 @@ class Suite:
 
         stages = {stage: done_after(stage) for stage in ("clues", "orders", "inbox")}
         self.record(
-            "H1",
+            case,
             size,
             rate,
             "records/s",
@@ -741,16 +767,17 @@ class Suite:
             stage_done_after_s=stages,
             orders=len(seen["orders"]),
             start_to_first_canonical_s=(first_clue / 1000 - started) if first_clue else None,
-            cpu={"worker": cpu, "broker": broker},
+            cpu={"workers" if workers > 1 else "worker": cpu, "broker": broker},
         )
         progress(
-            f"  H1 {size}: {rate:,.0f} records/s ({delivered} routed in {span:.1f} s: clues "
+            f"  {case} {size}: {rate:,.0f} records/s ({delivered} routed in {span:.1f} s: clues "
             f"written by {stages['clues']:.1f} s, orders by {stages['orders']:.1f} s; "
             f"worker cpu {cpu:.1f} s, broker {broker:.1f} s)"
         )
-        if keep:
-            return port, worker
-        stop_worker(worker)
+        if keep and workers == 1:
+            return hubs[0]
+        for _, worker in hubs:
+            stop_worker(worker)
         return None
 
     async def watch_h1(
@@ -942,6 +969,8 @@ class Suite:
                 hub = None
                 if "H1" in self.only:
                     for size in self.sizes:
+                        if self.args.h1_workers > 1:
+                            self.h1(r, size, keep=False, workers=self.args.h1_workers)
                         hub = self.h1(r, size, keep=size == self.sizes[-1] and "H2" in self.only)
                 if "H2" in self.only:
                     if hub is None:
@@ -975,7 +1004,7 @@ class Suite:
             values = [run["value"] for run in runs]
             processes = sorted({p for run in runs for p in run.get("cpu", {})})
             cases[key] = {
-                "label": LABELS[key.split("/")[0]],
+                "label": _label(key.split("/")[0]),
                 "size": key.split("/")[1] if "/" in key else None,
                 "unit": runs[0]["unit"],
                 "median": statistics.median(values),
@@ -1054,6 +1083,12 @@ class Suite:
 
 
 # ------------------------------------------------------------------------ reports
+
+
+def _label(case: str) -> str:
+    if case.startswith("H1x"):
+        return f"H1 the same, {case[3:]} workers of one app"
+    return LABELS[case]
 
 
 def _num(value: float, unit: str) -> str:
@@ -1171,6 +1206,13 @@ def main() -> None:
         help="records per B0 run of small records (large: a third of it)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every case (default 3)")
+    parser.add_argument(
+        "--h1-workers",
+        type=int,
+        default=2,
+        help="H1 is also run with this many workers of one app (DESIGN: more workers for more "
+        "partitions), reported as H1xN; 1 runs the one-worker H1 only (default 2)",
+    )
     parser.add_argument("--out", default="bench/results", help="folder for latest.json/.md")
     parser.add_argument(
         "--only",
