@@ -91,6 +91,24 @@ OVERDUE = Counter(
     ["party"],
     registry=FLOW,
 )
+LOOP_LAG = Histogram(
+    "hub_event_loop_lag_seconds",
+    "How late the worker's event loop woke a timer (LAG_PROBE_SECONDS apart): the time "
+    "every agent and HTTP request stood still, e.g. for the garbage collector",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=FLOW,
+)
+LAG_PROBE_SECONDS = 0.1
+
+
+async def probe_loop_lag(interval: float = LAG_PROBE_SECONDS) -> None:
+    """Observe, forever, how much later than asked the event loop wakes a sleep of
+    interval (into ``hub_event_loop_lag_seconds``)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        asked = loop.time()
+        await asyncio.sleep(interval)
+        LOOP_LAG.observe(max(0.0, loop.time() - asked - interval))
 
 
 def dead_lettered(stage: str, reason: str) -> None:

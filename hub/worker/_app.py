@@ -18,7 +18,7 @@ from hub.dispatch import Deadlines, DispatchEngine, load_deadline_policy
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
 from hub.gateway import Gateway, NativeDesk, OrderDesk
 from hub.kafka import ssl_context
-from hub.metrics import FlowCollector, KafkaWatch
+from hub.metrics import FlowCollector, KafkaWatch, probe_loop_lag
 from hub.normalise import Normaliser
 from hub.records import KINDS
 from hub.reference import Reference, load_calendar, load_parties
@@ -114,6 +114,11 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         app.producer.buffer.max_messages = PRODUCER_BUFFER
 
     app.task(widen_producer_buffer)
+
+    async def watch_event_loop() -> None:  # no parameters: Faust passes the app to those
+        await probe_loop_lag()
+
+    app.task(watch_event_loop)
     web_app = build_web_app(settings.gateway_body_limit)
     registry: EmbeddedRegistry | None = None
     client: RegistryClient | LocalRegistryClient

@@ -675,3 +675,26 @@ def test_a_mobile_number_with_the_country_code_is_masked() -> None:
     text = f"+86{MOBILE}"
     expected = f"+86{MOBILE_MASKED}"
     assert mask_text(text) == expected
+
+
+async def test_the_loop_lag_probe_observes_how_long_the_loop_stood_still() -> None:
+    import asyncio
+    import time
+
+    from hub.metrics import LOOP_LAG, probe_loop_lag
+
+    def count_and_sum() -> tuple[float, float]:
+        samples = {s.name: s.value for m in LOOP_LAG.collect() for s in m.samples}
+        return samples["hub_event_loop_lag_seconds_count"], samples[
+            "hub_event_loop_lag_seconds_sum"
+        ]
+
+    count0, sum0 = count_and_sum()
+    probe = asyncio.create_task(probe_loop_lag(0.01))
+    await asyncio.sleep(0.05)
+    time.sleep(0.2)  # noqa: ASYNC251 - the stall under test: nothing runs on the loop for 200 ms
+    await asyncio.sleep(0.05)
+    probe.cancel()
+    count, total = count_and_sum()
+    assert count - count0 >= 3
+    assert 0.15 <= total - sum0 < 0.5  # the stall, seen once, plus ordinary lateness
