@@ -301,6 +301,21 @@ async def native_latency(
     }
 
 
+def loop_lag(base: str, token: str) -> dict[str, float]:
+    """The worker's ``hub_event_loop_lag_seconds`` histogram: cumulative count per bucket
+    edge ("0.025" = woken at most 25 ms late), as /metrics has it now."""
+    headers = {"Authorization": f"Bearer {token}"}
+    asking = urllib.request.Request(f"{base}/metrics", headers=headers)  # noqa: S310 - http only
+    with urllib.request.urlopen(asking, timeout=10) as answer:  # noqa: S310 - the local worker
+        text = answer.read().decode()
+    buckets = {}
+    for line in text.splitlines():
+        match = re.match(r'hub_event_loop_lag_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
+        if match:
+            buckets[match.group(1)] = float(match.group(2))
+    return buckets
+
+
 async def warm_up(base: str, tokens: dict[str, str]) -> dict[str, int]:
     """One request of each kind the measurements send, one at a time, so the worker's
     Avro writers (audit, clue, order, order-event) are registered before the load.
@@ -462,7 +477,7 @@ class Suite:
         self.hub("schemas", "register")
         self.hub("reference", "load")
         if self.only & {"H2", "L1"}:
-            for party in [PARTY, *STREETS, *DEPARTMENTS]:
+            for party in [PARTY, *STREETS, *DEPARTMENTS, "ops"]:
                 self.tokens[party] = self.hub("tokens", "issue", party).strip()
         topics = [f"bench.b0.{s}" for s in self.sizes] + [f"bench.in.{s}" for s in self.sizes]
         admin = self.admin()
@@ -911,6 +926,7 @@ class Suite:
                 what = "orders + SIGNED events" if case == "L1" else "native records"
                 progress(f"{case}: {what} at {rate:,.0f} requests/s (half of H1) for {seconds:g} s")
                 cpu0, broker0, client0 = _cpu(worker.pid), self.broker_cpu(), time.process_time()
+                lag0 = loop_lag(base, self.tokens["ops"])
                 if case == "L1":
                     run = latency_run(base, self.bootstrap, self.tokens, rate, seconds)
                 else:
@@ -923,6 +939,14 @@ class Suite:
                 }
                 keep = ("rate", "requests", "delivered", "lost", "statuses")
                 extra = {k: result[k] for k in keep}
+                lag = {
+                    edge: n - lag0.get(edge, 0)
+                    for edge, n in loop_lag(base, self.tokens["ops"]).items()
+                }
+                extra["event_loop_lag"] = lag
+                stalls = {
+                    edge: n for edge, n in lag.items() if edge in ("0.025", "0.05", "0.1", "+Inf")
+                }
                 self.record(f"{case}-p50", None, result["p50_ms"], "ms", cpu=cpus, **extra)
                 self.record(f"{case}-p99", None, result["p99_ms"], "ms", cpu=cpus, **extra)
                 if result["lost"]:
@@ -938,7 +962,8 @@ class Suite:
                 progress(
                     f"{case}: p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms "
                     f"({result['delivered']} delivered, {result['lost']} missing, "
-                    f"statuses {result['statuses']}, worker cpu {cpus['worker']:.1f} s)"
+                    f"statuses {result['statuses']}, worker cpu {cpus['worker']:.1f} s; event "
+                    f"loop wakes at most 25/50/100 ms late, of all: {stalls})"
                 )
                 time.sleep(3)
         finally:
