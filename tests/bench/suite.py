@@ -736,9 +736,11 @@ class Suite:
             for port, _ in hubs:
                 _wait_ready(f"http://127.0.0.1:{port}/readyz")
             progress(f"  {case} {size}: {workers} workers of {app_id} ready; writing the backlog")
-            asyncio.run(self.prefill(RAW_TOPIC, count, size, tag))
             started = healthy = time.time()
-        cpu0, broker0 = sum(_cpu(w.pid) for _, w in hubs), self.broker_cpu()
+            cpu0, broker0 = sum(_cpu(w.pid) for _, w in hubs), self.broker_cpu()
+            asyncio.run(self.prefill(RAW_TOPIC, count, size, tag))
+        else:
+            cpu0, broker0 = sum(_cpu(w.pid) for _, w in hubs), self.broker_cpu()
         seen = asyncio.run(self.watch_h1(ends, clue_keys, order_keys))
         cpu = sum(_cpu(w.pid) for _, w in hubs) - cpu0
         broker = self.broker_cpu() - broker0
