@@ -65,11 +65,6 @@ def run_worker(settings: HubSettings) -> None:
         redirect_stdouts=False,
         logging_config=logging_config(settings.log_level, settings.log_format),
     )
-    # Everything built so far (modules, schemas, the app) lives as long as the worker: out
-    # of the collector's sight, a full collection scans only what records create. Before
-    # this, each full collection of a fresh worker stalled every agent for 60-90 ms.
-    gc.collect()
-    gc.freeze()
     code = 0
     try:
         worker.execute_from_commandline()
@@ -97,8 +92,10 @@ class _Worker(faust.Worker):
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
-        # What starting built (clients, topics, recovered tables) stays too: freeze it,
-        # as run_worker froze the app before the start.
+        # Everything built until now (modules, schemas, the app, its clients, recovered
+        # tables) lives as long as the worker: out of the collector's sight, a full
+        # collection scans only what records create. Before, each one stalled every agent
+        # of a fresh worker for 60-90 ms.
         gc.collect()
         gc.freeze()
 
