@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,52 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=60)
 
 
+class InboxWatch:
+    """When records first reach the client from the inboxes matching pattern (its clock),
+    by mark(record), so the client decodes nothing.
+
+    A long poll answers as soon as a record arrives (fetch.min.bytes 1), so waiting up
+    to 500 ms for one costs no latency; polling every 5 ms cost the broker ~0.35 core.
+    """
+
+    def __init__(self, bootstrap: str, pattern: str, mark: Callable[[Any], Hashable]) -> None:
+        self.mark = mark
+        self.arrived: dict[Any, float] = {}
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=500,
+        )
+        self.consumer.subscribe(pattern=re.compile(pattern))
+        self.watcher: asyncio.Task[None] | None = None
+
+    async def start(self) -> dict[Any, float]:
+        """Watch from now on; the arrivals, filled in as records come."""
+        await self.consumer.start()
+        await asyncio.sleep(3)  # the pattern subscription settles on every inbox
+        self.watcher = asyncio.create_task(self._watch())
+        return self.arrived
+
+    async def _watch(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=100)
+            now = time.time()
+            for records in batches.values():
+                for record in records:
+                    self.arrived.setdefault(self.mark(record), now)
+
+    async def stop(self, expected: Iterable[Any], wait: float = 30.0) -> None:
+        """Stop once every expected mark arrived, or after wait seconds."""
+        give_up = time.monotonic() + wait
+        while set(expected) - set(self.arrived) and time.monotonic() < give_up:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        if self.watcher is not None:
+            self.watcher.cancel()
+            await asyncio.gather(self.watcher, return_exceptions=True)
+        await self.consumer.stop()
+
+
 async def latency_run(
     base: str, bootstrap: str, tokens: dict[str, str], rate: float | None, seconds: float
 ) -> dict[str, Any]:
@@ -159,30 +206,13 @@ async def latency_run(
     client decodes nothing; the first inbox to have it counts.
     """
     sent_at: dict[tuple[bytes, bytes], float] = {}
-    arrived: dict[tuple[bytes, bytes], float] = {}
     statuses: dict[int, int] = {}
-    # A long poll answers as soon as a record arrives (fetch.min.bytes 1), so waiting up
-    # to 500 ms for one costs no latency; polling every 5 ms cost the broker ~0.35 core.
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="latest",
-        fetch_max_wait_ms=500,
+    inboxes = InboxWatch(
+        bootstrap,
+        r"^out\.(street|dept)-.*\.v1$",
+        lambda record: (record.key, dict(record.headers).get("hub.kind", b"")),
     )
-    consumer.subscribe(pattern=re.compile(r"^out\.(street|dept)-.*\.v1$"))
-    await consumer.start()
-    await asyncio.sleep(3)  # the pattern subscription settles on every inbox
-
-    async def watch() -> None:
-        while True:
-            batches = await consumer.getmany(timeout_ms=100)
-            now = time.time()
-            for records in batches.values():
-                for record in records:
-                    kind = dict(record.headers).get("hub.kind", b"")
-                    arrived.setdefault((record.key, kind), now)
-
-    watcher = asyncio.create_task(watch())
+    arrived = await inboxes.start()
     async with aiohttp.ClientSession() as session:
 
         async def post(kind: str, body: dict[str, Any], party: str, key: str) -> None:
@@ -232,12 +262,7 @@ async def latency_run(
                 tasks.append(asyncio.create_task(next_request()))
             await asyncio.gather(*tasks)
         wall_start = time.time() - (time.monotonic() - start)
-    give_up = time.monotonic() + 30
-    while set(sent_at) - set(arrived) and time.monotonic() < give_up:  # noqa: ASYNC110
-        await asyncio.sleep(0.2)
-    watcher.cancel()
-    await asyncio.gather(watcher, return_exceptions=True)
-    await consumer.stop()
+    await inboxes.stop(sent_at)
     latencies = sorted((arrived[k] - sent_at[k]) * 1000 for k in sent_at if k in arrived)
     last = max((arrived[k] for k in sent_at if k in arrived), default=time.time())
     return {

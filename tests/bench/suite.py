@@ -88,10 +88,10 @@ from hub.serde import AvroSerde
 from tests.bench.bench_dispatch import (
     DEPARTMENTS,
     STREETS,
+    InboxWatch,
     _event,
     _order,
     latency_run,
-    start_worker,
     stop_worker,
 )
 from tests.bench.bench_gateway import HUB, KAFKA_SH, _cpu, _free_port, _wait_healthy, closed_loop
@@ -240,29 +240,9 @@ async def native_latency(
     which follows from the native id), as bench_dispatch.latency_run measures orders."""
     records = native_records(int(rate * seconds) + 100, "small", "L1N")
     sent_at: dict[bytes, float] = {}
-    arrived: dict[bytes, float] = {}
     statuses: dict[int, int] = {}
-    # A long poll answers as soon as a record arrives (fetch.min.bytes 1), so waiting up
-    # to 500 ms for one costs no latency; polling every 5 ms cost the broker ~0.35 core.
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="latest",
-        fetch_max_wait_ms=500,
-    )
-    consumer.subscribe(pattern=re.compile(r"^out\.street-.*\.v1$"))
-    await consumer.start()
-    await asyncio.sleep(3)  # the pattern subscription settles on every inbox
-
-    async def watch() -> None:
-        while True:
-            batches = await consumer.getmany(timeout_ms=100)
-            now = time.time()
-            for batch in batches.values():
-                for record in batch:
-                    arrived.setdefault(record.key, now)
-
-    watcher = asyncio.create_task(watch())
+    inboxes = InboxWatch(bootstrap, r"^out\.street-.*\.v1$", lambda record: record.key)
+    arrived = await inboxes.start()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     async with aiohttp.ClientSession(headers=headers) as session:
 
@@ -283,12 +263,7 @@ async def native_latency(
             tasks.append(asyncio.create_task(post(*records[sent])))
             sent += 1
         await asyncio.gather(*tasks)
-    give_up = time.monotonic() + 30
-    while set(sent_at) - set(arrived) and time.monotonic() < give_up:  # noqa: ASYNC110
-        await asyncio.sleep(0.2)
-    watcher.cancel()
-    await asyncio.gather(watcher, return_exceptions=True)
-    await consumer.stop()
+    await inboxes.stop(sent_at)
     latencies = sorted((arrived[k] - sent_at[k]) * 1000 for k in sent_at if k in arrived)
     return {
         "rate": rate,
@@ -446,9 +421,8 @@ class Suite:
         return app_id, ends
 
     def start_hub(self, app_id: str, name: str) -> tuple[int, subprocess.Popen[bytes]]:
-        port = _free_port()
-        env = {**self.env, "HUB_APP_ID": app_id, "HUB_HTTP_PORT": str(port)}
-        return port, start_worker(env, self.workdir / f"{name}.log")
+        (hub,) = self.start_hubs(app_id, name, 1)
+        return hub
 
     # -- setup and teardown
 
