@@ -2,17 +2,20 @@
 
 `handle_guarded` runs the handler on one message. A `RecordError` (undecodable,
 invalid, unmappable) parks the record in the DLQ with its stage, reason and field; a
-retriable `HubError` (Kafka or the registry briefly away) is retried with backoff,
-never parked, since the record is fine; anything unexpected is logged and parked, so
-one bad record never stalls the rest.
+retriable `HubError` or a Kafka error (Kafka or the registry briefly away) is raised
+to the pipeline, which retries the record with backoff (`hub.stream`), never parked,
+since the record is fine; anything unexpected is logged and parked, so one bad record
+never stalls the rest.
 """
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from aiokafka.errors import KafkaError
 
 from hub.errors import HubError, RecordError
 from hub.logs import traced
@@ -21,16 +24,17 @@ from hub.metrics import PROCESSING
 log = logging.getLogger(__name__)
 
 ERROR_PREFIX = "hub.error."
+KEPT_BYTES = 64 * 1024  # of a record too large for the DLQ: its first bytes
 TRACE_HEADER = "hub.trace_id"
 
 Park = Callable[[Any, str, str, str, str], Awaitable[None]]  # message, stage, reason, detail, field
 
 
 def header_of(message: Any, name: str) -> bytes | None:
-    """The value of a Kafka header of message; None when absent."""
+    """The value of a Kafka header of message; None when absent or null."""
     for key, value in message.headers or []:
         if key == name:
-            return bytes(value)
+            return bytes(value) if value is not None else None
     return None
 
 
@@ -46,33 +50,31 @@ async def handle_guarded(
 async def _handle(
     handler: Callable[[Any], Awaitable[None]], message: Any, park: Park, agent: str
 ) -> None:
-    delay = 0.5
-    while True:
-        try:
-            with PROCESSING.labels(agent).time():
-                await handler(message)
-            return
-        except RecordError as exc:
-            await park(message, exc.stage, exc.reason, exc.message, exc.field)
-            return
-        except HubError as exc:
-            if not exc.retriable:
-                await park(message, agent, type(exc).__name__, exc.message, "")
-                return
-            log.warning("%s: %s; retrying in %.1f s", agent, exc.message, delay)
-        except Exception as exc:  # noqa: BLE001 - a bad record must never stop the partition
-            log.exception("%s: %s at offset %s failed", agent, message.topic, message.offset)
-            await park(message, agent, type(exc).__name__, str(exc), "")
-            return
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 30.0)
+    try:
+        with PROCESSING.labels(agent).time():
+            await handler(message)
+    except RecordError as exc:
+        await park(message, exc.stage, exc.reason, exc.message, exc.field)
+    except HubError as exc:
+        if exc.retriable:
+            raise  # the pipeline retries the record (hub.stream)
+        await park(message, agent, type(exc).__name__, exc.message, "")
+    except (KafkaError, TimeoutError):
+        raise  # Kafka did not answer in time: retried, the record is fine
+    except Exception as exc:  # noqa: BLE001 - a bad record must never stop the partition
+        log.exception("%s: %s at offset %s failed", agent, message.topic, message.offset)
+        await park(message, agent, type(exc).__name__, str(exc), "")
 
 
 def dead_letter_headers(
     message: Any, stage: str, reason: str, detail: str, *, connector: bytes, field: str = ""
 ) -> list[tuple[str, bytes]]:
     """The original headers plus ``hub.error.*`` (Kafka Connect's DLQ layout)."""
-    original = [(k, bytes(v)) for k, v in message.headers or [] if not k.startswith(ERROR_PREFIX)]
+    original = [
+        (str(k), bytes(v) if v is not None else b"")
+        for k, v in message.headers or []
+        if not str(k).startswith(ERROR_PREFIX)
+    ]
     headers = [
         *original,
         ("hub.error.stage", stage.encode()),
@@ -86,6 +88,37 @@ def dead_letter_headers(
     if field:
         headers.append(("hub.error.field", field.encode()))
     return headers
+
+
+def dead_letter_entry(
+    message: Any,
+    stage: str,
+    reason: str,
+    detail: str,
+    *,
+    connector: bytes,
+    field: str = "",
+    limit: int,
+) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
+    """The DLQ record for message: key, value, headers. The original bytes are kept when
+    they fit in limit; otherwise the value is the first `KEPT_BYTES` and the headers say
+    so (``hub.error.truncated``, the original size and SHA-256): the whole record stays
+    readable at its source offset (``hub.error.source.*``)."""
+    headers = dead_letter_headers(message, stage, reason, detail, connector=connector, field=field)
+    key = message.key if isinstance(message.key, bytes) or message.key is None else None
+    value = message.value or b""
+    size = len(value) + len(key or b"") + sum(len(k) + len(v) for k, v in headers)
+    if size <= limit:
+        return key, value, headers
+    if key is not None and len(key) > KEPT_BYTES:
+        key = key[:KEPT_BYTES]
+    kept = [(k, v[:KEPT_BYTES]) for k, v in headers]
+    kept += [
+        ("hub.error.truncated", b"true"),
+        ("hub.error.original.bytes", str(len(value)).encode()),
+        ("hub.error.original.sha256", hashlib.sha256(value).hexdigest().encode()),
+    ]
+    return key, value[:KEPT_BYTES], kept
 
 
 def replay_target(headers: list[tuple[str, bytes]]) -> tuple[str, list[tuple[str, bytes]]]:

@@ -14,6 +14,10 @@ from hub.errors import KafkaUnavailableError
 from hub.settings import HubSettings
 
 DLQ_TOPIC = "hub.dlq.v1"
+# Room kept below a topic's max.message.bytes for the hub's headers and the batch framing:
+# the gateway refuses bodies above (record limit - HEADROOM) with 413, and a DLQ entry
+# that would not fit keeps its headers, a digest and the first bytes (`hub._guard`).
+HEADROOM = 64 * 1024
 
 
 def ssl_context(settings: HubSettings) -> ssl.SSLContext | None:
@@ -49,6 +53,19 @@ def aiokafka_options(settings: HubSettings) -> dict[str, Any]:
             else None
         )
     return options
+
+
+def producer_options(settings: HubSettings) -> dict[str, Any]:
+    """How the worker's producers write: acks=all, idempotent, batched for linger ms,
+    records up to the topics' limit (``HUB_KAFKA_RECORD_LIMIT``)."""
+    return {
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": settings.kafka_linger_ms,
+        "max_batch_size": 256 * 1024,
+        "max_request_size": settings.kafka_record_limit + HEADROOM,
+        "request_timeout_ms": int(max(settings.kafka_timeout, 5.0) * 1000),
+    }
 
 
 async def read_to_end(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -79,8 +80,14 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"hub": formatter},
+        "filters": {"repeats": {"()": f"{__name__}.RepeatFilter"}},
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "hub", "level": level}
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "hub",
+                "level": level,
+                "filters": ["repeats"],
+            }
         },
         "root": {"level": level, "handlers": ["stderr"]},
         # kafka-python and aiokafka narrate every connection at INFO
@@ -90,3 +97,53 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
 
 def configure_logging(level: str, fmt: str) -> None:
     logging.config.dictConfig(logging_config(level, fmt))
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a warning or error of the Kafka clients through once per `every` seconds per
+    message template, then says how many it held back: a broker that is down makes
+    aiokafka log every reconnect, and the lines an operator needs drown in them."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        super().__init__()
+        self.every = every
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.name.startswith(("aiokafka", "kafka")):
+            return True
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        last, held = self._seen.get(key, (0.0, 0))
+        if now - last < self.every:
+            self._seen[key] = (last, held + 1)
+            return False
+        self._seen[key] = (now, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} more like it in the last {self.every:.0f} s)"
+        return True
+
+
+class RateLimited:
+    """A logger's warning/error at most once per `every` seconds per message template."""
+
+    def __init__(self, logger: logging.Logger, every: float = 30.0) -> None:
+        self.logger = logger
+        self.every = every
+        self._seen: dict[str, tuple[float, int]] = {}
+
+    def _log(self, level: int, msg: str, *args: Any) -> None:
+        now = time.monotonic()
+        last, held = self._seen.get(msg, (0.0, 0))
+        if now - last < self.every:
+            self._seen[msg] = (last, held + 1)
+            return
+        self._seen[msg] = (now, 0)
+        suffix = f" ({held} more like it held back)" if held else ""
+        self.logger.log(level, msg + suffix, *args)
+
+    def warning(self, msg: str, *args: Any) -> None:
+        self._log(logging.WARNING, msg, *args)
+
+    def error(self, msg: str, *args: Any) -> None:
+        self._log(logging.ERROR, msg, *args)

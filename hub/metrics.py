@@ -14,13 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -63,6 +69,24 @@ PROCESSING = Histogram(
     "Time to handle one record in a stream agent (normalise, dispatch)",
     ["stage"],
     buckets=_SECONDS,
+    registry=FLOW,
+)
+STAGE_RETRIES = Counter(
+    "hub_stage_retries",
+    "Batches a pipeline stage had to retry (Kafka or the registry not answering in time)",
+    ["stage"],
+    registry=FLOW,
+)
+STAGE_STUCK = Gauge(
+    "hub_stage_retrying",
+    "1 while a pipeline stage is retrying a record it could not finish, else 0",
+    ["stage"],
+    registry=FLOW,
+)
+OFFSET_GAPS = Counter(
+    "hub_offset_gaps",
+    "Times a partition's next record was not the next offset (records never processed)",
+    ["topic"],
     registry=FLOW,
 )
 PUBLISH = Histogram(
@@ -149,10 +173,16 @@ class KafkaView:
 
 
 async def read_kafka_view(
-    settings: HubSettings, groups: Iterable[str], extra_topics: Iterable[str] = ()
+    settings: HubSettings,
+    groups: Iterable[str],
+    extra_topics: Iterable[str] = (),
+    subscribed: Mapping[str, Iterable[str]] | None = None,
 ) -> KafkaView:
     """Committed offsets of groups against the log ends, and the DLQ's depth (and the
-    log ends of extra_topics). Raises `KafkaError` when Kafka is away."""
+    log ends of extra_topics). subscribed names the topics a group reads: their
+    partitions the group never committed count too (from where the group would start:
+    the log start, or nothing under HUB_KAFKA_OFFSET_RESET=latest). Raises `KafkaError`
+    when Kafka is away."""
     options = aiokafka_options(settings)
     admin = AIOKafkaAdminClient(**options)
     consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None, **options)
@@ -171,6 +201,11 @@ async def read_kafka_view(
                 return [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or []]
 
             dlq = partitions(DLQ_TOPIC)
+            for group, topics in (subscribed or {}).items():
+                offsets = committed.setdefault(group, {})
+                for topic in topics:
+                    for tp in partitions(topic):
+                        offsets.setdefault(tp, -1)
             wanted = {tp for offsets in committed.values() for tp in offsets} | set(dlq)
             for topic in extra_topics:
                 wanted.update(partitions(topic))
@@ -183,6 +218,8 @@ async def read_kafka_view(
     view = KafkaView(taken_at=time.time())
     for group, offsets in committed.items():
         for tp, offset in offsets.items():
+            if offset < 0 and settings.kafka_offset_reset == "latest":
+                offset = ends[tp]
             done = offset if offset >= 0 else starts[tp]
             view.lag[(group, tp.topic, tp.partition)] = max(0, ends[tp] - max(done, starts[tp]))
     view.dlq_depth = sum(ends[tp] - starts[tp] for tp in dlq)
@@ -195,9 +232,16 @@ class KafkaWatch(Collector):
     reading as gauges. A failed reading keeps the last good one and is reported by
     ``hub_kafka_view_age_seconds`` growing (and by /readyz)."""
 
-    def __init__(self, settings: HubSettings, groups: list[str], interval: float = 15.0):
+    def __init__(
+        self,
+        settings: HubSettings,
+        groups: list[str],
+        subscribed: Mapping[str, Iterable[str]] | None = None,
+        interval: float = 15.0,
+    ):
         self.settings = settings
         self.groups = groups
+        self.subscribed = subscribed
         self.interval = interval
         self.view = KafkaView()
         self._task: asyncio.Task[None] | None = None
@@ -213,7 +257,9 @@ class KafkaWatch(Collector):
     async def refresh(self) -> KafkaView:
         try:
             async with asyncio.timeout(max(self.interval, 10.0)):
-                self.view = await read_kafka_view(self.settings, self.groups)
+                self.view = await read_kafka_view(
+                    self.settings, self.groups, subscribed=self.subscribed
+                )
         except (KafkaError, TimeoutError, OSError) as exc:
             self.view.error = f"{type(exc).__name__}: {exc}"
             log.warning("reading consumer lag failed: %s", self.view.error)

@@ -21,15 +21,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import faust
-
 from connectors import NATIVE_KIND_HEADER, MappingError, SpecCatalogue
-from hub._guard import dead_letter_headers, handle_guarded, header_of
+from hub._guard import dead_letter_entry, handle_guarded, header_of
 from hub.kafka import DLQ_TOPIC
 from hub.metrics import RECORDS_IN, dead_lettered
 from hub.records import KINDS, validate
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
+from hub.stream import Emitter, Stage
 
 log = logging.getLogger(__name__)
 
@@ -38,32 +37,32 @@ CHARSET_HEADER = "hub.charset"  # set by transports that re-encode (file rows â†
 
 
 class Normaliser:
-    """Registers the normalisation agent on a Faust app."""
+    """The normalisation stage: every party's raw topic in, canonical topics out."""
 
     def __init__(
         self,
-        app: faust.App,
+        out: Emitter,
         serde: AvroSerde,
         reference: Callable[[], Reference],
         catalogue: SpecCatalogue,
         reference_ready: asyncio.Event | None = None,
+        record_limit: int = 1024 * 1024,
     ) -> None:
-        self.app = app
+        self.out = out
         self.serde = serde
         self.reference = reference
         self.catalogue = catalogue
         self.reference_ready = reference_ready
-        names = [f"raw.{party.id}.v1" for party in reference().parties.with_inbox()]
-        self.source = app.topic(
-            *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-        )
-        app.agent(self.source, name="normalise")(self._on_raw)
+        self.record_limit = record_limit
+        self.topics = tuple(f"raw.{party.id}.v1" for party in reference().parties.with_inbox())
 
-    async def _on_raw(self, stream: Any) -> None:
-        async for event in stream.events():
-            if self.reference_ready is not None:
-                await self.reference_ready.wait()
-            await handle_guarded(self.handle, event.message, self._dead_letter, "normalise")
+    def stage(self) -> Stage:
+        return Stage("normalise", self.topics, self._on_raw)
+
+    async def _on_raw(self, message: Any) -> None:
+        if self.reference_ready is not None:
+            await self.reference_ready.wait()
+        await handle_guarded(self.handle, message, self._dead_letter, "normalise")
 
     async def handle(self, message: Any) -> None:
         """Map one raw record and write its canonical record."""
@@ -101,7 +100,7 @@ class Normaliser:
             ("hub.source_party", party_id.encode()),
             ("hub.native.kind", native_kind.encode()),
         ]
-        await self.app.producer.send(kind.topic, kind.key_of(record), value, None, None, headers)
+        await self.out.send(kind.topic, kind.key_of(record), value, headers)
         RECORDS_IN.labels(party_id, kind.name).inc()
         log.info(
             "normalised %s %s of %s into %s %s",
@@ -117,9 +116,8 @@ class Normaliser:
     ) -> None:
         log.warning("normalise: DLQ %s/%s: %s", stage, reason, detail[:300])
         dead_lettered(stage, reason)
-        headers = dead_letter_headers(
-            message, stage, reason, detail, connector=CONNECTOR, field=field
+        key, value, headers = dead_letter_entry(
+            message, stage, reason, detail, connector=CONNECTOR, field=field,
+            limit=self.record_limit,
         )
-        await self.app.producer.send(
-            DLQ_TOPIC, message.key, message.value or b"", None, None, headers
-        )
+        await self.out.send(DLQ_TOPIC, key, value, headers)

@@ -96,7 +96,7 @@ class HubSettings(BaseSettings):
         default=False, description="Refuse publish requests without an HMAC-SHA256 body signature."
     )
     gateway_body_limit: int = Field(
-        default=1024 * 1024,
+        default=960 * 1024,
         ge=1024,
         le=64 * 1024 * 1024,
         description="Largest request body (bytes).",
@@ -114,6 +114,13 @@ class HubSettings(BaseSettings):
     kafka_timeout: float = Field(
         default=5.0, gt=0, le=60, description="Seconds to wait for Kafka before answering 503."
     )
+    kafka_record_limit: int = Field(
+        default=1024 * 1024,
+        ge=64 * 1024,
+        le=64 * 1024 * 1024,
+        description="Largest record the topics take (their max.message.bytes, Kafka's "
+        "default 1 MiB); the gateway's body limit must stay 64 KiB below it.",
+    )
     kafka_linger_ms: int = Field(
         default=5,
         ge=0,
@@ -127,6 +134,12 @@ class HubSettings(BaseSettings):
         le=300,
         description="Seconds without a heartbeat before Kafka hands a dead worker's "
         "partitions to the others (failover time).",
+    )
+    worker_id: str | None = Field(
+        default=None,
+        description="This worker's static group member id (KIP-345 group.instance.id), "
+        "stable across its restarts: a worker back within the session timeout takes its "
+        "partitions back with no rebalance. Default: host name and HTTP port.",
     )
     kafka_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest",
@@ -229,6 +242,18 @@ class HubSettings(BaseSettings):
             raise ValueError(
                 "HUB_REGISTRY_CREDENTIALS is required with HUB_ENVIRONMENT=production when the "
                 "embedded schema registry is used (HUB_SCHEMA_REGISTRY_URL unset)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> HubSettings:
+        room = self.kafka_record_limit - 64 * 1024
+        if self.gateway_body_limit > room:
+            raise ValueError(
+                f"HUB_GATEWAY_BODY_LIMIT={self.gateway_body_limit} leaves no room for the hub's "
+                f"headers in a record of HUB_KAFKA_RECORD_LIMIT={self.kafka_record_limit}; "
+                f"set it to {room} or less, or raise the record limit (and the topics' "
+                "max.message.bytes) first"
             )
         return self
 

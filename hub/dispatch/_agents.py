@@ -34,14 +34,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import faust
-from faust.types import TP
 from kafka.partitioner.default import murmur2
 from yarl import URL
 
-from hub._guard import dead_letter_headers, handle_guarded, header_of
+from hub._guard import dead_letter_entry, handle_guarded, header_of
 from hub.dispatch._assessment import add_share, changes_of, credit, opened
 from hub.dispatch._deadlines import Deadlines, Dues, Missed, missed_deadlines
 from hub.dispatch._disclosure import disclosure_of
@@ -69,6 +68,7 @@ from hub.records import (
 )
 from hub.reference import Reference
 from hub.serde import AvroSerde
+from hub.stream import Emitter, Stage, Table
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +103,6 @@ def assignment_of(clue: Clue, target: str, matter_name: str) -> DispatchOrder:
     )
 
 
-def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
-    """A topic whose keys and values pass through as bytes (Avro stays Avro)."""
-    return app.topic(
-        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
-
-
 @dataclass(frozen=True)
 class _Parked:
     """A message kept in a table until its order arrives (JSON-safe form)."""
@@ -129,7 +122,10 @@ class _Parked:
             "offset": message.offset,
             "key": base64.b64encode(message.key).decode() if message.key is not None else None,
             "value": base64.b64encode(message.value).decode(),
-            "headers": [[k, base64.b64encode(bytes(v)).decode()] for k, v in message.headers or []],
+            "headers": [
+                [k, base64.b64encode(bytes(v) if v is not None else b"").decode()]
+                for k, v in message.headers or []
+            ],
             "parked_at": time.time(),
         }
 
@@ -145,12 +141,24 @@ class _Parked:
         )
 
 
+class Ownership(Protocol):
+    """Which partitions this worker owns and where the others are (`hub.stream.Pipeline`)."""
+
+    def owned(self, topic: str) -> set[int]: ...
+
+    def owner(self, topic: str, partition: int) -> str | None: ...
+
+    def urls(self) -> list[str]: ...
+
+
 class DispatchEngine:
-    """Registers the dispatch agents and the orders table on a Faust app."""
+    """The dispatch stages (orders, events, cases, clues), their tables and timers."""
 
     def __init__(
         self,
         app: faust.App,
+        out: Emitter,
+        ownership: Ownership,
         serde: AvroSerde,
         reference: Callable[[], Reference],
         partitions: int,
@@ -158,60 +166,63 @@ class DispatchEngine:
         reference_ready: asyncio.Event | None = None,
         deadline_sweep_seconds: float = 30.0,
         case_partitions: int = 6,
+        record_limit: int = 1024 * 1024,
     ) -> None:
         """reference_ready, when given, is awaited before the first record is handled, so
-        routing never runs on a catalogue that has not been loaded yet."""
+        routing never runs on a catalogue that has not been loaded yet. app hosts the
+        sweep timers; out takes every output; ownership says which orders are here."""
         self.app = app
+        self.out = out
+        self.ownership = ownership
         self.reference_ready = reference_ready
         self.serde = serde
         self.reference = reference
         self.deadlines = deadlines
         self.partitions = partitions
-        self.orders_topic = _raw_topic(app, KINDS["order"].topic)
-        self.events_topic = _raw_topic(app, KINDS["order-event"].topic)
-        self.dlq = _raw_topic(app, DLQ_TOPIC)
+        self.record_limit = record_limit
+        self.orders_topic = KINDS["order"].topic
+        self.events_topic = KINDS["order-event"].topic
+        self.cases_topic = KINDS["case"].topic
+        self.clues_topic = KINDS["clue"].topic
+        self.disclosures_topic = KINDS["penalty"].topic
         self.inboxes = {
-            party.id: _raw_topic(app, f"out.{party.id}.v1")
-            for party in reference().parties.with_inbox()
+            party.id: f"out.{party.id}.v1" for party in reference().parties.with_inbox()
         }
+        app_id = app.conf.id
         # order_id -> view (view_to_dict) + "assessment" (its credits) + "partition".
-        self.table = app.Table("orders", default=None, partitions=partitions)
+        self.table = Table("orders", app_id, partitions)
         # Events that arrived before their order (the two topics are read independently):
         # order_id -> [{"value": b64, "key": b64, "headers": [...], "topic", "partition",
         # "offset", "parked_at"}]. Applied when the order arrives; DLQ'd after PARK_SECONDS.
-        self.parked = app.Table("parked-events", default=None, partitions=partitions)
+        self.parked = Table("parked-events", app_id, partitions)
+        self.disclosed = Table("disclosed", app_id, case_partitions)
         app.timer(PARK_SWEEP_SECONDS)(self._sweep_parked)
         app.timer(deadline_sweep_seconds)(self._sweep_deadlines)
-        app.agent(self.orders_topic, name="dispatch-orders")(self._on_orders)
-        app.agent(self.events_topic, name="dispatch-events")(self._on_events)
-        self.cases_topic = _raw_topic(app, KINDS["case"].topic)
-        self.disclosures_topic = _raw_topic(app, KINDS["penalty"].topic)
-        self.disclosed = app.Table("disclosed", default=None, partitions=case_partitions)
-        app.agent(self.cases_topic, name="dispatch-disclosures")(self._on_cases)
-        self.clues_topic = _raw_topic(app, KINDS["clue"].topic)
-        app.agent(self.clues_topic, name="dispatch-clues")(self._on_clues)
 
-    # ----------------------------------------------------------------- agents
+    def stages(self) -> list[Stage]:
+        """The dispatch engine's pipeline stages."""
+        lifecycle = (self.table, self.parked)
+        return [
+            Stage("dispatch-orders", (self.orders_topic,), self._guarded(self.handle_order),
+                  lifecycle),
+            Stage("dispatch-events", (self.events_topic,), self._guarded(self.handle_event),
+                  lifecycle),
+            Stage("dispatch-disclosures", (self.cases_topic,),
+                  self._guarded(self.handle_case), (self.disclosed,)),
+            Stage("dispatch-clues", (self.clues_topic,), self._guarded(self.handle_clue)),
+        ]
 
-    async def _on_orders(self, stream: Any) -> None:
-        async for event in stream.events():
-            await self._process(self.handle_order, event.message)
+    def _guarded(
+        self, handler: Callable[[Any], Awaitable[None]]
+    ) -> Callable[[Any], Awaitable[None]]:
+        async def handle(message: Any) -> None:
+            await self._process(handler, message)
 
-    async def _on_events(self, stream: Any) -> None:
-        async for event in stream.events():
-            await self._process(self.handle_event, event.message)
-
-    async def _on_cases(self, stream: Any) -> None:
-        async for event in stream.events():
-            await self._process(self.handle_case, event.message)
-
-    async def _on_clues(self, stream: Any) -> None:
-        async for event in stream.events():
-            await self._process(self.handle_clue, event.message)
+        return handle
 
     async def _process(self, handler: Callable[[Any], Awaitable[None]], message: Any) -> None:
         """Run handler on message (`hub._guard`): bad records to the DLQ, passing trouble
-        retried; waits for the reference data first."""
+        raised for the pipeline to retry; waits for the reference data first."""
         if self.reference_ready is not None:
             await self.reference_ready.wait()
         await handle_guarded(handler, message, self._park, "dispatch")
@@ -225,8 +236,6 @@ class DispatchEngine:
         order = await self.serde.decode("order", message.value, self._catalogue())
         assert isinstance(order, DispatchOrder)  # noqa: S101
         key = str(order.order_id)
-        if self.table.get(key) is not None:
-            return  # a re-sent order: applied once
         view = open_order(order)
         if not view.recipients:
             department = self._department_for(order.matter_code)
@@ -249,13 +258,16 @@ class DispatchEngine:
                 f"order {key} names parties without an inbox: {unknown}",
             )
             return
+        targets = [p for p in view.parties if p != view.issuer]
+        # Delivered on every processing, a redelivery too (applied once: the view below).
+        await self._deliver(targets, message, b"order")
+        if self.table.get(key) is not None:
+            return  # a re-sent or redelivered order: its view is there already
         self.table[key] = {
             **view_to_dict(view),
             "assessment": credit(None, opened(view)),
             "partition": message.partition,
         }
-        targets = [p for p in view.parties if p != view.issuer]
-        await self._deliver(targets, message, b"order")
         for parked in self.parked.pop(key, None) or []:
             await self.handle_event(_Parked.load(parked))
 
@@ -286,6 +298,12 @@ class DispatchEngine:
         view = view_from_dict(stored)
         outcome = apply_event(view, event)
         if isinstance(outcome, Duplicate):
+            # applied before: deliver again (the first delivery may not have been
+            # acknowledged when the worker stopped), change nothing
+            again = list(view.parties)
+            if event.event_type in (EventType.ESCALATED, EventType.OVERDUE):
+                again.append(JUSTICE)
+            await self._deliver(list(dict.fromkeys(again)), message, b"order-event")
             return
         if isinstance(outcome, Rejection):
             await self.dead_letter(
@@ -328,14 +346,7 @@ class DispatchEngine:
         order = assignment_of(clue, target, matter.name)
         value = await self.serde.encode("order", order)
         headers = [("hub.kind", b"order"), ("hub.trace_id", clue.trace_id.encode())]
-        await self.app.producer.send(  # straight to the client, as `_deliver` does
-            self.orders_topic.get_topic_name(),
-            str(order.order_id).encode(),
-            value,
-            None,
-            None,
-            headers,
-        )
+        await self.out.send(self.orders_topic, str(order.order_id).encode(), value, headers)
 
     async def handle_case(self, message: Any) -> None:
         """Publish the disclosure of a case decided with a penalty, once per decision."""
@@ -345,15 +356,15 @@ class DispatchEngine:
         if disclosure is None:
             return
         key = str(disclosure.record_id)
-        if self.disclosed.get(key) is not None:
-            return
+        # published on every processing of the case (same id and key), recorded once
         value = await self.serde.encode("penalty", disclosure)
         headers = [("hub.kind", b"penalty"), ("hub.trace_id", disclosure.trace_id.encode())]
-        await self.disclosures_topic.send(key=key.encode(), value=value, headers=headers)
+        await self.out.send(self.disclosures_topic, key.encode(), value, headers)
         bigdata = self.inboxes.get("bigdata")
         if bigdata is not None:
-            await bigdata.send(key=key.encode(), value=value, headers=headers)
-        self.disclosed[key] = case.case_no
+            await self.out.send(bigdata, key.encode(), value, headers)
+        if self.disclosed.get(key) is None:
+            self.disclosed[key] = case.case_no
 
     async def _sweep_parked(self) -> None:
         """Ask the owning stream to DLQ events whose order has not come within PARK_SECONDS.
@@ -365,11 +376,12 @@ class DispatchEngine:
         now = time.time()
         for key, parked in list(self.parked.items()):
             if parked and now - float(parked[0]["parked_at"]) >= PARK_SECONDS:
-                await self.events_topic.send(
-                    key=str(key).encode(),
-                    value=b"",
-                    partition=int(parked[0]["partition"]),
-                    headers=[(CONTROL_HEADER, SWEEP)],
+                await self.out.send(
+                    self.events_topic,
+                    str(key).encode(),
+                    b"",
+                    [(CONTROL_HEADER, SWEEP)],
+                    int(parked[0]["partition"]),
                 )
 
     async def _sweep(self, key: str) -> None:
@@ -427,8 +439,8 @@ class DispatchEngine:
             }
         )
         value = await self.serde.encode("order-event", notice)
-        await self.events_topic.send(
-            key=view.order_id.encode(), value=value, headers=[("hub.kind", b"order-event")]
+        await self.out.send(
+            self.events_topic, view.order_id.encode(), value, [("hub.kind", b"order-event")]
         )
 
     # ------------------------------------------------------------- ownership
@@ -439,12 +451,10 @@ class DispatchEngine:
 
     def active_partitions(self) -> set[int]:
         """The order partitions this worker actively owns (standby copies excluded)."""
-        name = self.orders_topic.get_topic_name()
-        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == name}
+        return self.ownership.owned(self.orders_topic)
 
     def owns(self, order_id: str) -> bool:
-        name = self.orders_topic.get_topic_name()
-        return bool(self.app.assignor.is_active(TP(name, self.partition_of(order_id))))
+        return self.partition_of(order_id) in self.ownership.owned(self.orders_topic)
 
     def dues(self, view: OrderView) -> Dues:
         """The deadlines of an order (policy, calendar and its matter)."""
@@ -490,12 +500,13 @@ class DispatchEngine:
     # ---------------------------------------------------------------- routing
 
     def owner_of(self, order_id: str) -> URL | None:
-        """The URL of the worker whose partitions hold order_id (from Faust's assignor)."""
-        return URL(self.app.router.external_topic_key_store(self.orders_topic, order_id.encode()))
+        """The URL of the worker whose partitions hold order_id (from the assignment)."""
+        url = self.ownership.owner(self.orders_topic, self.partition_of(order_id))
+        return URL(url) if url else None
 
     def worker_urls(self) -> list[URL]:
         """The URLs of every worker currently in the group."""
-        return [URL(str(url)) for url in self.app.router.external_topics_metadata()]
+        return [URL(url) for url in self.ownership.urls()]
 
     # ---------------------------------------------------------------- helpers
 
@@ -515,13 +526,10 @@ class DispatchEngine:
         trace = header_of(message, "hub.trace_id")
         if trace:
             headers.append(("hub.trace_id", trace))
-        producer = self.app.producer  # straight to the client: no per-record channel work
         for party in parties:
             inbox = self.inboxes.get(party)
             if inbox is not None:
-                await producer.send(
-                    inbox.get_topic_name(), message.key, message.value, None, None, headers
-                )
+                await self.out.send(inbox, message.key, message.value, headers)
                 RECORDS_OUT.labels(party, kind_name).inc()
         if parties:
             order = (message.key or b"").decode()
@@ -544,17 +552,18 @@ class DispatchEngine:
             }
         )
         value = await self.serde.encode("order-event", escalation)
-        await self.events_topic.send(
-            key=view.order_id.encode(), value=value, headers=[("hub.kind", b"order-event")]
+        await self.out.send(
+            self.events_topic, view.order_id.encode(), value, [("hub.kind", b"order-event")]
         )
 
     async def dead_letter(
         self, message: Any, stage: str, reason: str, detail: str, field: str = ""
     ) -> None:
         """Park the original bytes and headers in the DLQ with what went wrong and where."""
-        headers = dead_letter_headers(
-            message, stage, reason, detail, connector=CONNECTOR, field=field
+        key, value, headers = dead_letter_entry(
+            message, stage, reason, detail, connector=CONNECTOR, field=field,
+            limit=self.record_limit,
         )
         log.warning("dispatch: DLQ %s/%s: %s", stage, reason, detail[:300])
         dead_lettered(stage, reason)
-        await self.dlq.send(key=message.key, value=message.value or b"", headers=headers)
+        await self.out.send(DLQ_TOPIC, key, value, headers)

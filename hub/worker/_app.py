@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from dataclasses import dataclass
+from typing import Any
 
 import faust
+import faust.app
+import mode
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -31,6 +35,7 @@ from hub.registry import (
 )
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
+from hub.stream import Pipeline
 from hub.topics import load_topics
 from hub.worker._http import HttpServer, build_web_app
 from hub.worker._metrics import (
@@ -41,13 +46,42 @@ from hub.worker._metrics import (
     run_checks,
 )
 from hub.worker._ops import install_ops_page
-from hub.worker._watchdog import install_watchdog
 
 log = logging.getLogger(__name__)
 
-PRODUCER_BUFFER = 10_000  # table writes queued before Faust holds the agents back
-
 REGISTRY_PATH = "/registry"
+STOP_GRACE = 12.0  # seconds the pipeline has to finish, settle, commit and close
+
+
+class _Boot(faust.app.BootStrategy):
+    """Faust hosts the worker (lifecycle, web server, timers); the stages consume through
+    `hub.stream.Pipeline`, so Faust starts no consumer, producer, agents or tables."""
+
+    enable_kafka = False
+
+    def server(self) -> Any:
+        return self._chain(self.sensors(), self.web_server())
+
+
+class _HubFaust(faust.App):
+    BootStrategy = _Boot
+
+
+class PipelineService(mode.Service):
+    """Starts the pipeline with the worker and stops it first, within STOP_GRACE."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__()
+        self.pipeline = pipeline
+        self.left: list[str] = []
+
+    async def on_start(self) -> None:
+        await self.pipeline.start()
+
+    async def on_stop(self) -> None:
+        self.left = await self.pipeline.stop(STOP_GRACE)
+        for what in self.left:
+            log.error("stopping: %s", what)
 
 
 def _credentials(settings: HubSettings) -> faust.types.auth.CredentialsT | None:
@@ -71,6 +105,7 @@ class HubApp:
     """A worker's Faust app and the HTTP server it runs (components add routes to it)."""
 
     faust: faust.App
+    pipeline: PipelineService
     http: HttpServer
     registry: EmbeddedRegistry | None
     gateway: Gateway
@@ -84,7 +119,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     internal_replication is the replication factor of Faust's own topics (table
     changelogs, the leader topic): 3 on a real cluster, capped on a local one.
     """
-    app = faust.App(
+    app = _HubFaust(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         broker_credentials=_credentials(settings),
@@ -107,14 +142,6 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         loghandlers=[],
     )
 
-    async def widen_producer_buffer() -> None:
-        # Table writes wait in Faust's producer buffer; above 100 it makes every agent
-        # wait until it drained 100 (faust/transport/producer.py `wait_until_ebb`), which
-        # bench H1 saw 30-150 times per run. aiokafka batches far more than that.
-        app.producer.buffer.max_messages = PRODUCER_BUFFER
-
-    app.task(widen_producer_buffer)
-
     async def watch_event_loop() -> None:  # no parameters: Faust passes the app to those
         await probe_loop_lag()
 
@@ -136,12 +163,21 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         for spec in load_topics(settings.topics_dir, gateway.reference.parties)
     }
     order_partitions = partitions[KINDS["order"].topic]
+    advertised = f"http://{settings.http_host}:{settings.http_port}"
+    pipeline = Pipeline(
+        settings,
+        advertised,
+        settings.worker_id or f"{socket.gethostname()}-{settings.http_port}",
+        replication=internal_replication,
+    )
     deadlines = Deadlines(
         load_deadline_policy(settings.deadlines_file), load_calendar(settings.calendar_file)
     )
     reference_ready = asyncio.Event()
     engine = DispatchEngine(
         app,
+        pipeline.emitter,
+        pipeline,
         serde,
         lambda: gateway.reference,
         order_partitions,
@@ -149,9 +185,19 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         reference_ready,
         deadline_sweep_seconds=settings.deadline_sweep_seconds,
         case_partitions=partitions[KINDS["case"].topic],
+        record_limit=settings.kafka_record_limit,
     )
     catalogue = load_catalogue()
-    normaliser = Normaliser(app, serde, lambda: gateway.reference, catalogue, reference_ready)
+    normaliser = Normaliser(
+        pipeline.emitter,
+        serde,
+        lambda: gateway.reference,
+        catalogue,
+        reference_ready,
+        record_limit=settings.kafka_record_limit,
+    )
+    for stage in [normaliser.stage(), *engine.stages()]:
+        pipeline.add(stage)
     NativeDesk(gateway, catalogue).install(web_app)
     metrics = CollectorRegistry()
     groups = [settings.app_id]
@@ -175,7 +221,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         web_app.on_startup.append(start_connectors)
         web_app.on_cleanup.append(stop_connectors)
         metrics.register(ConnectorCollector(connectors))
-    watch = KafkaWatch(settings, groups)
+    watch = KafkaWatch(settings, groups, {settings.app_id: pipeline.topics})
     for collector in (FlowCollector(), AssessmentCollector(engine), OrdersCollector(engine), watch):
         metrics.register(collector)
     install_metrics(web_app, gateway, metrics)
@@ -187,7 +233,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
             await client.subjects()
         return None
 
-    checks = readiness_checks(app, watch, registry_reachable)
+    checks = readiness_checks(pipeline, watch, registry_reachable)
     install_readyz(web_app, checks)
     install_ops_page(web_app, gateway, metrics, lambda: run_checks(checks))
 
@@ -199,9 +245,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
 
     web_app.on_startup.append(start_watch)
     web_app.on_cleanup.append(stop_watch)
-    OrderDesk(
-        gateway, engine, advertised=f"http://{settings.http_host}:{settings.http_port}"
-    ).install(web_app)
+    OrderDesk(gateway, engine, advertised=advertised).install(web_app)
 
     async def first_reference(_: web.Application) -> None:
         gateway.reference = await load_reference(settings, serde)
@@ -235,14 +279,16 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     )
     app.web_server(server)
 
-    install_watchdog(
-        app,
-        [engine.orders_topic, engine.events_topic, engine.clues_topic, engine.cases_topic],
-        normaliser.source,
-    )
-
+    service = PipelineService(pipeline)
+    app.service(service)  # type: ignore[arg-type]  # Faust starts instances as they are
     return HubApp(
-        faust=app, http=server, registry=registry, gateway=gateway, engine=engine, metrics=metrics
+        faust=app,
+        pipeline=service,
+        http=server,
+        registry=registry,
+        gateway=gateway,
+        engine=engine,
+        metrics=metrics,
     )
 
 

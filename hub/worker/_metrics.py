@@ -12,7 +12,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
-import faust
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -24,6 +23,7 @@ from hub.gateway import Gateway
 from hub.gateway._problems import Problem
 from hub.metrics import KafkaWatch
 from hub.reference import PartyKind
+from hub.stream import Pipeline
 
 METRICS_READERS = frozenset({PartyKind.OPS, PartyKind.JUSTICE})
 READY_CHECK_TIMEOUT = 3.0
@@ -82,9 +82,9 @@ class ConnectorCollector(Collector):
 
 
 def readiness_checks(
-    app: faust.App, watch: KafkaWatch, registry_check: Check
+    pipeline: Pipeline, watch: KafkaWatch, registry_check: Check
 ) -> dict[str, Check]:
-    """What /readyz asks, in order: Kafka, partitions, tables, registry."""
+    """What /readyz asks, in order: Kafka, partitions, tables, stages, registry."""
 
     async def kafka() -> str | None:
         view = watch.view
@@ -95,19 +95,29 @@ def readiness_checks(
         return None
 
     async def partitions() -> str | None:
-        if app.rebalancing:
-            return "the consumer group is rebalancing"
-        if not app.assignor.assigned_actives():
+        if pipeline.rebalancing:
+            return "the consumer group is rebalancing (or not joined yet)"
+        if not pipeline.ready:
             return "no partitions assigned to this worker (more workers than partitions?)"
         return None
 
     async def tables() -> str | None:
-        recovery = app.tables.recovery  # type: ignore[attr-defined]  # faust's TableManager
-        if recovery.in_recovery or not recovery.completed.is_set():
-            return "tables are recovering from their changelogs"
+        if pipeline.restoring:
+            names = ", ".join(sorted(pipeline.restoring))
+            return f"tables are being restored from their changelogs: {names}"
         return None
 
-    return {"kafka": kafka, "partitions": partitions, "tables": tables, "registry": registry_check}
+    async def stages() -> str | None:
+        stuck = pipeline.stuck()
+        return "; ".join(f"{name} {why}" for name, why in sorted(stuck.items())) or None
+
+    return {
+        "kafka": kafka,
+        "partitions": partitions,
+        "tables": tables,
+        "stages": stages,
+        "registry": registry_check,
+    }
 
 
 async def run_checks(checks: dict[str, Check]) -> dict[str, str]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
-import threading
 from typing import Any
 
 import faust
@@ -21,7 +19,6 @@ from hub.worker._app import create_app
 log = logging.getLogger(__name__)
 
 INTERNAL_REPLICATION = 3
-SHUTDOWN_GRACE = 20.0  # seconds from the start of shutdown to the process being gone
 
 
 def preflight(settings: HubSettings) -> int:
@@ -54,7 +51,11 @@ def preflight(settings: HubSettings) -> int:
 
 
 def run_worker(settings: HubSettings) -> None:
-    """Run a worker in the foreground until Ctrl-C or SIGTERM; shuts down cleanly."""
+    """Run a worker in the foreground until Ctrl-C or SIGTERM; shuts down cleanly.
+
+    On a signal the pipeline finishes the batch in hand, settles its outputs, commits
+    and closes (`hub.worker._app.STOP_GRACE`); the process then exits 0, or 1 after
+    logging what it could not finish (brokers away: those records are read again)."""
     replication = preflight(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     hub_app = create_app(settings, internal_replication=replication)
@@ -70,17 +71,17 @@ def run_worker(settings: HubSettings) -> None:
         worker.execute_from_commandline()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    _leave(code)
+    if hub_app.pipeline.left:
+        log.error(
+            "the worker stopped with work left: %s", "; ".join(hub_app.pipeline.left)
+        )
+        code = code or 1
+    logging.shutdown()
+    sys.exit(code)
 
 
 class _Worker(faust.Worker):
-    """faust.Worker that is gone within SHUTDOWN_GRACE seconds of Ctrl-C or SIGTERM.
-
-    CI saw a stopping worker hang twice: once closing the event loop (a default-executor
-    thread never returned), once in Faust's "Wait for streams" behind an agent blocked on
-    the embedded registry's lock (not understood yet). Offsets not committed are simply
-    read again by the next owner, so leaving is safe; hanging is not.
-    """
+    """faust.Worker without the terminal spinner, freezing start-up objects for the GC."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -92,33 +93,8 @@ class _Worker(faust.Worker):
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
-        # Everything built until now (modules, schemas, the app, its clients, recovered
-        # tables) lives as long as the worker: out of the collector's sight, a full
-        # collection scans only what records create. Before, each one stalled every agent
-        # of a fresh worker for 60-90 ms.
+        # Everything built until now (modules, schemas, the app, its clients) lives as
+        # long as the worker: out of the collector's sight, a full collection scans only
+        # what records create. Before, each one stalled a fresh worker for 60-90 ms.
         gc.collect()
         gc.freeze()
-
-    def _schedule_shutdown(self, signal: Any) -> None:
-        if not self._signal_stop_time:
-            timer = threading.Timer(SHUTDOWN_GRACE, _leave_late)
-            timer.daemon = True
-            timer.start()
-        super()._schedule_shutdown(signal)
-
-
-def _leave_late() -> None:
-    log.error(
-        "the worker did not stop within %.0f s of the signal; leaving now (what it "
-        "waited for is logged above; uncommitted records are read again by the next owner)",
-        SHUTDOWN_GRACE,
-    )
-    _leave(0)
-
-
-def _leave(code: int) -> None:
-    """Exit now, without waiting for threads a library left behind."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

@@ -1,0 +1,106 @@
+"""What processing one record produced: its outputs, then its state changes.
+
+A stage handler never writes to Kafka directly. It calls `Emitter.send` for every output
+(an inbox delivery, a copy, the DLQ entry, a derived record) and `Table.__setitem__` /
+`Table.pop` for state. While the pipeline runs the handler, both land in the record's
+`Outputs` (a context variable), and the pipeline then
+
+1. waits until the broker acknowledged every output (bounded, retried as a whole);
+2. only then applies the state changes to the tables and writes their changelogs, and
+   waits for those acknowledgements too;
+3. only then counts the record's offset as done, so that it may be committed.
+
+A crash anywhere before 3 makes the next owner process the record again: its state was
+not changed yet (or was, and every output had been acknowledged before), and its
+outputs are emitted again with the same ids and keys. Readers drop what they have seen.
+Outside a record (timers, the HTTP API) `send` waits for the acknowledgement itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass
+class StateWrite:
+    """One table change held back until the record's outputs are acknowledged."""
+
+    table: Any  # hub.stream.Table (circular at import time)
+    partition: int
+    key: str
+    value: Any  # None deletes
+
+
+@dataclass
+class Outputs:
+    """The outputs and state writes of the record being processed (its partition)."""
+
+    partition: int
+    sent: list[Awaitable[Any]] = field(default_factory=list)
+    writes: dict[tuple[int, str], StateWrite] = field(default_factory=dict)
+
+    def pending(self, table: Any, key: str) -> StateWrite | None:
+        return self.writes.get((id(table), key))
+
+
+_current: ContextVar[Outputs | None] = ContextVar("hub_outputs", default=None)
+
+
+def current() -> Outputs | None:
+    """The outputs of the record being processed, or None outside a record."""
+    return _current.get()
+
+
+def bind(outputs: Outputs | None) -> Any:
+    """Make outputs the current record's; returns the token for `unbind`."""
+    return _current.set(outputs)
+
+
+def unbind(token: Any) -> None:
+    _current.reset(token)
+
+
+class Emitter(Protocol):
+    """Where the stages write (Kafka's producer, or `MemoryEmitter` in unit tests)."""
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+        partition: int | None = None,
+    ) -> None: ...
+
+
+class MemoryEmitter:
+    """An in-memory emitter: every output in `records`, in order, acknowledged at once."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes | None, bytes | None, Headers, int | None]] = []
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+        partition: int | None = None,
+    ) -> None:
+        self.records.append((topic, key, value, list(headers), partition))
+
+    def to(self, topic: str) -> list[tuple[bytes | None, bytes | None, Headers]]:
+        return [(k, v, h) for t, k, v, h, _ in self.records if t == topic]
+
+
+async def settle(futures: list[Awaitable[Any]], seconds: float) -> None:
+    """Wait for every acknowledgement, at most seconds (TimeoutError after)."""
+    if futures:
+        async with asyncio.timeout(seconds):
+            await asyncio.gather(*futures)

@@ -1,0 +1,591 @@
+"""The pipeline: the hub's stages consuming with aiokafka, committing only what is done.
+
+Why not Faust's stream consumer: faust-streaming 0.15 loses records on rebalances (a
+partition without a commit read from the log end, "pauses" that only edit Faust's own
+sets, fetched records dropped without a seek back, stale-generation records skipped
+and acknowledged, a gap check that lets a record through) — issue 14 lists them with
+file and line. The fixes reach into its Consumer, Fetcher, Stream and TableManager at
+once, and its tables are bound to its own group. So the stages and their tables run
+here, on one aiokafka consumer and one producer; Faust keeps the worker's application,
+its web server and its timers.
+
+One loop per worker, per fetched batch (records of any partition, in order within each):
+
+1. Each record goes to the handler of the stage that consumes its topic. The handler's
+   outputs (`Emitter.send`) and table changes (`Table`) land in the batch's `Outputs`;
+   later records of the batch see the batch's own table changes.
+2. Every output is acknowledged by the broker (acks=all), then the table changes are
+   written to their changelogs and acknowledged, then applied in memory.
+3. Only then the batch's offsets count as done; done offsets are committed every
+   `COMMIT_SECONDS`, when partitions are revoked, and at shutdown. A commit never passes
+   a record that is not done: offsets are consecutive within a partition, and a gap in
+   what the broker returns is counted and logged as an alarm.
+
+A retriable failure (Kafka or the registry away) settles the records before it, then
+retries that record with backoff, each attempt bounded by ``HUB_KAFKA_TIMEOUT``; the
+stage shows as retrying (metric and /readyz) until it succeeds. A rebalance or a
+shutdown abandons the record being retried: it is not done, so its next owner (or this
+worker after a restart) processes it again.
+
+Partitions are assigned by `HubAssignor` (co-partitioned ranges, instance-ordered).
+With ``group.instance.id`` (KIP-345) a worker restarted within the session timeout gets
+its partitions back without a rebalance. A partition with no committed offset starts
+where ``HUB_KAFKA_OFFSET_RESET`` says (aiokafka's reset, the log start by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
+
+from hub.errors import HubError
+from hub.kafka import aiokafka_options, producer_options
+from hub.logs import RateLimited
+from hub.metrics import OFFSET_GAPS, STAGE_RETRIES, STAGE_STUCK
+from hub.settings import HubSettings
+from hub.stream._assignor import HubAssignor
+from hub.stream._outputs import Headers, Outputs, bind, current, settle, unbind
+from hub.stream._table import Table, decode_key, decode_value, encode_key, encode_value
+
+log = logging.getLogger(__name__)
+noisy = RateLimited(log, every=30.0)
+
+COMMIT_SECONDS = 1.0
+MAX_RECORDS = 500
+RETRY_CAP = 10.0
+STALL_SECONDS = 60.0  # a partition with records that has not moved this long is alarmed
+
+
+class Abandoned(Exception):
+    """Restoring was given up: the worker stops."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline step: the topics it consumes and what it does with one record.
+
+    handle raises a retriable `HubError` (or a Kafka error) when trying again can help;
+    a bad record is the handler's to park in the DLQ (`hub._guard`)."""
+
+    name: str
+    topics: tuple[str, ...]
+    handle: Callable[[Any], Awaitable[None]]
+    tables: tuple[Table, ...] = ()
+
+
+@dataclass
+class StageState:
+    """What /readyz and the metrics say about a stage."""
+
+    retrying: str | None = None
+    since: float = 0.0
+
+
+@dataclass
+class _Progress:
+    done: int | None = None  # next offset to commit (all before it done)
+    committed: int | None = None
+    moved_at: float = field(default_factory=time.monotonic)
+
+
+class KafkaEmitter:
+    """Sends the stages' outputs with the pipeline's producer; inside a batch the send is
+    tracked (acknowledged before the batch is done), outside it is awaited here."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+        partition: int | None = None,
+    ) -> None:
+        producer = self._pipeline.producer
+        if producer is None:
+            raise HubError("the pipeline's producer is not running")
+        future = await producer.send(
+            topic, value=value, key=key, partition=partition, headers=headers
+        )
+        outputs = current()
+        if outputs is not None:
+            outputs.sent.append(future)
+        else:
+            await settle([future], self._pipeline.timeout)
+
+
+class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
+    """The worker's stages on one consumer group (the app id) and one producer."""
+
+    def __init__(
+        self, settings: HubSettings, url: str, instance: str, replication: int = 3
+    ) -> None:
+        self.settings = settings
+        self.replication = replication
+        self.group = settings.app_id
+        self.instance = instance
+        self.timeout = settings.kafka_timeout
+        self.assignor = HubAssignor(url, instance)
+        self.stages: dict[str, Stage] = {}
+        self._by_topic: dict[str, Stage] = {}
+        self.producer: AIOKafkaProducer | None = None
+        self.consumer: AIOKafkaConsumer | None = None
+        self._restorer: AIOKafkaConsumer | None = None
+        self.emitter = KafkaEmitter(self)
+        self.states: dict[str, StageState] = {}
+        self.progress: dict[TopicPartition, _Progress] = {}
+        self.ready: set[TopicPartition] = set()
+        self.rebalancing = True
+        self.restoring: set[str] = set()
+        self._lock = asyncio.Lock()
+        self._epoch = 0
+        self._revoking = False
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._last_commit = 0.0
+        self._delay = 0.5
+        self._wake = asyncio.Event()
+        self.started = asyncio.Event()
+
+    # ------------------------------------------------------------ set-up
+
+    def add(self, stage: Stage) -> None:
+        self.stages[stage.name] = stage
+        self.states[stage.name] = StageState()
+        for topic in stage.topics:
+            self._by_topic[topic] = stage
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self._by_topic)
+
+    def tables(self) -> list[Table]:
+        return list({id(t): t for s in self.stages.values() for t in s.tables}.values())
+
+    async def start(self) -> None:
+        """Connect and subscribe; the loop then runs until `stop`."""
+        options = aiokafka_options(self.settings)
+        self.producer = AIOKafkaProducer(client_id=f"hub-pipeline-{self.instance}",
+                                         **producer_options(self.settings), **options)
+        session_ms = int(self.settings.kafka_session_timeout * 1000)
+        self.consumer = AIOKafkaConsumer(
+            group_id=self.group,
+            group_instance_id=self.instance,
+            client_id=f"hub-pipeline-{self.instance}",
+            enable_auto_commit=False,
+            auto_offset_reset=self.settings.kafka_offset_reset,
+            partition_assignment_strategy=(self.assignor,),
+            session_timeout_ms=session_ms,
+            heartbeat_interval_ms=min(3000, session_ms // 3),
+            max_poll_interval_ms=max(300_000, session_ms),
+            fetch_max_wait_ms=100,
+            max_partition_fetch_bytes=2 * 1024 * 1024,
+            **options,
+        )
+        self._restorer = AIOKafkaConsumer(
+            group_id=None, enable_auto_commit=False, client_id="hub-restore", **options
+        )
+        await self.ensure_changelogs()
+        await self.producer.start()
+        await self._restorer.start()
+        await self.consumer.start()
+        self.consumer.subscribe(self.topics, listener=self)
+        self._task = asyncio.create_task(self._run(), name="hub-pipeline")
+
+    async def ensure_changelogs(self) -> None:
+        """Create the tables' changelog topics that do not exist yet (compacted, one
+        partition per source partition)."""
+        tables = self.tables()
+        if not tables:
+            return
+        admin = AIOKafkaAdminClient(**aiokafka_options(self.settings))
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            configs = {"cleanup.policy": "compact"}
+            if self.replication >= 3:
+                configs["min.insync.replicas"] = "2"
+            wanted = [
+                NewTopic(t.changelog, t.partitions, self.replication, topic_configs=configs)
+                for t in tables
+                if t.changelog not in existing
+            ]
+            if wanted:
+                try:
+                    await admin.create_topics(wanted)
+                except TopicAlreadyExistsError:
+                    pass  # another worker made it meanwhile
+                log.info("created changelog topics %s", [t.name for t in wanted])
+        finally:
+            await admin.close()
+
+    # ---------------------------------------------------------- the loop
+
+    async def _run(self) -> None:
+        consumer = self.consumer
+        assert consumer is not None  # noqa: S101
+        while not self._stopping:
+            epoch = self._epoch
+            try:
+                batch = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
+            except KafkaError as exc:
+                noisy.warning("pipeline: fetching failed: %r", exc)
+                await self._pause(1.0)
+                continue
+            failed = False
+            async with self._lock:
+                if epoch != self._epoch or self._revoking:
+                    continue  # fetched under an assignment that is gone: fetched again
+                if batch:
+                    failed = not await self._process_batch(batch)
+                if time.monotonic() - self._last_commit >= COMMIT_SECONDS:
+                    await self._commit()
+            if failed:
+                await self._pause(self._delay)
+                self._delay = min(self._delay * 2, RETRY_CAP)
+            elif batch:
+                self._delay = 0.5
+            self._alarm_stalls()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, woken early by a rebalance or a stop."""
+        self._wake.clear()
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+
+    async def _process_batch(self, batch: dict[TopicPartition, list[Any]]) -> bool:
+        """Process, settle and mark one batch; False when a retriable failure stopped it
+        (what was not done is read again after a backoff)."""
+        outputs = Outputs(partition=-1)
+        done: dict[TopicPartition, int] = {}
+        failure: tuple[str, str] | None = None
+        stages: set[str] = set()
+        for tp, records in batch.items():
+            if tp not in self.ready or failure is not None:
+                continue
+            for record in records:
+                if self._revoking or self._stopping:
+                    break
+                if not self._in_sequence(tp, record.offset):
+                    continue
+                stage = self._by_topic[record.topic]
+                stages.add(stage.name)
+                outputs.partition = record.partition
+                token = bind(outputs)
+                try:
+                    async with asyncio.timeout(self.timeout * 2):
+                        await stage.handle(record)
+                except Exception as exc:  # noqa: BLE001 - retried; the guard parks bad records
+                    failure = (stage.name, f"{tp.topic}:{tp.partition}@{record.offset}: "
+                               f"{getattr(exc, 'message', None) or repr(exc)}")
+                    break
+                finally:
+                    unbind(token)
+                done[tp] = record.offset + 1
+        if done or outputs.sent or outputs.writes:
+            try:
+                await self._settle(outputs)
+                self._mark(done)
+            except Exception as exc:  # noqa: BLE001 - retried from the last done offset
+                failure = failure or (
+                    ",".join(sorted(stages)), f"outputs not acknowledged: {exc!r}"
+                )
+        for tp, records in batch.items():  # read again what is not done
+            progress = self.progress.get(tp)
+            first = progress.done if progress and progress.done is not None else records[0].offset
+            if records[-1].offset >= first:
+                self._seek(tp, first)
+        if failure is None:
+            for name in stages:
+                self._flowing(name)
+            return True
+        for name in failure[0].split(","):
+            self._retrying(name, failure[1])
+        return False
+
+    def _retrying(self, name: str, reason: str) -> None:
+        state = self.states[name]
+        if state.retrying is None:
+            state.since = time.monotonic()
+        state.retrying = reason[:400]
+        STAGE_STUCK.labels(name).set(1)
+        STAGE_RETRIES.labels(name).inc()
+        noisy.warning("%s: %s; retrying in %.1f s", name, state.retrying, self._delay)
+
+    def _flowing(self, name: str) -> None:
+        state = self.states[name]
+        if state.retrying is not None:
+            log.info("%s: flowing again after %.0f s", name, time.monotonic() - state.since)
+            state.retrying = None
+            STAGE_STUCK.labels(name).set(0)
+
+    def _in_sequence(self, tp: TopicPartition, offset: int) -> bool:
+        """Whether offset is the next one of tp (gaps are alarmed, repeats skipped)."""
+        progress = self.progress.setdefault(tp, _Progress())
+        if progress.done is None or offset == progress.done:
+            return True
+        if offset < progress.done:
+            return False  # already done here
+        OFFSET_GAPS.labels(tp.topic).inc()
+        log.error(
+            "pipeline: %s:%d jumped from offset %d to %d; records %d-%d were not returned "
+            "by the broker (deleted by retention, or compacted) and were not processed",
+            tp.topic, tp.partition, progress.done, offset, progress.done, offset - 1,
+        )
+        return True
+
+    async def _settle(self, outputs: Outputs) -> None:
+        producer = self.producer
+        assert producer is not None  # noqa: S101
+        async with asyncio.timeout(self.timeout):
+            await settle(outputs.sent, self.timeout)
+            writes = list(outputs.writes.values())
+            futures = [
+                await producer.send(
+                    w.table.changelog,
+                    key=encode_key(w.key),
+                    value=encode_value(w.value),
+                    partition=w.partition,
+                )
+                for w in writes
+            ]
+            await settle(futures, self.timeout)
+        for w in writes:
+            w.table.apply(w.partition, w.key, w.value)
+
+    def _mark(self, done: dict[TopicPartition, int]) -> None:
+        now = time.monotonic()
+        for tp, offset in done.items():
+            progress = self.progress.setdefault(tp, _Progress())
+            progress.done = offset
+            progress.moved_at = now
+
+    async def _commit(self) -> bool:
+        """Commit every done offset of the assigned partitions; False when it failed."""
+        consumer = self.consumer
+        if consumer is None:
+            return True
+        assigned = consumer.assignment()
+        offsets = {
+            tp: OffsetAndMetadata(p.done, "")
+            for tp, p in self.progress.items()
+            if p.done is not None and p.done != p.committed and tp in assigned
+        }
+        self._last_commit = time.monotonic()
+        if not offsets:
+            return True
+        try:
+            async with asyncio.timeout(self.timeout):
+                await consumer.commit(offsets)
+        except (KafkaError, TimeoutError) as exc:
+            noisy.warning("pipeline: commit failed (%r); done records stay uncommitted", exc)
+            return False
+        for tp, meta in offsets.items():
+            self.progress[tp].committed = meta.offset
+        return True
+
+    def _seek(self, tp: TopicPartition, offset: int) -> None:
+        if self.consumer is not None and tp in self.consumer.assignment():
+            self.consumer.seek(tp, offset)
+
+    def _alarm_stalls(self) -> None:
+        consumer = self.consumer
+        if consumer is None:
+            return
+        now = time.monotonic()
+        for tp in self.ready:
+            progress = self.progress.get(tp)
+            if progress is None or progress.done is None:
+                continue
+            highwater = consumer.highwater(tp)
+            if highwater is not None and highwater > progress.done:
+                if now - progress.moved_at > STALL_SECONDS:
+                    noisy.error(
+                        "pipeline: %s:%d has records up to %d but has not moved from %d for "
+                        "%.0f s", tp.topic, tp.partition, highwater, progress.done,
+                        now - progress.moved_at,
+                    )
+            else:
+                progress.moved_at = now
+
+    # ------------------------------------------------------- rebalancing
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self.rebalancing = True
+        self._revoking = True
+        self._wake.set()
+        async with self._lock:
+            await self._commit()
+            self.ready.clear()
+            self._epoch += 1
+        self._revoking = False
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        consumer = self.consumer
+        assert consumer is not None  # noqa: S101
+        assigned = set(assigned)
+        self._epoch += 1
+        consumer.pause(*assigned)
+        for tp in list(self.progress):
+            if tp not in assigned:
+                del self.progress[tp]
+        for tp in assigned:
+            self.progress[tp] = _Progress()  # positions come from the committed offsets
+        try:
+            await self._restore(assigned)
+        except Abandoned:
+            return
+        self.ready = set(assigned)
+        consumer.resume(*assigned)
+        self.rebalancing = False
+        self.started.set()
+        by_topic: dict[str, list[int]] = {}
+        for tp in sorted(assigned):
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        log.info(
+            "Worker ready: %s owns %d partitions: %s", self.instance, len(assigned),
+            "; ".join(f"{t} {p}" for t, p in sorted(by_topic.items()) if not t.startswith("raw.")),
+        )
+
+    async def _restore(self, assigned: set[TopicPartition]) -> None:
+        """Bring each table's partitions of the new assignment up from its changelog."""
+        for table in self.tables():
+            sources = {t for s in self.stages.values() if table in s.tables for t in s.topics}
+            wanted = {tp.partition for tp in assigned if tp.topic in sources}
+            for partition in table.held() - wanted:
+                table.drop(partition)
+            missing = sorted(wanted - table.held())
+            if not missing:
+                continue
+            self.restoring.add(table.name)
+            delay = 0.5
+            while True:
+                if self._stopping:
+                    raise Abandoned("stopping")
+                try:
+                    started = time.monotonic()
+                    async with asyncio.timeout(max(30.0, self.timeout * 6)):
+                        count = await self._read_changelog(table, missing)
+                    break
+                except (KafkaError, TimeoutError) as exc:
+                    noisy.warning("restoring table %s failed (%r); retrying", table.name, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_CAP)
+            self.restoring.discard(table.name)
+            log.info(
+                "table %s: partitions %s restored from %s (%d changes, %.2f s)",
+                table.name, missing, table.changelog, count, time.monotonic() - started,
+            )
+
+    async def _read_changelog(self, table: Table, partitions: list[int]) -> int:
+        consumer = self._restorer
+        assert consumer is not None  # noqa: S101
+        tps = [TopicPartition(table.changelog, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        data: dict[int, dict[str, Any]] = {p: {} for p in partitions}
+        count = 0
+        for tp in tps:
+            while await consumer.position(tp) < ends[tp]:
+                async with asyncio.timeout(self.timeout * 4):
+                    batch = await consumer.getmany(tp, timeout_ms=1000)
+                for record in batch.get(tp, []):
+                    if record.offset >= ends[tp]:
+                        break
+                    key = decode_key(record.key)
+                    if key is None:
+                        continue
+                    value = decode_value(record.value)
+                    if value is None:
+                        data[tp.partition].pop(key, None)
+                    else:
+                        data[tp.partition][key] = value
+                    count += 1
+        for partition, held in data.items():
+            table.restored(partition, held)
+        return count
+
+    # -------------------------------------------------------- shutdown
+
+    async def stop(self, grace: float) -> list[str]:
+        """Finish the record in hand, settle, commit, leave; what could not be done."""
+        left: list[str] = []
+        self._stopping = True
+        self._wake.set()
+        deadline = time.monotonic() + grace
+
+        def remaining() -> float:
+            return max(0.1, deadline - time.monotonic())
+
+        if self._task is not None:
+            try:
+                async with asyncio.timeout(remaining() * 0.5):
+                    await asyncio.shield(self._task)
+            except TimeoutError:
+                self._task.cancel()
+                left.append("a batch was still being processed (it is read again)")
+            except Exception as exc:  # noqa: BLE001 - report, keep stopping
+                left.append(f"the pipeline loop failed: {exc!r}")
+        if self.producer is not None:
+            try:
+                async with asyncio.timeout(remaining() * 0.4):
+                    await self.producer.flush()
+            except TimeoutError:
+                left.append("the producer could not flush (brokers away?)")
+        if self.consumer is not None and not await self._commit_within(remaining() * 0.5):
+            left.append("done offsets could not be committed (read again by the next owner)")
+        for name, client in (("consumer", self.consumer), ("restorer", self._restorer),
+                             ("producer", self.producer)):
+            if client is None:
+                continue
+            try:
+                async with asyncio.timeout(max(0.5, remaining() / 3)):
+                    await client.stop()
+            except TimeoutError:
+                left.append(f"the {name} did not close in time")
+            except Exception as exc:  # noqa: BLE001 - report, keep stopping
+                left.append(f"the {name} failed to close: {exc!r}")
+        return left
+
+    async def _commit_within(self, seconds: float) -> bool:
+        saved, self.timeout = self.timeout, min(self.timeout, seconds)
+        try:
+            return await self._commit()
+        finally:
+            self.timeout = saved
+
+    # ------------------------------------------------------------ status
+
+    def owned(self, topic: str) -> set[int]:
+        """The partitions of topic this worker owns (restored and reading)."""
+        return {tp.partition for tp in self.ready if tp.topic == topic}
+
+    def owner(self, topic: str, partition: int) -> str | None:
+        return self.assignor.owner(topic, partition)
+
+    def urls(self) -> list[str]:
+        return sorted(self.assignor.placement)
+
+    def stuck(self) -> dict[str, str]:
+        """Stage → why it is retrying, for the stages that are."""
+        now = time.monotonic()
+        return {
+            name: f"retrying for {now - s.since:.0f} s: {s.retrying}"
+            for name, s in self.states.items()
+            if s.retrying is not None
+        }
