@@ -141,6 +141,13 @@ class HubSettings(BaseSettings):
         "stable across its restarts: a worker back within the session timeout takes its "
         "partitions back with no rebalance. Default: host name and HTTP port.",
     )
+    park_seconds: float = Field(
+        default=3600.0,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="How long an order event waits for an order the hub has not seen "
+        "before it goes to the DLQ (UnknownOrder).",
+    )
     kafka_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest",
         description="Where a consumer group new to a topic starts: earliest (a new "

@@ -167,6 +167,7 @@ class DispatchEngine:
         deadline_sweep_seconds: float = 30.0,
         case_partitions: int = 6,
         record_limit: int = 1024 * 1024,
+        park_seconds: float = PARK_SECONDS,
     ) -> None:
         """reference_ready, when given, is awaited before the first record is handled, so
         routing never runs on a catalogue that has not been loaded yet. app hosts the
@@ -180,6 +181,7 @@ class DispatchEngine:
         self.deadlines = deadlines
         self.partitions = partitions
         self.record_limit = record_limit
+        self.park_seconds = park_seconds
         self.orders_topic = KINDS["order"].topic
         self.events_topic = KINDS["order-event"].topic
         self.cases_topic = KINDS["case"].topic
@@ -196,7 +198,7 @@ class DispatchEngine:
         # "offset", "parked_at"}]. Applied when the order arrives; DLQ'd after PARK_SECONDS.
         self.parked = Table("parked-events", app_id, partitions)
         self.disclosed = Table("disclosed", app_id, case_partitions)
-        app.timer(PARK_SWEEP_SECONDS)(self._sweep_parked)
+        app.timer(min(PARK_SWEEP_SECONDS, max(1.0, park_seconds / 2)))(self._sweep_parked)
         app.timer(deadline_sweep_seconds)(self._sweep_deadlines)
 
     def stages(self) -> list[Stage]:
@@ -375,7 +377,7 @@ class DispatchEngine:
         """
         now = time.time()
         for key, parked in list(self.parked.items()):
-            if parked and now - float(parked[0]["parked_at"]) >= PARK_SECONDS:
+            if parked and now - float(parked[0]["parked_at"]) >= self.park_seconds:
                 await self.out.send(
                     self.events_topic,
                     str(key).encode(),
@@ -387,7 +389,7 @@ class DispatchEngine:
     async def _sweep(self, key: str) -> None:
         parked = self.parked.get(key) or []
         now = time.time()
-        expired = [p for p in parked if now - float(p["parked_at"]) >= PARK_SECONDS]
+        expired = [p for p in parked if now - float(p["parked_at"]) >= self.park_seconds]
         if not expired:
             return
         remaining = [p for p in parked if p not in expired]
@@ -401,7 +403,8 @@ class DispatchEngine:
                 "lifecycle",
                 "UnknownOrder",
                 f"the order {key} this event belongs to did not arrive within "
-                f"{PARK_SECONDS / 60:.0f} minutes; publish the order, then replay this event",
+                f"{self.park_seconds / 60:.0f} minutes; publish the order, then replay this "
+                "event",
             )
 
     async def _sweep_deadlines(self) -> None:

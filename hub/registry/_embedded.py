@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SCHEMAS_TOPIC = "_schemas"
 _RACE_RETRIES = 8
+PROBE_SECONDS = 10.0  # how often readiness learns whether _schemas takes writes
 CATCH_UP_TIMEOUT = 30.0  # seconds; a registry that cannot read its topic answers 503, never hangs
 
 
@@ -38,6 +40,8 @@ class EmbeddedRegistry:
         self._started = False
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self.write_error: str | None = None  # the last write failed: why (readiness)
+        self._probe: asyncio.Task[None] | None = None
 
     async def ensure_started(self) -> None:
         """Start once, whoever asks first (the HTTP server or an agent decoding a record)."""
@@ -66,14 +70,29 @@ class EmbeddedRegistry:
         await self._consumer.seek_to_beginning(self._partition)
         await self.catch_up()
         self._started = True
+        self._probe = asyncio.create_task(self._probe_writes(), name="registry-probe")
         log.info(
             "embedded schema registry ready: %d subjects, %d schemas",
             len(self.store.subjects),
             len(self.store.by_id),
         )
 
+    async def _probe_writes(self) -> None:
+        """Every PROBE_SECONDS, write the global compatibility level as it is (a no-op
+        for the registry's state), so that readiness knows whether ``_schemas`` takes
+        writes before a registration needs one."""
+        while True:
+            await asyncio.sleep(PROBE_SECONDS)
+            try:
+                await self._append(*SchemaStore.config_record(None, self.store.level(None)))
+            except SchemaRegistryError as exc:
+                log.warning("schema registry: %s", exc.message)
+
     async def stop(self) -> None:
         self._started = False
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
         for client in (self._consumer, self._producer):
             if client is not None:
                 await client.stop()
@@ -110,16 +129,29 @@ class EmbeddedRegistry:
             ) from None
 
     async def _append(self, key: bytes, value: bytes) -> None:
+        """Write one registry record, waiting at most HUB_KAFKA_TIMEOUT for the broker:
+        the registration lock is never held longer than that (an idempotent batch is
+        never expired by aiokafka, so an unbounded wait hung every registration for as
+        long as ``_schemas`` could not take writes)."""
         if self._producer is None:
             raise SchemaRegistryError("registry not started", status=503, error_code=50003)
         try:
-            await self._producer.send_and_wait(
-                self._partition.topic, key=key, value=value, partition=0
+            async with asyncio.timeout(self._settings.kafka_timeout):
+                await self._producer.send_and_wait(
+                    self._partition.topic, key=key, value=value, partition=0
+                )
+        except (KafkaError, TimeoutError) as exc:
+            self.write_error = (
+                f"{self._partition.topic} cannot take writes: {exc!r} "
+                f"(since {time.strftime('%H:%M:%S')})"
             )
-        except KafkaError as exc:
             raise SchemaRegistryError(
-                f"could not store the schema: {exc}", status=503, error_code=50003
+                f"could not store the schema within {self._settings.kafka_timeout:g} s: "
+                f"{exc!r}",
+                status=503,
+                error_code=50003,
             ) from None
+        self.write_error = None
         await self.catch_up()
 
     async def schema_by_id(self, schema_id: int) -> str | None:

@@ -12,7 +12,7 @@ import fastavro
 from pydantic import BaseModel, ValidationError
 
 from hub.errors import DecodeError, RecordInvalid, SchemaRegistryError
-from hub.records import Kind, field_errors, kind_of, to_avro
+from hub.records import KINDS, Kind, field_errors, kind_of, to_avro
 from hub.reference import Reference
 from hub.registry import LocalRegistryClient, RegistryClient
 
@@ -68,6 +68,12 @@ class AvroSerde:
                 )
                 self._writers[kind.name] = (schema_id, fastavro.parse_schema(schema))
         return self._writers[kind.name]
+
+    async def prepare(self) -> None:
+        """Register (or find) every kind's current schema now, so that records never
+        wait on a registry write (`SchemaRegistryError` when the registry cannot)."""
+        for kind in KINDS.values():
+            await self.writer(kind)
 
     def encode_with(self, writer: tuple[int, Any], record: BaseModel) -> bytes:
         """Encode with an already resolved writer (no I/O): the hot path."""

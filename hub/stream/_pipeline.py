@@ -277,11 +277,13 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp, records in batch.items():
             if tp not in self.ready or failure is not None:
                 continue
+            expected = self.progress.setdefault(tp, _Progress()).done
             for record in records:
                 if self._revoking or self._stopping:
                     break
-                if not self._in_sequence(tp, record.offset):
+                if not self._in_sequence(tp, expected, record.offset):
                     continue
+                expected = record.offset + 1
                 stage = self._by_topic[record.topic]
                 stages.add(stage.name)
                 outputs.partition = record.partition
@@ -333,18 +335,19 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             state.retrying = None
             STAGE_STUCK.labels(name).set(0)
 
-    def _in_sequence(self, tp: TopicPartition, offset: int) -> bool:
-        """Whether offset is the next one of tp (gaps are alarmed, repeats skipped)."""
-        progress = self.progress.setdefault(tp, _Progress())
-        if progress.done is None or offset == progress.done:
+    @staticmethod
+    def _in_sequence(tp: TopicPartition, expected: int | None, offset: int) -> bool:
+        """Whether offset is the one expected next in tp (gaps are alarmed, repeats
+        skipped)."""
+        if expected is None or offset == expected:
             return True
-        if offset < progress.done:
+        if offset < expected:
             return False  # already done here
         OFFSET_GAPS.labels(tp.topic).inc()
         log.error(
             "pipeline: %s:%d jumped from offset %d to %d; records %d-%d were not returned "
             "by the broker (deleted by retention, or compacted) and were not processed",
-            tp.topic, tp.partition, progress.done, offset, progress.done, offset - 1,
+            tp.topic, tp.partition, expected, offset, expected, offset - 1,
         )
         return True
 

@@ -6,12 +6,12 @@ import asyncio
 import logging
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 import faust.app
-import mode
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -20,8 +20,8 @@ from connectors._config import WebhookConnector
 from hub.catalogue import load_reference
 from hub.dispatch import Deadlines, DispatchEngine, load_deadline_policy
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
+from hub.errors import HubError
 from hub.gateway import Gateway, NativeDesk, OrderDesk
-from hub.kafka import ssl_context
 from hub.metrics import FlowCollector, KafkaWatch, probe_loop_lag
 from hub.normalise import Normaliser
 from hub.records import KINDS
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 REGISTRY_PATH = "/registry"
 STOP_GRACE = 12.0  # seconds the pipeline has to finish, settle, commit and close
+FIRST_ASSIGNMENT = 45.0  # seconds a starting worker waits for its partitions
 
 
 class _Boot(faust.app.BootStrategy):
@@ -67,37 +68,51 @@ class _HubFaust(faust.App):
     BootStrategy = _Boot
 
 
-class PipelineService(mode.Service):
-    """Starts the pipeline with the worker and stops it first, within STOP_GRACE."""
+class PipelineRun:
+    """Runs the pipeline with the HTTP server: started before it listens (so the worker
+    answers /healthz only once it is in its group and has its partitions, or after
+    FIRST_ASSIGNMENT seconds), stopped after it stopped taking requests, within
+    STOP_GRACE; `left` says what could not be finished."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        super().__init__()
+    def __init__(self, pipeline: Pipeline, prepare: Callable[[], Awaitable[None]]) -> None:
         self.pipeline = pipeline
+        self.prepare = prepare
         self.left: list[str] = []
 
-    async def on_start(self) -> None:
-        await self.pipeline.start()
+    def install(self, web_app: web.Application) -> None:
+        web_app.on_startup.append(self._start)
+        web_app.on_cleanup.append(self._stop)
 
-    async def on_stop(self) -> None:
+    async def _start(self, _: web.Application) -> None:
+        # every kind's schema registered before the first record: no stage then ever
+        # waits on a registry write
+        delay = 1.0
+        while True:
+            try:
+                await self.prepare()
+                break
+            except HubError as exc:
+                if not exc.retriable:
+                    raise
+                log.warning(
+                    "registering the schemas failed (%s); retrying in %.0f s", exc.message, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        await self.pipeline.start()
+        try:
+            async with asyncio.timeout(FIRST_ASSIGNMENT):
+                await self.pipeline.started.wait()
+        except TimeoutError:
+            log.warning(
+                "no partitions assigned within %.0f s; serving meanwhile (/readyz says why)",
+                FIRST_ASSIGNMENT,
+            )
+
+    async def _stop(self, _: web.Application) -> None:
         self.left = await self.pipeline.stop(STOP_GRACE)
         for what in self.left:
             log.error("stopping: %s", what)
-
-
-def _credentials(settings: HubSettings) -> faust.types.auth.CredentialsT | None:
-    """Faust broker credentials from the settings (SASL and/or TLS)."""
-    context = ssl_context(settings)
-    if settings.kafka_security_protocol.startswith("SASL_"):
-        password = settings.kafka_sasl_password
-        return faust.SASLCredentials(
-            username=settings.kafka_sasl_username,
-            password=password.get_secret_value() if password else None,
-            mechanism=settings.kafka_sasl_mechanism,
-            ssl_context=context,
-        )
-    if context is not None:
-        return faust.SSLCredentials(context)
-    return None
 
 
 @dataclass(frozen=True)
@@ -105,7 +120,7 @@ class HubApp:
     """A worker's Faust app and the HTTP server it runs (components add routes to it)."""
 
     faust: faust.App
-    pipeline: PipelineService
+    pipeline: PipelineRun
     http: HttpServer
     registry: EmbeddedRegistry | None
     gateway: Gateway
@@ -114,27 +129,17 @@ class HubApp:
 
 
 def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
-    """Build the worker's Faust app.
+    """Build a worker: Faust hosts it (lifecycle, HTTP server, timers), the stages run in
+    `hub.stream.Pipeline`.
 
-    internal_replication is the replication factor of Faust's own topics (table
-    changelogs, the leader topic): 3 on a real cluster, capped on a local one.
+    internal_replication is the replication factor of the tables' changelog topics: 3 on
+    a real cluster, capped on a local one.
     """
     app = _HubFaust(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
-        broker_credentials=_credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir / "faust"),
-        topic_replication_factor=internal_replication,
-        topic_partitions=6,
-        topic_allow_declare=True,
-        topic_disable_leader=False,
-        producer_acks=-1,
-        producer_linger_ms=settings.kafka_linger_ms,
-        producer_max_batch_size=256 * 1024,
-        broker_session_timeout=settings.kafka_session_timeout,
-        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout / 3),
-        consumer_auto_offset_reset=settings.kafka_offset_reset,
         web_enabled=True,
         web_host=settings.http_host,
         web_port=settings.http_port,
@@ -186,6 +191,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         deadline_sweep_seconds=settings.deadline_sweep_seconds,
         case_partitions=partitions[KINDS["case"].topic],
         record_limit=settings.kafka_record_limit,
+        park_seconds=settings.park_seconds,
     )
     catalogue = load_catalogue()
     normaliser = Normaliser(
@@ -229,8 +235,8 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     async def registry_reachable() -> str | None:
         if registry is not None:
             await registry.catch_up()
-        else:
-            await client.subjects()
+            return registry.write_error
+        await client.subjects()
         return None
 
     checks = readiness_checks(pipeline, watch, registry_reachable)
@@ -274,16 +280,16 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
 
     web_app.on_startup.append(first_reference)
     web_app.on_startup.append(refresh_reference)
+    run = PipelineRun(pipeline, serde.prepare)
+    run.install(web_app)
     server = HttpServer(
         web_app, settings.http_host, settings.http_port, ssl_context=server_tls(settings)
     )
     app.web_server(server)
 
-    service = PipelineService(pipeline)
-    app.service(service)  # type: ignore[arg-type]  # Faust starts instances as they are
     return HubApp(
         faust=app,
-        pipeline=service,
+        pipeline=run,
         http=server,
         registry=registry,
         gateway=gateway,
