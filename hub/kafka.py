@@ -75,7 +75,10 @@ async def read_to_end(
     the end as it was when reading began; `KafkaUnavailableError` when the topic does
     not exist or Kafka does not answer."""
     options = aiokafka_options(settings)
-    consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **options)
+    # read_committed: a table changelog holds the aborted writes of fenced workers
+    consumer = AIOKafkaConsumer(
+        group_id=None, enable_auto_commit=False, isolation_level="read_committed", **options
+    )
     try:
         await consumer.start()
         # A consumer without a subscription has no metadata for the topic; aiokafka's

@@ -148,6 +148,8 @@ class Ownership(Protocol):
 
     def owner(self, topic: str, partition: int) -> str | None: ...
 
+    def behind(self, topic: str, partition: int) -> bool: ...
+
     def urls(self) -> list[str]: ...
 
 
@@ -388,6 +390,8 @@ class DispatchEngine:
 
     async def _sweep(self, key: str) -> None:
         parked = self.parked.get(key) or []
+        if parked and self.ownership.behind(self.orders_topic, int(parked[0]["partition"])):
+            return  # the order may be among the records not read yet: keep waiting
         now = time.time()
         expired = [p for p in parked if now - float(p["parked_at"]) >= self.park_seconds]
         if not expired:

@@ -44,7 +44,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, ProducerFenced, TopicAlreadyExistsError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from hub.errors import HubError
@@ -53,7 +53,8 @@ from hub.logs import RateLimited
 from hub.metrics import OFFSET_GAPS, STAGE_RETRIES, STAGE_STUCK
 from hub.settings import HubSettings
 from hub.stream._assignor import HubAssignor
-from hub.stream._outputs import Headers, Outputs, bind, current, settle, unbind
+from hub.stream._leave import StaticLeave, leave_errors
+from hub.stream._outputs import Headers, Outputs, StateWrite, bind, current, settle, unbind
 from hub.stream._table import Table, decode_key, decode_value, encode_key, encode_value
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,8 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         self._revoking = False
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._group_of: dict[str, str] = {}  # table -> the tables written together
+        self._fences: dict[tuple[str, int], AIOKafkaProducer] = {}
         self._last_commit = 0.0
         self._delay = 0.5
         self._wake = asyncio.Event()
@@ -163,6 +166,9 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
     def add(self, stage: Stage) -> None:
         self.stages[stage.name] = stage
         self.states[stage.name] = StageState()
+        group = "+".join(sorted(t.name for t in stage.tables))
+        for table in stage.tables:
+            self._group_of[table.name] = group
         for topic in stage.topics:
             self._by_topic[topic] = stage
 
@@ -194,7 +200,11 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             **options,
         )
         self._restorer = AIOKafkaConsumer(
-            group_id=None, enable_auto_commit=False, client_id="hub-restore", **options
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="hub-restore",
+            isolation_level="read_committed",  # a fenced zombie's aborted writes unseen
+            **options,
         )
         await self.ensure_changelogs()
         await self.producer.start()
@@ -352,23 +362,101 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         return True
 
     async def _settle(self, outputs: Outputs) -> None:
-        producer = self.producer
-        assert producer is not None  # noqa: S101
+        """Outputs acknowledged, then the state changes committed, one transaction per
+        partition's tables (its fence), then applied in memory."""
         async with asyncio.timeout(self.timeout):
             await settle(outputs.sent, self.timeout)
-            writes = list(outputs.writes.values())
-            futures = [
-                await producer.send(
-                    w.table.changelog,
-                    key=encode_key(w.key),
-                    value=encode_value(w.value),
-                    partition=w.partition,
-                )
-                for w in writes
-            ]
-            await settle(futures, self.timeout)
+        writes = list(outputs.writes.values())
+        by_fence: dict[tuple[str, int], list[StateWrite]] = {}
+        for w in writes:
+            by_fence.setdefault((self._group_of[w.table.name], w.partition), []).append(w)
+        for fence, group in by_fence.items():
+            await self._write_state(fence, group)
         for w in writes:
             w.table.apply(w.partition, w.key, w.value)
+
+    async def _write_state(self, fence: tuple[str, int], writes: list[StateWrite]) -> None:
+        """Write one partition's table changes in a transaction of its fence producer.
+
+        The fence's transactional id is the partition's (``<app>-<tables>-<N>``): the
+        worker that owns partition N now started it on assignment, which fenced any
+        earlier owner (one paused past its session and still writing: a zombie), and
+        the changelogs are restored read_committed. So only the owner's changes count.
+        """
+        producer = self._fences.get(fence)
+        if producer is None:
+            raise HubError(f"partition {fence[1]} of {fence[0]} is not this worker's any more")
+        try:
+            async with asyncio.timeout(self.timeout):
+                await producer.begin_transaction()
+                for w in writes:
+                    await producer.send(
+                        w.table.changelog,
+                        key=encode_key(w.key),
+                        value=encode_value(w.value),
+                        partition=w.partition,
+                    )
+                await producer.commit_transaction()
+        except ProducerFenced:
+            log.warning("pipeline: %s partition %d was taken over by another worker", *fence)
+            self._fences.pop(fence, None)
+            await self._close_quietly(producer)
+            raise
+        except Exception:
+            # a transaction left open cannot be reused: start the fence again
+            self._fences.pop(fence, None)
+            await self._close_quietly(producer)
+            try:
+                self._fences[fence] = await self._open_fence(*fence)
+            except (KafkaError, TimeoutError) as exc:
+                noisy.warning("pipeline: reopening the fence of %s/%d failed: %r",
+                              fence[0], fence[1], exc)
+            raise
+
+    async def _open_fence(self, group: str, partition: int) -> AIOKafkaProducer:
+        options = {**producer_options(self.settings), **aiokafka_options(self.settings)}
+        options.pop("acks", None)
+        producer = AIOKafkaProducer(
+            transactional_id=f"{self.group}-{group}-{partition}",
+            client_id=f"hub-state-{group}-{partition}",
+            **options,
+        )
+        async with asyncio.timeout(max(30.0, self.timeout * 4)):
+            await producer.start()  # init_transactions: fences the partition's last owner
+        return producer
+
+    @staticmethod
+    async def _close_quietly(producer: AIOKafkaProducer) -> None:
+        try:
+            async with asyncio.timeout(3.0):
+                await producer.stop()
+        except Exception:  # noqa: BLE001 - a fenced or broken producer is dropped anyway
+            log.debug("closing a fence producer failed", exc_info=True)
+
+    async def _fence(self, assigned: set[TopicPartition]) -> None:
+        """Own the fence of every stateful partition assigned; close the others'."""
+        wanted: set[tuple[str, int]] = set()
+        for stage in self.stages.values():
+            if not stage.tables:
+                continue
+            group = self._group_of[stage.tables[0].name]
+            wanted |= {(group, tp.partition) for tp in assigned if tp.topic in stage.topics}
+        for fence in list(self._fences):
+            if fence not in wanted:
+                await self._close_quietly(self._fences.pop(fence))
+        for fence in sorted(wanted - set(self._fences)):
+            delay = 0.5
+            while True:
+                if self._stopping:
+                    raise Abandoned("stopping")
+                try:
+                    self._fences[fence] = await self._open_fence(*fence)
+                    break
+                except (KafkaError, TimeoutError) as exc:
+                    noisy.warning("pipeline: starting the fence of %s/%d failed (%r); "
+                                  "retrying", fence[0], fence[1], exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_CAP)
 
     def _mark(self, done: dict[TopicPartition, int]) -> None:
         now = time.monotonic()
@@ -449,6 +537,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in assigned:
             self.progress[tp] = _Progress()  # positions come from the committed offsets
         try:
+            await self._fence(assigned)
             await self._restore(assigned)
         except Abandoned:
             return
@@ -552,8 +641,26 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                 left.append("the producer could not flush (brokers away?)")
         if self.consumer is not None and not await self._commit_within(remaining() * 0.5):
             left.append("done offsets could not be committed (read again by the next owner)")
-        for name, client in (("consumer", self.consumer), ("restorer", self._restorer),
-                             ("producer", self.producer)):
+        for producer in list(self._fences.values()):
+            await self._close_quietly(producer)
+        self._fences.clear()
+        coordinator = getattr(self.consumer, "_coordinator", None)
+        member = getattr(coordinator, "member_id", "") if coordinator else ""
+        node = getattr(coordinator, "coordinator_id", None) if coordinator else None
+        if self.consumer is not None:
+            try:
+                async with asyncio.timeout(max(0.5, remaining() / 3)):
+                    await self.consumer.stop()
+            except TimeoutError:
+                left.append("the consumer did not close in time")
+            except Exception as exc:  # noqa: BLE001 - report, keep stopping
+                left.append(f"the consumer failed to close: {exc!r}")
+            self.consumer = None
+        if member and node is not None and self._restorer is not None:
+            problem = await self._leave(node, member, max(0.5, remaining() / 3))
+            if problem:
+                left.append(problem)
+        for name, client in (("restorer", self._restorer), ("producer", self.producer)):
             if client is None:
                 continue
             try:
@@ -564,6 +671,23 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             except Exception as exc:  # noqa: BLE001 - report, keep stopping
                 left.append(f"the {name} failed to close: {exc!r}")
         return left
+
+    async def _leave(self, node: int, member: str, seconds: float) -> str | None:
+        """Leave the group as a static member, so that its partitions move now."""
+        assert self._restorer is not None  # noqa: S101
+        try:
+            async with asyncio.timeout(seconds):
+                response = await self._restorer._client.send(
+                    node, StaticLeave(self.group, member, self.instance)
+                )
+        except (KafkaError, TimeoutError) as exc:
+            return f"could not leave the group ({exc!r}): its partitions move after the " \
+                "session timeout"
+        errors = leave_errors(response)
+        if errors:
+            return f"leaving the group answered error codes {errors}"
+        log.info("pipeline: %s left group %s", self.instance, self.group)
+        return None
 
     async def _commit_within(self, seconds: float) -> bool:
         saved, self.timeout = self.timeout, min(self.timeout, seconds)
@@ -577,6 +701,17 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
     def owned(self, topic: str) -> set[int]:
         """The partitions of topic this worker owns (restored and reading)."""
         return {tp.partition for tp in self.ready if tp.topic == topic}
+
+    def behind(self, topic: str, partition: int) -> bool:
+        """Whether this worker has records of topic's partition it has not done yet."""
+        tp = TopicPartition(topic, partition)
+        progress = self.progress.get(tp)
+        if self.consumer is None or progress is None or tp not in self.ready:
+            return True
+        highwater = self.consumer.highwater(tp)
+        if highwater is None or progress.done is None:
+            return True
+        return bool(highwater > progress.done)
 
     def owner(self, topic: str, partition: int) -> str | None:
         return self.assignor.owner(topic, partition)

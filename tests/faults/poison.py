@@ -39,11 +39,10 @@ class Poison:
     later: bool = False  # ends in the DLQ only after HUB_PARK_SECONDS (unknown order)
 
 
-def _order(run: str, n: int, **over: Any) -> Any:
+def order_body(run: str, n: int, **over: Any) -> dict[str, Any]:
+    """The JSON a street would post for poison order n of run."""
     now = datetime.now(UTC)
-    return validate(
-        "order",
-        {
+    return {
             **sample("order"),
             "source_party": STREETS[0],
             "from_party": STREETS[0],
@@ -53,8 +52,11 @@ def _order(run: str, n: int, **over: Any) -> Any:
             "issued_at": now.isoformat(),
             "deadline": (now + timedelta(days=2)).isoformat(),
             **over,
-        },
-    )
+    }
+
+
+def _order(run: str, n: int, **over: Any) -> Any:
+    return validate("order", order_body(run, n, **over))
 
 
 def _event(run: str, n: int, order_id: str, event_type: str, actor: str, **over: Any) -> Any:
@@ -81,8 +83,10 @@ async def corpus(serde: AvroSerde, run: str) -> tuple[list[Poison], list[Any], l
     def add(kind: str, topic: str, value: bytes | None, key: bytes | None = None,
             headers: list[tuple[str, bytes | None]] | None = None, later: bool = False) -> None:
         n = len(items)
-        items.append(Poison(n, kind, topic, key if key is not None else f"poison-{run}-{n}".encode(),
-                            value, [*(headers or []), (HEADER, str(n).encode())], later))
+        key = key if key is not None else f"poison-{run}-{n}".encode()
+        items.append(
+            Poison(n, kind, topic, key, value, [*(headers or []), (HEADER, str(n).encode())], later)
+        )
 
     order = _order(run, 0)
     clue = validate("clue", {**sample("clue"), "source_id": f"PC-{run}"})

@@ -59,7 +59,7 @@ PARTIES = (STREET, "dept-urban", HOOKED, "dept-housing", "justice", "ops")
 MOBILE = "13907140001"
 MOBILE_MASKED = "139****0001"
 CITIZEN_MASKED = CITIZEN_ID[:3] + "*" * 11 + CITIZEN_ID[-4:]
-READY = {"kafka": "ok", "partitions": "ok", "tables": "ok", "registry": "ok"}
+READY = {"kafka": "ok", "partitions": "ok", "tables": "ok", "stages": "ok", "registry": "ok"}
 # /ops/data total -> the metric whose samples it adds up
 TOTALS = {
     "in": "hub_records_in_total",

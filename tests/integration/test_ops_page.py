@@ -302,7 +302,7 @@ async def test_the_page_shows_what_metrics_says_and_follows_it(hub: Hub) -> None
             assert read["tiles"]["dlq-depth"] != "0" and read["tiles"]["overdue-orders"] != "0"
             assert {STREET, DEPARTMENT} <= set(read["traffic"])
             assert any(key.endswith("/kind.unknown") for key in read["rejected"])
-            assert set(read["ready"]) == {"kafka", "partitions", "tables", "registry"}
+            assert set(read["ready"]) == {"kafka", "partitions", "tables", "stages", "registry"}
             assert await page.evaluate(
                 "document.getElementById('tile-dlq').classList.contains('bad')"
                 " && document.getElementById('tile-overdue').classList.contains('bad')"

@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -559,28 +558,27 @@ def test_the_token_of_an_authorization_header(header: str, token: str) -> None:
 # ------------------------------------------------------------------- /readyz
 
 
-class _Assignor:
-    def __init__(self, actives: set[str]) -> None:
-        self.actives = actives
+class _Pipeline:
+    """What readiness reads of `hub.stream.Pipeline`."""
 
-    def assigned_actives(self) -> set[str]:
-        return self.actives
+    def __init__(self) -> None:
+        self.rebalancing = False
+        self.ready = {("enf.order.v1", 0)}
+        self.restoring: set[str] = set()
+        self.retrying: dict[str, str] = {}
+
+    def stuck(self) -> dict[str, str]:
+        return self.retrying
 
 
 def _worker_state(**changes: Any) -> Any:
-    recovery = SimpleNamespace(in_recovery=False, completed=asyncio.Event())
-    recovery.completed.set()
-    app = SimpleNamespace(
-        rebalancing=False,
-        assignor=_Assignor({"enf.order.v1-0"}),
-        tables=SimpleNamespace(recovery=recovery),
-    )
+    pipeline = _Pipeline()
     for name, value in changes.items():
-        setattr(app, name, value)
-    return app
+        setattr(pipeline, name, value)
+    return pipeline
 
 
-READY = {"kafka": "ok", "partitions": "ok", "tables": "ok", "registry": "ok"}
+READY = {"kafka": "ok", "partitions": "ok", "tables": "ok", "stages": "ok", "registry": "ok"}
 
 
 async def _registry_fine() -> str | None:
@@ -611,16 +609,23 @@ async def test_readiness_names_each_failing_check_and_why() -> None:
     rebalancing = await run_checks(
         readiness_checks(_worker_state(rebalancing=True), _watch(fresh), _registry_fine)
     )
-    assert rebalancing == {**READY, "partitions": "the consumer group is rebalancing"}
+    assert rebalancing == {
+        **READY, "partitions": "the consumer group is rebalancing (or not joined yet)"
+    }
     idle = await run_checks(
-        readiness_checks(_worker_state(assignor=_Assignor(set())), _watch(fresh), _registry_fine)
+        readiness_checks(_worker_state(ready=set()), _watch(fresh), _registry_fine)
     )
     assert idle["partitions"].startswith("no partitions assigned to this worker")
 
-    recovering = _worker_state()
-    recovering.tables.recovery.in_recovery = True
+    recovering = _worker_state(restoring={"orders"})
     tables = await run_checks(readiness_checks(recovering, _watch(fresh), _registry_fine))
-    assert tables == {**READY, "tables": "tables are recovering from their changelogs"}
+    assert tables == {
+        **READY, "tables": "tables are being restored from their changelogs: orders"
+    }
+
+    stuck = _worker_state(retrying={"normalise": "retrying for 12 s: raw.bigdata.v1:0@7: down"})
+    stages = await run_checks(readiness_checks(stuck, _watch(fresh), _registry_fine))
+    assert stages == {**READY, "stages": "normalise retrying for 12 s: raw.bigdata.v1:0@7: down"}
 
     async def registry_away() -> str | None:
         raise KafkaUnavailableError("the _schemas topic cannot be read")
@@ -662,7 +667,9 @@ async def test_readyz_answers_503_naming_what_is_wrong() -> None:
         assert answer.status == 503
         assert await answer.json() == {
             "status": "not ready",
-            "checks": {**READY, "partitions": "the consumer group is rebalancing"},
+            "checks": {
+                **READY, "partitions": "the consumer group is rebalancing (or not joined yet)"
+            },
         }
 
 
