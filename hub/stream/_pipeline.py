@@ -203,6 +203,8 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             group_id=None,
             enable_auto_commit=False,
             client_id="hub-restore",
+            fetch_max_wait_ms=20,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
             isolation_level="read_committed",  # a fenced zombie's aborted writes unseen
             **options,
         )
@@ -256,7 +258,11 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             failed = False
             async with self._lock:
                 if epoch != self._epoch or self._revoking:
-                    continue  # fetched under an assignment that is gone: fetched again
+                    # fetched across a rebalance: put the positions back, so that these
+                    # records are fetched again rather than skipped
+                    for tp, records in batch.items():
+                        self._seek(tp, records[0].offset)
+                    continue
                 if batch:
                     failed = not await self._process_batch(batch)
                 if time.monotonic() - self._last_commit >= COMMIT_SECONDS:
@@ -441,10 +447,11 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                 continue
             group = self._group_of[stage.tables[0].name]
             wanted |= {(group, tp.partition) for tp in assigned if tp.topic in stage.topics}
+        # every assignment starts every fence again: that fences whoever wrote them last
+        # (this worker's own earlier producers may have been fenced meanwhile)
         for fence in list(self._fences):
-            if fence not in wanted:
-                await self._close_quietly(self._fences.pop(fence))
-        for fence in sorted(wanted - set(self._fences)):
+            await self._close_quietly(self._fences.pop(fence))
+        for fence in sorted(wanted):
             delay = 0.5
             while True:
                 if self._stopping:
@@ -523,6 +530,12 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._commit()
             self.ready.clear()
             self._epoch += 1
+            # The partitions may come back, but another worker may have owned them in
+            # between (this one paused past its session: aiokafka reports that as a
+            # revocation too), so their tables are read again from the changelogs.
+            for table in self.tables():
+                for partition in table.held():
+                    table.drop(partition)
         self._revoking = False
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:

@@ -477,12 +477,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=["full", "short"], default="full")
     parser.add_argument("--runs", type=int, default=3, help="consecutive runs (default 3)")
     parser.add_argument("--only", default="", help="comma-separated case names")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep brokers' and workers' data and logs in this folder")
     args = parser.parse_args(argv)
     chosen = [c for c in cases(args.profile)
               if not args.only or c.name in args.only.split(",")]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hub-faults-") as tmp:
-        work = Path(tmp)
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         single = Brokers(1, SINGLE_PORT, work / "broker")
         single.reset()
         single.start()
