@@ -9,7 +9,7 @@ HUB := $(VENV)/bin/hub
 KAFKA := deploy/kafka/kafka.sh
 TEST_KAFKA_PORT ?= 29092
 
-.PHONY: help install kafka run test unit check bench clean kafka-stop
+.PHONY: help install kafka run test unit check bench faults clean kafka-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -44,6 +44,9 @@ check: install  ## ruff, and mypy strict on hub/ and connectors/
 
 bench: install kafka  ## benchmarks: Kafka's ceiling, raw client loops, the hub (bench/results/latest.md)
 	$(PY) -m tests.bench.suite $(BENCH_ARGS)
+
+faults: install kafka  ## the fault suite, full profile, three runs (faults/results/latest.md)
+	$(PY) -m tests.faults.suite $(FAULTS_ARGS)
 
 kafka-stop:  ## stop a broker left running by make run
 	@$(KAFKA) stop

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 ERROR_PREFIX = "hub.error."
 KEPT_BYTES = 64 * 1024  # of a record too large for the DLQ: its first bytes
+FRAMING = 1024  # the record batch's own bytes around a record (the broker counts them)
 TRACE_HEADER = "hub.trace_id"
 
 Park = Callable[[Any, str, str, str, str], Awaitable[None]]  # message, stage, reason, detail, field
@@ -108,7 +109,7 @@ def dead_letter_entry(
     key = message.key if isinstance(message.key, bytes) or message.key is None else None
     value = message.value or b""
     size = len(value) + len(key or b"") + sum(len(k) + len(v) for k, v in headers)
-    if size <= limit:
+    if size <= limit - FRAMING:
         return key, value, headers
     if key is not None and len(key) > KEPT_BYTES:
         key = key[:KEPT_BYTES]

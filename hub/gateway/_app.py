@@ -25,7 +25,14 @@ from typing import Any
 from aiohttp import web
 
 from hub.errors import DecodeError, KafkaUnavailableError, RecordInvalid
-from hub.gateway._kafka import InboxReader, Publisher, Written, decode_cursor, encode_cursor
+from hub.gateway._kafka import (
+    InboxItem,
+    InboxReader,
+    Publisher,
+    Written,
+    decode_cursor,
+    encode_cursor,
+)
 from hub.gateway._limits import RateLimiter, ReplayGuard, retry_after
 from hub.gateway._policy import ACTING_FIELD, HTTP_KINDS, may_publish, may_read_inbox
 from hub.gateway._problems import Problem, count_refusal
@@ -542,7 +549,10 @@ class Gateway:
         positions = self._positions(request.query.get("cursor"))
         items, after = await self.inbox.read(f"out.{party.id}.v1", positions, int(raw_limit))
         rendered = []
+        seen = _Repeats()
         for item in items:
+            if seen.again(item):
+                continue  # a redelivery (same record, same bytes): at-least-once inboxes
             rendered.append(
                 {
                     "partition": item.partition,
@@ -563,6 +573,7 @@ class Gateway:
         await response.prepare(request)
         topic = f"out.{party.id}.v1"
         idle = 0.0
+        seen = _Repeats()
         while True:
             try:
                 items, after = await self.inbox.read(topic, positions, 100)
@@ -572,6 +583,8 @@ class Gateway:
                 continue
             for item in items:
                 positions = {**positions, item.partition: item.offset + 1}
+                if seen.again(item):
+                    continue
                 event = await self._render(item.headers, item.value)
                 payload = json.dumps(event, ensure_ascii=False)
                 frame = (
@@ -592,3 +605,24 @@ class Gateway:
         from hub.gateway._openapi import document
 
         return web.json_response(document(self.settings))
+
+
+class _Repeats:
+    """Records already given on this page or stream: the hub delivers at least once,
+    and a record it delivers again has the same key and bytes (its ids are stable), so
+    repeats a reader can see in one walk are dropped here; across walks readers drop
+    them by ``record_id`` (README, "Delivery")."""
+
+    LIMIT = 20_000
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, None] = {}
+
+    def again(self, item: InboxItem) -> bool:
+        digest = hashlib.sha256((item.key or b"") + b"\x00" + item.value).digest()
+        if digest in self._seen:
+            return True
+        self._seen[digest] = None
+        if len(self._seen) > self.LIMIT:
+            self._seen.pop(next(iter(self._seen)))
+        return False

@@ -133,6 +133,8 @@ class EmbeddedRegistry:
         the registration lock is never held longer than that (an idempotent batch is
         never expired by aiokafka, so an unbounded wait hung every registration for as
         long as ``_schemas`` could not take writes)."""
+        if self._producer is None and self._started:
+            await self._new_producer()
         if self._producer is None:
             raise SchemaRegistryError("registry not started", status=503, error_code=50003)
         try:
@@ -141,6 +143,10 @@ class EmbeddedRegistry:
                     self._partition.topic, key=key, value=value, partition=0
                 )
         except (KafkaError, TimeoutError) as exc:
+            # An idempotent producer whose batch failed or never returned cannot go on
+            # (its sequence numbers are out of step: OutOfOrderSequenceNumber for ever
+            # after), so the next write gets a new one.
+            await self._new_producer()
             self.write_error = (
                 f"{self._partition.topic} cannot take writes: {exc!r} "
                 f"(since {time.strftime('%H:%M:%S')})"
@@ -153,6 +159,28 @@ class EmbeddedRegistry:
             ) from None
         self.write_error = None
         await self.catch_up()
+
+    async def _new_producer(self) -> None:
+        old, self._producer = self._producer, None
+        if old is not None:
+            try:
+                async with asyncio.timeout(2.0):
+                    await old.stop()
+            except (KafkaError, TimeoutError):
+                log.debug("closing the registry's failed producer failed", exc_info=True)
+        producer = AIOKafkaProducer(
+            acks="all",
+            enable_idempotence=True,
+            client_id="hub-registry",
+            **aiokafka_options(self._settings),
+        )
+        try:
+            async with asyncio.timeout(self._settings.kafka_timeout):
+                await producer.start()
+        except (KafkaError, TimeoutError):
+            await producer.stop()
+            return  # the next write says "registry not started" (503) and tries again
+        self._producer = producer
 
     async def schema_by_id(self, schema_id: int) -> str | None:
         if schema_id not in self.store.by_id:

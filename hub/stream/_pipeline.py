@@ -449,21 +449,23 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             wanted |= {(group, tp.partition) for tp in assigned if tp.topic in stage.topics}
         # every assignment starts every fence again: that fences whoever wrote them last
         # (this worker's own earlier producers may have been fenced meanwhile)
-        for fence in list(self._fences):
-            await self._close_quietly(self._fences.pop(fence))
-        for fence in sorted(wanted):
+        await asyncio.gather(*(self._close_quietly(p) for p in self._fences.values()))
+        self._fences.clear()
+        async def open_one(fence: tuple[str, int]) -> None:
             delay = 0.5
             while True:
                 if self._stopping:
                     raise Abandoned("stopping")
                 try:
                     self._fences[fence] = await self._open_fence(*fence)
-                    break
+                    return
                 except (KafkaError, TimeoutError) as exc:
                     noisy.warning("pipeline: starting the fence of %s/%d failed (%r); "
                                   "retrying", fence[0], fence[1], exc)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, RETRY_CAP)
+
+        await asyncio.gather(*(open_one(fence) for fence in sorted(wanted)))
 
     def _mark(self, done: dict[TopicPartition, int]) -> None:
         now = time.monotonic()
@@ -654,8 +656,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                 left.append("the producer could not flush (brokers away?)")
         if self.consumer is not None and not await self._commit_within(remaining() * 0.5):
             left.append("done offsets could not be committed (read again by the next owner)")
-        for producer in list(self._fences.values()):
-            await self._close_quietly(producer)
+        await asyncio.gather(*(self._close_quietly(p) for p in self._fences.values()))
         self._fences.clear()
         coordinator = getattr(self.consumer, "_coordinator", None)
         member = getattr(coordinator, "member_id", "") if coordinator else ""

@@ -207,6 +207,10 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     NativeDesk(gateway, catalogue).install(web_app)
     metrics = CollectorRegistry()
     groups = [settings.app_id]
+    # the pipeline joins its group before the connectors start writing: a group new to
+    # its topics under HUB_KAFKA_OFFSET_RESET=latest would start after their first records
+    run = PipelineRun(pipeline, serde.prepare)
+    run.install(web_app)
     if settings.connectors_file is not None:
         configs = load_connectors(settings.connectors_file, gateway.reference.parties)
         groups += [
@@ -280,8 +284,6 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
 
     web_app.on_startup.append(first_reference)
     web_app.on_startup.append(refresh_reference)
-    run = PipelineRun(pipeline, serde.prepare)
-    run.install(web_app)
     server = HttpServer(
         web_app, settings.http_host, settings.http_port, ssl_context=server_tls(settings)
     )

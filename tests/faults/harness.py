@@ -34,6 +34,7 @@ KAFKA_SH = ROOT / "deploy" / "kafka" / "kafka.sh"
 DEPARTMENT = "dept-urban"
 STREETS = ["street-jiyuqiao", "street-yangyuan", "street-xujiapeng", "street-liangdao"]
 STORY = [("SIGNED", {}), ("REPORTED", {}), ("FEEDBACK", {"comment": "已核查处理，现场已恢复"})]
+POISON = "fault.poison"  # the header of records a case sends bad on purpose
 MATTER = "URB-001"  # delegated to streets: a department's clue becomes an ASSIGNMENT
 
 

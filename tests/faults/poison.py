@@ -21,11 +21,11 @@ from typing import Any
 
 from hub.records import validate
 from hub.serde import AvroSerde
-from tests.faults.harness import DEPARTMENT, STREETS
+from tests.faults.harness import DEPARTMENT, POISON, STREETS
 from tests.samples import sample
 
-HEADER = "fault.poison"
-BIG = 1_040_000
+BIG = 1_040_000  # fits in the DLQ with the error headers: kept whole
+AT_LIMIT = 1_048_000  # fits in its topic, not with the error headers: kept truncated
 
 
 @dataclass
@@ -85,7 +85,7 @@ async def corpus(serde: AvroSerde, run: str) -> tuple[list[Poison], list[Any], l
         n = len(items)
         key = key if key is not None else f"poison-{run}-{n}".encode()
         items.append(
-            Poison(n, kind, topic, key, value, [*(headers or []), (HEADER, str(n).encode())], later)
+            Poison(n, kind, topic, key, value, [*(headers or []), (POISON, str(n).encode())], later)
         )
 
     order = _order(run, 0)
@@ -110,7 +110,8 @@ async def corpus(serde: AvroSerde, run: str) -> tuple[list[Poison], list[Any], l
         add(f"{kind}: truncated Avro", topic, good[: max(6, len(good) // 2)])
         add(f"{kind}: frame header only", topic, b"\x00" + struct.pack(">I", schema_id))
         add(f"{kind}: Avro of another kind", topic, valid[other[topic]][1])
-        add(f"{kind}: oversized ({BIG} B)", topic, b"\x00" + os.urandom(BIG))
+        add(f"{kind}: large ({BIG} B)", topic, b"\x00" + os.urandom(BIG))
+        add(f"{kind}: at the record limit ({AT_LIMIT} B)", topic, b"\x00" + os.urandom(AT_LIMIT))
         add(f"{kind}: null header value", topic, b"garbage",
             headers=[("hub.trace_id", None), ("hub.kind", None)])
     # valid Avro, content the hub refuses
@@ -149,8 +150,10 @@ async def corpus(serde: AvroSerde, run: str) -> tuple[list[Poison], list[Any], l
             headers=[("hub.native.kind", native.encode())])
         add(f"raw {party}: JSON array", topic, b"[1, 2, 3]",
             headers=[("hub.native.kind", native.encode())])
-        add(f"raw {party}: oversized ({BIG} B)", topic, b"{" + b" " * BIG + b"}",
+        add(f"raw {party}: large ({BIG} B)", topic, b"{" + b" " * BIG + b"}",
             headers=[("hub.native.kind", native.encode())])
+        add(f"raw {party}: at the record limit ({AT_LIMIT} B)", topic,
+            b"{" + b" " * AT_LIMIT + b"}", headers=[("hub.native.kind", native.encode())])
         add(f"raw {party}: null native kind header", topic, b'{"a": 1}',
             headers=[("hub.native.kind", None)])
         add(f"raw {party}: empty body", topic, b"",
