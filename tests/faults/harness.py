@@ -114,6 +114,7 @@ class Workers:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
         self.exits: list[tuple[str, int]] = []
+        self.starts = 0
         data.mkdir(parents=True, exist_ok=True)
 
     def env(self, name: str = "w0") -> dict[str, str]:
@@ -152,6 +153,7 @@ class Workers:
         return self.data / f"{name}.log"
 
     def start(self, name: str, wait: bool = True) -> None:
+        self.starts += 1
         env = self.env(name)
         with self.log(name).open("a") as out:
             out.write(f"\n===== start {time.strftime('%H:%M:%S')} =====\n")
