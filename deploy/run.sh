@@ -186,15 +186,11 @@ MSG
   done
 fi
 
-# A worker exits with 70 when a partition stalls after a rebalance (hub/worker/_watchdog.py);
-# like a supervisor (systemd Restart=, a Kubernetes pod) would, start it again. It runs in
-# the background (wait is interrupted by a signal) so that the trap's cleanup runs at once.
-while true; do
-  status=0
-  setsid "$HUB" worker &
-  worker_pid=$!
-  wait "$worker_pid" || status=$?
-  worker_pid=""
-  [ "$status" -eq 70 ] || exit "$status"
-  echo "run: the worker exited to recover a stalled partition; starting it again" >&2
-done
+# The worker runs in the background (wait is interrupted by a signal) so that the trap's
+# cleanup runs at once; it exits 0 after a clean stop, 1 when it could not finish.
+status=0
+setsid "$HUB" worker &
+worker_pid=$!
+wait "$worker_pid" || status=$?
+worker_pid=""
+exit "$status"

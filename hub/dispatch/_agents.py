@@ -1,4 +1,4 @@
-"""The dispatch engine's Faust agents: orders and events in, inboxes and the DLQ out.
+"""The dispatch engine's pipeline stages: orders and events in, inboxes and the DLQ out.
 
 ``enf.order.v1`` and ``enf.order-event.v1`` are keyed by ``order_id`` and co-partitioned,
 so the worker owning partition N keeps those orders' views in its share of the
@@ -17,12 +17,14 @@ so the worker owning partition N keeps those orders' views in its share of the
   concerned (see `hub.dispatch._assessment`), exactly once even across a crash: the
   credits are part of the order's view, one table value written once per record, so
   the view and its counts survive together, and a record processed again after a crash
-  (its offset was not committed) finds itself applied and counts nothing.
+  (its offset was not committed) finds itself applied and counts nothing, and its
+  outputs (inbox deliveries, copies) are emitted again with the same ids and keys.
 - An event that arrives before its order (the topics are read independently) is parked
   in a table and applied when the order comes; after an hour it goes to the DLQ.
 - What cannot be applied (undecodable, unknown order, out of order, wrong party) goes to
   ``hub.dlq.v1`` with the original bytes and ``hub.error.*`` headers. A redelivered
-  order or event is applied once.
+  order or event is applied once and delivered again (`hub.stream`: outputs are
+  acknowledged before state changes, state changes before the commit).
 """
 
 from __future__ import annotations

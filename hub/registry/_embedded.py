@@ -92,6 +92,7 @@ class EmbeddedRegistry:
         self._started = False
         if self._probe is not None:
             self._probe.cancel()
+            await asyncio.gather(self._probe, return_exceptions=True)
             self._probe = None
         for client in (self._consumer, self._producer):
             if client is not None:
@@ -143,10 +144,12 @@ class EmbeddedRegistry:
                     self._partition.topic, key=key, value=value, partition=0
                 )
         except (KafkaError, TimeoutError) as exc:
-            # An idempotent producer whose batch failed or never returned cannot go on
-            # (its sequence numbers are out of step: OutOfOrderSequenceNumber for ever
-            # after), so the next write gets a new one.
-            await self._new_producer()
+            if isinstance(exc, KafkaError):
+                # An idempotent producer whose batch failed cannot go on (its sequence
+                # numbers are out of step: OutOfOrderSequenceNumber for ever after), so
+                # the next write gets a new one. A batch that only timed out is still
+                # retried by the producer, which stays usable.
+                await self._new_producer()
             self.write_error = (
                 f"{self._partition.topic} cannot take writes: {exc!r} "
                 f"(since {time.strftime('%H:%M:%S')})"
@@ -164,7 +167,7 @@ class EmbeddedRegistry:
         old, self._producer = self._producer, None
         if old is not None:
             try:
-                async with asyncio.timeout(2.0):
+                async with asyncio.timeout(self._settings.kafka_timeout):
                     await old.stop()
             except (KafkaError, TimeoutError):
                 log.debug("closing the registry's failed producer failed", exc_info=True)
@@ -180,6 +183,9 @@ class EmbeddedRegistry:
         except (KafkaError, TimeoutError):
             await producer.stop()
             return  # the next write says "registry not started" (503) and tries again
+        if not self._started:  # stopped meanwhile
+            await producer.stop()
+            return
         self._producer = producer
 
     async def schema_by_id(self, schema_id: int) -> str | None:
