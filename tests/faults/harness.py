@@ -113,7 +113,6 @@ class Workers:
         self.settings = settings
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
-        self.exits: list[tuple[str, int]] = []
         self.starts = 0
         data.mkdir(parents=True, exist_ok=True)
 
@@ -216,7 +215,6 @@ class Workers:
                 proc.kill()
                 proc.wait()
         took = time.monotonic() - started
-        self.exits.append((name, proc.returncode))
         return proc.returncode, took
 
     def live(self) -> list[str]:
@@ -250,7 +248,6 @@ class Sent:
     clues: dict[str, dict[str, Any]] = field(default_factory=dict)
     accepted_at: dict[str, float] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
-    retried_5xx: int = 0
     answers_5xx: dict[int, int] = field(default_factory=dict)
     retry_after_missing: int = 0
 
@@ -294,7 +291,6 @@ class Traffic:
         self.random = random.Random(seed)  # noqa: S311 - a seeded traffic mix, not a secret
         self.run_id = f"{seed}-{uuid.uuid4().hex[:6]}"
         self.sent = Sent()
-        self.steps: list[tuple[str, int]] = []
         stories = [("order", n) for n in range(orders)] + [("clue", n) for n in range(clues)]
         self.random.shuffle(stories)
         self._stories = stories
@@ -334,7 +330,6 @@ class Traffic:
                     retry_after = error.headers.get("Retry-After")
                 if error.code >= 500:
                     self.sent.answers_5xx[error.code] = self.sent.answers_5xx.get(error.code, 0) + 1
-                    self.sent.retried_5xx += 1
                     if retry_after is None:
                         self.sent.retry_after_missing += 1
                     time.sleep(min(float(retry_after or 1), 5.0))
