@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.errors import DecodeError, KafkaUnavailableError, RecordInvalid
+from hub.errors import DecodeError, FieldError, KafkaUnavailableError, RecordInvalid
 from hub.gateway._kafka import (
     InboxItem,
     InboxReader,
@@ -454,9 +454,29 @@ class Gateway:
     async def publish_batch(self, request: web.Request) -> web.Response:
         kind = self._kind(request)
         body = await self.read_json(request)
-        records = body.get("records") if isinstance(body, dict) else body
+        records = body.get("records") if isinstance(body, dict) else None
         if not isinstance(records, list) or not records:
-            raise Problem("invalid-record", 'send {"records": [...]} with at least one record')
+            raise Problem(
+                "invalid-record",
+                'send {"records": [...]} with at least one record',
+                detail_zh='请求体应为{"records": [...]}，且至少含一条记录',
+            )
+        not_objects = [i for i, data in enumerate(records) if not isinstance(data, dict)]
+        if not_objects:  # the document's shape; each object is then checked on its own
+            raise Problem(
+                "invalid-record",
+                "every item of records must be a JSON object (a record); nothing was written",
+                detail_zh="records中的每一项都必须是JSON对象（一条记录），本批未写入",
+                errors=[
+                    FieldError(
+                        f"records[{i}]",
+                        "type.object",
+                        "记录必须是JSON对象",
+                        "a record must be a JSON object",
+                    )
+                    for i in not_objects
+                ],
+            )
         if len(records) > self.settings.gateway_batch_limit:
             raise Problem(
                 "batch-too-large",

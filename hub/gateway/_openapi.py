@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from hub import __version__
 from hub.dispatch import OrderState
 from hub.dispatch._assessment import MEASURES as ASSESSMENT_MEASURES
+from hub.gateway._kafka import CURSOR_PATTERN
 from hub.gateway._policy import HTTP_KINDS
 from hub.gateway._problems import MEDIA_TYPE, PROBLEMS
 from hub.records import KINDS, EventType
@@ -71,6 +72,20 @@ _ACCEPTED: dict[str, Any] = {
 }
 
 
+def _cursor_parameter(where: Literal["query", "header"]) -> dict[str, Any]:
+    """The inbox cursor, as ``?cursor=`` or as the SSE ``Last-Event-ID`` header."""
+    return {
+        "name": "cursor" if where == "query" else "Last-Event-ID",
+        "in": where,
+        "required": False,
+        "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+        "description": (
+            "partition:offset pairs joined by commas, as the last page (or event id) gave "
+            "them; empty or absent: from the start"
+        ),
+    }
+
+
 def _publish_paths(kind: str, schema_name: str) -> dict[str, Any]:
     body = {"$ref": f"#/components/schemas/{schema_name}"}
     one = {
@@ -109,7 +124,18 @@ def _publish_paths(kind: str, schema_name: str) -> dict[str, Any]:
                             "type": "object",
                             "required": ["records"],
                             "properties": {
-                                "records": {"type": "array", "minItems": 1, "items": body}
+                                "records": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "items": {
+                                        "type": "object",
+                                        "description": (
+                                            f"a {schema_name} record; each is checked on its "
+                                            "own and answered at its index in results "
+                                            "(202, or its problem)"
+                                        ),
+                                    },
+                                }
                             },
                         }
                     }
@@ -131,7 +157,7 @@ def _publish_paths(kind: str, schema_name: str) -> dict[str, Any]:
                 "400": _problem("body is not JSON"),
                 "413": _problem("body or batch too large"),
                 "415": _problem("not application/json"),
-                "422": _problem("no records array"),
+                "422": _problem("no records array, or an item that is not an object"),
                 **_COMMON_ERRORS,
             },
         }
@@ -190,7 +216,11 @@ def _document() -> dict[str, Any]:
         "type": "object",
         "required": ["items", "cursor"],
         "properties": {
-            "cursor": {"type": "string", "description": "pass back to resume after the last item"},
+            "cursor": {
+                "type": "string",
+                "pattern": CURSOR_PATTERN,
+                "description": "pass back to resume after the last item",
+            },
             "items": {
                 "type": "array",
                 "items": {
@@ -211,7 +241,7 @@ def _document() -> dict[str, Any]:
     for kind in HTTP_KINDS:
         paths.update(_publish_paths(kind, KINDS[kind].model.__name__))
     inbox_params = [
-        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+        _cursor_parameter("query"),
         {
             "name": "limit",
             "in": "query",
@@ -243,13 +273,8 @@ def _document() -> dict[str, Any]:
             "summary": "The inbox as Server-Sent Events; resumes from Last-Event-ID",
             "tags": ["inbox"],
             "parameters": [
-                {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
-                {
-                    "name": "Last-Event-ID",
-                    "in": "header",
-                    "required": False,
-                    "schema": {"type": "string"},
-                },
+                _cursor_parameter("query"),
+                _cursor_parameter("header"),
             ],
             "responses": {
                 "200": {
@@ -339,7 +364,12 @@ def _document() -> dict[str, Any]:
                     "required": False,
                     "schema": {"type": "string", "enum": ["issued", "received"]},
                 },
-                {"name": "state", "in": "query", "required": False, "schema": {"type": "string"}},
+                {
+                    "name": "state",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": [s.value for s in OrderState]},
+                },
             ],
             "responses": {
                 "200": {

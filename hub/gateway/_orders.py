@@ -237,10 +237,18 @@ class OrderDesk:
         self._not_ops(party)
         role = request.query.get("role", "received")
         if role not in ("issued", "received"):
-            raise Problem("invalid-parameter", "role must be issued or received")
+            raise Problem(
+                "invalid-parameter",
+                "role must be issued or received",
+                detail_zh="role应为issued（我派出的）或received（我收到的）",
+            )
         wanted = request.query.get("state")
         if wanted is not None and wanted not in OrderState.__members__:
-            raise Problem("invalid-parameter", f"state must be one of {', '.join(OrderState)}")
+            raise Problem(
+                "invalid-parameter",
+                f"state must be one of {', '.join(OrderState)}",
+                detail_zh="state应为派单状态之一（如ISSUED、SIGNED）",
+            )
         orders = []
         for view in self.engine.active_views():
             mine = view.issuer == party.id if role == "issued" else party.id in view.recipients
@@ -255,7 +263,9 @@ class OrderDesk:
         """The month's assessment: every party for justice, the caller's own otherwise."""
         party = self.gateway.party_of(request)
         self._not_ops(party)
-        period = request.query.get("period") or period_of(datetime.now(UTC))
+        period = request.query.get("period")  # absent: this month; empty: not a month
+        if period is None:
+            period = period_of(datetime.now(UTC))
         if not _PERIOD.fullmatch(period):
             raise Problem(
                 "invalid-parameter",

@@ -461,6 +461,7 @@ def test_a_party_lists_the_orders_it_issued_and_received(hub: Hub) -> None:
     assert all(o["issuer"] == "street-jiyuqiao" for o in issued["orders"])
     assert _get(hub, "/v1/orders?role=watched", "dept-urban")[0] == 422
     assert _get(hub, "/v1/orders?state=DONE", "dept-urban")[0] == 422
+    assert _get(hub, "/v1/orders?state=", "dept-urban")[0] == 422  # empty is no state
 
 
 # Who may do what with one whistle from street-jiyuqiao to dept-urban (DESIGN §9): the
@@ -672,6 +673,7 @@ def test_the_months_assessment_shows_a_whistle_story(hub: Hub) -> None:
     assert _get(hub, "/v1/assessment", "ops")[0] == 403
     status, problem = _get(hub, "/v1/assessment?period=2026-13", "justice")
     assert status == 422 and "YYYY-MM" in problem["detail"]
+    assert _get(hub, "/v1/assessment?period=", "justice")[0] == 422  # empty is no month
     earlier = _get(hub, "/v1/assessment?period=2020-01", "justice")[1]
     assert earlier == {"period": "2020-01", "parties": []}
 

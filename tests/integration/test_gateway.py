@@ -751,12 +751,29 @@ async def test_forged_party_in_a_batch_is_refused_per_record(hub: Harness) -> No
 
 @pytest.mark.parametrize(
     "body",
-    [{"records": []}, {"records": "x"}, {"other": []}, []],
-    ids=["empty", "str", "no", "list"],
+    [{"records": []}, {"records": "x"}, {"other": []}, [], [{"a": 1}]],
+    ids=["empty", "str", "no", "empty-list", "bare-list"],
 )
 async def test_batch_without_records_is_422(hub: Harness, body: Any) -> None:
     response = await post(hub.client, "/v1/records/clue/batch", body, hub.token("street-jiyuqiao"))
     await expect_problem(response, 422, "invalid-record")
+
+
+async def test_a_batch_item_that_is_not_an_object_refuses_the_batch(hub: Harness) -> None:
+    """The document says records are objects: a batch breaking that shape is 422 as a
+    whole (each bad index named) and writes nothing, not a 207 per item."""
+    party = "street-jiyuqiao"
+    good = record_for("clue", party)
+    body = {"records": [good, None, [1], "x"]}
+    response = await post(hub.client, "/v1/records/clue/batch", body, hub.token(party))
+    problem = await expect_problem(response, 422, "invalid-record")
+    assert [(e["path"], e["rule"]) for e in problem["errors"]] == [
+        ("records[1]", "type.object"), ("records[2]", "type.object"), ("records[3]", "type.object")
+    ]
+    assert "nothing was written" in problem["detail"]
+    answer = await post(hub.client, "/v1/records/clue", good, hub.token(party))
+    assert answer.status == 202
+    assert "duplicate" not in await answer.json()  # the refused batch wrote nothing
 
 
 # ======================================================== 4. Kafka unreachable: 503
