@@ -22,6 +22,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 TRACE_ID: ContextVar[str | None] = ContextVar("hub_trace_id", default=None)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -80,13 +82,16 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"hub": formatter},
-        "filters": {"repeats": {"()": f"{__name__}.RepeatFilter"}},
+        "filters": {
+            "bad-requests": {"()": f"{__name__}.BadRequestFilter"},
+            "repeats": {"()": f"{__name__}.RepeatFilter"},
+        },
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "hub",
                 "level": level,
-                "filters": ["repeats"],
+                "filters": ["bad-requests", "repeats"],
             }
         },
         "root": {"level": level, "handlers": ["stderr"]},
@@ -97,6 +102,22 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
 
 def configure_logging(level: str, fmt: str) -> None:
     logging.config.dictConfig(logging_config(level, fmt))
+
+
+class BadRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a NUL in a header, a broken request line)
+    as an ERROR with a traceback, although it answered the client 400 and nothing on the
+    hub's side failed: such a line becomes one WARNING naming the client's mistake."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "aiohttp.server" and record.exc_info:
+            error = record.exc_info[1]
+            if isinstance(error, HttpProcessingError):
+                what = " ".join(str(error.message).split())[:300]
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+                record.msg, record.args = "refused a malformed HTTP request (400): %s", (what,)
+                record.exc_info = record.exc_text = None
+        return True
 
 
 class RepeatFilter(logging.Filter):
@@ -110,7 +131,9 @@ class RepeatFilter(logging.Filter):
         self._seen: dict[tuple[str, str], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING or not record.name.startswith(("aiokafka", "kafka")):
+        if record.levelno < logging.WARNING or not record.name.startswith(
+            ("aiokafka", "kafka", "aiohttp.server")
+        ):
             return True
         key = (record.name, str(record.msg))
         now = time.monotonic()

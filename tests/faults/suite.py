@@ -1,5 +1,6 @@
 """`make faults`: the hub under worker crashes, stalls, rebalances, broker failures, an
-unwritable schema topic and poison records, checked by one checker (`checker`).
+unwritable schema topic and poison records, checked by one checker (`checker`); and
+schemathesis against the hub's own OpenAPI document as every party (`contract`).
 
     python -m tests.faults.suite [--profile full|short] [--runs N] [--only a,b]
 
@@ -25,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,7 @@ from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT
 from tests.faults.checker import Result, _read_topic, check
+from tests.faults.contract import run_schemathesis, token_parties
 from tests.faults.harness import (
     DEPARTMENT,
     POISON,
@@ -86,6 +89,7 @@ class Case:
     rate: float
     nodes: int = 1
     poison: bool = False
+    contract: int = 0  # schemathesis examples per operation, instead of traffic
 
 
 # ------------------------------------------------------------------ faults
@@ -242,6 +246,9 @@ def cases(profile: str) -> list[Case]:
         Case("poison", "poison corpus (73 kinds) written straight to the topics among "
              "good traffic, then a fix and `hub dlq replay`", 1, [],
              orders=n(200, 20), clues=n(50, 5), rate=n(30, 25), poison=True),
+        Case("contract", "schemathesis (every check) against /v1/openapi.json, each request "
+             f"with the next of {len(token_parties())} parties' tokens", 1, [],
+             orders=0, clues=0, rate=1, contract=n(40, 10)),
     ]
 
 
@@ -269,49 +276,12 @@ def run_case(case: Case, work: Path, single: Brokers) -> Result:
     workers = Workers(brokers.bootstrap, app_id, work / app_id, HUB_PARK_SECONDS="8")
     run = Run(brokers, workers)
     try:
-        tokens = workers.prepare(PARTIES)
+        tokens = workers.prepare(token_parties() if case.contract else PARTIES)
         names = [f"w{i}" for i in range(case.workers)]
         for name in names:
             workers.start(name)
         workers.wait_ready(names)
-        traffic = Traffic(workers, tokens, case.orders, case.clues, case.rate,
-                          seed=hash(case.name) & 0xFFFF)
-        run.traffic = traffic
-        faults = sorted(case.faults, key=lambda f: f[0])
-        poison_state: dict[str, Any] = {}
-        sender = threading.Thread(target=traffic.run, args=(lambda _: None,), daemon=True)
-        progress(f"{case.name}: {traffic.total} requests at {case.rate:g}/s")
-        sender.start()
-        poisoned = False
-        while sender.is_alive():
-            if faults and traffic.fraction >= faults[0][0]:
-                at, fault = faults.pop(0)
-                progress(f"{case.name}: fault at {traffic.fraction:.0%}")
-                fault(run)
-            if case.poison and not poisoned and traffic.fraction >= 0.3:
-                poisoned = True
-                poison_state = _write_poison(run, workers.url("w0"))
-            time.sleep(0.2)
-        sender.join()
-        for _, fault in faults:  # faults past the last request still happen
-            fault(run)
-        for timer in run.timers:
-            timer.join()
-        for name in workers.live():
-            workers.wait_healthy(name)
-        registry = workers.url(workers.live()[0]) + "/registry"
-        if case.poison:
-            _check_poison(run, poison_state, tokens)
-        result = _settle(case, run, registry, traffic.sent, 180)
-        if case.name == "kill":
-            # each start logs "Worker ready" once, and w0 once more when w1 first joined;
-            # any other line is a rebalance that a restart within the session caused
-            readies = workers.count_in_logs("Worker ready")
-            starts = workers.starts + case.workers - 1
-            result.extra["rebalances_after_restarts"] = readies - starts
-            if readies != starts:
-                run.problem(f"restarts within the session timeout caused {readies - starts} "
-                            "rebalance(s)")
+        result = _contract(case, run, tokens) if case.contract else _traffic(case, run, tokens)
         for name in list(workers.live()):
             code, took = workers.stop(name)
             result.extra.setdefault("shutdown", []).append(
@@ -333,7 +303,73 @@ def run_case(case: Case, work: Path, single: Brokers) -> Result:
     result.seconds = round(time.monotonic() - started, 1)
     progress(f"{case.name}: accepted {result.accepted}, lost {result.lost}, duplicates "
              f"{result.duplicates}, order violations {result.order_violations}, wrong views "
-             f"{result.wrong_views}, ok={result.ok}")
+             f"{result.wrong_views}, 5xx {result.answers_5xx}, ok={result.ok}")
+    return result
+
+
+def _traffic(case: Case, run: Run, tokens: dict[str, str]) -> Result:
+    """Seeded traffic with the case's faults at their fractions, then the checker."""
+    workers = run.workers
+    traffic = Traffic(workers, tokens, case.orders, case.clues, case.rate,
+                      seed=zlib.crc32(case.name.encode()) & 0xFFFF)
+    run.traffic = traffic
+    faults = sorted(case.faults, key=lambda f: f[0])
+    poison_state: dict[str, Any] = {}
+    sender = threading.Thread(target=traffic.run, args=(lambda _: None,), daemon=True)
+    progress(f"{case.name}: {traffic.total} requests at {case.rate:g}/s")
+    sender.start()
+    poisoned = False
+    while sender.is_alive():
+        if faults and traffic.fraction >= faults[0][0]:
+            at, fault = faults.pop(0)
+            progress(f"{case.name}: fault at {traffic.fraction:.0%}")
+            fault(run)
+        if case.poison and not poisoned and traffic.fraction >= 0.3:
+            poisoned = True
+            poison_state = _write_poison(run, workers.url("w0"))
+        time.sleep(0.2)
+    sender.join()
+    for _, fault in faults:  # faults past the last request still happen
+        fault(run)
+    for timer in run.timers:
+        timer.join()
+    for name in workers.live():
+        workers.wait_healthy(name)
+    registry = workers.url(workers.live()[0]) + "/registry"
+    if case.poison:
+        _check_poison(run, poison_state, tokens)
+    result = _settle(case, run, registry, traffic.sent, 180)
+    if case.name == "kill":
+        # each start logs "Worker ready" once, and w0 once more when w1 first joined;
+        # any other line is a rebalance that a restart within the session caused
+        readies = workers.count_in_logs("Worker ready")
+        starts = workers.starts + case.workers - 1
+        result.extra["rebalances_after_restarts"] = readies - starts
+        if readies != starts:
+            run.problem(f"restarts within the session timeout caused {readies - starts} "
+                        "rebalance(s)")
+    return result
+
+
+def _contract(case: Case, run: Run, tokens: dict[str, str]) -> Result:
+    """schemathesis as every party: any finding, a 5xx above all, is a problem, and so is
+    a traceback in the worker's log."""
+    found = run_schemathesis(run.workers.url("w0"), tokens, run.workers.data / "contract",
+                             case.contract, seed=zlib.crc32(case.name.encode()) & 0xFFFF)
+    result = Result(case=case.name, answers_5xx=found.server_errors)
+    run.extra.update(requests=found.requests, parties=len(tokens),
+                     findings=len(found.findings), schemathesis_seconds=found.seconds)
+    for finding in found.findings:
+        run.problem(f"schemathesis: {finding}")
+    if found.exit_code != 0 and not found.findings:
+        run.problem(f"schemathesis exited {found.exit_code}: see "
+                    f"{run.workers.data / 'contract' / 'schemathesis.log'}")
+    log = run.workers.tail("w0", 10**8)
+    if "Traceback" in log:
+        at = log.index("Traceback")
+        run.problem(f"the worker logged a traceback: {log[max(0, at - 300):at + 1500]}")
+    progress(f"{case.name}: {found.requests} requests as {len(tokens)} parties, "
+             f"{len(found.findings)} findings, {found.server_errors} 5xx")
     return result
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 from types import SimpleNamespace
 
 import pytest
+from aiohttp.http_exceptions import BadHttpMessage
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 
 from hub._guard import KEPT_BYTES, dead_letter_entry, header_of
 from hub.errors import SettingsError
-from hub.logs import RepeatFilter
+from hub.logs import BadRequestFilter, RepeatFilter
 from hub.settings import HubSettings
 from hub.stream import HubAssignor, Outputs, Table, bind, unbind
 
@@ -132,6 +134,28 @@ def test_kafka_client_warnings_are_let_through_once_per_window() -> None:
     again = record("aiokafka.conn", "Unable connect to %s")
     assert repeats.filter(again)
     assert "2 more like it" in str(again.msg)
+
+
+def test_a_request_aiohttp_cannot_parse_is_one_warning_without_a_traceback() -> None:
+    """A client's NUL in a header is the client's mistake (it got a 400), not an ERROR."""
+    bad = BadRequestFilter()
+    try:
+        raise BadHttpMessage("Invalid header value char:\n\n    b'X-Probe: \\x00'")
+    except BadHttpMessage:
+        record = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1,
+                                   "Error handling request from %s", ("127.0.0.1",),
+                                   sys.exc_info())
+    assert bad.filter(record)
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert record.getMessage() == (
+        "refused a malformed HTTP request (400): Invalid header value char: b'X-Probe: \\x00'"
+    )
+    try:
+        raise RuntimeError("a handler bug")
+    except RuntimeError:
+        real = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "Error", None,
+                                 sys.exc_info())
+    assert bad.filter(real) and real.levelno == logging.ERROR and real.exc_info is not None
 
 
 def test_the_gateway_body_limit_must_leave_room_below_the_record_limit() -> None:
