@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 from aiokafka.errors import KafkaError
 from prometheus_client import (
     CollectorRegistry,
@@ -201,9 +204,14 @@ async def read_kafka_view(
                 return [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or []]
 
             dlq = partitions(DLQ_TOPIC)
+            # a group reads every partition of a topic it committed in, and every topic
+            # it subscribes to: the partitions it never committed lag from their start
+            reads = {group: {tp.topic for tp in offsets} for group, offsets in committed.items()}
             for group, topics in (subscribed or {}).items():
+                reads.setdefault(group, set()).update(topics)
+            for group, topics in reads.items():
                 offsets = committed.setdefault(group, {})
-                for topic in topics:
+                for topic in sorted(topics):
                     for tp in partitions(topic):
                         offsets.setdefault(tp, -1)
             wanted = {tp for offsets in committed.values() for tp in offsets} | set(dlq)
@@ -225,6 +233,25 @@ async def read_kafka_view(
     view.dlq_depth = sum(ends[tp] - starts[tp] for tp in dlq)
     view.ends = {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
     return view
+
+
+async def live_subscriptions(admin: Any, groups: Iterable[str]) -> dict[str, set[str]]:
+    """The topics the live members of each group subscribe to, from the group
+    coordinator (empty for a group with no member now): what `hub status` counts lag on
+    when it cannot ask the worker."""
+    found: dict[str, set[str]] = {}
+    wanted = list(groups)
+    if not wanted:
+        return found
+    for response in await admin.describe_consumer_groups(wanted):
+        for group in response.groups:
+            topics = found.setdefault(str(group[1]), set())
+            for member in group[5]:
+                try:
+                    topics.update(ConsumerProtocolMemberMetadata.decode(member[3]).subscription)
+                except (ValueError, TypeError, struct.error):  # not a consumer's metadata
+                    continue
+    return found
 
 
 class KafkaWatch(Collector):
