@@ -92,6 +92,12 @@ OFFSET_GAPS = Counter(
     ["topic"],
     registry=FLOW,
 )
+PARTITIONS_STALLED = Gauge(
+    "hub_partitions_stalled",
+    "Partitions of a topic this worker holds that have records but have not moved for 60 s",
+    ["topic"],
+    registry=FLOW,
+)
 PUBLISH = Histogram(
     "hub_publish_seconds",
     "Gateway publish requests, from the request to the broker's acknowledgement",

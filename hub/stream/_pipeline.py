@@ -50,7 +50,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from hub.errors import HubError
 from hub.kafka import aiokafka_options, producer_options
 from hub.logs import RateLimited
-from hub.metrics import OFFSET_GAPS, STAGE_RETRIES, STAGE_STUCK
+from hub.metrics import OFFSET_GAPS, PARTITIONS_STALLED, STAGE_RETRIES, STAGE_STUCK
 from hub.settings import HubSettings
 from hub.stream._assignor import HubAssignor
 from hub.stream._leave import StaticLeave, leave_errors
@@ -158,6 +158,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         self._fences: dict[tuple[str, int], AIOKafkaProducer] = {}
         self._last_commit = 0.0
         self._delay = 0.5
+        self._stalled: dict[str, int] = {}  # topic -> partitions not moving (the gauge)
         self._wake = asyncio.Event()
         self.started = asyncio.Event()
 
@@ -213,6 +214,9 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._restorer.start()
         await self.consumer.start()
         self.consumer.subscribe(self.topics, listener=self)
+        for topic in self.topics:  # every alarm has a series from the start (0: none yet)
+            OFFSET_GAPS.labels(topic)
+            PARTITIONS_STALLED.labels(topic).set(0)
         self._task = asyncio.create_task(self._run(), name="hub-pipeline")
 
     async def ensure_changelogs(self) -> None:
@@ -507,6 +511,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         if consumer is None:
             return
         now = time.monotonic()
+        stalled: dict[str, int] = {}
         for tp in self.ready:
             progress = self.progress.get(tp)
             if progress is None or progress.done is None:
@@ -514,6 +519,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             highwater = consumer.highwater(tp)
             if highwater is not None and highwater > progress.done:
                 if now - progress.moved_at > STALL_SECONDS:
+                    stalled[tp.topic] = stalled.get(tp.topic, 0) + 1
                     noisy.error(
                         "pipeline: %s:%d has records up to %d but has not moved from %d for "
                         "%.0f s", tp.topic, tp.partition, highwater, progress.done,
@@ -521,6 +527,10 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                     )
             else:
                 progress.moved_at = now
+        if stalled != self._stalled:  # the gauge moves only when the picture changes
+            for topic in stalled.keys() | self._stalled.keys():
+                PARTITIONS_STALLED.labels(topic).set(stalled.get(topic, 0))
+            self._stalled = stalled
 
     # ------------------------------------------------------- rebalancing
 

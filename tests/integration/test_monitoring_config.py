@@ -43,6 +43,8 @@ EXPECTED_ALERTS = {
     "HubWorkerDown",
     "HubDlqGrowing",
     "HubConsumerLagGrowing",
+    "HubOffsetGap",
+    "HubPartitionStalled",
     "HubKafkaViewStale",
     "HubOrdersOverdue",
     "HubDeliveriesFailing",

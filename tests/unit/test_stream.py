@@ -7,16 +7,20 @@ import hashlib
 import logging
 import sys
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from aiohttp.http_exceptions import BadHttpMessage
+from aiokafka import TopicPartition
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 
 from hub._guard import KEPT_BYTES, dead_letter_entry, header_of
 from hub.errors import SettingsError
 from hub.logs import BadRequestFilter, RepeatFilter
 from hub.settings import HubSettings
-from hub.stream import HubAssignor, Outputs, Table, bind, unbind
+from hub.metrics import FLOW
+from hub.stream import HubAssignor, Outputs, Pipeline, Stage, Table, bind, unbind
+from hub.stream._pipeline import STALL_SECONDS
 
 
 class _Cluster:
@@ -174,3 +178,84 @@ def test_an_inbox_walk_drops_the_repeats_it_can_see() -> None:
     again = InboxItem(0, 9, b"order-1", b"\x00avro", {"hub.kind": b"order"})
     other = InboxItem(0, 8, b"order-1", b"\x00event", {"hub.kind": b"order-event"})
     assert [seen.again(i) for i in (first, other, again)] == [False, False, True]
+
+
+# ------------------------------------------------------------- pipeline alarms
+
+
+class _Consumer:
+    """What the pipeline asks of its consumer between batches: assignment, high-water."""
+
+    def __init__(self, highwater: dict[TopicPartition, int]) -> None:
+        self.marks = highwater
+        self.seeks: list[tuple[TopicPartition, int]] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.marks)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.marks.get(tp)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+
+def _pipeline(seen: list[int], topic: str) -> Pipeline:
+    async def handle(record: Any) -> None:
+        seen.append(record.offset)
+
+    pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
+    pipeline.add(Stage("unit", (topic,), handle))
+    return pipeline
+
+
+def _records(topic: str, offsets: list[int]) -> list[SimpleNamespace]:
+    return [SimpleNamespace(topic=topic, partition=0, offset=o, key=b"k", value=b"v",
+                            headers=[]) for o in offsets]
+
+
+def _sample(name: str, topic: str) -> float:
+    value = FLOW.get_sample_value(name, {"topic": topic})
+    return 0.0 if value is None else value
+
+
+async def test_a_hole_in_a_partition_is_counted_and_logged_and_the_records_after_it_flow(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Offsets 3-5 never came back from the broker: the hole is alarmed (the counter an
+    alert watches, an ERROR naming the offsets), the records around it are processed,
+    and a redelivered record below the position is not processed twice."""
+    topic = "unit.gaps.v1"
+    seen: list[int] = []
+    pipeline = _pipeline(seen, topic)
+    tp = TopicPartition(topic, 0)
+    pipeline.ready.add(tp)
+    before = _sample("hub_offset_gaps_total", topic)
+    assert await pipeline._process_batch({tp: _records(topic, [0, 1, 2])})
+    with caplog.at_level(logging.ERROR, logger="hub.stream"):
+        assert await pipeline._process_batch({tp: _records(topic, [2, 6, 7])})
+    assert seen == [0, 1, 2, 6, 7]
+    assert _sample("hub_offset_gaps_total", topic) == before + 1
+    assert "jumped from offset 3 to 6; records 3-5" in caplog.text
+    assert pipeline.progress[tp].done == 8
+
+
+async def test_a_partition_with_records_that_does_not_move_is_a_stall_on_the_gauge() -> None:
+    topic = "unit.stalls.v1"
+    pipeline = _pipeline([], topic)
+    tp = TopicPartition(topic, 0)
+    pipeline.ready.add(tp)
+    assert await pipeline._process_batch({tp: _records(topic, [0, 1])})
+    consumer = _Consumer({tp: 2})
+    pipeline.consumer = consumer  # type: ignore[assignment]
+    pipeline._alarm_stalls()
+    assert _sample("hub_partitions_stalled", topic) == 0  # caught up
+    consumer.marks[tp] = 9  # records up to 9 arrive, the stage does not take them
+    pipeline._alarm_stalls()
+    assert _sample("hub_partitions_stalled", topic) == 0  # not yet for 60 s
+    pipeline.progress[tp].moved_at -= STALL_SECONDS + 1
+    pipeline._alarm_stalls()
+    assert _sample("hub_partitions_stalled", topic) == 1
+    assert await pipeline._process_batch({tp: _records(topic, list(range(2, 9)))})
+    pipeline._alarm_stalls()
+    assert _sample("hub_partitions_stalled", topic) == 0  # moving again
