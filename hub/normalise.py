@@ -17,8 +17,10 @@ record normalised twice is still one record downstream.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors import NATIVE_KIND_HEADER, MappingError, SpecCatalogue
@@ -89,8 +91,15 @@ class Normaliser:
         data = spec.apply(spec.decode(payload, charset.decode() if charset else None))
         data["source_party"] = party_id
         trace = (header_of(message, "hub.trace_id") or b"").decode(errors="replace")
-        if trace and "trace_id" not in data:
-            data["trace_id"] = trace
+        if "trace_id" not in data:  # without a trace header, one that its position fixes
+            data["trace_id"] = trace or hashlib.sha256(
+                f"{message.topic}/{message.partition}/{message.offset}".encode()
+            ).hexdigest()[:32]
+        # received when the raw record was written (the gateway's or connector's time), so
+        # a record processed again is the same record, byte for byte
+        written = getattr(message, "timestamp", None)
+        if written and "received_at" not in data:
+            data["received_at"] = datetime.fromtimestamp(written / 1000, UTC)
         record = validate(spec.canonical, data, reference if reference.matters else None)
         kind = KINDS[spec.canonical]
         value = await self.serde.encode(kind.name, record)

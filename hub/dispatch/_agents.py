@@ -85,13 +85,15 @@ ASSESSMENT_PREFIX = "~assessment|"  # counters an earlier hub kept apart (still 
 
 def assignment_of(clue: Clue, target: str, matter_name: str) -> DispatchOrder:
     """The ASSIGNMENT 派单 the hub issues for a clue: to target, on the reporter's behalf.
-    Its id derives from the clue's, so a clue routed twice makes one order."""
-    now = datetime.now(UTC)
+    Its id derives from the clue's, so a clue routed twice makes one order; it is issued
+    when the hub received the clue, so a clue processed again makes the same bytes."""
+    at = clue.received_at
     return DispatchOrder.model_validate(
         {
             "source_party": "hub",
             "source_id": f"assignment/{clue.record_id}",
-            "occurred_at": now,
+            "occurred_at": at,
+            "received_at": at,
             "trace_id": clue.trace_id,
             "order_type": OrderType.ASSIGNMENT,
             "from_party": clue.source_party,
@@ -99,7 +101,7 @@ def assignment_of(clue: Clue, target: str, matter_name: str) -> DispatchOrder:
             "subject_id": clue.record_id,
             "matter_code": clue.matter_code,
             "location": clue.location,
-            "issued_at": now,
+            "issued_at": at,
             "description": f"线索转办 clue to handle ({matter_name}): {clue.description}"[:2000],
         }
     )

@@ -17,8 +17,8 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 from hub._guard import KEPT_BYTES, dead_letter_entry, header_of
 from hub.errors import SettingsError
 from hub.logs import BadRequestFilter, RepeatFilter
-from hub.settings import HubSettings
 from hub.metrics import FLOW
+from hub.settings import HubSettings
 from hub.stream import HubAssignor, Outputs, Pipeline, Stage, Table, bind, unbind
 from hub.stream._pipeline import STALL_SECONDS
 

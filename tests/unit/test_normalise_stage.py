@@ -1,0 +1,100 @@
+"""The normalise stage on an in-memory emitter (`hub.stream.MemoryEmitter`), no Kafka: a
+raw native record becomes its canonical record on the kind's topic; the same raw record
+processed again (a redelivery after a crash before the commit) is emitted again, byte
+for byte (received_at is when the raw record was written), so the reader can drop the
+repeat, and so is the ASSIGNMENT the dispatch stage makes of it; a record that cannot
+be mapped is parked in the DLQ with its reason and its original bytes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from connectors import load_catalogue
+from hub.dispatch._agents import assignment_of
+from hub.kafka import DLQ_TOPIC
+from hub.normalise import Normaliser
+from hub.records import KINDS
+from hub.reference import load_seed_reference
+from hub.serde import AvroSerde
+from hub.stream import MemoryEmitter
+
+WRITTEN_MS = 1_764_643_200_123  # when the gateway wrote the raw record
+SAMPLE = Path(__file__).resolve().parents[2] / "connectors/department/samples/urban-case.json"
+
+
+class _Registry:
+    """Schema ids handed out in memory: the registry calls AvroSerde makes."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[int, str] = {}
+
+    async def register(self, subject: str, schema: str) -> int:
+        for schema_id, text in self.schemas.items():
+            if text == schema:
+                return schema_id
+        self.schemas[len(self.schemas) + 1] = schema
+        return len(self.schemas)
+
+    async def schema_by_id(self, schema_id: int) -> str:
+        return self.schemas[schema_id]
+
+
+def _raw(value: bytes, offset: int, kind: str = "urban-case") -> Any:
+    return SimpleNamespace(
+        topic="raw.dept-urban.v1", partition=0, offset=offset, key=b"CG-1", value=value,
+        headers=[("hub.native.kind", kind.encode()), ("hub.trace_id", b"ab" * 16)],
+        timestamp=WRITTEN_MS,
+    )
+
+
+@pytest.fixture
+def stage() -> tuple[Normaliser, MemoryEmitter, AvroSerde]:
+    out = MemoryEmitter()
+    serde = AvroSerde(_Registry())  # type: ignore[arg-type]
+    reference = load_seed_reference()
+    return Normaliser(out, serde, lambda: reference, load_catalogue()), out, serde
+
+
+async def test_a_raw_record_processed_twice_is_emitted_twice_with_the_same_key_and_id(
+    stage: tuple[Normaliser, MemoryEmitter, AvroSerde],
+) -> None:
+    normaliser, out, serde = stage
+    native = json.loads(SAMPLE.read_text(encoding="utf-8"))["native"]
+    value = json.dumps(native, ensure_ascii=False).encode()
+    await normaliser.stage().handle(_raw(value, 7))
+    await normaliser.stage().handle(_raw(value, 7))  # redelivered after a crash
+    clues = out.to(KINDS["clue"].topic)
+    assert len(clues) == 2
+    (key, first, headers), (key_again, second, _) = clues
+    assert key == key_again and first == second  # the same bytes: a repeat, not a conflict
+    clue = await serde.decode("clue", first or b"")
+    assert clue.received_at == datetime.fromtimestamp(WRITTEN_MS / 1000, UTC)
+    made = [assignment_of(clue, "street-jiyuqiao", "占道经营") for _ in range(2)]  # type: ignore[arg-type]
+    assert made[0] == made[1] and made[0].issued_at == clue.received_at
+    assert clue.source_party == "dept-urban"  # type: ignore[attr-defined]
+    assert str(clue.record_id).encode() == key  # type: ignore[attr-defined]
+    names = dict(headers)
+    assert names["hub.kind"] == b"clue" and names["hub.native.kind"] == b"urban-case"
+    assert names["hub.trace_id"] == b"ab" * 16
+    assert out.to(DLQ_TOPIC) == []
+
+
+async def test_a_record_of_an_unknown_native_kind_is_parked_with_its_reason_and_bytes(
+    stage: tuple[Normaliser, MemoryEmitter, AvroSerde],
+) -> None:
+    normaliser, out, _ = stage
+    value = json.dumps({"编号": "X-1"}, ensure_ascii=False).encode()
+    await normaliser.stage().handle(_raw(value, 9, kind="no-such-kind"))
+    assert out.to(KINDS["clue"].topic) == []
+    ((key, parked, headers),) = out.to(DLQ_TOPIC)
+    names = dict(headers)
+    assert parked == value and key == b"CG-1"
+    assert names["hub.error.class"] == b"kind.unknown"
+    assert names["hub.error.source.topic"] == b"raw.dept-urban.v1"
+    assert names["hub.error.source.offset"] == b"9"
