@@ -5,6 +5,7 @@ from hub.registry._compat import LEVELS, incompatibilities
 from hub.registry._embedded import SCHEMAS_TOPIC, EmbeddedRegistry
 from hub.registry._http import registry_app
 from hub.registry._local import LocalRegistryClient
+from hub.registry._memory import MemoryRegistry
 from hub.registry._open import external_registry, open_registry
 from hub.registry._store import Registered, SchemaStore
 
@@ -13,6 +14,7 @@ __all__ = [
     "SCHEMAS_TOPIC",
     "EmbeddedRegistry",
     "LocalRegistryClient",
+    "MemoryRegistry",
     "Registered",
     "RegistryClient",
     "SchemaStore",

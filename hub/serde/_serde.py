@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from hub.errors import DecodeError, RecordInvalid, SchemaRegistryError
 from hub.records import KINDS, Kind, field_errors, kind_of, to_avro
 from hub.reference import Reference
-from hub.registry import LocalRegistryClient, RegistryClient
+from hub.registry import LocalRegistryClient, MemoryRegistry, RegistryClient
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -38,7 +38,7 @@ def unpack(data: bytes) -> tuple[int, bytes]:
 class AvroSerde:
     """Encodes and decodes canonical records through a schema registry."""
 
-    def __init__(self, registry: RegistryClient | LocalRegistryClient) -> None:
+    def __init__(self, registry: RegistryClient | LocalRegistryClient | MemoryRegistry) -> None:
         self.registry = registry
         self._writers: dict[str, tuple[int, Any]] = {}
         self._parsed_by_id: dict[int, Any] = {}

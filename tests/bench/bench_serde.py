@@ -23,23 +23,9 @@ import fastavro
 
 from hub.records import KINDS, to_avro, validate
 from hub.reference import load_seed_reference
+from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
 from tests.samples import SAMPLES, sample
-
-
-class _MemoryRegistry:
-    def __init__(self) -> None:
-        self.schemas: dict[int, str] = {}
-
-    async def register(self, subject: str, schema: str) -> int:
-        for schema_id, text in self.schemas.items():
-            if text == schema:
-                return schema_id
-        self.schemas[len(self.schemas) + 1] = schema
-        return len(self.schemas)
-
-    async def schema_by_id(self, schema_id: int) -> str:
-        return self.schemas[schema_id]
 
 
 def _inputs(kind: str, count: int) -> list[dict[str, Any]]:
@@ -54,7 +40,7 @@ def _timed(work: Callable[[], int]) -> tuple[float, float]:
 
 
 def run(kind: str, count: int, reference: Any) -> dict[str, Any]:
-    serde = AvroSerde(_MemoryRegistry())  # type: ignore[arg-type]
+    serde = AvroSerde(MemoryRegistry())
     spec = KINDS[kind]
     writer = asyncio.run(serde.writer(spec))
     parsed = writer[1]

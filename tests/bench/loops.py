@@ -397,16 +397,16 @@ def _hub_codec(data_dir: str | None) -> tuple[Any, Any, Any]:
     """(serde on an in-memory registry, reference data, the native kind's mapping spec)."""
     from hub.catalogue import read_cache
     from hub.reference import load_seed_reference
+    from hub.registry import MemoryRegistry
     from hub.serde import AvroSerde
     from hub.settings import HubSettings
-    from tests.bench.bench_serde import _MemoryRegistry
 
     reference = None
     if data_dir:  # what `hub reference load` cached, as a worker has it
         reference = read_cache(HubSettings(data_dir=Path(data_dir)))
     reference = reference or load_seed_reference()
     spec, _ = spec_and_sample()
-    return AvroSerde(_MemoryRegistry()), reference, spec  # type: ignore[arg-type]
+    return AvroSerde(MemoryRegistry()), reference, spec
 
 
 def b3(size: str, records: int, data_dir: str | None) -> None:

@@ -84,6 +84,7 @@ from kafka.structs import OffsetAndMetadata
 
 from hub.records import KINDS, derive_record_id
 from hub.reference import load_seed_reference
+from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
 from tests.bench.bench_dispatch import (
     DEPARTMENTS,
@@ -95,7 +96,6 @@ from tests.bench.bench_dispatch import (
     stop_worker,
 )
 from tests.bench.bench_gateway import HUB, KAFKA_SH, _cpu, _free_port, _wait_healthy, closed_loop
-from tests.bench.bench_serde import _MemoryRegistry
 from tests.bench.loops import (
     NATIVE_KIND,
     NATIVE_KIND_HEADER,
@@ -476,7 +476,7 @@ class Suite:
 
     def describe_records(self) -> None:
         """Sizes of the native and canonical records, and the canonical field count."""
-        serde = AvroSerde(_MemoryRegistry())  # type: ignore[arg-type]
+        serde = AvroSerde(MemoryRegistry())
         writer = asyncio.run(serde.writer(KINDS["clue"]))
 
         def leaves(schema: Any) -> int:

@@ -21,28 +21,12 @@ from hub.kafka import DLQ_TOPIC
 from hub.normalise import Normaliser
 from hub.records import KINDS
 from hub.reference import load_seed_reference
+from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
 from hub.stream import MemoryEmitter
 
 WRITTEN_MS = 1_764_643_200_123  # when the gateway wrote the raw record
 SAMPLE = Path(__file__).resolve().parents[2] / "connectors/department/samples/urban-case.json"
-
-
-class _Registry:
-    """Schema ids handed out in memory: the registry calls AvroSerde makes."""
-
-    def __init__(self) -> None:
-        self.schemas: dict[int, str] = {}
-
-    async def register(self, subject: str, schema: str) -> int:
-        for schema_id, text in self.schemas.items():
-            if text == schema:
-                return schema_id
-        self.schemas[len(self.schemas) + 1] = schema
-        return len(self.schemas)
-
-    async def schema_by_id(self, schema_id: int) -> str:
-        return self.schemas[schema_id]
 
 
 def _raw(value: bytes, offset: int, kind: str = "urban-case") -> Any:
@@ -56,7 +40,7 @@ def _raw(value: bytes, offset: int, kind: str = "urban-case") -> Any:
 @pytest.fixture
 def stage() -> tuple[Normaliser, MemoryEmitter, AvroSerde]:
     out = MemoryEmitter()
-    serde = AvroSerde(_Registry())  # type: ignore[arg-type]
+    serde = AvroSerde(MemoryRegistry())
     reference = load_seed_reference()
     return Normaliser(out, serde, lambda: reference, load_catalogue()), out, serde
 
