@@ -249,12 +249,14 @@ async def live_subscriptions(admin: Any, groups: Iterable[str]) -> dict[str, set
     wanted = list(groups)
     if not wanted:
         return found
+    # DescribeGroups answers (error, group id, state, protocol type, protocol, members);
+    # a member ends with its metadata and its assignment in every version
     for response in await admin.describe_consumer_groups(wanted):
         for group in response.groups:
             topics = found.setdefault(str(group[1]), set())
             for member in group[5]:
                 try:
-                    topics.update(ConsumerProtocolMemberMetadata.decode(member[3]).subscription)
+                    topics.update(ConsumerProtocolMemberMetadata.decode(member[-2]).subscription)
                 except (ValueError, TypeError, struct.error):  # not a consumer's metadata
                     continue
     return found
