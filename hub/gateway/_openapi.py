@@ -13,9 +13,9 @@ from hub import __version__
 from hub.dispatch import OrderState
 from hub.dispatch._assessment import MEASURES as ASSESSMENT_MEASURES
 from hub.gateway._kafka import CURSOR_PATTERN
-from hub.gateway._policy import HTTP_KINDS
+from hub.gateway._policy import ACTION_FIELDS, HTTP_KINDS
 from hub.gateway._problems import MEDIA_TYPE, PROBLEMS
-from hub.records import KINDS, EventType
+from hub.records import KINDS
 from hub.settings import HubSettings
 
 REF = "#/components/schemas/{model}"
@@ -328,24 +328,18 @@ def _document() -> dict[str, Any]:
             },
         ]
     }
+    # an action on an order is an OrderEvent without what the hub fills (order, party, ids)
+    event = schemas[KINDS["order-event"].model.__name__]
     schemas["OrderAction"] = {
         "type": "object",
         "required": ["event_type"],
         "additionalProperties": False,
-        "properties": {
-            "event_type": {"type": "string", "enum": [e.value for e in EventType]},
-            "source_id": {
-                "type": "string",
-                "description": "your id of this action; re-sending it is applied once",
-            },
-            "occurred_at": {"type": "string", "format": "date-time"},
-            "reason": {"type": "string"},
-            "comment": {"type": "string"},
-            "rating": {"type": "integer", "minimum": 1, "maximum": 5},
-            "reassign_to": {"type": "array", "items": {"type": "string"}},
-            "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}},
-        },
+        "properties": {name: copy.deepcopy(event["properties"][name]) for name in ACTION_FIELDS},
+        "allOf": copy.deepcopy(event.get("allOf", [])),
     }
+    schemas["OrderAction"]["properties"]["source_id"]["description"] = (
+        "your id of this action; re-sending it is applied once (default: one the hub makes)"
+    )
     accepted_action = copy.deepcopy(_ACCEPTED)
     accepted_action["properties"] = {
         **accepted_action["properties"],

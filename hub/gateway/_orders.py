@@ -37,6 +37,7 @@ from hub.dispatch import (
     view_from_dict,
     view_to_dict,
 )
+from hub.gateway._policy import ACTION_FIELDS
 from hub.gateway._problems import Problem, count_refusal
 from hub.records import KINDS, EventType, OrderEvent
 from hub.reference import Party, PartyKind
@@ -47,16 +48,6 @@ if TYPE_CHECKING:
 
 FORWARDED = "X-Hub-Forwarded"
 _PERIOD = re.compile(r"20\d\d-(0[1-9]|1[0-2])")
-CLIENT_FIELDS = {
-    "event_type",
-    "source_id",
-    "occurred_at",
-    "reason",
-    "comment",
-    "rating",
-    "reassign_to",
-    "attachments",
-}
 
 
 class OrderDesk:
@@ -183,23 +174,24 @@ class OrderDesk:
             return await self._forward(request, owner)
         party = self.gateway.party_of(request)
         self._not_ops(party)
+        view = self._view(order_id, party)  # the order first: unknown to the caller is 404
         body = await self.gateway.read_json(request)
         if not isinstance(body, dict):
             raise Problem("invalid-record", "send a JSON object with event_type and its fields")
-        unknown = sorted(set(body) - CLIENT_FIELDS)
+        unknown = sorted(set(body) - set(ACTION_FIELDS))
         if unknown:
             raise Problem(
                 "hub-owned-field",
                 f"remove {', '.join(unknown)}: the hub fills the order, the party and the ids",
                 detail_zh="派单编号、操作方和记录编号由枢纽填写",
             )
-        data = {
+        data = {  # defaults for what the body leaves out; the body as sent; what the hub fills
+            "source_id": f"http/{uuid.uuid4().hex}",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            **body,
             "source_party": party.id,
-            "source_id": body.get("source_id") or f"http/{uuid.uuid4().hex}",
-            "occurred_at": body.get("occurred_at") or datetime.now(UTC).isoformat(),
             "order_id": order_id,
             "actor_party": party.id,
-            **{k: v for k, v in body.items() if k not in ("source_id", "occurred_at")},
         }
         kind = KINDS["order-event"]
         try:
@@ -214,7 +206,6 @@ class OrderDesk:
                 f"{event.event_type.value} is raised by the hub's timers, not over HTTP",
                 detail_zh="超时和督办事件由枢纽发出",
             )
-        view = self._view(order_id, party)
         outcome = apply_event(view, event)
         if isinstance(outcome, Rejection):
             raise Problem(

@@ -29,6 +29,19 @@ ACTING_FIELD: dict[str, str] = {"order": "from_party", "order-event": "actor_par
 
 HTTP_KINDS = sorted(set().union(*PUBLISHABLE.values()))
 
+# What a party sends to act on an order (POST /v1/orders/{id}/events): an OrderEvent's
+# fields less those the hub fills (the order, the acting party, the ids).
+ACTION_FIELDS = (
+    "event_type",
+    "source_id",
+    "occurred_at",
+    "reason",
+    "comment",
+    "rating",
+    "reassign_to",
+    "attachments",
+)
+
 
 def may_publish(kind: PartyKind, record_kind: str) -> bool:
     return record_kind in PUBLISHABLE[kind]

@@ -12,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from hub.records._envelope import CanonicalModel, Envelope
 from hub.records._masking import is_masked, mask_name, mask_phone
@@ -497,8 +497,37 @@ class DispatchOrder(Envelope):
 _REASON_REQUIRED = {EventType.RETURNED, EventType.NOT_FILED, EventType.RECONSIDERATION}
 
 
+def _event_rules(schema: dict[str, Any]) -> None:
+    """The validators' cross-field rules below, said in the JSON schema too (so the OpenAPI
+    document refuses what the hub refuses): a rating with EVALUATED only, and there
+    required; a reason for return, not-filed and reconsideration; new recipients for a
+    reassignment."""
+
+    def when(types: set[EventType], then: dict[str, Any], negate: bool = False) -> dict[str, Any]:
+        kinds: dict[str, Any] = {"enum": sorted(t.value for t in types)}
+        return {
+            "if": {
+                "required": ["event_type"],
+                "properties": {"event_type": {"not": kinds} if negate else kinds},
+            },
+            "then": then,
+        }
+
+    def needs(name: str, shape: dict[str, Any]) -> dict[str, Any]:
+        return {"required": [name], "properties": {name: shape}}
+
+    schema["allOf"] = [
+        when({EventType.EVALUATED}, needs("rating", {"type": "integer"})),
+        when({EventType.EVALUATED}, {"properties": {"rating": {"type": "null"}}}, negate=True),
+        when(_REASON_REQUIRED, needs("reason", {"type": "string"})),
+        when({EventType.REASSIGNED}, needs("reassign_to", {"minItems": 1})),
+    ]
+
+
 class OrderEvent(Envelope):
     """派单事件 OrderEvent: one step in the life of a dispatch order."""
+
+    model_config = ConfigDict(json_schema_extra=_event_rules)
 
     event_id: uuid.UUID = Field(
         default=None,

@@ -445,6 +445,13 @@ def test_an_order_is_visible_only_to_the_parties_on_it(hub: Hub) -> None:
     )
     assert _get(hub, f"/v1/orders/{uuid.uuid4()}", "dept-urban")[0] == 404
     assert _get(hub, "/v1/orders/not-an-id", "dept-urban")[0] == 404
+    # the order first, then the body: a stranger learns nothing from the validation
+    bad = {"event_type": "SIGNED", "rating": 9, "source_id": ""}
+    assert hub.post(f"/v1/orders/{order_id}/events", bad, "dept-water")[0] == 404
+    assert hub.post(f"/v1/orders/{uuid.uuid4()}/events", bad, "dept-urban")[0] == 404
+    status, problem = hub.post(f"/v1/orders/{order_id}/events", bad, "dept-urban")
+    assert status == 422, problem
+    assert {e["path"] for e in problem["errors"]} >= {"source_id", "rating"}, problem
 
 
 def test_a_party_lists_the_orders_it_issued_and_received(hub: Hub) -> None:
