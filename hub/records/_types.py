@@ -107,8 +107,26 @@ def _fen(value: Decimal) -> Decimal:
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), AfterValidator(_fen)]
 """An amount in yuan with fen precision, never negative."""
 
-PartyId = Annotated[str, Field(min_length=2, max_length=40), AfterValidator(_known_party)]
-StreetId = Annotated[str, Field(min_length=2, max_length=40), AfterValidator(_street)]
+def _party_enum(schema: dict[str, Any]) -> None:
+    """JSON schema: the packaged parties' ids (what a record is checked against when the
+    worker's reference data says no more), so the OpenAPI document names them."""
+    schema["enum"] = sorted(party.id for party in packaged_parties())
+
+
+def _street_enum(schema: dict[str, Any]) -> None:
+    schema["enum"] = sorted(party.id for party in packaged_parties() if party.kind == "street")
+
+
+PartyId = Annotated[
+    str,
+    Field(min_length=2, max_length=40, json_schema_extra=_party_enum),
+    AfterValidator(_known_party),
+]
+StreetId = Annotated[
+    str,
+    Field(min_length=2, max_length=40, json_schema_extra=_street_enum),
+    AfterValidator(_street),
+]
 MatterCode = Annotated[str, Field(pattern=r"^[A-Z]{3}-[0-9]{3}$"), AfterValidator(_matter)]
 Uscc = Annotated[str, BeforeValidator(_strip), AfterValidator(_uscc)]
 CitizenId = Annotated[str, BeforeValidator(_strip), AfterValidator(_citizen_id)]

@@ -1,13 +1,14 @@
 """The poison corpus: 60-odd kinds of bad records written straight to the hub's topics.
 
-Each record carries a ``fault.poison`` header with its number (the DLQ keeps the
-original headers), so the case can tell, for every kind, whether it was parked and
-with which reason. Kinds: for each canonical topic, bytes that are not Avro, empty,
-JSON, a wrong magic byte, an unknown schema id, truncated Avro, a bare frame header,
-Avro of another kind, a record of ~1,040,000 bytes and a null header value; valid Avro
-with content the hub refuses (an unknown recipient, an unroutable whistle, an event out
-of state or from a stranger, a clue with an unknown matter, events for an order the hub
-has not seen); and, per raw topic, native records in a wrong shape.
+Each record carries a ``fault.poison`` header with its run and number (``<run>/<n>``;
+the DLQ keeps the original headers), so the case can tell, for every kind, whether it
+was parked in this run and with which reason. Kinds: for each canonical topic, bytes
+that are not Avro, empty, JSON, a wrong magic byte, an unknown schema id, truncated
+Avro, a bare frame header, Avro of another kind, a record of ~1,040,000 bytes and a
+null header value; valid Avro with content the hub refuses (an unknown recipient, an
+unroutable whistle, an event out of state or from a stranger, a clue with an unknown
+matter, events for an order the hub has not seen); and, per raw topic, native records
+in a wrong shape.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ async def corpus(serde: AvroSerde, run: str) -> tuple[list[Poison], list[Any], l
         n = len(items)
         key = key if key is not None else f"poison-{run}-{n}".encode()
         items.append(
-            Poison(n, kind, topic, key, value, [*(headers or []), (POISON, str(n).encode())], later)
+            Poison(n, kind, topic, key, value,
+                   [*(headers or []), (POISON, f"{run}/{n}".encode())], later)
         )
 
     order = _order(run, 0)

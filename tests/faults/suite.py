@@ -410,8 +410,8 @@ def _check_poison(run: Run, state: dict[str, Any], tokens: dict[str, str]) -> No
         found: dict[int, dict[str, Any]] = {}
         for record in asyncio.run(_read_topic(bootstrap, "hub.dlq.v1")):
             headers = dict(record.headers or [])
-            number = headers.get(POISON)
-            if number is not None:
+            run_of, _, number = (headers.get(POISON) or b"").decode().rpartition("/")
+            if run_of == state["run"]:  # an earlier run's poison is in the same DLQ
                 found[int(number)] = {
                     "id": f"{record.partition}:{record.offset}",
                     "reason": headers.get("hub.error.class", b"").decode(),
