@@ -243,7 +243,7 @@ def cases(profile: str) -> list[Case]:
         Case("schemas", "_schemas unwritable for 60 s while records arrive", 1,
              [(0.2, schemas_unwritable(n(60, 35)))],
              orders=n(300, 60), clues=n(50, 10), rate=n(30, 25)),
-        Case("poison", "poison corpus (73 kinds) written straight to the topics among "
+        Case("poison", "poison corpus (69 kinds) written straight to the topics among "
              "good traffic, then a fix and `hub dlq replay`", 1, [],
              orders=n(200, 20), clues=n(50, 5), rate=n(30, 25), poison=True),
         Case("contract", "schemathesis (every check) against /v1/openapi.json, each request "
