@@ -264,7 +264,7 @@ def _readyz(url: str) -> dict[str, Any]:
 
 def cmd_status(settings: HubSettings, args: argparse.Namespace) -> int:
     """Topics, consumer lag, connectors, DLQ and order SLA, in one view."""
-    from hub.metrics import live_subscriptions, read_kafka_view
+    from hub.metrics import read_kafka_view
     from hub.reference import load_parties
     from hub.topics import admin_client, load_topics, read_cluster
 
@@ -284,12 +284,9 @@ def cmd_status(settings: HubSettings, args: argparse.Namespace) -> int:
         try:
             listed = await admin.list_consumer_groups()  # (group id, protocol type) tuples
             groups = sorted(g[0] for g in listed if str(g[0]).startswith(settings.app_id))
-            subscribed = await live_subscriptions(admin, groups)
         finally:
             await admin.close()
-        view = await read_kafka_view(
-            settings, groups, extra_topics=_traffic_topics(specs), subscribed=subscribed
-        )
+        view = await read_kafka_view(settings, groups, extra_topics=_traffic_topics(specs))
         letters = await ops.read_dead_letters(settings)
         orders = await ops.read_orders(settings)
         async with _serde(settings) as serde:

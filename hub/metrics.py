@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 from aiokafka.errors import KafkaError
 from prometheus_client import (
     CollectorRegistry,
@@ -239,27 +236,6 @@ async def read_kafka_view(
     view.dlq_depth = sum(ends[tp] - starts[tp] for tp in dlq)
     view.ends = {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
     return view
-
-
-async def live_subscriptions(admin: Any, groups: Iterable[str]) -> dict[str, set[str]]:
-    """The topics the live members of each group subscribe to, from the group
-    coordinator (empty for a group with no member now): what `hub status` counts lag on
-    when it cannot ask the worker."""
-    found: dict[str, set[str]] = {}
-    wanted = list(groups)
-    if not wanted:
-        return found
-    # DescribeGroups answers (error, group id, state, protocol type, protocol, members);
-    # a member ends with its metadata and its assignment in every version
-    for response in await admin.describe_consumer_groups(wanted):
-        for group in response.groups:
-            topics = found.setdefault(str(group[1]), set())
-            for member in group[5]:
-                try:
-                    topics.update(ConsumerProtocolMemberMetadata.decode(member[-2]).subscription)
-                except (ValueError, TypeError, struct.error):  # not a consumer's metadata
-                    continue
-    return found
 
 
 class KafkaWatch(Collector):

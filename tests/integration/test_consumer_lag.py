@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
-from hub.metrics import live_subscriptions, read_kafka_view
+from hub.metrics import read_kafka_view
 from hub.settings import HubSettings
 
 pytestmark = pytest.mark.kafka
@@ -69,23 +69,3 @@ async def test_partitions_a_group_never_committed_count_as_lag(
     latest = HubSettings(kafka_bootstrap=kafka_bootstrap, kafka_offset_reset="latest")
     view = await read_kafka_view(latest, [group], subscribed={group: [untouched_topic]})
     assert view.group_lag(group) == 0  # such a group would start at the log end
-
-
-async def test_hub_status_learns_a_live_groups_topics_from_its_members(
-    kafka_bootstrap: str, unique_name: Callable[[str], str]
-) -> None:
-    topic, group = unique_name("subscribed"), unique_name("group")
-    await _topic_with_records(kafka_bootstrap, topic, [3])
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await consumer.getmany(timeout_ms=3000)  # joined; nothing committed
-        assert await live_subscriptions(admin, [group]) == {group: {topic}}
-    finally:
-        await admin.close()
-        await consumer.stop()

@@ -153,7 +153,14 @@ async def test_a_native_case_becomes_a_clue_and_an_assignment_for_the_street(
         TopicWatch(worker.bootstrap, "out.street-jiyuqiao.v1") as inbox,
     ):
         await worker.produce(RAW, native(number), KIND, key=number.encode())
-        (written,) = await clues.collect(1, lambda r: r.key == expected.encode())
+        try:
+            written = (await clues.collect(1, lambda r: r.key == expected.encode(), 15))[0]
+        except AssertionError:
+            # the module's worker is a new group under HUB_KAFKA_OFFSET_RESET=latest: a
+            # record written before it resolved where to start is behind that start.
+            # The same record again makes the same clue (same id), once the worker reads.
+            await worker.produce(RAW, native(number), KIND, key=number.encode())
+            written = (await clues.collect(1, lambda r: r.key == expected.encode(), 30))[0]
         clue = await worker.serde.decode("clue", written.value)
         assert header(written, "hub.kind") == b"clue"
         assert header(written, "hub.native.kind") == b"urban-case"
