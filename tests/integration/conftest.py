@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -168,6 +170,22 @@ def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=30)
+
+
+def http_json(base: str, path: str, token: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+    """GET (or POST body as JSON) path of a worker with a bearer token: (status, JSON)."""
+    request = urllib.request.Request(  # noqa: S310
+        base + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.load(error)
 
 
 @contextmanager

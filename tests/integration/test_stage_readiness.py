@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-from tests.integration.conftest import issue_tokens, running_worker, worker_env
+from tests.integration.conftest import http_json, issue_tokens, running_worker, worker_env
 from tests.samples import sample
 
 pytestmark = pytest.mark.kafka
@@ -34,25 +34,10 @@ def _readyz(base: str) -> tuple[int, dict[str, Any]]:
             return error.code, json.load(error)
 
 
-def _call(base: str, path: str, token: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(  # noqa: S310
-        base + path,
-        data=None if body is None else json.dumps(body).encode(),
-        method="GET" if body is None else "POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.load(error)
-
-
 def _inbox_end(base: str, token: str) -> str:
     cursor = ""
     while True:
-        status, page = _call(base, f"/v1/inbox?limit=1000&cursor={cursor}", token)
+        status, page = http_json(base, f"/v1/inbox?limit=1000&cursor={cursor}", token)
         assert status == 200, page
         cursor = page["cursor"]
         if not page["items"]:
@@ -96,7 +81,7 @@ def test_a_stuck_stage_is_named_on_readyz_and_flows_again_by_itself(
             start = _inbox_end(base, tokens["dept-urban"])
             _inbox_refuses(admin, "16")
             order = sample("order", source_id=f"STUCK-{uuid.uuid4().hex[:12]}")
-            status, answer = _call(base, "/v1/records/order", tokens["street-jiyuqiao"], order)
+            status, answer = http_json(base, "/v1/records/order", tokens["street-jiyuqiao"], order)
             assert status == 202, answer
 
             def stuck() -> bool:
@@ -112,7 +97,7 @@ def test_a_stuck_stage_is_named_on_readyz_and_flows_again_by_itself(
             _until("/readyz ready again", lambda: _readyz(base)[0] == 200)
 
             def delivered() -> bool:
-                status, page = _call(
+                status, page = http_json(
                     base, f"/v1/inbox?limit=1000&cursor={start}", tokens["dept-urban"]
                 )
                 return status == 200 and any(
