@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT
-from tests.integration.conftest import issue_tokens, running_worker, worker_env
+from tests.integration.conftest import http_json, issue_tokens, running_worker, worker_env
 from tests.samples import sample
 from tests.simulators.party import FailMode, PartySimulator
 
@@ -378,21 +378,6 @@ def party_in_thread() -> Iterator[PartySimulator]:
         loop.close()
 
 
-def _post(base: str, path: str, body: Any, token: str) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(  # noqa: S310
-        base + path,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.load(error)
-
-
 def _order(issued: datetime, deadline: datetime) -> dict[str, Any]:
     """An order from 积玉桥 street to the urban management department."""
     return sample(
@@ -513,16 +498,16 @@ def test_every_metric_the_alerts_and_dashboard_query_is_exposed_by_a_worker(
         street = tokens["street-jiyuqiao"]
         with running_worker(env, tmp_path / "worker.log") as base:
             now = datetime.now(UTC)
-            status, answer = _post(
-                base, "/v1/records/order", _order(now, now + timedelta(days=1)), street
+            status, answer = http_json(
+                base, "/v1/records/order", street, _order(now, now + timedelta(days=1))
             )
             assert status == 202, answer
             # issued 30 hours ago, due an hour ago: the deadline sweep reports it overdue
             late = _order(now - timedelta(hours=30), now - timedelta(hours=1))
-            status, answer = _post(base, "/v1/records/order", late, street)
+            status, answer = http_json(base, "/v1/records/order", street, late)
             assert status == 202, answer
             refused = _order(now, now - timedelta(days=1))  # due before it was issued
-            status, answer = _post(base, "/v1/records/order", refused, street)
+            status, answer = http_json(base, "/v1/records/order", street, refused)
             assert status == 422, answer
             _park_unknown_native_kind(applied_topics, "raw.dept-urban.v1")
 
