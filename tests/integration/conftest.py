@@ -172,7 +172,9 @@ def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[
             process.wait(timeout=30)
 
 
-def http_json(base: str, path: str, token: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+def http_json(
+    base: str, path: str, token: str, body: Any = None, timeout: float = 10.0
+) -> tuple[int, Any]:
     """GET (or POST body as JSON) path of a worker with a bearer token: (status, JSON)."""
     request = urllib.request.Request(  # noqa: S310
         base + path,
@@ -181,7 +183,7 @@ def http_json(base: str, path: str, token: str, body: Any = None) -> tuple[int, 
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
             return answer.status, json.load(answer)
     except urllib.error.HTTPError as error:
         with error:

@@ -5,14 +5,11 @@ applied once, and the month's assessment counts each step once."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +24,7 @@ from hub.reference import BEIJING
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT
-from tests.integration.conftest import worker_process
+from tests.integration.conftest import http_json, worker_process
 from tests.samples import sample
 
 pytestmark = pytest.mark.kafka
@@ -51,15 +48,7 @@ def _free_port() -> int:
 
 
 def _get(base: str, path: str, token: str) -> tuple[int, Any]:
-    request = urllib.request.Request(  # noqa: S310
-        base + path, headers={"Authorization": f"Bearer {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as answer:  # noqa: S310
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.load(error)
+    return http_json(base, path, token, timeout=15)
 
 
 def _ready(log: Path) -> int:
