@@ -26,7 +26,7 @@ from hub.reference import BEIJING, REFERENCE_DIR, load_calendar
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT
-from tests.integration.conftest import running_worker
+from tests.integration.conftest import http_json, running_worker
 from tests.samples import sample
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
@@ -57,21 +57,8 @@ class Hub:
         self.tokens = tokens
 
     def post(self, path: str, body: Any, party: str) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(  # noqa: S310
-            self.base + path,
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={
-                "Authorization": f"Bearer {self.tokens[party]}",
-                "Content-Type": "application/json",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-                return answer.status, json.load(answer)
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, json.load(error)
+        status, answer = http_json(self.base, path, self.tokens[party], body)
+        return status, answer
 
     def inbox_for(
         self, party: str, order_id: str, count: int, timeout: float = 30
