@@ -624,7 +624,7 @@ class Gateway:
     async def openapi(self, request: web.Request) -> web.Response:
         from hub.gateway._openapi import document
 
-        return web.json_response(document(self.settings))
+        return web.json_response(document(self.settings, self.reference))
 
 
 class _Repeats:

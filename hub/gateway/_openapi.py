@@ -15,7 +15,8 @@ from hub.dispatch._assessment import MEASURES as ASSESSMENT_MEASURES
 from hub.gateway._kafka import CURSOR_PATTERN
 from hub.gateway._policy import ACTION_FIELDS, HTTP_KINDS
 from hub.gateway._problems import MEDIA_TYPE, PROBLEMS
-from hub.records import KINDS
+from hub.records import KINDS, MATTER_CATALOGUE
+from hub.reference import Reference
 from hub.settings import HubSettings
 
 REF = "#/components/schemas/{model}"
@@ -589,6 +590,29 @@ def _document() -> dict[str, Any]:
     }
 
 
-def document(settings: HubSettings | None = None) -> dict[str, Any]:
-    """The OpenAPI document (the same for every worker)."""
-    return _document()
+def _name_matters(node: Any, codes: list[str]) -> None:
+    if isinstance(node, dict):
+        if node.pop(MATTER_CATALOGUE, False) and codes:
+            node["enum"] = codes
+        for value in node.values():
+            _name_matters(value, codes)
+    elif isinstance(node, list):
+        for value in node:
+            _name_matters(value, codes)
+
+
+@lru_cache(maxsize=4)
+def _with_matters(codes: tuple[str, ...]) -> dict[str, Any]:
+    named = copy.deepcopy(_document())
+    _name_matters(named, list(codes))
+    return named
+
+
+def document(
+    settings: HubSettings | None = None, reference: Reference | None = None
+) -> dict[str, Any]:
+    """The OpenAPI document. Given the worker's reference data, matter codes are the
+    codes of its current catalogue (what validation accepts); without it, or while the
+    catalogue is empty, their pattern only."""
+    codes = tuple(sorted(reference.matters)) if reference is not None else ()
+    return _with_matters(codes)

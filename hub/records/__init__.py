@@ -56,10 +56,12 @@ from hub.records._models import (
     TransferDetail,
 )
 from hub.records._rules import RULES, field_errors
+from hub.records._types import MATTER_CATALOGUE
 
 __all__ = [
     "HUB_NAMESPACE",
     "KINDS",
+    "MATTER_CATALOGUE",
     "NAMESPACE",
     "RULES",
     "SCHEMAS_DIR",

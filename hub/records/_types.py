@@ -104,8 +104,23 @@ def _fen(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), AfterValidator(_fen)]
+def _money_schema(schema: dict[str, Any]) -> None:
+    """JSON schema: what the validator takes (twelve whole digits, fen at most), as a
+    number or a plain decimal string; pydantic's own says any string."""
+    schema.clear()
+    schema["anyOf"] = [
+        {"type": "number", "minimum": 0, "maximum": 999_999_999_999.99, "multipleOf": 0.01},
+        {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$"},
+    ]
+
+
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2, json_schema_extra=_money_schema),
+    AfterValidator(_fen),
+]
 """An amount in yuan with fen precision, never negative."""
+
 
 def _party_enum(schema: dict[str, Any]) -> None:
     """JSON schema: the packaged parties' ids (what a record is checked against when the
@@ -127,11 +142,28 @@ StreetId = Annotated[
     Field(min_length=2, max_length=40, json_schema_extra=_street_enum),
     AfterValidator(_street),
 ]
-MatterCode = Annotated[str, Field(pattern=r"^[A-Z]{3}-[0-9]{3}$"), AfterValidator(_matter)]
+MATTER_CATALOGUE = "x-hub-matter-catalogue"
+"""Marks a matter code in the JSON schema; the OpenAPI document a worker serves names
+the codes of its current matter catalogue there (reference data, not code)."""
+MatterCode = Annotated[
+    str,
+    Field(pattern=r"^[A-Z]{3}-[0-9]{3}$", json_schema_extra={MATTER_CATALOGUE: True}),
+    AfterValidator(_matter),
+]
 Uscc = Annotated[str, BeforeValidator(_strip), AfterValidator(_uscc)]
 CitizenId = Annotated[str, BeforeValidator(_strip), AfterValidator(_citizen_id)]
 Phone = Annotated[str, BeforeValidator(_strip), AfterValidator(_phone)]
-Text = Annotated[str, Field(min_length=1, max_length=2000), BeforeValidator(_strip)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200), BeforeValidator(_strip)]
-Name = Annotated[str, Field(min_length=1, max_length=100), BeforeValidator(_strip)]
+# Texts are stripped before their length is checked, so one of blanks only is too short;
+# the JSON schema says so with a pattern: a character that is no blank to Python's
+# str.strip nor to a JavaScript validator's \s.
+_NOT_BLANK = {"pattern": r"[^\s\x1c-\x1f\x85]"}
+Text = Annotated[
+    str, Field(min_length=1, max_length=2000, json_schema_extra=_NOT_BLANK), BeforeValidator(_strip)
+]
+ShortText = Annotated[
+    str, Field(min_length=1, max_length=200, json_schema_extra=_NOT_BLANK), BeforeValidator(_strip)
+]
+Name = Annotated[
+    str, Field(min_length=1, max_length=100, json_schema_extra=_NOT_BLANK), BeforeValidator(_strip)
+]
 SourceId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]

@@ -7,6 +7,7 @@ this closes: the document allowed a rating on a SIGNED event; the hub refused it
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import jsonschema_rs
@@ -15,6 +16,7 @@ import pytest
 from hub.errors import RecordInvalid
 from hub.gateway import openapi_document
 from hub.records import EventType, validate
+from hub.reference import Reference, load_seed_reference
 from tests.samples import sample
 
 DOCUMENT = openapi_document()
@@ -72,3 +74,55 @@ def test_an_action_takes_the_event_models_field_rules() -> None:
     event = DOCUMENT["components"]["schemas"]["OrderEvent"]["properties"]
     assert action["source_id"]["pattern"] == event["source_id"]["pattern"]
     assert action["reason"] == event["reason"] and action["rating"] == event["rating"]
+
+
+def _field_schema(model: str, field: str) -> jsonschema_rs.Draft202012Validator:
+    node = DOCUMENT["components"]["schemas"][model]["properties"][field]
+    return jsonschema_rs.Draft202012Validator({**node, "components": DOCUMENT["components"]})
+
+
+def _takes(kind: str, field: str, value: Any, reference: Reference | None = None) -> bool:
+    try:
+        validate(kind, {**sample(kind), field: value}, reference)
+    except RecordInvalid:
+        return False
+    return True
+
+
+MONEY = [0, 1, 0.5, 20000, 999_999_999_999.99, 1e13, -1, 0.001, "0", "20000.5", "1.25",
+         "", "abc", "1e5", "1.001", "-3", "1234567890123", " ", "NaN"]
+
+
+@pytest.mark.parametrize("value", MONEY, ids=repr)
+def test_an_amount_the_document_allows_is_one_the_hub_takes(value: Any) -> None:
+    """Found by the contract case: the document allowed any string as an amount."""
+    if _field_schema("Matter", "max_fine").is_valid(value):
+        assert _takes("matter", "max_fine", value)
+    assert _field_schema("Matter", "max_fine").is_valid(value) == (
+        value in (0, 1, 0.5, 20000, 999_999_999_999.99, "0", "20000.5", "1.25")
+    )
+
+
+@pytest.mark.parametrize("value", ["   ", "\u3000", "\x1c\x1d", "\n\t", " 发票 ", "a"], ids=repr)
+def test_a_text_of_blanks_only_is_out_of_the_document_and_refused(value: str) -> None:
+    """Found by the contract case: `attachments[].name` of blanks passed the document
+    and was refused once stripped."""
+    allowed = _field_schema("Attachment", "name").is_valid(value)
+    attachment = {**sample("clue")["attachments"][0], "name": value}
+    assert allowed == _takes("clue", "attachments", [attachment])
+    assert allowed == bool(value.strip())
+
+
+def test_matter_codes_in_the_served_document_are_the_current_catalogue() -> None:
+    """Found by the contract case: any `ABC-123` passed the document; the hub takes only
+    the codes of its matter catalogue, which is reference data the worker reads."""
+    reference = load_seed_reference()
+    served = openapi_document(None, reference)
+    code = served["components"]["schemas"]["Clue"]["properties"]["matter_code"]
+    assert code["enum"] == sorted(reference.matters)
+    assert "x-hub-matter-catalogue" not in json.dumps(served)
+    assert _takes("clue", "matter_code", code["enum"][0], reference)
+    assert not _takes("clue", "matter_code", "ZZZ-999", reference)
+    smaller = Reference(reference.parties, dict(list(reference.matters.items())[:2]))
+    clue = openapi_document(None, smaller)["components"]["schemas"]["Clue"]
+    assert clue["properties"]["matter_code"]["enum"] == sorted(smaller.matters)
