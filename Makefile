@@ -9,7 +9,7 @@ HUB := $(VENV)/bin/hub
 KAFKA := deploy/kafka/kafka.sh
 TEST_KAFKA_PORT ?= 29092
 
-.PHONY: help install kafka run test unit check bench faults clean kafka-stop
+.PHONY: help system install kafka run test unit check bench faults clean kafka-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -23,13 +23,16 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed  ## create .venv and install the hub with its dev tools
 
+system:  ## the Debian packages beyond Python (Java, Maven, chromium, a Chinese font); apt-get as root
+	@deploy/system-packages.sh
+
 kafka:  ## fetch Apache Kafka jars from Maven Central (once; cached in deploy/kafka/.cache)
 	@$(KAFKA) fetch
 
-run: install kafka  ## start local Kafka, apply topics, run a worker in the foreground (Ctrl-C stops all)
+run: system install kafka  ## start local Kafka, apply topics, run a worker in the foreground (Ctrl-C stops all)
 	@PYTHON=$(PY) deploy/run.sh
 
-test: install kafka  ## schema check, then every test on a broker the suite starts and stops
+test: system install kafka  ## schema check, then every test on a broker the suite starts and stops
 	@$(HUB) schemas check
 	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	  $(KAFKA) stop --port $(TEST_KAFKA_PORT) >/dev/null 2>&1 || true; exit $$rc
@@ -42,10 +45,10 @@ check: install  ## ruff, and mypy strict on hub/ and connectors/
 	$(VENV)/bin/mypy
 	$(HUB) schemas check
 
-bench: install kafka  ## benchmarks: Kafka's ceiling, raw client loops, the hub (bench/results/latest.md)
+bench: system install kafka  ## benchmarks: Kafka's ceiling, raw client loops, the hub (bench/results/latest.md)
 	$(PY) -m tests.bench.suite $(BENCH_ARGS)
 
-faults: install kafka  ## the fault suite, full profile, three runs (faults/results/latest.md)
+faults: system install kafka  ## the fault suite, full profile, three runs (faults/results/latest.md)
 	$(PY) -m tests.faults.suite $(FAULTS_ARGS)
 
 kafka-stop:  ## stop a broker left running by make run
