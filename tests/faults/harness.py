@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hub.gateway import TokenStore
 from tests.conftest import ROOT
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
@@ -143,7 +144,8 @@ class Workers:
     def prepare(self, parties: list[str]) -> dict[str, str]:
         self.hub("topics", "apply")
         self.hub("reference", "load")
-        return {p: self.hub("tokens", "issue", p).strip() for p in parties}
+        store = TokenStore(self.data / "tokens.json")  # as `hub tokens issue`, one process
+        return {party: store.issue(party)[0] for party in parties}
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"

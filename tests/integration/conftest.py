@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 from kafka.admin import KafkaAdminClient
 
+from hub.gateway import TokenStore
 from hub.registry import EmbeddedRegistry, registry_app
 from hub.settings import HubSettings
 from tests.conftest import ROOT
@@ -57,14 +58,11 @@ def worker_env(bootstrap: str, data: Path, app_prefix: str, **settings: str) -> 
 
 
 def issue_tokens(env: dict[str, str], parties: Iterable[str]) -> dict[str, str]:
-    """A fresh bearer token for each party, in env's tokens file."""
-    hub = str(ROOT / ".venv" / "bin" / "hub")
-    return {
-        party: subprocess.run(
-            [hub, "tokens", "issue", party], env=env, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        for party in parties
-    }
+    """A fresh bearer token for each party, in env's tokens file: what `hub tokens issue`
+    does (tests/unit/test_cli.py runs the command), without a Python start-up per party."""
+    tokens_file = env.get("HUB_TOKENS_FILE") or str(Path(env["HUB_DATA_DIR"]) / "tokens.json")
+    store = TokenStore(Path(tokens_file))
+    return {party: store.issue(party)[0] for party in parties}
 
 
 def create_schemas_topic(bootstrap: str, name: str) -> None:

@@ -26,7 +26,7 @@ from hub.reference import BEIJING, REFERENCE_DIR, load_calendar
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT
-from tests.integration.conftest import http_json, running_worker
+from tests.integration.conftest import http_json, issue_tokens, running_worker
 from tests.samples import sample
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
@@ -143,12 +143,7 @@ def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False
     )
     assert loaded.returncode == 0, loaded.stderr
-    tokens = {
-        party: subprocess.run(
-            [HUB, "tokens", "issue", party], env=env, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        for party in PARTIES
-    }
+    tokens = issue_tokens(env, PARTIES)
     log = Path(data) / "worker.log"
     with running_worker(env, log) as base:
         yield Hub(base, applied_topics, tokens)
@@ -563,10 +558,7 @@ def test_a_restarted_worker_recovers_its_orders_from_the_changelog(
         }
 
     first = env("first")
-    for party in ("street-jiyuqiao", "dept-urban"):
-        tokens[party] = subprocess.run(
-            [HUB, "tokens", "issue", party], env=first, capture_output=True, text=True, check=True
-        ).stdout.strip()
+    tokens.update(issue_tokens(first, ("street-jiyuqiao", "dept-urban")))
     with running_worker(first, tmp_path / "first.log") as base:
         hub = Hub(base, applied_topics, tokens)
         order_id = hub.order("street-jiyuqiao")

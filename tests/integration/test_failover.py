@@ -24,7 +24,7 @@ from hub.reference import BEIJING
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT
-from tests.integration.conftest import http_json, worker_process
+from tests.integration.conftest import http_json, issue_tokens, worker_process
 from tests.samples import sample
 
 pytestmark = pytest.mark.kafka
@@ -146,12 +146,7 @@ def test_killing_one_of_two_workers_loses_and_duplicates_no_order_state(
 
     first, second = env("first", ports[0]), env("second", ports[1])
     subprocess.run([HUB, "reference", "load"], env=first, capture_output=True, check=True)
-    tokens = {
-        party: subprocess.run(
-            [HUB, "tokens", "issue", party], env=first, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        for party in (STREET, DEPARTMENT, "justice")
-    }
+    tokens = issue_tokens(first, (STREET, DEPARTMENT, "justice"))
     base = f"http://127.0.0.1:{ports[0]}"
     other = f"http://127.0.0.1:{ports[1]}"
     with (

@@ -24,7 +24,7 @@ from hub._guard import replay_target
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT
-from tests.integration.conftest import running_worker
+from tests.integration.conftest import issue_tokens, running_worker
 from tests.integration.test_connectors import TopicWatch, clue_id, header, urban_case
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="module")]
@@ -93,12 +93,7 @@ def hub_worker(bootstrap: str, data: Path, parties: Iterable[str] = PARTIES) -> 
         [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False
     )
     assert loaded.returncode == 0, loaded.stderr
-    tokens = {
-        party: subprocess.run(
-            [HUB, "tokens", "issue", party], env=env, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        for party in parties
-    }
+    tokens = issue_tokens(env, parties)
     with running_worker(env, data / "worker.log") as base:
         yield Worker(base, bootstrap, tokens)
 

@@ -102,6 +102,30 @@ def test_parties_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     assert "30 parties" in captured.err
 
 
+def test_tokens_issue_list_and_revoke(tmp_path: Path) -> None:
+    """The token commands operators use: a token shown once that the gateway's store
+    accepts, listed by id only, refused once revoked; an unknown party is a usage error."""
+    from hub.gateway import TokenStore
+
+    env = {"HUB_DATA_DIR": str(tmp_path)}
+    issued = run_hub("tokens", "issue", "street-jiyuqiao", **env)
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip()
+    entry = TokenStore(tmp_path / "tokens.json").authenticate(token)
+    assert entry is not None and entry.party == "street-jiyuqiao"
+    assert "shown once" in issued.stderr
+
+    listed = run_hub("tokens", "list", **env)
+    assert entry.token_id in listed.stdout and "live" in listed.stdout
+    assert token not in listed.stdout
+
+    assert run_hub("tokens", "revoke", entry.token_id, **env).returncode == 0
+    assert TokenStore(tmp_path / "tokens.json").authenticate(token) is None
+
+    unknown = run_hub("tokens", "issue", "street-nowhere", **env)
+    assert unknown.returncode == 2 and "unknown party" in unknown.stderr, unknown.stderr
+
+
 def test_bad_http_port_exits_2_without_traceback() -> None:
     result = run_hub("parties", HUB_HTTP_PORT="abc")
 
