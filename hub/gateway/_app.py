@@ -34,7 +34,13 @@ from hub.gateway._kafka import (
     encode_cursor,
 )
 from hub.gateway._limits import RateLimiter, ReplayGuard, retry_after
-from hub.gateway._policy import ACTING_FIELD, HTTP_KINDS, may_publish, may_read_inbox
+from hub.gateway._policy import (
+    ACTING_FIELD,
+    HTTP_KINDS,
+    HUB_OWNED_FIELDS,
+    may_publish,
+    may_read_inbox,
+)
 from hub.gateway._problems import Problem, count_refusal
 from hub.gateway._tokens import TokenEntry, TokenStore
 from hub.logs import traced
@@ -47,7 +53,6 @@ from hub.settings import HubSettings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-HUB_OWNED_FIELDS = ("record_id", "received_at")
 SIGNATURE_WINDOW = 300.0
 _TRACE = re.compile(r"^[0-9a-f]{16,32}$")
 _DIGITS = re.compile(r"[0-9]{1,12}")

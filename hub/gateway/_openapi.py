@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -13,14 +14,21 @@ from hub import __version__
 from hub.dispatch import OrderState
 from hub.dispatch._assessment import MEASURES as ASSESSMENT_MEASURES
 from hub.gateway._kafka import CURSOR_PATTERN
-from hub.gateway._policy import ACTION_FIELDS, HTTP_KINDS
+from hub.gateway._policy import ACTION_FIELDS, DERIVED_IDS, HTTP_KINDS, HUB_OWNED_FIELDS
 from hub.gateway._problems import MEDIA_TYPE, PROBLEMS
-from hub.records import KINDS, MATTER_CATALOGUE
+from hub.records import KINDS, MATTER_CATALOGUE, OFFICER_ROSTER
 from hub.reference import Reference
 from hub.settings import HubSettings
 
 REF = "#/components/schemas/{model}"
-HUB_OWNED = ("record_id", "received_at")
+UNSAID = (
+    "Rules a JSON schema cannot say, refused with 422 and named in the problem: the check "
+    "characters of a unified social credit code (GB 32100) and of a citizen identity "
+    "number (GB 11643), whose birth date is a real past date; an order's recipients "
+    "other than its issuer and its deadline after its issue; a case's officers distinct. "
+    "Matter codes and certificate numbers are those of the worker's current reference "
+    "data (the enums of the document it serves)."
+)
 
 
 def _problem_schema() -> dict[str, Any]:
@@ -93,6 +101,7 @@ def _publish_paths(kind: str, schema_name: str) -> dict[str, Any]:
         "post": {
             "operationId": f"publish_{kind.replace('-', '_')}",
             "summary": f"Publish one {kind} record (202 once the broker acknowledged it)",
+            "description": UNSAID,
             "tags": ["publish"],
             "parameters": [_trace_header()],
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
@@ -185,7 +194,7 @@ def _document() -> dict[str, Any]:
     schemas: dict[str, Any] = copy.deepcopy(defs.get("$defs", {}))
     for kind in HTTP_KINDS:
         name = KINDS[kind].model.__name__
-        for field in HUB_OWNED:  # refused when sent: the hub derives and stamps them
+        for field in (*HUB_OWNED_FIELDS, DERIVED_IDS.get(name)):  # the hub's to fill
             schemas[name]["properties"].pop(field, None)
     schemas["Problem"] = _problem_schema()
     schemas["Accepted"] = _ACCEPTED
@@ -590,29 +599,36 @@ def _document() -> dict[str, Any]:
     }
 
 
-def _name_matters(node: Any, codes: list[str]) -> None:
+def _name_codes(node: Any, codes: dict[str, list[str]]) -> None:
     if isinstance(node, dict):
-        if node.pop(MATTER_CATALOGUE, False) and codes:
-            node["enum"] = codes
+        for marker, known in codes.items():
+            if node.pop(marker, False) and known:
+                node["enum"] = known
         for value in node.values():
-            _name_matters(value, codes)
+            _name_codes(value, codes)
     elif isinstance(node, list):
         for value in node:
-            _name_matters(value, codes)
+            _name_codes(value, codes)
 
 
 @lru_cache(maxsize=4)
-def _with_matters(codes: tuple[str, ...]) -> dict[str, Any]:
+def _with_codes(matters: tuple[str, ...], officers: tuple[str, ...]) -> dict[str, Any]:
     named = copy.deepcopy(_document())
-    _name_matters(named, list(codes))
+    _name_codes(named, {MATTER_CATALOGUE: list(matters), OFFICER_ROSTER: list(officers)})
     return named
 
 
 def document(
     settings: HubSettings | None = None, reference: Reference | None = None
 ) -> dict[str, Any]:
-    """The OpenAPI document. Given the worker's reference data, matter codes are the
-    codes of its current catalogue (what validation accepts); without it, or while the
-    catalogue is empty, their pattern only."""
-    codes = tuple(sorted(reference.matters)) if reference is not None else ()
-    return _with_matters(codes)
+    """The OpenAPI document. Given the worker's reference data, matter codes and officer
+    certificates are those of its current catalogue and roster (officers who may act
+    today), what validation accepts; without it, or while they are empty, their pattern
+    only."""
+    if reference is None:
+        return _with_codes((), ())
+    today = date.today()
+    return _with_codes(
+        tuple(sorted(reference.matters)),
+        tuple(sorted(n for n, officer in reference.officers.items() if officer.usable_on(today))),
+    )

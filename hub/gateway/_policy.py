@@ -29,6 +29,12 @@ ACTING_FIELD: dict[str, str] = {"order": "from_party", "order-event": "actor_par
 
 HTTP_KINDS = sorted(set().union(*PUBLISHABLE.values()))
 
+HUB_OWNED_FIELDS = ("record_id", "received_at")
+"""Refused when a caller sends them: the hub derives the record id and stamps the time."""
+DERIVED_IDS = {"DispatchOrder": "order_id", "OrderEvent": "event_id"}
+"""Ids equal to the record id: a caller may leave them out (the document does), and one
+that is sent must be that id."""
+
 # What a party sends to act on an order (POST /v1/orders/{id}/events): an OrderEvent's
 # fields less those the hub fills (the order, the acting party, the ids).
 ACTION_FIELDS = (

@@ -56,12 +56,13 @@ from hub.records._models import (
     TransferDetail,
 )
 from hub.records._rules import RULES, field_errors
-from hub.records._types import MATTER_CATALOGUE
+from hub.records._types import MATTER_CATALOGUE, OFFICER_ROSTER
 
 __all__ = [
     "HUB_NAMESPACE",
     "KINDS",
     "MATTER_CATALOGUE",
+    "OFFICER_ROSTER",
     "NAMESPACE",
     "RULES",
     "SCHEMAS_DIR",

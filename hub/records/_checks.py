@@ -16,11 +16,13 @@ from datetime import date
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {char: index for index, char in enumerate(USCC_CHARSET)}
 _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
-_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+USCC_SHAPE = "[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}"
+_USCC_SHAPE = re.compile(USCC_SHAPE)
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+CITIZEN_ID_SHAPE = "[0-9]{17}[0-9X]"
+_ID_SHAPE = re.compile(CITIZEN_ID_SHAPE)
 
 
 def uscc_check_char(first17: str) -> str:

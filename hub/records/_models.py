@@ -18,6 +18,7 @@ from hub.records._envelope import CanonicalModel, Envelope
 from hub.records._masking import is_masked, mask_name, mask_phone
 from hub.records._rules import rule_error
 from hub.records._types import (
+    OFFICER_ROSTER,
     CitizenId,
     MatterCode,
     Money,
@@ -34,6 +35,33 @@ from hub.records._types import (
 
 WUHAN_LAT = (29.97, 31.37)
 WUHAN_LON = (113.68, 115.08)
+
+
+# The validators' cross-field rules, said in the JSON schema too, so that the OpenAPI
+# document refuses what the hub refuses (`_rules(...)` as a model's json_schema_extra).
+# Rules no JSON schema can say (check characters, one field against another's value) are
+# listed in the document's description of the publish operations.
+
+
+def _where(name: str, shape: dict[str, Any]) -> dict[str, Any]:
+    """A property that is there and has shape (as an `if` condition or a `then`)."""
+    return {"required": [name], "properties": {name: shape}}
+
+
+def _is(values: Any, negate: bool = False) -> dict[str, Any]:
+    shape: dict[str, Any] = {"enum": sorted(str(v) for v in values)}
+    return {"not": shape} if negate else shape
+
+
+def _rules(*rules: tuple[dict[str, Any], dict[str, Any]]) -> Any:
+    def extra(schema: dict[str, Any]) -> None:
+        schema["allOf"] = [{"if": condition, "then": then} for condition, then in rules]
+
+    return extra
+
+
+_NULL = {"type": "null"}
+_SOMETHING = {"not": {"type": "null"}}
 
 
 # ----------------------------------------------------------------------------- enums
@@ -163,10 +191,24 @@ class AuditResult(StrEnum):
 class Location(CanonicalModel):
     """地点 where something is: address and optional WGS-84 coordinates within Wuhan."""
 
+    model_config = ConfigDict(
+        json_schema_extra=_rules(  # both coordinates or neither
+            (_where("latitude", {"type": "number"}), _where("longitude", {"type": "number"})),
+            (_where("longitude", {"type": "number"}), _where("latitude", {"type": "number"})),
+        )
+    )
+
     address: ShortText = Field(description="地址 street address")
-    latitude: float | None = Field(default=None, description="纬度 latitude (WGS-84)")
+    latitude: float | None = Field(
+        default=None,
+        description="纬度 latitude (WGS-84)",
+        json_schema_extra={"minimum": WUHAN_LAT[0], "maximum": WUHAN_LAT[1]},
+    )
     longitude: float | None = Field(
-        validate_default=True, default=None, description="经度 longitude (WGS-84)"
+        validate_default=True,
+        default=None,
+        description="经度 longitude (WGS-84)",
+        json_schema_extra={"minimum": WUHAN_LON[0], "maximum": WUHAN_LON[1]},
     )
 
     @field_validator("latitude")
@@ -225,6 +267,15 @@ class Reporter(CanonicalModel):
 class CaseParty(CanonicalModel):
     """当事人 the party of a case: a natural person (ID number) or an organisation (USCC)."""
 
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            (_where("party_type", _is([PartyType.NATURAL_PERSON])),
+             _where("id_number", {"type": "string"})),
+            (_where("party_type", _is([PartyType.ORGANISATION])),
+             _where("uscc", {"type": "string"})),
+        )
+    )
+
     party_type: PartyType = Field(description="当事人类型 natural person or organisation")
     name: Name = Field(description="姓名或名称 name of the person or organisation")
     id_number: CitizenId | None = Field(
@@ -261,7 +312,9 @@ class Officer(CanonicalModel):
     """执法人员 an officer acting on a case, by enforcement certificate 执法证."""
 
     certificate_no: str = Field(
-        pattern=r"^[0-9]{11}$", description="执法证号 enforcement certificate number"
+        pattern=r"^[0-9]{11}$",
+        description="执法证号 enforcement certificate number",
+        json_schema_extra={OFFICER_ROSTER: True},
     )
     name: Name = Field(description="姓名 officer name")
 
@@ -281,6 +334,12 @@ class Officer(CanonicalModel):
 
 class Decision(CanonicalModel):
     """处罚决定 the decision of a case."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            (_where("penalty_type", _is([PenaltyType.FINE])), _where("amount", _SOMETHING)),
+        )
+    )
 
     decision_no: ShortText = Field(description="决定书文号 decision document number")
     penalty_type: PenaltyType = Field(description="处罚种类 kind of penalty")
@@ -343,8 +402,27 @@ class Clue(Envelope):
     )
 
 
+_DECIDED = (CaseStatus.DECIDED, CaseStatus.EXECUTING, CaseStatus.CLOSED)
+
+
 class EnforcementCase(Envelope):
     """案件 EnforcementCase: an administrative enforcement case and its current status."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            (_where("status", _is(_DECIDED)), _where("decision", {"type": "object"})),
+            (
+                {
+                    "required": ["major_decision", "decision"],
+                    "properties": {
+                        "major_decision": {"const": True},
+                        "decision": {"type": "object"},
+                    },
+                },
+                _where("legal_review_passed", {"const": True}),
+            ),
+        )
+    )
 
     case_no: ShortText = Field(description="案件编号 case number")
     owner_party: PartyId = Field(description="办案单位 party that handles the case")
@@ -352,7 +430,9 @@ class EnforcementCase(Envelope):
     legal_basis: Text = Field(description="法律依据 legal basis")
     party: CaseParty = Field(description="当事人 the party of the case")
     officers: list[Officer] = Field(
-        max_length=20, description="执法人员 officers (at least two, certified 持证上岗)"
+        max_length=20,
+        description="执法人员 officers (at least two, certified 持证上岗)",
+        json_schema_extra={"minItems": 2},
     )
     status: CaseStatus = Field(description="案件状态 case status")
     decision: Decision | None = Field(
@@ -382,8 +462,7 @@ class EnforcementCase(Envelope):
     @classmethod
     def _decided_needs_decision(cls, value: Decision | None, info: ValidationInfo) -> Any:
         status = info.data.get("status")
-        decided = (CaseStatus.DECIDED, CaseStatus.EXECUTING, CaseStatus.CLOSED)
-        if status in decided and value is None:
+        if status in _DECIDED and value is None:
             raise rule_error("case.decision_required", value=status.value)
         return value
 
@@ -412,8 +491,26 @@ _DETAIL_OF = {
 }
 
 
+def _order_rules() -> Any:
+    """Recipients unless a whistle, the police among them for a criminal referral, and
+    the detail of the order type, no other."""
+    typed: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        (_where("order_type", _is([OrderType.WHISTLE], negate=True)),
+         {"properties": {"to_parties": {"minItems": 1}}}),
+        (_where("order_type", _is([OrderType.CRIMINAL_REFERRAL])),
+         {"properties": {"to_parties": {"contains": {"const": "police"}}}}),
+    ]
+    for order_type, detail in _DETAIL_OF.items():
+        typed.append((_where("order_type", _is([order_type])), _where(detail, {"type": "object"})))
+        typed.append((_where("order_type", _is([order_type], negate=True)),
+                      {"properties": {detail: _NULL}}))
+    return _rules(*typed)
+
+
 class DispatchOrder(Envelope):
     """派单 DispatchOrder: whistle, assignment, assistance, case transfer or criminal referral."""
+
+    model_config = ConfigDict(json_schema_extra=_order_rules())
 
     # v2: deadline may be left out; the hub then applies the default for the order type
     # and priority (deadlines.yaml), counted in working days.
@@ -429,6 +526,7 @@ class DispatchOrder(Envelope):
     to_parties: list[PartyId] = Field(
         max_length=10,
         description="接收方 recipients (a whistle without them is routed by the matter catalogue)",
+        json_schema_extra={"uniqueItems": True},
     )
     subject_id: uuid.UUID | None = Field(
         default=None, description="关联线索或案件 record id of the clue or case concerned"
@@ -497,37 +595,22 @@ class DispatchOrder(Envelope):
 _REASON_REQUIRED = {EventType.RETURNED, EventType.NOT_FILED, EventType.RECONSIDERATION}
 
 
-def _event_rules(schema: dict[str, Any]) -> None:
-    """The validators' cross-field rules below, said in the JSON schema too (so the OpenAPI
-    document refuses what the hub refuses): a rating with EVALUATED only, and there
-    required; a reason for return, not-filed and reconsideration; new recipients for a
-    reassignment."""
-
-    def when(types: set[EventType], then: dict[str, Any], negate: bool = False) -> dict[str, Any]:
-        kinds: dict[str, Any] = {"enum": sorted(t.value for t in types)}
-        return {
-            "if": {
-                "required": ["event_type"],
-                "properties": {"event_type": {"not": kinds} if negate else kinds},
-            },
-            "then": then,
-        }
-
-    def needs(name: str, shape: dict[str, Any]) -> dict[str, Any]:
-        return {"required": [name], "properties": {name: shape}}
-
-    schema["allOf"] = [
-        when({EventType.EVALUATED}, needs("rating", {"type": "integer"})),
-        when({EventType.EVALUATED}, {"properties": {"rating": {"type": "null"}}}, negate=True),
-        when(_REASON_REQUIRED, needs("reason", {"type": "string"})),
-        when({EventType.REASSIGNED}, needs("reassign_to", {"minItems": 1})),
-    ]
+def _event_rules() -> Any:
+    """A rating with EVALUATED only, and there required; a reason for return, not-filed
+    and reconsideration; new recipients for a reassignment."""
+    evaluated = [EventType.EVALUATED]
+    return _rules(
+        (_where("event_type", _is(evaluated)), _where("rating", {"type": "integer"})),
+        (_where("event_type", _is(evaluated, negate=True)), {"properties": {"rating": _NULL}}),
+        (_where("event_type", _is(_REASON_REQUIRED)), _where("reason", {"type": "string"})),
+        (_where("event_type", _is([EventType.REASSIGNED])), _where("reassign_to", {"minItems": 1})),
+    )
 
 
 class OrderEvent(Envelope):
     """派单事件 OrderEvent: one step in the life of a dispatch order."""
 
-    model_config = ConfigDict(json_schema_extra=_event_rules)
+    model_config = ConfigDict(json_schema_extra=_event_rules())
 
     event_id: uuid.UUID = Field(
         default=None,

@@ -35,6 +35,10 @@ RULES: dict[str, tuple[str, str]] = {
         "公民身份号码校验码错误（GB 11643）",
         "citizen identity number check character is wrong (GB 11643)",
     ),
+    "amount.shape": (
+        "金额应为不超过12位整数、至多2位小数的数字",
+        "an amount is plain digits: at most 12 whole digits and 2 decimals (e.g. 200.50)",
+    ),
     "phone.shape": (
         "电话号码格式不正确",
         "phone number must be 11 mobile digits or an area code and number",
@@ -76,6 +80,10 @@ RULES: dict[str, tuple[str, str]] = {
     "timestamp.naive": (
         "时间必须带时区（例如+08:00或Z）",
         "time must carry a time zone (for example +08:00 or Z)",
+    ),
+    "timestamp.range": (
+        "时间的年份须在1900至2999之间",
+        "the year of a time must be between 1900 and 2999",
     ),
     "record_id.mismatch": (
         "record_id由来源方和来源编号生成，不能自行指定",

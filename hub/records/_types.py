@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
-from hub.records._checks import citizen_id_problem, uscc_problem
+from hub.records._checks import CITIZEN_ID_SHAPE, USCC_SHAPE, citizen_id_problem, uscc_problem
 from hub.records._rules import rule_error
 from hub.reference import REFERENCE_DIR, Reference, Registry, load_parties
 
@@ -45,6 +45,8 @@ def _parties(info: ValidationInfo) -> Registry:
 def _utc_millis(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise rule_error("timestamp.naive")
+    if not YEARS[0] <= value.year <= YEARS[1]:  # and 0001-01-01T00:00+01:00 has no UTC
+        raise rule_error("timestamp.range")
     value = value.astimezone(UTC)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
@@ -96,12 +98,34 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-Timestamp = Annotated[datetime, AfterValidator(_utc_millis)]
-"""A point in time: time zone required, stored as UTC with millisecond precision."""
+YEARS = (1900, 2999)
+Timestamp = Annotated[
+    datetime,
+    Field(json_schema_extra={"pattern": "^(19|2[0-9])[0-9]{2}-"}),
+    AfterValidator(_utc_millis),
+]
+"""A point in time: time zone required, years 1900-2999, stored as UTC with millisecond
+precision."""
 
 
 def _fen(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"))
+
+
+_MONEY_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _money_text(value: Any) -> Any:
+    """An amount sent as text is written in plain decimal digits (what the JSON schema
+    says), not 1e5, 1_000, +1 or ' 1'; the sign, the digit counts and text that is no
+    number at all are left to the rules that name them."""
+    if isinstance(value, str) and not _MONEY_TEXT.fullmatch(value):
+        try:
+            Decimal(value)
+        except ArithmeticError:
+            return value  # decimal_parsing says it
+        raise rule_error("amount.shape")
+    return value
 
 
 def _money_schema(schema: dict[str, Any]) -> None:
@@ -110,13 +134,14 @@ def _money_schema(schema: dict[str, Any]) -> None:
     schema.clear()
     schema["anyOf"] = [
         {"type": "number", "minimum": 0, "maximum": 999_999_999_999.99, "multipleOf": 0.01},
-        {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$"},
+        {"type": "string", "pattern": r"^0*[0-9]{1,12}(\.[0-9]{1,2}0*)?$"},
     ]
 
 
 Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=14, decimal_places=2, json_schema_extra=_money_schema),
+    BeforeValidator(_money_text),
     AfterValidator(_fen),
 ]
 """An amount in yuan with fen precision, never negative."""
@@ -142,6 +167,9 @@ StreetId = Annotated[
     Field(min_length=2, max_length=40, json_schema_extra=_street_enum),
     AfterValidator(_street),
 ]
+OFFICER_ROSTER = "x-hub-officer-roster"
+"""Marks a certificate number in the JSON schema; the served document names the
+certificates of the officers its roster says may act today."""
 MATTER_CATALOGUE = "x-hub-matter-catalogue"
 """Marks a matter code in the JSON schema; the OpenAPI document a worker serves names
 the codes of its current matter catalogue there (reference data, not code)."""
@@ -150,9 +178,26 @@ MatterCode = Annotated[
     Field(pattern=r"^[A-Z]{3}-[0-9]{3}$", json_schema_extra={MATTER_CATALOGUE: True}),
     AfterValidator(_matter),
 ]
-Uscc = Annotated[str, BeforeValidator(_strip), AfterValidator(_uscc)]
-CitizenId = Annotated[str, BeforeValidator(_strip), AfterValidator(_citizen_id)]
-Phone = Annotated[str, BeforeValidator(_strip), AfterValidator(_phone)]
+# The shapes in the JSON schema; the check characters (and a citizen's birth date) are
+# rules a JSON schema cannot say, named in the OpenAPI document's description.
+Uscc = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": "^" + USCC_SHAPE + "$"}),
+    BeforeValidator(_strip),
+    AfterValidator(_uscc),
+]
+CitizenId = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": "^" + CITIZEN_ID_SHAPE + "$"}),
+    BeforeValidator(_strip),
+    AfterValidator(_citizen_id),
+]
+Phone = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": "^" + _PHONE.pattern.strip("^$") + "$"}),
+    BeforeValidator(_strip),
+    AfterValidator(_phone),
+]
 # Texts are stripped before their length is checked, so one of blanks only is too short;
 # the JSON schema says so with a pattern: a character that is no blank to Python's
 # str.strip nor to a JavaScript validator's \s.

@@ -39,6 +39,18 @@ class Findings:
     findings: list[str] = field(default_factory=list)
     exit_code: int = 0
     seconds: float = 0.0
+    details: str = ""  # schemathesis's FAILURES section: each request, answer, curl
+
+
+def _failures(output: str, limit: int = 6000) -> str:
+    """The FAILURES section of schemathesis's output (tokens are filtered there)."""
+    start = output.find("= FAILURES =")
+    if start < 0:
+        return ""
+    ends = [at for at in (output.find(f"= {name} =", start) for name in ("WARNINGS", "SUMMARY"))
+            if at > 0]
+    section = output[output.rfind("\n", 0, start) + 1:min(ends) if ends else None]
+    return section[:limit].strip()
 
 
 def run_schemathesis(base: str, tokens: dict[str, str], work: Path, examples: int,
@@ -54,6 +66,7 @@ def run_schemathesis(base: str, tokens: dict[str, str], work: Path, examples: in
     (work / "tokens.json").write_text(json.dumps(tokens))
     report = work / "schemathesis.json"
     env = {**os.environ, "HUB_CONTRACT_TOKENS": str(work / "tokens.json"),
+           "HUB_CONTRACT_OPENAPI": str(work / "openapi.json"),
            "SCHEMATHESIS_HOOKS": "tests.faults.contract_hooks", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [SCHEMATHESIS, "run", str(work / "openapi.json"), "--url", base, "--checks", "all",
@@ -69,7 +82,8 @@ def run_schemathesis(base: str, tokens: dict[str, str], work: Path, examples: in
                            f"{done.stderr[-2000:]}")
     data: dict[str, Any] = json.loads(report.read_text())
     found = Findings(requests=data["test_cases"]["generated"], exit_code=done.returncode,
-                     seconds=round(float(data["running_time"]), 1))
+                     seconds=round(float(data["running_time"]), 1),
+                     details=_failures(done.stdout))
     for failure in data.get("failures", []):
         if failure.get("code") == SERVER_ERROR:
             found.server_errors += int(failure.get("count", 1))

@@ -1,8 +1,11 @@
 """Schemathesis hooks for the fault suite's contract case: every generated request
-carries the next party's bearer token in turn, so one run speaks as every party.
+carries the next party's bearer token in turn, so one run speaks as every party; and a
+body meant to conform (positive mode) also keeps the rules the document names but no
+JSON schema can say (`tests.faults.unsaid`), as a careful client's would.
 
-The tokens come from the JSON file (party -> token) named by HUB_CONTRACT_TOKENS; the
-suite loads this module with SCHEMATHESIS_HOOKS=tests.faults.contract_hooks.
+The tokens come from the JSON file (party -> token) named by HUB_CONTRACT_TOKENS, the
+served document from HUB_CONTRACT_OPENAPI; the suite loads this module with
+SCHEMATHESIS_HOOKS=tests.faults.contract_hooks.
 """
 
 from __future__ import annotations
@@ -15,8 +18,20 @@ from typing import Any
 
 import schemathesis
 
+from tests.faults.unsaid import mend, roster_of
+
 _TOKENS = json.loads(Path(os.environ["HUB_CONTRACT_TOKENS"]).read_text())
 _TURN = itertools.cycle(sorted(_TOKENS.items()))
+_ROSTER = roster_of(json.loads(Path(os.environ["HUB_CONTRACT_OPENAPI"]).read_text()))
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    """A positive body keeps the unsaid rules; a negative one is left as generated."""
+    meta = getattr(case, "meta", None)
+    if meta is not None and meta.generation.mode.is_positive and isinstance(case.body, dict):
+        mend(case.body, _ROSTER)
+    return case
 
 
 @schemathesis.auth(refresh_interval=None)

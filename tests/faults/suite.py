@@ -362,6 +362,9 @@ def _contract(case: Case, run: Run, tokens: dict[str, str]) -> Result:
                      findings=len(found.findings), schemathesis_seconds=found.seconds)
     for finding in found.findings:
         run.problem(f"schemathesis: {finding}")
+    if found.details:
+        run.notes.append("schemathesis said:\n\n  ```\n  " + found.details.replace("\n", "\n  ")
+                         + "\n  ```")
     if found.exit_code != 0 and not found.findings:
         run.problem(f"schemathesis exited {found.exit_code}: see "
                     f"{run.workers.data / 'contract' / 'schemathesis.log'}")

@@ -457,7 +457,7 @@ def test_roundtrip_keeps_millisecond_utc_time_and_money() -> None:
     assert decoded["amount"].as_tuple().exponent == -2
 
 
-@pytest.mark.parametrize("amount", ["1.000", "250.50000", "0E-7"])
+@pytest.mark.parametrize("amount", ["1.000", "250.50000", "0.0000000"])
 def test_money_with_trailing_zeros_that_validates_can_be_encoded(amount: str) -> None:
     # The Money type accepts "1.000" (pydantic ignores trailing zeros for decimal_places),
     # but the Avro decimal has scale 2 and fastavro refuses a Decimal with exponent -3:

@@ -204,6 +204,20 @@ def test_naive_timestamps_are_refused(naive: Any, reference: Reference) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "far", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1899-12-31T23:59:59Z",
+            "3000-01-01T00:00:00Z"]
+)
+def test_timestamps_outside_the_years_1900_to_2999_are_refused_not_crashed(
+    far: str, reference: Reference
+) -> None:
+    """Found by the document test: a time whose UTC has no year (0001-01-01 at +01:00)
+    raised OverflowError out of validation, a 500 at the gateway."""
+    data = sample("case")
+    data["occurred_at"] = far
+    assert pairs(errors_of("case", data, reference)) == {("occurred_at", "timestamp.range")}
+
+
 def test_deadline_must_follow_issue_after_millisecond_truncation(reference: Reference) -> None:
     data = order()
     data["issued_at"] = "2026-03-01T10:00:00.000100+08:00"

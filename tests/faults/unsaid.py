@@ -1,0 +1,109 @@
+"""The rules of the hub's records that a JSON schema cannot say (the OpenAPI document
+names them in its description of the publish operations), applied to a body generated
+from the document: what a careful client does before it sends a record.
+
+The contract case's hooks mend every positive (schema-conforming) body schemathesis
+generates with `mend`, so that "a schema-valid request was refused" is a finding about
+the document, never about a check character; tests/unit/test_openapi.py checks the same
+on bodies it generates itself.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hub.records import citizen_id_check_char, uscc_check_char
+from hub.records._checks import CITIZEN_ID_SHAPE, USCC_SHAPE
+
+_USCC = re.compile(USCC_SHAPE)
+_CITIZEN_ID = re.compile(CITIZEN_ID_SHAPE)
+USCC_FIELDS = ("uscc", "holder_uscc")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def roster_of(document: dict[str, Any]) -> list[str]:
+    """The certificate numbers the served document allows (its roster enum)."""
+    officer = document["components"]["schemas"]["Officer"]["properties"]["certificate_no"]
+    return list(officer.get("enum", []))
+
+
+def mend(body: Any, roster: list[str]) -> Any:
+    """body with the unsaid rules made true, in place where it is a JSON object."""
+    if isinstance(body, list):
+        for item in body:
+            mend(item, roster)
+        return body
+    if not isinstance(body, dict):
+        return body
+    for name in USCC_FIELDS:
+        value = body.get(name)
+        if isinstance(value, str) and _USCC.fullmatch(value):
+            body[name] = value[:17] + uscc_check_char(value[:17])
+    value = body.get("id_number")
+    if isinstance(value, str) and _CITIZEN_ID.fullmatch(value):
+        first = value[:6] + "19800101" + value[14:17]  # a real birth date in the past
+        body["id_number"] = first + citizen_id_check_char(first)
+    _recipients(body)
+    _deadline(body)
+    _distinct_officers(body, roster)
+    for value in body.values():
+        mend(value, roster)
+    return body
+
+
+def _recipients(body: dict[str, Any]) -> None:
+    """An order's issuer is not one of its recipients (nor the police its own referral's)."""
+    issuer, recipients = body.get("from_party"), body.get("to_parties")
+    if not isinstance(issuer, str) or not isinstance(recipients, list):
+        return
+    if issuer == "police" and body.get("order_type") == "CRIMINAL_REFERRAL":
+        body["from_party"] = issuer = "dept-urban"
+    kept = [party for party in recipients if party != issuer]
+    if not kept and body.get("order_type") != "WHISTLE":
+        kept = ["dept-water" if issuer != "dept-water" else "dept-urban"]
+    body["to_parties"] = kept
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else None
+
+
+def _millis(instant: datetime) -> int:
+    return (instant - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _deadline(body: dict[str, Any]) -> None:
+    """An order's deadline after its issue, to the millisecond the hub keeps."""
+    issued, deadline = _instant(body.get("issued_at")), _instant(body.get("deadline"))
+    if issued is None or deadline is None:
+        return
+    if _millis(deadline) <= _millis(issued):
+        try:
+            body["deadline"] = (issued + timedelta(days=1)).isoformat()
+        except OverflowError:
+            body["issued_at"] = (deadline - timedelta(days=1)).isoformat()
+
+
+def _distinct_officers(body: dict[str, Any], roster: list[str]) -> None:
+    """A case's officers are distinct people (certificate numbers)."""
+    officers = body.get("officers")
+    if not isinstance(officers, list):
+        return
+    taken: set[str] = set()
+    spare = [number for number in roster if number not in
+             {o.get("certificate_no") for o in officers if isinstance(o, dict)}]
+    for officer in officers:
+        if not isinstance(officer, dict):
+            continue
+        number = officer.get("certificate_no")
+        if number in taken and spare:
+            officer["certificate_no"] = number = spare.pop()
+        taken.add(number)
