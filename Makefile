@@ -34,7 +34,7 @@ run: system install kafka  ## start local Kafka, apply topics, run a worker in t
 
 test: system install kafka  ## schema check, then every test on a broker the suite starts and stops
 	@$(HUB) schemas check
-	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; PY=$(PY) tests/run.sh $(PYTEST_ARGS) || rc=$$?; \
 	  $(KAFKA) stop --port $(TEST_KAFKA_PORT) >/dev/null 2>&1 || true; exit $$rc
 
 unit: install  ## the tests that need no broker

@@ -148,7 +148,7 @@ def test_every_record_the_served_document_allows_is_one_the_hub_takes(kind: str)
     roster = roster_of(SERVED)
     refused: list[tuple[list[tuple[str, str]], Any]] = []
 
-    @settings(max_examples=60, deadline=None, database=None,
+    @settings(max_examples=40, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(OPERATIONS[f"/v1/records/{kind}"]["POST"].as_strategy())
     def check(case: Any) -> None:
