@@ -9,7 +9,7 @@
 #
 # Each node is a combined broker+controller on 127.0.0.1. Node i listens for clients on
 # P+2(i-1) and for the controller quorum on P+2(i-1)+1. Defaults: one node on 9092, or
-# three nodes on 39092 (replication factor 3, min.insync.replicas 2). Data lives in
+# three nodes on 29292 (replication factor 3, min.insync.replicas 2). Data lives in
 # deploy/kafka/.data/<port> unless --data says otherwise; the broker log is
 # <data>/node-<i>/server.log. start waits until every broker answers a metadata
 # request; on failure it prints the log tail and exits non-zero. A second start reuses
@@ -67,7 +67,7 @@ parse_args() {
   done
   [[ "$NODES" == 1 || "$NODES" == 3 ]] || die "--nodes must be 1 or 3, not '$NODES'"
   if [[ -z "$PORT" ]]; then
-    if [[ "$NODES" == 3 ]]; then PORT=39092; else PORT="${HUB_KAFKA_PORT:-9092}"; fi
+    if [[ "$NODES" == 3 ]]; then PORT=29292; else PORT="${HUB_KAFKA_PORT:-9092}"; fi
   fi
   [[ "$PORT" =~ ^[0-9]+$ ]] && (( PORT > 1023 && PORT < 65000 )) || die "--port must be a number between 1024 and 64999, not '$PORT'"
   DATA="${DATA:-${HUB_KAFKA_DATA:-$HERE/.data/$PORT}}"
