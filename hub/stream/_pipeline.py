@@ -395,7 +395,8 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         """
         producer = self._fences.get(fence)
         if producer is None:
-            raise HubError(f"partition {fence[1]} of {fence[0]} is not this worker's any more")
+            self._rejoin(fence)
+            raise HubError(f"partition {fence[1]} of {fence[0]} has no fence here; rejoining")
         try:
             async with asyncio.timeout(self.timeout):
                 await producer.begin_transaction()
@@ -408,9 +409,13 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                     )
                 await producer.commit_transaction()
         except ProducerFenced:
-            log.warning("pipeline: %s partition %d was taken over by another worker", *fence)
+            # another worker took the partition over, or the broker aborted the open
+            # transaction (transaction.timeout.ms, brokers down): the group decides
+            log.warning("pipeline: the fence of %s partition %d was fenced (taken over, or "
+                        "its transaction timed out); rejoining the group", *fence)
             self._fences.pop(fence, None)
             await self._close_quietly(producer)
+            self._rejoin(fence)
             raise
         except Exception:
             # a transaction left open cannot be reused: start the fence again
@@ -421,7 +426,21 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             except (KafkaError, TimeoutError) as exc:
                 noisy.warning("pipeline: reopening the fence of %s/%d failed: %r",
                               fence[0], fence[1], exc)
+                self._rejoin(fence)
             raise
+
+    def _rejoin(self, fence: tuple[str, int]) -> None:
+        """A partition whose fence is lost is retried only through the group: rejoin, so
+        that the assignment says whose it is and `_fence` starts it again if it is still
+        this worker's (reopening it here could fence its new owner). Without this, a
+        fence lost while brokers were down stayed lost and its partitions never moved."""
+        consumer = self.consumer
+        if consumer is None or self._stopping:
+            return
+        coordinator = getattr(consumer, "_coordinator", None)  # aiokafka has no public call
+        if coordinator is not None and hasattr(coordinator, "request_rejoin"):
+            noisy.warning("pipeline: %s/%d has no fence; rejoining the group", *fence)
+            coordinator.request_rejoin()
 
     async def _open_fence(self, group: str, partition: int) -> AIOKafkaProducer:
         options = {**producer_options(self.settings), **aiokafka_options(self.settings)}

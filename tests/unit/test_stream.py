@@ -13,9 +13,10 @@ import pytest
 from aiohttp.http_exceptions import BadHttpMessage
 from aiokafka import TopicPartition
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
+from aiokafka.errors import ProducerFenced
 
 from hub._guard import KEPT_BYTES, dead_letter_entry, header_of
-from hub.errors import SettingsError
+from hub.errors import HubError, SettingsError
 from hub.logs import BadRequestFilter, RepeatFilter
 from hub.metrics import FLOW
 from hub.settings import HubSettings
@@ -259,3 +260,53 @@ async def test_a_partition_with_records_that_does_not_move_is_a_stall_on_the_gau
     assert await pipeline._process_batch({tp: _records(topic, list(range(2, 9)))})
     pipeline._alarm_stalls()
     assert _sample("hub_partitions_stalled", topic) == 0  # moving again
+
+
+class _Coordinator:
+    def __init__(self) -> None:
+        self.rejoins = 0
+
+    def request_rejoin(self) -> None:
+        self.rejoins += 1
+
+
+class _FencedProducer:
+    """A fence producer whose open transaction the broker aborted (transaction timeout
+    while brokers were down): aiokafka says ProducerFenced."""
+
+    stopped = False
+
+    async def begin_transaction(self) -> None:
+        return None
+
+    async def send(self, *args: Any, **kwargs: Any) -> None:
+        raise ProducerFenced()
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+async def test_a_lost_fence_sends_the_worker_back_to_its_group_not_into_a_retry_loop() -> None:
+    """Found by the brokers fault case: a fence producer fenced by a transaction timeout
+    while two brokers were down, whose reopening then timed out, left its partition with
+    no fence for good; every retry of its stage said 'not this worker's any more' and the
+    partition never moved again (199 s, until the case ended). Now a lost fence makes
+    the worker rejoin its group, whose assignment starts the fence again (or gives the
+    partition to its new owner)."""
+    pipeline = _pipeline([], "unit.fence.v1")
+    coordinator = _Coordinator()
+    pipeline.consumer = SimpleNamespace(_coordinator=coordinator)  # type: ignore[assignment]
+    fence = ("orders+parked-events", 1)
+    producer = _FencedProducer()
+    pipeline._fences[fence] = producer  # type: ignore[assignment]
+    table = SimpleNamespace(changelog="unit-orders-changelog")
+    write = SimpleNamespace(table=table, key="k", value={"v": 1}, partition=1)
+
+    with pytest.raises(ProducerFenced):
+        await pipeline._write_state(fence, [write])  # type: ignore[list-item]
+    assert producer.stopped and fence not in pipeline._fences
+    assert coordinator.rejoins == 1
+
+    with pytest.raises(HubError, match="rejoining"):
+        await pipeline._write_state(fence, [write])  # type: ignore[list-item]
+    assert coordinator.rejoins == 2
