@@ -435,8 +435,8 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         this worker's (reopening it here could fence its new owner). Without this, a
         fence lost while brokers were down stayed lost and its partitions never moved."""
         consumer = self.consumer
-        if consumer is None or self._stopping:
-            return
+        if consumer is None or self._stopping or self.rebalancing:
+            return  # a rebalance under way starts every fence again anyway
         coordinator = getattr(consumer, "_coordinator", None)  # aiokafka has no public call
         if coordinator is not None and hasattr(coordinator, "request_rejoin"):
             noisy.warning("pipeline: %s/%d has no fence; rejoining the group", *fence)

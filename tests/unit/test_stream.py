@@ -296,6 +296,7 @@ async def test_a_lost_fence_sends_the_worker_back_to_its_group_not_into_a_retry_
     pipeline = _pipeline([], "unit.fence.v1")
     coordinator = _Coordinator()
     pipeline.consumer = SimpleNamespace(_coordinator=coordinator)  # type: ignore[assignment]
+    pipeline.rebalancing = False  # assigned and running
     fence = ("orders+parked-events", 1)
     producer = _FencedProducer()
     pipeline._fences[fence] = producer  # type: ignore[assignment]
@@ -308,5 +309,12 @@ async def test_a_lost_fence_sends_the_worker_back_to_its_group_not_into_a_retry_
     assert coordinator.rejoins == 1
 
     with pytest.raises(HubError, match="rejoining"):
+        await pipeline._write_state(fence, [write])  # type: ignore[list-item]
+    assert coordinator.rejoins == 2
+
+    # mid-rebalance (fences closed and not yet opened again) a write that finds none
+    # waits for the assignment; asking to rejoin then would start the rebalance again
+    pipeline.rebalancing = True
+    with pytest.raises(HubError):
         await pipeline._write_state(fence, [write])  # type: ignore[list-item]
     assert coordinator.rejoins == 2
