@@ -558,6 +558,12 @@ def test_a_restarted_worker_recovers_its_orders_from_the_changelog(
         }
 
     first = env("first")
+    # the matter catalogue on the broker (the module's fixture loads it too, but this
+    # test must pass when run alone: `make test PYTEST_ARGS="-k restarted"`)
+    loaded = subprocess.run(
+        [HUB, "reference", "load"], env=first, capture_output=True, text=True, check=False
+    )
+    assert loaded.returncode == 0, loaded.stderr
     tokens.update(issue_tokens(first, ("street-jiyuqiao", "dept-urban")))
     with running_worker(first, tmp_path / "first.log") as base:
         hub = Hub(base, applied_topics, tokens)
