@@ -22,6 +22,10 @@ from hub.settings import HubSettings
 
 REF = "#/components/schemas/{model}"
 UNSAID = (
+    "JSON 模式无法表达、以422拒绝并在问题中指明的规则：统一社会信用代码（GB 32100）和公民身份"
+    "号码（GB 11643）的校验码，身份号码中的出生日期须为过去的真实日期；派单接收方不含派单方，"
+    "办理期限晚于派单时间；案件执法人员不得重复。事项编码和执法证号以工作节点当前参考数据为准"
+    "（即其所提供文档中的枚举）。 "
     "Rules a JSON schema cannot say, refused with 422 and named in the problem: the check "
     "characters of a unified social credit code (GB 32100) and of a citizen identity "
     "number (GB 11643), whose birth date is a real past date; an order's recipients "

@@ -85,7 +85,8 @@ def _citizen_id(value: str) -> str:
     return value
 
 
-_PHONE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$")
+PHONE_SHAPE = "(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})"
+_PHONE = re.compile(PHONE_SHAPE)
 
 
 def _phone(value: str) -> str:
@@ -194,7 +195,7 @@ CitizenId = Annotated[
 ]
 Phone = Annotated[
     str,
-    Field(json_schema_extra={"pattern": "^" + _PHONE.pattern.strip("^$") + "$"}),
+    Field(json_schema_extra={"pattern": "^" + PHONE_SHAPE + "$"}),
     BeforeValidator(_strip),
     AfterValidator(_phone),
 ]
