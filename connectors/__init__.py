@@ -4,8 +4,6 @@ transports (DESIGN §7). One package per party kind holds its mapping specs
 """
 
 from connectors._base import (
-    CONNECTOR_HEADER,
-    NATIVE_KIND_HEADER,
     POSITION_HEADER,
     Emit,
     OutRecord,
@@ -21,15 +19,11 @@ from connectors._config import (
     WebhookConnector,
     load_connectors,
 )
-from connectors._mapping import MappingError, MappingSpec, Rule, load_spec
 from connectors._runner import ConnectorRunner, ConnectorService
 from connectors._sources import FileDropSource, HttpPollSource
-from connectors._specs import SpecCatalogue, load_catalogue
-from connectors._state import STATE_TOPIC, StateStore, read_state
 from connectors._webhook import CircuitBreaker, DeliveryRefused, WebhookSettings, WebhookSink
 
 __all__ = [
-    "STATE_TOPIC",
     "CircuitBreaker",
     "ConnectorConfig",
     "ConnectorRunner",
@@ -40,24 +34,14 @@ __all__ = [
     "HttpPollSource",
     "KafkaConnector",
     "PollConnector",
-    "StateStore",
     "WebhookConnector",
     "WebhookSettings",
     "WebhookSink",
     "load_connectors",
-    "read_state",
-    "CONNECTOR_HEADER",
-    "NATIVE_KIND_HEADER",
     "POSITION_HEADER",
     "Emit",
-    "MappingError",
-    "MappingSpec",
     "OutRecord",
     "RawRecord",
-    "Rule",
     "Sink",
     "Source",
-    "SpecCatalogue",
-    "load_catalogue",
-    "load_spec",
 ]

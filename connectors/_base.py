@@ -27,10 +27,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-NATIVE_KIND_HEADER = "hub.native.kind"
-CONNECTOR_HEADER = "hub.connector"
+from hub.wire import CONNECTOR_HEADER, NATIVE_KIND_HEADER
+
 POSITION_HEADER = "hub.source.position"
-TRACE_HEADER = "hub.trace_id"
 
 
 @dataclass(frozen=True)

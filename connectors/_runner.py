@@ -34,18 +34,23 @@ from connectors._config import (
     PollConnector,
     WebhookConnector,
 )
-from connectors._mapping import MappingError
 from connectors._sources import FileDropSource, HttpPollSource
-from connectors._specs import SpecCatalogue
-from connectors._state import StateStore
 from connectors._webhook import DeliveryRefused, WebhookSink
-from hub._guard import dead_letter_headers
 from hub.errors import HubError, RecordError
-from hub.kafka import DLQ_TOPIC, aiokafka_options
-from hub.metrics import dead_lettered
+from hub.mapping import MappingError, SpecCatalogue
 from hub.reference import Registry
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
+from hub.wire import (
+    HubHeaders,
+    ProducerEmitter,
+    StateStore,
+    aiokafka_options,
+    dead_letter,
+    inbox_topic,
+    new_producer,
+    raw_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,13 +189,13 @@ class ConnectorRunner:
     async def _emit(self, record: RawRecord) -> None:
         try:
             await self.producer.send_and_wait(
-                f"raw.{record.party}.v1",
+                raw_topic(record.party),
                 key=record.key,
                 value=record.payload,
                 headers=record.kafka_headers(self.name),
             )
         except KafkaError as exc:
-            raise HubError(f"could not write to raw.{record.party}.v1: {exc}") from None
+            raise HubError(f"could not write to {raw_topic(record.party)}: {exc}") from None
         self.status["emitted"] = self.status.get("emitted", 0) + 1
         self.status["last_success"] = time.time()
         self.status["consecutive_failures"] = 0
@@ -237,7 +242,7 @@ class ConnectorRunner:
         if isinstance(self.sink, WebhookSink):
             self.sink.on_failure = lambda: self._report("failing")
         await self.sink.setup()
-        topic = f"out.{config.party}.v1"
+        topic = inbox_topic(config.party)
         consumer = AIOKafkaConsumer(
             topic,
             group_id=f"{self.settings.app_id}-connector-{config.name}",
@@ -299,8 +304,8 @@ class ConnectorRunner:
 
     async def _render(self, message: Any) -> OutRecord | None:
         """The native form of an inbox record; None (after a DLQ entry) when impossible."""
-        headers = {k: bytes(v) for k, v in message.headers or []}
-        kind = headers.get("hub.kind", b"").decode()
+        hub_headers = HubHeaders.from_kafka(message.headers)
+        kind = hub_headers.kind or ""
         try:
             record = await self.serde.decode(kind, message.value)
             canonical = record.model_dump(mode="json")
@@ -325,19 +330,15 @@ class ConnectorRunner:
             record_id=str(getattr(record, "record_id", "")),
             body=body,
             content_type=content_type,
-            trace_id=headers.get("hub.trace_id", b"").decode(),
+            trace_id=hub_headers.trace_id or "",
             source_value=message.value or b"",
             source_headers=tuple((k, bytes(v)) for k, v in message.headers or []),
         )
 
     async def _dead_letter_in(self, message: Any, reason: str, detail: str) -> None:
-        headers = dead_letter_headers(
-            message, "render", reason, detail, connector=self.name.encode()
-        )
-        log.warning("connector %s: DLQ render/%s: %s", self.name, reason, detail[:300])
-        dead_lettered("render", reason)
-        await self.producer.send_and_wait(
-            DLQ_TOPIC, key=message.key, value=message.value, headers=headers
+        await dead_letter(
+            ProducerEmitter(self.producer), message, "render", reason, detail,
+            connector=self.name.encode(), limit=self.settings.kafka_record_limit,
         )
 
     async def _dead_letter_out(
@@ -349,13 +350,13 @@ class ConnectorRunner:
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
+            key=record.key,
+            value=record.source_value,
             headers=list(record.source_headers),
         )
-        headers = dead_letter_headers(source, stage, reason, detail, connector=self.name.encode())
-        log.warning("connector %s: DLQ %s/%s: %s", self.name, stage, reason, detail[:300])
-        dead_lettered(stage, reason)
-        await self.producer.send_and_wait(
-            DLQ_TOPIC, key=record.key, value=record.source_value, headers=headers
+        await dead_letter(
+            ProducerEmitter(self.producer), source, stage, reason, detail,
+            connector=self.name.encode(), limit=self.settings.kafka_record_limit,
         )
 
 
@@ -383,9 +384,7 @@ class ConnectorService:
         if not self.configs:
             return
         await self.state.start()
-        self.producer = AIOKafkaProducer(
-            acks="all", enable_idempotence=True, **aiokafka_options(self.settings)
-        )
+        self.producer = new_producer(self.settings, client_id="hub-connectors")
         await self.producer.start()
         for config in self.configs:
             runner = ConnectorRunner(

@@ -20,12 +20,11 @@ import aiohttp
 
 from connectors._base import Emit, RawRecord, Source
 from connectors._config import FileDropConnector, PollConnector
-from connectors._state import StateStore
 from hub.errors import HubError
+from hub.wire import CHARSET_HEADER, StateStore
 
 log = logging.getLogger(__name__)
 
-CHARSET_HEADER = "hub.charset"
 
 
 def _key(record: Any, key_field: str | None) -> bytes | None:

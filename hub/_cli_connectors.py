@@ -27,9 +27,11 @@ def _configs(settings: HubSettings) -> list[Any]:
 
 def cmd_connectors_list(settings: HubSettings, args: argparse.Namespace) -> int:
     """Print each configured connector: name, party, type and what it carries."""
+    from hub.wire import inbox_topic
+
     for config in _configs(settings):
         detail = getattr(config, "native_kind", None) or (
-            f"out.{config.party}.v1 -> {config.url}" if config.type == "webhook" else ""
+            f"{inbox_topic(config.party)} -> {config.url}" if config.type == "webhook" else ""
         )
         print(f"{config.name:<28} {config.party:<18} {config.type:<10} {detail}")
     return 0
@@ -44,7 +46,7 @@ def _ago(moment: float | None) -> str:
 
 def cmd_connectors_status(settings: HubSettings, args: argparse.Namespace) -> int:
     """Last reported status of each connector (from the state topic)."""
-    from connectors import read_state
+    from hub.wire import read_state
 
     configs = _configs(settings)
 
@@ -80,7 +82,7 @@ def cmd_connectors_status(settings: HubSettings, args: argparse.Namespace) -> in
 
 
 def _set_paused(settings: HubSettings, name: str, paused: bool) -> int:
-    from connectors import read_state
+    from hub.wire import read_state
 
     names = [config.name for config in _configs(settings)]
     if name not in names:
@@ -111,7 +113,8 @@ def cmd_connectors_resume(settings: HubSettings, args: argparse.Namespace) -> in
 
 def cmd_connectors_run(settings: HubSettings, args: argparse.Namespace) -> int:
     """Run connectors standalone (outside a worker) until Ctrl-C or SIGTERM."""
-    from connectors import ConnectorService, load_catalogue
+    from connectors import ConnectorService
+    from hub.mapping import load_catalogue
     from hub.reference import load_parties
     from hub.registry import open_registry
     from hub.serde import AvroSerde

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 from hub import ops
 from hub.catalogue import load_reference
 from hub.errors import HubError
-from hub.kafka import DLQ_TOPIC
 from hub.settings import HubSettings
 
 T = TypeVar("T")
@@ -103,6 +102,8 @@ def cmd_dlq_show(settings: HubSettings, args: argparse.Namespace) -> int:
         found = await ops.read_dead_letters(settings, only)
         if not found:
             return None
+        from hub.wire import DLQ_TOPIC
+
         letter = found[0]
         async with _serde(settings) as serde:
             value = await ops.render_value(serde, letter.value, letter.headers)
@@ -264,9 +265,9 @@ def _readyz(url: str) -> dict[str, Any]:
 
 def cmd_status(settings: HubSettings, args: argparse.Namespace) -> int:
     """Topics, consumer lag, connectors, DLQ and order SLA, in one view."""
-    from hub.metrics import read_kafka_view
     from hub.reference import load_parties
     from hub.topics import admin_client, load_topics, read_cluster
+    from hub.wire import aiokafka_options, read_kafka_view
 
     parties = load_parties(settings.parties_file)
     specs = load_topics(settings.topics_dir, parties)
@@ -276,8 +277,6 @@ def cmd_status(settings: HubSettings, args: argparse.Namespace) -> int:
 
     async def work() -> dict[str, Any]:
         from aiokafka.admin import AIOKafkaAdminClient
-
-        from hub.kafka import aiokafka_options
 
         admin = AIOKafkaAdminClient(**aiokafka_options(settings))
         await admin.start()
@@ -348,7 +347,7 @@ def _traffic(ends: dict[tuple[str, int], int]) -> dict[str, Any]:
 
 
 async def _connector_status(settings: HubSettings) -> dict[str, Any]:
-    from connectors import read_state
+    from hub.wire import read_state
 
     store = await read_state(settings)
     try:

@@ -15,11 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from hub.errors import DecodeError, KafkaUnavailableError, RecordInvalid, ReferenceDataError
-from hub.kafka import aiokafka_options, read_to_end
 from hub.records import KINDS, CertifiedOfficer
 from hub.records import Matter as MatterRecord
 from hub.reference import (
@@ -32,6 +30,7 @@ from hub.reference import (
 )
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
+from hub.wire import new_producer, read_to_end
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ async def publish_seed(
     """Publish the seed catalogue and roster to the share topics; return what was published."""
     reference = load_seed_reference(settings.parties_file, folder)
     matter_kind, officer_kind = KINDS["matter"], KINDS["officer"]
-    producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **aiokafka_options(settings))
+    producer = new_producer(settings, client_id="hub-reference-seed")
     await producer.start()
     try:
         matter_writer = await serde.writer(matter_kind)

@@ -75,9 +75,11 @@ def cmd_topics_apply(settings: HubSettings, args: argparse.Namespace) -> int:
 
 def cmd_parties(settings: HubSettings, args: argparse.Namespace) -> int:
     """List the parties of the reference file."""
+    from hub.wire import inbox_topic
+
     registry = load_parties(settings.parties_file)
     for party in registry:
-        inbox = f"out.{party.id}.v1" if party.inbox else "-"
+        inbox = inbox_topic(party.id) if party.inbox else "-"
         print(f"{party.id:<20} {party.kind.value:<14} {inbox:<26} {party.name}")
     print(f"{len(registry)} parties from {registry.source}", file=sys.stderr)
     return 0

@@ -4,7 +4,7 @@ Flow metrics are process-wide (`FLOW`): each stage counts what it does, where it
 it. Label values are bounded: ``party`` is a registered party id, ``kind`` a record or
 native kind of the catalogue, ``stage`` one of the pipeline's stages, ``reason`` a rule
 code or an error class. The worker's ``/metrics`` adds, per scrape, the order gauges
-(`hub.dispatch._metrics`) and the Kafka gauges of `KafkaWatch`.
+(`hub.dispatch._metrics`) and the Kafka gauges of `hub.worker.KafkaWatch`.
 
 Every metric is listed, with its meaning, in README "Metrics".
 """
@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -27,11 +22,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-
-from hub.kafka import DLQ_TOPIC, aiokafka_options
-from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
 
@@ -153,148 +144,3 @@ class FlowCollector(Collector):
 
     def collect(self) -> Iterator[object]:  # type: ignore[override]
         yield from FLOW.collect()
-
-
-# ------------------------------------------------------------------ Kafka side
-
-
-@dataclass
-class KafkaView:
-    """Consumer lag per group and partition, and the DLQ's size, read at `taken_at`."""
-
-    lag: dict[tuple[str, str, int], int] = field(default_factory=dict)  # (group, topic, p)
-    dlq_depth: int = 0
-    ends: dict[tuple[str, int], int] = field(default_factory=dict)
-    taken_at: float = 0.0
-    error: str | None = None
-
-    def group_lag(self, group: str) -> int:
-        return sum(lag for (g, _, _), lag in self.lag.items() if g == group)
-
-    def topic_lag(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        for (_, topic, _), lag in self.lag.items():
-            totals[topic] = totals.get(topic, 0) + lag
-        return totals
-
-
-async def read_kafka_view(
-    settings: HubSettings,
-    groups: Iterable[str],
-    extra_topics: Iterable[str] = (),
-    subscribed: Mapping[str, Iterable[str]] | None = None,
-) -> KafkaView:
-    """Committed offsets of groups against the log ends, and the DLQ's depth (and the
-    log ends of extra_topics). subscribed names the topics a group reads: their
-    partitions the group never committed count too (from where the group would start:
-    the log start, or nothing under HUB_KAFKA_OFFSET_RESET=latest). Raises `KafkaError`
-    when Kafka is away."""
-    options = aiokafka_options(settings)
-    admin = AIOKafkaAdminClient(**options)
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None, **options)
-    await admin.start()
-    try:
-        await consumer.start()
-        try:
-            committed: dict[str, dict[TopicPartition, int]] = {}
-            for group in groups:
-                offsets = await admin.list_consumer_group_offsets(group)
-                committed[group] = {tp: meta.offset for tp, meta in offsets.items()}
-            # a consumer without subscriptions keeps no topic metadata: fetch it all
-            cluster = await consumer._client.fetch_all_metadata()
-
-            def partitions(topic: str) -> list[TopicPartition]:
-                return [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or []]
-
-            dlq = partitions(DLQ_TOPIC)
-            # a group reads every partition of a topic it committed in, and every topic
-            # it subscribes to: the partitions it never committed lag from their start
-            reads = {group: {tp.topic for tp in offsets} for group, offsets in committed.items()}
-            for group, topics in (subscribed or {}).items():
-                reads.setdefault(group, set()).update(topics)
-            for group, topics in reads.items():
-                offsets = committed.setdefault(group, {})
-                for topic in sorted(topics):
-                    for tp in partitions(topic):
-                        offsets.setdefault(tp, -1)
-            wanted = {tp for offsets in committed.values() for tp in offsets} | set(dlq)
-            for topic in extra_topics:
-                wanted.update(partitions(topic))
-            ends = await consumer.end_offsets(list(wanted)) if wanted else {}
-            starts = await consumer.beginning_offsets(list(wanted)) if wanted else {}
-        finally:
-            await consumer.stop()
-    finally:
-        await admin.close()
-    view = KafkaView(taken_at=time.time())
-    for group, offsets in committed.items():
-        for tp, offset in offsets.items():
-            if offset < 0 and settings.kafka_offset_reset == "latest":
-                offset = ends[tp]
-            done = offset if offset >= 0 else starts[tp]
-            view.lag[(group, tp.topic, tp.partition)] = max(0, ends[tp] - max(done, starts[tp]))
-    view.dlq_depth = sum(ends[tp] - starts[tp] for tp in dlq)
-    view.ends = {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
-    return view
-
-
-class KafkaWatch(Collector):
-    """Reads `read_kafka_view` every `interval` seconds in the worker; serves the last
-    reading as gauges. A failed reading keeps the last good one and is reported by
-    ``hub_kafka_view_age_seconds`` growing (and by /readyz)."""
-
-    def __init__(
-        self,
-        settings: HubSettings,
-        groups: list[str],
-        subscribed: Mapping[str, Iterable[str]] | None = None,
-        interval: float = 15.0,
-    ):
-        self.settings = settings
-        self.groups = groups
-        self.subscribed = subscribed
-        self.interval = interval
-        self.view = KafkaView()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="kafka-watch")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def refresh(self) -> KafkaView:
-        try:
-            async with asyncio.timeout(max(self.interval, 10.0)):
-                self.view = await read_kafka_view(
-                    self.settings, self.groups, subscribed=self.subscribed
-                )
-        except (KafkaError, TimeoutError, OSError) as exc:
-            self.view.error = f"{type(exc).__name__}: {exc}"
-            log.warning("reading consumer lag failed: %s", self.view.error)
-        return self.view
-
-    async def _loop(self) -> None:
-        while True:
-            await self.refresh()
-            await asyncio.sleep(self.interval)
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        view = self.view
-        lag = GaugeMetricFamily(
-            "hub_consumer_lag",
-            "Records not yet processed (log end minus committed offset), per consumer group",
-            labels=["group", "topic", "partition"],
-        )
-        for (group, topic, partition), value in sorted(view.lag.items()):
-            lag.add_metric([group, topic, str(partition)], value)
-        yield lag
-        yield GaugeMetricFamily(
-            "hub_dlq_depth", "Records held in hub.dlq.v1 (all partitions)", value=view.dlq_depth
-        )
-        age = time.time() - view.taken_at if view.taken_at else float("inf")
-        yield GaugeMetricFamily(
-            "hub_kafka_view_age_seconds", "Age of the last lag and DLQ reading", value=age
-        )

@@ -2,7 +2,7 @@
 
 Every connector source, and ``POST /v1/native/{kind}``, writes a party's native records
 untouched to its raw topic with a ``hub.native.kind`` header. This agent finds the
-party's mapping spec for that kind (`connectors.SpecCatalogue`), decodes and maps the
+party's mapping spec for that kind (`hub.mapping.normalise_native`), decodes and maps the
 payload, validates the result against the reference data, and writes the canonical
 record (Avro, keyed like every record of its kind) to its topic.
 
@@ -23,19 +23,28 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors import NATIVE_KIND_HEADER, MappingError, SpecCatalogue
-from hub._guard import dead_letter_entry, handle_guarded, header_of
-from hub.kafka import DLQ_TOPIC
-from hub.metrics import RECORDS_IN, dead_lettered
+from hub._guard import handle_guarded
+from hub.mapping import MappingError, SpecCatalogue, normalise_native
+from hub.metrics import RECORDS_IN
 from hub.records import KINDS, validate
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
-from hub.stream import Emitter, Stage
+from hub.stream import Stage
+from hub.wire import (
+    CHARSET_HEADER,
+    NATIVE_KIND_HEADER,
+    TRACE_HEADER,
+    Emitter,
+    HubHeaders,
+    dead_letter,
+    header_of,
+    party_of,
+    raw_topic,
+)
 
 log = logging.getLogger(__name__)
 
 CONNECTOR = b"normalise"
-CHARSET_HEADER = "hub.charset"  # set by transports that re-encode (file rows → UTF-8 JSON)
 
 
 class Normaliser:
@@ -56,7 +65,7 @@ class Normaliser:
         self.catalogue = catalogue
         self.reference_ready = reference_ready
         self.record_limit = record_limit
-        self.topics = tuple(f"raw.{party.id}.v1" for party in reference().parties.with_inbox())
+        self.topics = tuple(raw_topic(party.id) for party in reference().parties.with_inbox())
 
     def stage(self) -> Stage:
         return Stage("normalise", self.topics, self._on_raw)
@@ -68,29 +77,28 @@ class Normaliser:
 
     async def handle(self, message: Any) -> None:
         """Map one raw record and write its canonical record."""
-        party_id = str(message.topic).split(".")[1]
+        party_id = party_of(str(message.topic), "raw") or str(message.topic)
         reference = self.reference()
         try:
             party: Party | None = reference.parties.get(party_id)
         except KeyError:
             party = None
         native_kind = (header_of(message, NATIVE_KIND_HEADER) or b"").decode(errors="replace")
-        spec = self.catalogue.inbound(party, native_kind) if party is not None else None
-        if spec is None:
-            known = ", ".join(self.catalogue.native_kinds(party)) if party else ""
+        if party is None:
             raise MappingError(
                 "kind.unknown",
                 NATIVE_KIND_HEADER,
                 "(record)",
-                f"{party_id} has no mapping for native kind '{native_kind}'"
-                + (f"; its kinds: {known}" if known else ""),
+                f"{party_id} has no mapping for native kind '{native_kind}'",
                 f"没有{party_id}的“{native_kind}”报文映射",
             )
         charset = header_of(message, CHARSET_HEADER)
-        payload = message.value or b""
-        data = spec.apply(spec.decode(payload, charset.decode() if charset else None))
-        data["source_party"] = party_id
-        trace = (header_of(message, "hub.trace_id") or b"").decode(errors="replace")
+        mapped = normalise_native(
+            self.catalogue, party, native_kind, message.value or b"",
+            charset.decode(errors="replace") if charset else None,
+        )
+        data = mapped.data
+        trace = (header_of(message, TRACE_HEADER) or b"").decode(errors="replace")
         if "trace_id" not in data:  # without a trace header, one that its position fixes
             data["trace_id"] = trace or hashlib.sha256(
                 f"{message.topic}/{message.partition}/{message.offset}".encode()
@@ -100,15 +108,15 @@ class Normaliser:
         written = getattr(message, "timestamp", None)
         if written and "received_at" not in data:
             data["received_at"] = datetime.fromtimestamp(written / 1000, UTC)
-        record = validate(spec.canonical, data, reference if reference.matters else None)
-        kind = KINDS[spec.canonical]
+        record = validate(mapped.canonical, data, reference if reference.matters else None)
+        kind = KINDS[mapped.canonical]
         value = await self.serde.encode(kind.name, record)
-        headers = [
-            ("hub.kind", kind.name.encode()),
-            ("hub.trace_id", str(record.trace_id).encode()),
-            ("hub.source_party", party_id.encode()),
-            ("hub.native.kind", native_kind.encode()),
-        ]
+        headers = HubHeaders(
+            kind=kind.name,
+            trace_id=str(record.trace_id),
+            source_party=party_id,
+            native_kind=native_kind,
+        ).to_kafka()
         await self.out.send(kind.topic, kind.key_of(record), value, headers)
         RECORDS_IN.labels(party_id, kind.name).inc()
         log.info(
@@ -123,10 +131,7 @@ class Normaliser:
     async def _dead_letter(
         self, message: Any, stage: str, reason: str, detail: str, field: str
     ) -> None:
-        log.warning("normalise: DLQ %s/%s: %s", stage, reason, detail[:300])
-        dead_lettered(stage, reason)
-        key, value, headers = dead_letter_entry(
-            message, stage, reason, detail, connector=CONNECTOR, field=field,
+        await dead_letter(
+            self.out, message, stage, reason, detail, connector=CONNECTOR, field=field,
             limit=self.record_limit,
         )
-        await self.out.send(DLQ_TOPIC, key, value, headers)

@@ -30,22 +30,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-from kafka.partitioner.default import murmur2
 
-from connectors._state import STATE_TOPIC
-from hub._guard import replay_target
 from hub.dispatch import Deadlines, load_deadline_policy
 from hub.dispatch._deadlines import passed_deadlines
 from hub.dispatch._lifecycle import view_from_dict, view_to_dict
 from hub.dispatch._metrics import order_sla as sla_of
 from hub.errors import DecodeError, HubError, KafkaUnavailableError
-from hub.kafka import DLQ_TOPIC, aiokafka_options, read_to_end
 from hub.records import KINDS, AuditEvent, AuditResult, mask_citizen_id, mask_phone
 from hub.reference import Reference, load_calendar
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
+from hub.wire import (
+    CONNECTOR_STATE_TOPIC,
+    DLQ_TOPIC,
+    SOURCE_PARTY_HEADER,
+    aiokafka_options,
+    new_producer,
+    partition_for,
+    partitions_of,
+    party_of,
+    read_to_end,
+    replay_target,
+)
 
 LEDGER = "dlq-replay"
 REPLAY_HEADER = "hub.replay.of"
@@ -112,11 +120,8 @@ async def render_value(
 
 
 def party_of_topic(topic: str) -> str | None:
-    """The party a per-party topic belongs to: raw.<party>.v1, out.<party>.v1."""
-    parts = topic.split(".")
-    if len(parts) == 3 and parts[0] in ("raw", "out"):
-        return parts[1]
-    return None
+    """The party a per-party topic belongs to: its raw or its inbox topic."""
+    return party_of(topic, "raw") or party_of(topic, "inbox")
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,7 @@ class DeadLetter:
 
     @property
     def party(self) -> str:
-        return self.header("hub.source_party") or party_of_topic(self.source_topic) or ""
+        return self.header(SOURCE_PARTY_HEADER) or party_of_topic(self.source_topic) or ""
 
     def summary(self) -> dict[str, Any]:
         """Metadata only (no payload): what operators read."""
@@ -236,7 +241,7 @@ async def read_dead_letters(
 async def read_ledger(settings: HubSettings) -> dict[str, dict[str, Any]]:
     """DLQ id → its replay entry, for every record replayed so far."""
     latest: dict[str, bytes | None] = {}
-    async for record in read_to_end(settings, STATE_TOPIC):
+    async for record in read_to_end(settings, CONNECTOR_STATE_TOPIC):
         key = (record.key or b"").decode(errors="replace")
         if key.startswith(f"{LEDGER}/"):
             latest[key] = record.value
@@ -271,7 +276,7 @@ async def replay(
             todo.append(letter)
     if not todo:
         return outcome
-    producer = AIOKafkaProducer(enable_idempotence=True, acks="all", **aiokafka_options(settings))
+    producer = new_producer(settings, client_id="hub-dlq-replay")
     try:
         await producer.start()
     except KafkaError as exc:
@@ -291,7 +296,7 @@ async def replay(
             for letter in chunk:
                 entry = {"at": time.time(), "target": letter.source_topic, "by": getpass.getuser()}
                 key = f"{LEDGER}/{letter.partition}/{letter.offset}".encode()
-                await producer.send(STATE_TOPIC, json.dumps(entry).encode(), key=key)
+                await producer.send(CONNECTOR_STATE_TOPIC, json.dumps(entry).encode(), key=key)
             await producer.flush()
             outcome.replayed.extend(letter.id for letter in chunk)
             if progress is not None:
@@ -326,8 +331,7 @@ async def tail(
     )
     try:
         await consumer.start()
-        cluster = await consumer._client.fetch_all_metadata()
-        ids = sorted(cluster.partitions_for_topic(topic) or [])
+        ids = await partitions_of(consumer, topic)
     except KafkaError as exc:
         await consumer.stop()
         raise KafkaUnavailableError(f"cannot reach Kafka: {exc}") from None
@@ -408,7 +412,7 @@ async def read_orders(
 
 async def find_order(settings: HubSettings, order_id: str, partitions: int) -> dict[str, Any]:
     """An order's view (its partition read first, then all); `HubError` when unknown."""
-    home = int(murmur2(order_id.encode()) & 0x7FFFFFFF) % partitions
+    home = partition_for(order_id, partitions)
     for chosen in ([home], None):
         found = (await read_orders(settings, chosen)).get(order_id)
         if found is not None:
@@ -480,7 +484,7 @@ async def audit(
         }
     )
     value = await serde.encode(kind, event)
-    producer = AIOKafkaProducer(acks="all", **aiokafka_options(settings))
+    producer = new_producer(settings, enable_idempotence=False, client_id="hub-audit")
     try:
         await producer.start()
         await producer.send_and_wait(kind.topic, value, key=kind.key_of(event))

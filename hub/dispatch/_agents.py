@@ -39,10 +39,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import faust
-from kafka.partitioner.default import murmur2
 from yarl import URL
 
-from hub._guard import dead_letter_entry, handle_guarded, header_of
+from hub._guard import handle_guarded
 from hub.dispatch._assessment import add_share, changes_of, credit, opened
 from hub.dispatch._deadlines import Deadlines, Dues, Missed, missed_deadlines
 from hub.dispatch._disclosure import disclosure_of
@@ -57,8 +56,7 @@ from hub.dispatch._lifecycle import (
     view_from_dict,
     view_to_dict,
 )
-from hub.kafka import DLQ_TOPIC
-from hub.metrics import OVERDUE, RECORDS_OUT, dead_lettered
+from hub.metrics import OVERDUE, RECORDS_OUT
 from hub.records import (
     KINDS,
     Clue,
@@ -70,13 +68,21 @@ from hub.records import (
 )
 from hub.reference import Reference
 from hub.serde import AvroSerde
-from hub.stream import Emitter, Stage, Table
+from hub.stream import Stage, Table
+from hub.wire import (
+    CONTROL_HEADER,
+    Emitter,
+    HubHeaders,
+    dead_letter,
+    header_of,
+    inbox_topic,
+    partition_for,
+)
 
 log = logging.getLogger(__name__)
 
 PARK_SECONDS = 3600.0
 PARK_SWEEP_SECONDS = 60.0
-CONTROL_HEADER = "hub.control"
 SWEEP = b"sweep-parked"
 PARK_LIMIT = 100  # events parked per unknown order before the rest go to the DLQ
 CONNECTOR = b"dispatch"
@@ -194,7 +200,7 @@ class DispatchEngine:
         self.clues_topic = KINDS["clue"].topic
         self.disclosures_topic = KINDS["penalty"].topic
         self.inboxes = {
-            party.id: f"out.{party.id}.v1" for party in reference().parties.with_inbox()
+            party.id: inbox_topic(party.id) for party in reference().parties.with_inbox()
         }
         app_id = app.conf.id
         # order_id -> view (view_to_dict) + "assessment" (its credits) + "partition".
@@ -353,7 +359,7 @@ class DispatchEngine:
             return
         order = assignment_of(clue, target, matter.name)
         value = await self.serde.encode("order", order)
-        headers = [("hub.kind", b"order"), ("hub.trace_id", clue.trace_id.encode())]
+        headers = HubHeaders(kind="order", trace_id=clue.trace_id).to_kafka()
         await self.out.send(self.orders_topic, str(order.order_id).encode(), value, headers)
 
     async def handle_case(self, message: Any) -> None:
@@ -366,7 +372,7 @@ class DispatchEngine:
         key = str(disclosure.record_id)
         # published on every processing of the case (same id and key), recorded once
         value = await self.serde.encode("penalty", disclosure)
-        headers = [("hub.kind", b"penalty"), ("hub.trace_id", disclosure.trace_id.encode())]
+        headers = HubHeaders(kind="penalty", trace_id=disclosure.trace_id).to_kafka()
         await self.out.send(self.disclosures_topic, key.encode(), value, headers)
         bigdata = self.inboxes.get("bigdata")
         if bigdata is not None:
@@ -451,14 +457,15 @@ class DispatchEngine:
         )
         value = await self.serde.encode("order-event", notice)
         await self.out.send(
-            self.events_topic, view.order_id.encode(), value, [("hub.kind", b"order-event")]
+            self.events_topic, view.order_id.encode(), value,
+            HubHeaders(kind="order-event").to_kafka(),
         )
 
     # ------------------------------------------------------------- ownership
 
     def partition_of(self, order_id: str) -> int:
         """The partition of the order topics an order id is keyed to (Kafka's murmur2)."""
-        return int(murmur2(order_id.encode()) & 0x7FFFFFFF) % self.partitions
+        return partition_for(order_id, self.partitions)
 
     def active_partitions(self) -> set[int]:
         """The order partitions this worker actively owns (standby copies excluded)."""
@@ -532,11 +539,9 @@ class DispatchEngine:
         return matter.department if matter is not None else None
 
     async def _deliver(self, parties: list[str], message: Any, kind: bytes) -> None:
-        headers = [("hub.kind", kind)]
         kind_name = kind.decode()
-        trace = header_of(message, "hub.trace_id")
-        if trace:
-            headers.append(("hub.trace_id", trace))
+        trace = HubHeaders.from_kafka(message.headers).trace_id
+        headers = HubHeaders(kind=kind_name, trace_id=trace or None).to_kafka()
         for party in parties:
             inbox = self.inboxes.get(party)
             if inbox is not None:
@@ -564,17 +569,15 @@ class DispatchEngine:
         )
         value = await self.serde.encode("order-event", escalation)
         await self.out.send(
-            self.events_topic, view.order_id.encode(), value, [("hub.kind", b"order-event")]
+            self.events_topic, view.order_id.encode(), value,
+            HubHeaders(kind="order-event").to_kafka(),
         )
 
     async def dead_letter(
         self, message: Any, stage: str, reason: str, detail: str, field: str = ""
     ) -> None:
         """Park the original bytes and headers in the DLQ with what went wrong and where."""
-        key, value, headers = dead_letter_entry(
-            message, stage, reason, detail, connector=CONNECTOR, field=field,
+        await dead_letter(
+            self.out, message, stage, reason, detail, connector=CONNECTOR, field=field,
             limit=self.record_limit,
         )
-        log.warning("dispatch: DLQ %s/%s: %s", stage, reason, detail[:300])
-        dead_lettered(stage, reason)
-        await self.out.send(DLQ_TOPIC, key, value, headers)

@@ -25,14 +25,6 @@ from typing import Any
 from aiohttp import web
 
 from hub.errors import DecodeError, FieldError, KafkaUnavailableError, RecordInvalid
-from hub.gateway._kafka import (
-    InboxItem,
-    InboxReader,
-    Publisher,
-    Written,
-    decode_cursor,
-    encode_cursor,
-)
 from hub.gateway._limits import RateLimiter, ReplayGuard, retry_after
 from hub.gateway._policy import (
     ACTING_FIELD,
@@ -49,6 +41,16 @@ from hub.records import KINDS, AuditEvent, AuditResult, Envelope, Kind, validate
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
+from hub.wire import (
+    HubHeaders,
+    InboxItem,
+    InboxReader,
+    Publisher,
+    Written,
+    decode_cursor,
+    encode_cursor,
+    inbox_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -405,11 +407,9 @@ class Gateway:
         writer = await self.serde.writer(kind)
         messages = []
         for record, trace_id in records:
-            headers = [
-                ("hub.kind", kind.name.encode()),
-                ("hub.trace_id", trace_id.encode()),
-                ("hub.source_party", str(record.source_party).encode()),
-            ]
+            headers = HubHeaders(
+                kind=kind.name, trace_id=trace_id, source_party=str(record.source_party)
+            ).to_kafka()
             messages.append(
                 (kind.topic, kind.key_of(record), self.serde.encode_with(writer, record), headers)
             )
@@ -559,7 +559,7 @@ class Gateway:
             raise Problem("invalid-parameter", f"cursor: {exc}", detail_zh="游标无效") from None
 
     async def _render(self, item_headers: dict[str, bytes], value: bytes) -> dict[str, Any]:
-        kind_name = item_headers.get("hub.kind", b"").decode() or "order"
+        kind_name = HubHeaders.from_kafka(item_headers.items()).kind or "order"
         try:
             record = await self.serde.decode(kind_name, value)
         except (DecodeError, RecordInvalid, KeyError) as exc:
@@ -572,7 +572,7 @@ class Gateway:
         if not _DIGITS.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 1000:
             raise Problem("invalid-parameter", "limit must be an integer from 1 to 1000")
         positions = self._positions(request.query.get("cursor"))
-        items, after = await self.inbox.read(f"out.{party.id}.v1", positions, int(raw_limit))
+        items, after = await self.inbox.read(inbox_topic(party.id), positions, int(raw_limit))
         rendered = []
         seen = _Repeats()
         for item in items:
@@ -596,7 +596,7 @@ class Gateway:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
-        topic = f"out.{party.id}.v1"
+        topic = inbox_topic(party.id)
         idle = 0.0
         seen = _Repeats()
         while True:

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from connectors import CONNECTOR_HEADER, NATIVE_KIND_HEADER, MappingError, SpecCatalogue
 from hub.errors import FieldError, KafkaUnavailableError
-from hub.gateway._kafka import Written
 from hub.gateway._policy import may_publish
 from hub.gateway._problems import Problem
 from hub.logs import traced
+from hub.mapping import MappingError, SpecCatalogue, normalise_native
 from hub.records import KINDS
 from hub.reference import Party
+from hub.wire import HubHeaders, Written, raw_topic
 
 if TYPE_CHECKING:
     from hub.gateway._app import Gateway
@@ -43,8 +43,7 @@ class NativeDesk:
     async def post_native(self, request: web.Request) -> web.Response:
         party: Party = self.gateway.party_of(request)
         native_kind = request.match_info["native_kind"]
-        spec = self.catalogue.inbound(party, native_kind)
-        if spec is None:
+        if self.catalogue.inbound(party, native_kind) is None:
             known = self.catalogue.native_kinds(party)
             raise Problem(
                 "unknown-kind",
@@ -54,7 +53,7 @@ class NativeDesk:
             )
         payload = await request.read()
         try:
-            data = spec.apply(spec.decode(payload))
+            mapped = normalise_native(self.catalogue, party, native_kind, payload)
         except MappingError as exc:
             raise Problem(
                 "invalid-record",
@@ -63,22 +62,18 @@ class NativeDesk:
                 errors=[FieldError(exc.field, exc.rule, exc.message_zh, exc.message_en)],
                 extra={"target": exc.target},
             ) from None
-        kind = KINDS[spec.canonical]
+        kind = KINDS[mapped.canonical]
         if not may_publish(party.kind, kind.name):
             raise Problem(
                 "forbidden",
                 f"{party.id} ({party.kind.value}) may not publish {kind.name} records",
                 detail_zh=f"{party.name}无权发布{kind.name}类记录",
             )
-        record, trace_id = self.gateway.check_record(
-            request, kind, {**data, "source_party": party.id}
-        )
-        headers = [
-            (NATIVE_KIND_HEADER, native_kind.encode()),
-            (CONNECTOR_HEADER, b"http-native"),
-            ("hub.trace_id", trace_id.encode()),
-        ]
-        topic = f"raw.{party.id}.v1"
+        record, trace_id = self.gateway.check_record(request, kind, mapped.data)
+        headers = HubHeaders(
+            native_kind=native_kind, connector="http-native", trace_id=trace_id
+        ).to_kafka()
+        topic = raw_topic(party.id)
         (result,) = await self.gateway.publisher.send_many(
             [(topic, kind.key_of(record), payload, headers)]
         )

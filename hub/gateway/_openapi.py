@@ -13,12 +13,12 @@ from pydantic.json_schema import models_json_schema
 from hub import __version__
 from hub.dispatch import OrderState
 from hub.dispatch._assessment import MEASURES as ASSESSMENT_MEASURES
-from hub.gateway._kafka import CURSOR_PATTERN
 from hub.gateway._policy import ACTION_FIELDS, DERIVED_IDS, HTTP_KINDS, HUB_OWNED_FIELDS
 from hub.gateway._problems import MEDIA_TYPE, PROBLEMS
 from hub.records import KINDS, MATTER_CATALOGUE, OFFICER_ROSTER
 from hub.reference import Reference
 from hub.settings import HubSettings
+from hub.wire import CURSOR_PATTERN
 
 REF = "#/components/schemas/{model}"
 UNSAID = (

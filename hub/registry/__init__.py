@@ -2,7 +2,7 @@
 
 from hub.registry._client import RegistryClient
 from hub.registry._compat import LEVELS, incompatibilities
-from hub.registry._embedded import SCHEMAS_TOPIC, EmbeddedRegistry
+from hub.registry._embedded import EmbeddedRegistry
 from hub.registry._http import registry_app
 from hub.registry._local import LocalRegistryClient
 from hub.registry._memory import MemoryRegistry
@@ -11,7 +11,6 @@ from hub.registry._store import Registered, SchemaStore
 
 __all__ = [
     "LEVELS",
-    "SCHEMAS_TOPIC",
     "EmbeddedRegistry",
     "LocalRegistryClient",
     "MemoryRegistry",

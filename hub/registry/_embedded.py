@@ -14,14 +14,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from hub.errors import KafkaUnavailableError, SchemaIncompatible, SchemaRegistryError
-from hub.kafka import aiokafka_options
 from hub.registry._compat import LEVELS, incompatibilities, parse
 from hub.registry._store import Registered, SchemaStore
 from hub.settings import HubSettings
+from hub.wire import SCHEMAS_TOPIC, aiokafka_options, new_producer
 
 log = logging.getLogger(__name__)
 
-SCHEMAS_TOPIC = "_schemas"
 _RACE_RETRIES = 8
 PROBE_SECONDS = 10.0  # how often readiness learns whether _schemas takes writes
 CATCH_UP_TIMEOUT = 30.0  # seconds; a registry that cannot read its topic answers 503, never hangs
@@ -54,9 +53,7 @@ class EmbeddedRegistry:
     async def start(self) -> None:
         """Connect and read the whole topic; `KafkaUnavailableError` when Kafka is down."""
         options = aiokafka_options(self._settings)
-        self._producer = AIOKafkaProducer(
-            acks="all", enable_idempotence=True, client_id="hub-registry", **options
-        )
+        self._producer = new_producer(self._settings, client_id="hub-registry")
         self._consumer = AIOKafkaConsumer(
             enable_auto_commit=False, group_id=None, client_id="hub-registry", **options
         )
@@ -171,12 +168,7 @@ class EmbeddedRegistry:
                     await old.stop()
             except (KafkaError, TimeoutError):
                 log.debug("closing the registry's failed producer failed", exc_info=True)
-        producer = AIOKafkaProducer(
-            acks="all",
-            enable_idempotence=True,
-            client_id="hub-registry",
-            **aiokafka_options(self._settings),
-        )
+        producer = new_producer(self._settings, client_id="hub-registry")
         try:
             async with asyncio.timeout(self._settings.kafka_timeout):
                 await producer.start()

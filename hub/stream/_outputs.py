@@ -1,6 +1,6 @@
 """What processing one record produced: its outputs, then its state changes.
 
-A stage handler never writes to Kafka directly. It calls `Emitter.send` for every output
+A stage handler never writes to Kafka directly. It calls `hub.wire.Emitter.send` for every output
 (an inbox delivery, a copy, the DLQ entry, a derived record) and `Table.__setitem__` /
 `Table.pop` for state. While the pipeline runs the handler, both land in the record's
 `Outputs` (a context variable), and the pipeline then
@@ -22,9 +22,7 @@ import asyncio
 from collections.abc import Awaitable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-Headers = list[tuple[str, bytes]]
+from typing import Any
 
 
 @dataclass
@@ -64,39 +62,6 @@ def bind(outputs: Outputs | None) -> Any:
 
 def unbind(token: Any) -> None:
     _current.reset(token)
-
-
-class Emitter(Protocol):
-    """Where the stages write (Kafka's producer, or `MemoryEmitter` in unit tests)."""
-
-    async def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Headers,
-        partition: int | None = None,
-    ) -> None: ...
-
-
-class MemoryEmitter:
-    """An in-memory emitter: every output in `records`, in order, acknowledged at once."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[str, bytes | None, bytes | None, Headers, int | None]] = []
-
-    async def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Headers,
-        partition: int | None = None,
-    ) -> None:
-        self.records.append((topic, key, value, list(headers), partition))
-
-    def to(self, topic: str) -> list[tuple[bytes | None, bytes | None, Headers]]:
-        return [(k, v, h) for t, k, v, h, _ in self.records if t == topic]
 
 
 async def settle(futures: list[Awaitable[Any]], seconds: float) -> None:

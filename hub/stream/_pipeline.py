@@ -48,14 +48,14 @@ from aiokafka.errors import KafkaError, ProducerFenced, TopicAlreadyExistsError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from hub.errors import HubError
-from hub.kafka import aiokafka_options, producer_options
 from hub.logs import RateLimited
 from hub.metrics import OFFSET_GAPS, PARTITIONS_STALLED, STAGE_RETRIES, STAGE_STUCK
 from hub.settings import HubSettings
 from hub.stream._assignor import HubAssignor
 from hub.stream._leave import StaticLeave, leave_errors
-from hub.stream._outputs import Headers, Outputs, StateWrite, bind, current, settle, unbind
+from hub.stream._outputs import Outputs, StateWrite, bind, current, settle, unbind
 from hub.stream._table import Table, decode_key, decode_value, encode_key, encode_value
+from hub.wire import KafkaHeaders, aiokafka_options, new_producer
 
 log = logging.getLogger(__name__)
 noisy = RateLimited(log, every=30.0)
@@ -110,7 +110,7 @@ class KafkaEmitter:
         topic: str,
         key: bytes | None,
         value: bytes | None,
-        headers: Headers,
+        headers: KafkaHeaders,
         partition: int | None = None,
     ) -> None:
         producer = self._pipeline.producer
@@ -183,8 +183,9 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
     async def start(self) -> None:
         """Connect and subscribe; the loop then runs until `stop`."""
         options = aiokafka_options(self.settings)
-        self.producer = AIOKafkaProducer(client_id=f"hub-pipeline-{self.instance}",
-                                         **producer_options(self.settings), **options)
+        self.producer = new_producer(
+            self.settings, worker=True, client_id=f"hub-pipeline-{self.instance}"
+        )
         session_ms = int(self.settings.kafka_session_timeout * 1000)
         self.consumer = AIOKafkaConsumer(
             group_id=self.group,
@@ -443,12 +444,11 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             coordinator.request_rejoin()
 
     async def _open_fence(self, group: str, partition: int) -> AIOKafkaProducer:
-        options = {**producer_options(self.settings), **aiokafka_options(self.settings)}
-        options.pop("acks", None)
-        producer = AIOKafkaProducer(
+        producer = new_producer(
+            self.settings,
+            worker=True,
             transactional_id=f"{self.group}-{group}-{partition}",
             client_id=f"hub-state-{group}-{partition}",
-            **options,
         )
         async with asyncio.timeout(max(30.0, self.timeout * 4)):
             await producer.start()  # init_transactions: fences the partition's last owner

@@ -62,6 +62,9 @@ class TopicDecl(BaseModel):
         default=None, description="Schema-registry subject of the values (None: raw bytes)."
     )
     key: str | None = Field(default=None, description="What the record key is (documentation).")
+    role: Literal["raw", "inbox", "dlq", "audit", "connector-state", "schemas"] | None = Field(
+        default=None, description="What the hub uses the topic for (`hub.wire` names it so)."
+    )
     copartition: str | None = Field(
         default=None, description="Topics naming the same group must have equal partition counts."
     )

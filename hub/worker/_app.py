@@ -15,14 +15,15 @@ import faust.app
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from connectors import ConnectorService, load_catalogue, load_connectors
+from connectors import ConnectorService, load_connectors
 from connectors._config import WebhookConnector
 from hub.catalogue import load_reference
 from hub.dispatch import Deadlines, DispatchEngine, load_deadline_policy
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
 from hub.errors import HubError
 from hub.gateway import Gateway, NativeDesk, OrderDesk
-from hub.metrics import FlowCollector, KafkaWatch, probe_loop_lag
+from hub.mapping import load_catalogue
+from hub.metrics import FlowCollector, probe_loop_lag
 from hub.normalise import Normaliser
 from hub.records import KINDS
 from hub.reference import Reference, load_calendar, load_parties
@@ -40,6 +41,7 @@ from hub.topics import load_topics
 from hub.worker._http import HttpServer, build_web_app
 from hub.worker._metrics import (
     ConnectorCollector,
+    KafkaWatch,
     install_metrics,
     install_readyz,
     readiness_checks,

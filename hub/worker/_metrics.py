@@ -9,10 +9,12 @@ says only which check fails and why, never business data.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -21,14 +23,79 @@ from connectors import ConnectorService
 from hub.errors import HubError
 from hub.gateway import Gateway
 from hub.gateway._problems import Problem
-from hub.metrics import KafkaWatch
 from hub.reference import PartyKind
+from hub.settings import HubSettings
 from hub.stream import Pipeline
+from hub.wire import KafkaView, read_kafka_view
+
+log = logging.getLogger(__name__)
 
 METRICS_READERS = frozenset({PartyKind.OPS, PartyKind.JUSTICE})
 READY_CHECK_TIMEOUT = 3.0
 
 Check = Callable[[], Awaitable[str | None]]  # None when fine, else what is wrong
+
+
+class KafkaWatch(Collector):
+    """Reads `read_kafka_view` every `interval` seconds in the worker; serves the last
+    reading as gauges. A failed reading keeps the last good one and is reported by
+    ``hub_kafka_view_age_seconds`` growing (and by /readyz)."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        groups: list[str],
+        subscribed: Mapping[str, Iterable[str]] | None = None,
+        interval: float = 15.0,
+    ):
+        self.settings = settings
+        self.groups = groups
+        self.subscribed = subscribed
+        self.interval = interval
+        self.view = KafkaView()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="kafka-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def refresh(self) -> KafkaView:
+        try:
+            async with asyncio.timeout(max(self.interval, 10.0)):
+                self.view = await read_kafka_view(
+                    self.settings, self.groups, subscribed=self.subscribed
+                )
+        except (KafkaError, TimeoutError, OSError) as exc:
+            self.view.error = f"{type(exc).__name__}: {exc}"
+            log.warning("reading consumer lag failed: %s", self.view.error)
+        return self.view
+
+    async def _loop(self) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(self.interval)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        view = self.view
+        lag = GaugeMetricFamily(
+            "hub_consumer_lag",
+            "Records not yet processed (log end minus committed offset), per consumer group",
+            labels=["group", "topic", "partition"],
+        )
+        for (group, topic, partition), value in sorted(view.lag.items()):
+            lag.add_metric([group, topic, str(partition)], value)
+        yield lag
+        yield GaugeMetricFamily(
+            "hub_dlq_depth", "Records held in hub.dlq.v1 (all partitions)", value=view.dlq_depth
+        )
+        age = time.time() - view.taken_at if view.taken_at else float("inf")
+        yield GaugeMetricFamily(
+            "hub_kafka_view_age_seconds", "Age of the last lag and DLQ reading", value=age
+        )
 
 
 def install_metrics(

@@ -86,7 +86,7 @@ _ADDRESSES = [
 def spec_and_sample() -> tuple[Any, dict[str, Any]]:
     """The inbound mapping spec of NATIVE_KIND (checked: it makes a clue) and the native
     sample documented at the top of its YAML file."""
-    from connectors import load_catalogue
+    from hub.mapping import load_catalogue
 
     catalogue = load_catalogue()
     shipped = [

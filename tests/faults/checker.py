@@ -26,9 +26,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from hub.kafka import DLQ_TOPIC
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
+from hub.wire import DLQ_TOPIC
 from tests.faults.harness import DEPARTMENT, POISON, STORY, Sent
 
 

@@ -38,18 +38,15 @@ from connectors import (
     FileDropConnector,
     KafkaConnector,
     PollConnector,
-    SpecCatalogue,
-    StateStore,
     WebhookConnector,
-    load_catalogue,
-    read_state,
 )
-from hub._guard import replay_target
+from hub.mapping import SpecCatalogue, load_catalogue
 from hub.records import derive_record_id, validate
 from hub.reference import Registry, load_parties
 from hub.registry import open_registry
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
+from hub.wire import StateStore, read_state, replay_target
 from tests.conftest import ROOT
 from tests.samples import sample
 from tests.simulators.party import FailMode, PartySimulator

@@ -11,8 +11,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
-from hub.metrics import read_kafka_view
 from hub.settings import HubSettings
+from hub.wire import read_kafka_view
 
 pytestmark = pytest.mark.kafka
 

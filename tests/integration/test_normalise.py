@@ -20,9 +20,9 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
-from hub._guard import replay_target
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
+from hub.wire import replay_target
 from tests.conftest import ROOT
 from tests.integration.conftest import issue_tokens, running_worker
 from tests.integration.test_connectors import TopicWatch, clue_id, header, urban_case

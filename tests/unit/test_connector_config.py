@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors import load_catalogue, load_connectors
+from connectors import load_connectors
 from hub.errors import ConfigError
+from hub.mapping import load_catalogue
 from hub.reference import load_parties
 from tests.conftest import ROOT
 

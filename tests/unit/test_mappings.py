@@ -20,9 +20,8 @@ from typing import Any
 
 import pytest
 
-from connectors import MappingError, MappingSpec, load_catalogue
-from connectors._specs import Shipped
 from hub.errors import RecordInvalid
+from hub.mapping import MappingError, MappingSpec, Shipped, load_catalogue
 from hub.records import (
     AssistanceKind,
     Clue,

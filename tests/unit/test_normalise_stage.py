@@ -1,4 +1,4 @@
-"""The normalise stage on an in-memory emitter (`hub.stream.MemoryEmitter`), no Kafka: a
+"""The normalise stage on an in-memory emitter (`hub.wire.MemoryEmitter`), no Kafka: a
 raw native record becomes its canonical record on the kind's topic; the same raw record
 processed again (a redelivery after a crash before the commit) is emitted again, byte
 for byte (received_at is when the raw record was written), so the reader can drop the
@@ -15,15 +15,14 @@ from typing import Any
 
 import pytest
 
-from connectors import load_catalogue
 from hub.dispatch._agents import assignment_of
-from hub.kafka import DLQ_TOPIC
+from hub.mapping import load_catalogue
 from hub.normalise import Normaliser
 from hub.records import KINDS
 from hub.reference import load_seed_reference
 from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
-from hub.stream import MemoryEmitter
+from hub.wire import DLQ_TOPIC, MemoryEmitter
 
 WRITTEN_MS = 1_764_643_200_123  # when the gateway wrote the raw record
 SAMPLE = Path(__file__).resolve().parents[2] / "connectors/department/samples/urban-case.json"

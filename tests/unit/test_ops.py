@@ -25,10 +25,11 @@ from prometheus_client.registry import Collector
 from hub.errors import HubError, KafkaUnavailableError
 from hub.gateway._app import _token
 from hub.logs import TRACE_ID, JsonFormatter, traced
-from hub.metrics import FLOW, FlowCollector, KafkaView, KafkaWatch
+from hub.metrics import FLOW, FlowCollector
 from hub.ops import DeadLetter, DeadLetterFilter, mask_text, masked, parse_moment
 from hub.settings import HubSettings
-from hub.worker._metrics import install_readyz, readiness_checks, run_checks
+from hub.wire import KafkaView
+from hub.worker._metrics import KafkaWatch, install_readyz, readiness_checks, run_checks
 from hub.worker._ops import summarise
 from tests.samples import CITIZEN_ID, USCC
 

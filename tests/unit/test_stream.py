@@ -15,13 +15,13 @@ from aiokafka import TopicPartition
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 from aiokafka.errors import ProducerFenced
 
-from hub._guard import KEPT_BYTES, dead_letter_entry, header_of
 from hub.errors import HubError, SettingsError
 from hub.logs import BadRequestFilter, RepeatFilter
 from hub.metrics import FLOW
 from hub.settings import HubSettings
 from hub.stream import HubAssignor, Outputs, Pipeline, Stage, Table, bind, unbind
 from hub.stream._pipeline import STALL_SECONDS
+from hub.wire import KEPT_BYTES, dead_letter_entry, header_of
 
 
 class _Cluster:
@@ -172,7 +172,7 @@ def test_the_gateway_body_limit_must_leave_room_below_the_record_limit() -> None
 
 def test_an_inbox_walk_drops_the_repeats_it_can_see() -> None:
     from hub.gateway._app import _Repeats
-    from hub.gateway._kafka import InboxItem
+    from hub.wire import InboxItem
 
     seen = _Repeats()
     first = InboxItem(0, 7, b"order-1", b"\x00avro", {"hub.kind": b"order"})

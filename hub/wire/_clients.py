@@ -1,5 +1,5 @@
-"""Kafka client options from `HubSettings`, for aiokafka (the worker's async clients),
-and a reader of whole topics for tools."""
+"""Kafka clients from `HubSettings`: connection options, the one place producers are
+made, the one wrapper around cluster metadata, and a reader of whole topics for tools."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaError
 
 from hub.errors import KafkaUnavailableError
 from hub.settings import HubSettings
 
-DLQ_TOPIC = "hub.dlq.v1"
 # Room kept below a topic's max.message.bytes for the hub's headers and the batch framing:
 # the gateway refuses bodies above (record limit - HEADROOM) with 413, and a DLQ entry
 # that would not fit keeps its headers, a digest and the first bytes (`hub._guard`).
@@ -68,6 +68,32 @@ def producer_options(settings: HubSettings) -> dict[str, Any]:
     }
 
 
+def new_producer(
+    settings: HubSettings, *, worker: bool = False, **options: Any
+) -> AIOKafkaProducer:
+    """An aiokafka producer for settings: acks=all and idempotent unless options say
+    otherwise; with worker, batched as the worker's producers are (`producer_options`)."""
+    chosen: dict[str, Any] = {"acks": "all", "enable_idempotence": True}
+    if worker:
+        chosen.update(producer_options(settings))
+    chosen.update(options)
+    if "transactional_id" in chosen:
+        chosen.pop("acks", None)  # a transactional producer sets acks=all itself
+    return AIOKafkaProducer(**chosen, **aiokafka_options(settings))
+
+
+async def cluster_metadata(consumer: AIOKafkaConsumer) -> ClusterMetadata:
+    """The whole cluster's metadata through consumer. A consumer without a subscription
+    keeps none, and aiokafka's public `topics()` gives names only, so this asks the client
+    (the one use of its private API)."""
+    return await consumer._client.fetch_all_metadata()
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
+    """The partition ids of topic, ascending; empty when it does not exist."""
+    return sorted((await cluster_metadata(consumer)).partitions_for_topic(topic) or [])
+
+
 async def read_to_end(
     settings: HubSettings, topic: str, partitions: list[int] | None = None
 ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
@@ -81,14 +107,11 @@ async def read_to_end(
     )
     try:
         await consumer.start()
-        # A consumer without a subscription has no metadata for the topic; aiokafka's
-        # public topics() returns names only, so ask the client for the whole picture.
-        cluster = await consumer._client.fetch_all_metadata()
+        ids = await partitions_of(consumer, topic)
     except KafkaError as exc:
         await consumer.stop()
         raise KafkaUnavailableError(f"cannot reach Kafka: {exc}") from None
     try:
-        ids = sorted(cluster.partitions_for_topic(topic) or [])
         if not ids:
             raise KafkaUnavailableError(f"topic {topic} does not exist; run `hub topics apply`")
         chosen = [TopicPartition(topic, p) for p in ids if partitions is None or p in partitions]

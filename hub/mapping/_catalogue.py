@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors._mapping import MappingSpec, load_spec
 from hub.errors import ConfigError
+from hub.mapping._engine import MappingSpec, load_spec
 from hub.reference import Party, PartyKind
+from hub.settings import PROJECT_ROOT
 
-CONNECTORS_DIR = Path(__file__).resolve().parent
+MAPPINGS_ROOT = PROJECT_ROOT / "connectors"
 _FOLDERS = {
     "department": PartyKind.DEPARTMENT,
     "bigdata": PartyKind.BIGDATA,
@@ -82,7 +83,7 @@ class SpecCatalogue:
         )
 
 
-def load_catalogue(root: Path = CONNECTORS_DIR) -> SpecCatalogue:
+def load_catalogue(root: Path = MAPPINGS_ROOT) -> SpecCatalogue:
     """Read every ``<party kind>/mappings/*.yaml`` under root."""
     shipped = []
     for folder, kind in _FOLDERS.items():

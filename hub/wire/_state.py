@@ -22,10 +22,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from hub.errors import KafkaUnavailableError
-from hub.kafka import aiokafka_options
 from hub.settings import HubSettings
-
-STATE_TOPIC = "hub.connector-state.v1"
+from hub.wire._clients import aiokafka_options, new_producer
+from hub.wire._topics import CONNECTOR_STATE_TOPIC
 
 
 class StateStore:
@@ -36,12 +35,12 @@ class StateStore:
         self.entries: dict[str, dict[str, Any]] = {}
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
-        self._tp = TopicPartition(STATE_TOPIC, 0)
+        self._tp = TopicPartition(CONNECTOR_STATE_TOPIC, 0)
 
     async def start(self) -> None:
         options = aiokafka_options(self.settings)
         try:
-            self._producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **options)
+            self._producer = new_producer(self.settings, client_id="hub-connector-state")
             await self._producer.start()
             self._consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **options)
             await self._consumer.start()
@@ -84,7 +83,7 @@ class StateStore:
         key = f"{connector}/{entry}"
         body = json.dumps(value, ensure_ascii=False).encode() if value is not None else None
         try:
-            await self._producer.send_and_wait(STATE_TOPIC, key=key.encode(), value=body)
+            await self._producer.send_and_wait(CONNECTOR_STATE_TOPIC, key=key.encode(), value=body)
         except KafkaError as exc:
             raise KafkaUnavailableError(f"could not store {key}: {exc}") from None
         if value is None:
@@ -106,4 +105,4 @@ async def read_state(settings: HubSettings) -> StateStore:
     return store
 
 
-__all__ = ["STATE_TOPIC", "StateStore", "read_state"]
+__all__ = ["CONNECTOR_STATE_TOPIC", "StateStore", "read_state"]

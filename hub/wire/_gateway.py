@@ -1,4 +1,4 @@
-"""The gateway's Kafka side: a durable publisher and the inbox reader."""
+"""The HTTP side's Kafka clients: a durable publisher and the inbox reader."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from hub.errors import KafkaUnavailableError
-from hub.kafka import aiokafka_options
 from hub.settings import HubSettings
+from hub.wire._clients import aiokafka_options, new_producer, partitions_of
+from hub.wire._headers import KafkaHeaders
 
 log = logging.getLogger(__name__)
-
-Headers = list[tuple[str, bytes]]
-
 
 @dataclass(frozen=True)
 class Written:
@@ -43,13 +41,11 @@ class Publisher:
             return self._producer
         async with self._lock:
             if self._producer is None:
-                producer = AIOKafkaProducer(
-                    acks="all",
-                    enable_idempotence=True,
+                producer = new_producer(
+                    self._settings,
                     linger_ms=2,
                     request_timeout_ms=int(self._timeout * 1000),
                     client_id="hub-gateway",
-                    **aiokafka_options(self._settings),
                 )
                 try:
                     await asyncio.wait_for(producer.start(), self._timeout)
@@ -60,7 +56,7 @@ class Publisher:
         return self._producer
 
     async def send_many(
-        self, messages: Sequence[tuple[str, bytes, bytes, Headers]]
+        self, messages: Sequence[tuple[str, bytes, bytes, KafkaHeaders]]
     ) -> list[Written | KafkaUnavailableError]:
         """Send (topic, key, value, headers) messages; wait for each acknowledgement."""
         producer = await self._ensure()
@@ -85,7 +81,7 @@ class Publisher:
                 results.append(error)
         return results
 
-    async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> Written:
+    async def send(self, topic: str, key: bytes, value: bytes, headers: KafkaHeaders) -> Written:
         (result,) = await self.send_many([(topic, key, value, headers)])
         if isinstance(result, KafkaUnavailableError):
             raise result
@@ -160,8 +156,7 @@ class InboxReader:
 
     async def _partitions_of(self, consumer: AIOKafkaConsumer, topic: str) -> list[int]:
         if topic not in self._partitions:
-            cluster = await consumer._client.fetch_all_metadata()  # public API lacks this
-            found = sorted(cluster.partitions_for_topic(topic) or [])
+            found = await partitions_of(consumer, topic)
             if not found:
                 raise KafkaUnavailableError(f"topic {topic} does not exist")
             self._partitions[topic] = found

@@ -1,0 +1,116 @@
+"""The hub's Kafka edge: the only code that knows Kafka's shape.
+
+- topic names from ``topics/*.yaml`` (`raw_topic`, `inbox_topic`, `DLQ_TOPIC`, ...) and
+  the partition of a key (`partition_for`, Kafka's murmur2);
+- the hub's headers (`HubHeaders`, ``hub.kind``, ``hub.trace_id``, ...);
+- the `Emitter` the stages, HTTP resources and connectors write through, its in-memory
+  fake `MemoryEmitter`, and the one DLQ writer `dead_letter`;
+- the clients: connection options, `new_producer`, `cluster_metadata`, `read_to_end`,
+  the HTTP side's `Publisher` and `InboxReader`, the lag reading `read_kafka_view`, and
+  the connectors' `StateStore` on the compacted state topic.
+
+Code elsewhere builds no topic name, header name or producer of its own
+(``tests/unit/test_house_plan.py`` greps the tree).
+"""
+
+from hub.wire._clients import (
+    HEADROOM,
+    aiokafka_options,
+    cluster_metadata,
+    new_producer,
+    partitions_of,
+    producer_options,
+    read_to_end,
+    ssl_context,
+)
+from hub.wire._dlq import (
+    ERROR_PREFIX,
+    KEPT_BYTES,
+    dead_letter,
+    dead_letter_entry,
+    dead_letter_headers,
+    replay_target,
+)
+from hub.wire._emitter import Emitter, MemoryEmitter, ProducerEmitter
+from hub.wire._gateway import (
+    CURSOR_PATTERN,
+    InboxItem,
+    InboxReader,
+    Publisher,
+    Written,
+    decode_cursor,
+    encode_cursor,
+)
+from hub.wire._headers import (
+    CHARSET_HEADER,
+    CONNECTOR_HEADER,
+    CONTROL_HEADER,
+    KIND_HEADER,
+    NATIVE_KIND_HEADER,
+    SOURCE_PARTY_HEADER,
+    TRACE_HEADER,
+    HubHeaders,
+    KafkaHeaders,
+    header_of,
+)
+from hub.wire._offsets import KafkaView, read_kafka_view
+from hub.wire._state import StateStore, read_state
+from hub.wire._topics import (
+    AUDIT_TOPIC,
+    CONNECTOR_STATE_TOPIC,
+    DLQ_TOPIC,
+    SCHEMAS_TOPIC,
+    inbox_topic,
+    partition_for,
+    party_of,
+    raw_topic,
+)
+
+__all__ = [
+    "AUDIT_TOPIC",
+    "CHARSET_HEADER",
+    "CONNECTOR_HEADER",
+    "CONNECTOR_STATE_TOPIC",
+    "CONTROL_HEADER",
+    "CURSOR_PATTERN",
+    "DLQ_TOPIC",
+    "ERROR_PREFIX",
+    "HEADROOM",
+    "KEPT_BYTES",
+    "KIND_HEADER",
+    "NATIVE_KIND_HEADER",
+    "SCHEMAS_TOPIC",
+    "SOURCE_PARTY_HEADER",
+    "StateStore",
+    "TRACE_HEADER",
+    "Emitter",
+    "HubHeaders",
+    "InboxItem",
+    "InboxReader",
+    "KafkaHeaders",
+    "KafkaView",
+    "MemoryEmitter",
+    "ProducerEmitter",
+    "Publisher",
+    "Written",
+    "aiokafka_options",
+    "cluster_metadata",
+    "dead_letter",
+    "dead_letter_entry",
+    "dead_letter_headers",
+    "decode_cursor",
+    "encode_cursor",
+    "header_of",
+    "inbox_topic",
+    "new_producer",
+    "partition_for",
+    "partitions_of",
+    "party_of",
+    "producer_options",
+    "raw_topic",
+    "read_kafka_view",
+    "read_state",
+    "read_to_end",
+    "replay_target",
+    "ssl_context",
+]

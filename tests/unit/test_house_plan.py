@@ -1,0 +1,59 @@
+"""The house plan holds (docs/design.md "Layout"): one Kafka edge, and a core that does
+not lean on the connectors.
+
+- No code outside ``hub/wire/`` builds a per-party topic name, writes the ``hub.kind``
+  header by hand or makes a producer of its own.
+- ``hub`` imports nothing from ``connectors`` outside the worker's composition root
+  (``hub/worker/``) and the command line that starts connectors (``hub/_cli_connectors.py``).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EDGE = ROOT / "hub" / "wire"
+CODE = [ROOT / "hub", ROOT / "connectors", ROOT / "deploy"]
+FORBIDDEN = ('f"out.', 'f"raw.', '"hub.kind"', "AIOKafkaProducer(")
+COMPOSITION_ROOTS = [ROOT / "hub" / "worker", ROOT / "hub" / "_cli_connectors.py"]
+
+
+def _sources() -> list[Path]:
+    return sorted(p for folder in CODE for p in folder.rglob("*.py") if EDGE not in p.parents)
+
+
+def test_only_the_kafka_edge_names_topics_headers_and_producers() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {needle}"
+        for path in _sources()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        for needle in FORBIDDEN
+        if needle in line
+    ]
+    assert found == [], "use hub.wire (topic names, HubHeaders, new_producer) instead"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _is_root(path: Path) -> bool:
+    return any(path == root or root in path.parents for root in COMPOSITION_ROOTS)
+
+
+def test_the_core_does_not_import_the_connectors() -> None:
+    leaning = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "hub").rglob("*.py"))
+        if not _is_root(path)
+        and any(name == "connectors" or name.startswith("connectors.") for name in _imports(path))
+    ]
+    assert leaning == [], "only the worker's composition root may import connectors"
