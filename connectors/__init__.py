@@ -1,5 +1,5 @@
 """Connectors of the Wuchang enforcement exchange hub: each party's native formats and
-transports (DESIGN §7). One package per party kind holds its mapping specs
+transports (docs/design.md §7). One package per party kind holds its mapping specs
 (``<kind>/mappings/*.yaml``); the transports and the interface are shared.
 """
 

@@ -2,13 +2,19 @@
 
 The integration layer between the 14 street enforcement centres, the eight delegating
 district departments, the big-data bureau, police, procuratorate and court, on Apache
-Kafka. See DESIGN.md for the whole; the folder listing shows the parts:
+Kafka. See docs/design.md for the whole; the folder listing shows the parts:
 
 - `hub.settings`   one `HubSettings` (HUB_* environment variables)
 - `hub.errors`     the `HubError` tree
 - `hub.reference`  parties and other reference data
 - `hub.topics`     topics as code: declarations, diff, apply
-- `hub.worker`     the Faust app and HTTP server of a worker process
+- `hub.wire`       the Kafka edge: topic names, headers, producers, the DLQ writer
+- `hub.mapping`    native records to canonical ones: the engine and the shipped specs
+- `hub.stream`     the pipeline runtime: stages, tables, outputs before commits
+- `hub.normalise`  the normalise stage (raw → canonical)
+- `hub.dispatch`   the dispatch stages (canonical → inboxes) and their pure cores
+- `hub.gateway`    the HTTP side
+- `hub.worker`     the composition root: a worker process wires all of the above
 - `hub.cli`        the ``hub`` command
 """
 

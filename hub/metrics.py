@@ -1,4 +1,4 @@
-"""The hub's operational metrics (DESIGN §10), and the Kafka-side numbers behind them.
+"""The hub's operational metrics (docs/design.md §10).
 
 Flow metrics are process-wide (`FLOW`): each stage counts what it does, where it does
 it. Label values are bounded: ``party`` is a registered party id, ``kind`` a record or

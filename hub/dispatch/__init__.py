@@ -1,4 +1,4 @@
-"""The dispatch engine (DESIGN §4): order lifecycle, routing, deadlines, assessment."""
+"""The dispatch engine (docs/design.md §4): order lifecycle, routing, deadlines, assessment."""
 
 from hub.dispatch._agents import DispatchEngine
 from hub.dispatch._assessment import merge as merge_assessment

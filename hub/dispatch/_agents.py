@@ -422,7 +422,7 @@ class DispatchEngine:
             )
 
     async def _sweep_deadlines(self) -> None:
-        """Emit OVERDUE, then ESCALATED to justice, once per missed deadline (DESIGN §4).
+        """Emit OVERDUE, then ESCALATED to justice, once per missed deadline (docs/design.md §4).
 
         The events go to ``enf.order-event.v1`` like any other and are applied by the
         events agent; their ids are deterministic, so a second sweep or a restarted worker

@@ -1,4 +1,4 @@
-"""Two-way assessment 双向考核 (DESIGN §4): per party and month, kept incrementally.
+"""Two-way assessment 双向考核 (docs/design.md §4): per party and month, kept incrementally.
 
 Each applied order or event changes a few counters of the parties concerned, credited to
 the month (Beijing time) in which the party received the order, so one order's story

@@ -1,4 +1,4 @@
-"""Deadlines of an order (DESIGN §4) and which of them a given moment has missed.
+"""Deadlines of an order (docs/design.md §4) and which of them a given moment has missed.
 
 Three deadlines, each counted from the moment the current recipients received the order
 (its issue, or its last reassignment 改派):

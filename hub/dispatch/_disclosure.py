@@ -1,4 +1,4 @@
-"""Penalty disclosure 行政处罚公示 (DESIGN §1, three systems 三项制度).
+"""Penalty disclosure 行政处罚公示 (docs/design.md §1, three systems 三项制度).
 
 A case decided with a penalty becomes a PenaltyDisclosure: what the public may see,
 with a natural person's name and ID number masked and no phone or address at all.

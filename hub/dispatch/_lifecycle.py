@@ -1,4 +1,4 @@
-"""The order state machine of DESIGN §4, as a pure function (no Kafka, no clock).
+"""The order state machine of docs/design.md §4, as a pure function (no Kafka, no clock).
 
 `open_order` starts an `OrderView` from a DispatchOrder; `apply_event` returns the next
 view, a `Rejection` saying why the event does not fit (the DLQ reason or the HTTP 409),

@@ -1,4 +1,4 @@
-"""The HTTP gateway (DESIGN §8, §9): publish, inbox, authentication, authorisation, audit.
+"""The HTTP gateway (docs/design.md §8, §9): publish, inbox, authentication, authorisation, audit.
 
 Every request passes, in order: problem rendering (RFC 9457), audit (one AuditEvent per
 request, allowed or refused), authentication (bearer token, optional HMAC signature),

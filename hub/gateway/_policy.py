@@ -1,4 +1,4 @@
-"""Who may do what through the gateway (DESIGN §9): the authorisation matrix as data.
+"""Who may do what through the gateway (docs/design.md §9): the authorisation matrix as data.
 
 A party publishes only as itself (``source_party`` and the acting-party field of the
 record must be the caller), only the kinds its kind of party produces, and reads only

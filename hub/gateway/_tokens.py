@@ -1,4 +1,4 @@
-"""Per-party bearer tokens, stored only as SHA-256 hashes (DESIGN §9).
+"""Per-party bearer tokens, stored only as SHA-256 hashes (docs/design.md §9).
 
 A token reads ``hub_<token_id>_<secret>``: the id finds the entry, the secret's hash is
 compared in constant time. ``hub tokens issue PARTY`` prints a token once and stores its

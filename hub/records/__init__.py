@@ -1,4 +1,4 @@
-"""Canonical records of the hub (DESIGN §3): models, validation, Avro schemas.
+"""Canonical records of the hub (docs/design.md §3): models, validation, Avro schemas.
 
 `KINDS` names each kind with its model, topic and registry subject; `validate` checks a
 record and reports every broken rule at once (`hub.errors.RecordInvalid`).

@@ -1,4 +1,4 @@
-"""Check-character algorithms of the codes the hub validates (DESIGN §3).
+"""Check-character algorithms of the codes the hub validates (docs/design.md §3).
 
 - Unified social credit code 统一社会信用代码 (GB 32100-2015): 18 characters over the
   31-character set ``0-9ABCDEFGHJKLMNPQRTUWXY``; weights 3^(i-1) mod 31 for i = 1..17;

@@ -1,4 +1,4 @@
-"""The envelope every canonical record carries (DESIGN §3) and its deterministic id."""
+"""The envelope every canonical record carries (docs/design.md §3) and its deterministic id."""
 
 from __future__ import annotations
 

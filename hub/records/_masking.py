@@ -1,4 +1,4 @@
-"""Masking of personal data 个人信息脱敏 for views that do not need it (DESIGN §9)."""
+"""Masking of personal data 个人信息脱敏 for views that do not need it (docs/design.md §9)."""
 
 from __future__ import annotations
 

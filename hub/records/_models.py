@@ -1,4 +1,4 @@
-"""The canonical records of the hub (DESIGN §3), as pydantic models.
+"""The canonical records of the hub (docs/design.md §3), as pydantic models.
 
 These models are the one source of truth: the Avro schemas in ``schemas/`` are
 generated from them (`hub.records.avro_schema`) and a test fails when a committed

@@ -1,4 +1,4 @@
-"""Reference data the hub loads: parties (DESIGN §2), matter catalogue, officer roster."""
+"""Reference data the hub loads: parties (docs/design.md §2), matter catalogue, officer roster."""
 
 from hub.reference._calendar import BEIJING, WorkCalendar, load_calendar
 from hub.reference._catalogue import (

@@ -2,7 +2,7 @@
 
 Like Kafka's range assignor, each topic's partitions are laid out in order and split into
 contiguous ranges over the members, so topics with the same partition count (an order
-and its events, DESIGN: co-partitioned) give partition N of each to the same worker, the
+and its events, docs/design.md §5: co-partitioned) give partition N of each to the same worker, the
 one that holds partition N of their tables. Members are ordered by their static
 instance id (``group.instance.id``), so an assignment does not change when a worker
 restarts under a new member id.

@@ -1218,7 +1218,7 @@ def main() -> None:
         "--h1-workers",
         type=int,
         default=2,
-        help="H1 is also run with this many workers of one app (DESIGN: more workers for more "
+        help="H1 is also run with this many workers of one app (docs/design.md §7: more workers for more "
         "partitions), reported as H1xN; 1 runs the one-worker H1 only (default 2)",
     )
     parser.add_argument("--out", default="bench/results", help="folder for latest.json/.md")

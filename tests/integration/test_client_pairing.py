@@ -1,4 +1,4 @@
-"""The pinned clients work with the pinned broker (DESIGN §11, KIP-896).
+"""The pinned clients work with the pinned broker (docs/design.md §11, KIP-896).
 
 Kafka 4.x removed old protocol versions; these tests prove that kafka-python's admin
 client, aiokafka (idempotent producer, consumer group) and a Faust agent with a table

@@ -585,7 +585,7 @@ async def test_a_poison_record_goes_to_the_dlq_and_the_rest_go_on(transport: Tra
 async def test_later_records_about_the_same_thing_stay_behind_the_first(
     transport: Transport,
 ) -> None:
-    """Order per key (DESIGN §8): a corrected native record after its first version, an
+    """Order per key (docs/design.md §8): a corrected native record after its first version, an
     order's event after the order."""
     first, second = transport.versions(20)
     await transport.start()

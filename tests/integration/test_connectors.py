@@ -655,7 +655,7 @@ async def test_a_refused_record_goes_to_the_dlq_and_the_others_still_arrive(
 async def test_a_refused_record_replayed_from_the_dlq_is_delivered_once_the_party_takes_it(
     harness: Harness,
 ) -> None:
-    """DESIGN §8: parked records can be replayed after a fix; here the party fixed its
+    """docs/design.md §8: parked records can be replayed after a fix; here the party fixed its
     side, and the DLQ record goes back to its source topic (`replay_target`)."""
     party, written, parked = await _refuse_one(harness)
     refused = written[2][1]

@@ -453,7 +453,7 @@ def test_a_party_lists_the_orders_it_issued_and_received(hub: Hub) -> None:
     assert _get(hub, "/v1/orders?state=", "dept-urban")[0] == 422  # empty is no state
 
 
-# Who may do what with one whistle from street-jiyuqiao to dept-urban (DESIGN §9): the
+# Who may do what with one whistle from street-jiyuqiao to dept-urban (docs/design.md §9): the
 # parties on the order see it, the recipient signs it, the issuer and justice may look
 # but not sign, everyone else is told it does not exist, ops sees no orders at all.
 ORDER_MATRIX = {

@@ -50,7 +50,7 @@ HUB = str(ROOT / ".venv" / "bin" / "hub")
 PROBLEM = "application/problem+json"
 HUB_OWNED = ("record_id", "received_at")
 
-# One representative party of every kind of party (DESIGN §2).
+# One representative party of every kind of party (docs/design.md §2).
 REPRESENTATIVES: dict[PartyKind, str] = {
     PartyKind.STREET: "street-jiyuqiao",
     PartyKind.DEPARTMENT: "dept-urban",

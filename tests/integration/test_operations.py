@@ -1,4 +1,4 @@
-"""Operations end to end on the real broker (DESIGN §10): one `hub worker` with a webhook
+"""Operations end to end on the real broker (docs/design.md §10): one `hub worker` with a webhook
 connector, traffic through the gateway and straight to Kafka, and what operators rely
 on: /healthz, /readyz, /metrics, /ops and /ops/data; JSON logs that follow one record by
 its trace id from the gateway to the party's system; and the CLI (`hub dlq list|show|

@@ -1,4 +1,5 @@
-"""Working calendar, deadline policy, order deadlines and the two-way assessment (DESIGN §4)."""
+"""Working calendar, deadline policy, order deadlines and the two-way assessment
+(docs/design.md §4)."""
 
 from __future__ import annotations
 

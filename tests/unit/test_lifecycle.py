@@ -1,4 +1,4 @@
-"""The order state machine (DESIGN §4): every path, every refusal, applied once."""
+"""The order state machine (docs/design.md §4): every path, every refusal, applied once."""
 
 from __future__ import annotations
 
