@@ -165,6 +165,7 @@ run: LIVE DEMO on (HUB_DEMO=0 make run runs the hub alone, for real use).
                   (HUB_DEMO_RATE): whistles and clues, orders signed, reported, answered,
                   closed and rated, criminal referrals decided by the police, market
                   entities shared, ~3 % bad records (422 answers and DLQ entries).
+                  It acts only on the orders it created: orders you post are yours.
                   A progress line every 10 s (HUB_DEMO_VERBOSE=1: every action).
      simulators:  big-data sharing platform  http://127.0.0.1:$SIM_PORT/stats  (polled for entities)
                   police case system          http://127.0.0.1:$((SIM_PORT + 1))/stats  (webhook)

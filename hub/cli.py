@@ -86,20 +86,24 @@ def cmd_parties(settings: HubSettings, args: argparse.Namespace) -> int:
 
 
 def cmd_tokens_issue(settings: HubSettings, args: argparse.Namespace) -> int:
-    """Issue a bearer token for a party: print it once, store its hash."""
+    """Issue a bearer token for each party named: print each once (one line per party,
+    in the order given), store only their hashes."""
     from hub.gateway import TokenStore
 
     registry = load_parties(settings.parties_file)
-    if args.party not in registry:
+    unknown = [party for party in args.party if party not in registry]
+    if unknown:
         known = ", ".join(p.id for p in registry if p.id != "hub")
-        raise ConfigError(f"unknown party '{args.party}'; one of: {known}")
-    token, entry = TokenStore(settings.tokens_path).issue(args.party)
-    print(token)
-    print(
-        f"issued token {entry.token_id} for {entry.party}; shown once, only its hash is kept "
-        f"in {settings.tokens_path}",
-        file=sys.stderr,
-    )
+        raise ConfigError(f"unknown party '{unknown[0]}'; one of: {known}")
+    store = TokenStore(settings.tokens_path)
+    for party in args.party:
+        token, entry = store.issue(party)
+        print(token)
+        print(
+            f"issued token {entry.token_id} for {entry.party}; shown once, only its hash is "
+            f"kept in {settings.tokens_path}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -177,11 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     token_actions = tokens.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
     issue = token_actions.add_parser(
         "issue",
-        help="issue a token for PARTY (printed once; only its hash is stored)",
-        description="Print a new bearer token for PARTY once and store its SHA-256 hash in "
-        "HUB_TOKENS_FILE (default $HUB_DATA_DIR/tokens.json). Running workers pick it up.",
+        help="issue a token for each PARTY (printed once; only its hash is stored)",
+        description="Print a new bearer token for each PARTY once, one line each in the order "
+        "given, and store their SHA-256 hashes in HUB_TOKENS_FILE (default "
+        "$HUB_DATA_DIR/tokens.json). Running workers pick them up.",
     )
-    issue.add_argument("party", metavar="PARTY", help="party id, e.g. street-jiyuqiao")
+    issue.add_argument(
+        "party", metavar="PARTY", nargs="+", help="party id, e.g. street-jiyuqiao (one or more)"
+    )
     issue.set_defaults(handler=cmd_tokens_issue)
     revoke = token_actions.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id", metavar="TOKEN_ID", help="the id shown by issue and list")

@@ -3,9 +3,10 @@
 Used by deploy/run.sh. Writes ``{party_id: token}`` to --out (mode 0600) and the ops
 token alone to --ops-token. A token kept there from an earlier run is used again while
 the hub's tokens file still holds it live (same id, same hash, not revoked), so runs do
-not pile up tokens; every other party gets a new one from ``hub tokens issue PARTY``
-(which stores only its hash). The hub's tokens file is HUB_TOKENS_FILE, else
-$HUB_DATA_DIR/tokens.json (HUB_DATA_DIR defaults to .hub), as for the hub itself.
+not pile up tokens; every other party gets a new one from ``hub tokens issue PARTY ...``
+(one call for all of them; it stores only their hashes). The hub's tokens file is
+HUB_TOKENS_FILE, else $HUB_DATA_DIR/tokens.json (HUB_DATA_DIR defaults to .hub), as for
+the hub itself.
 
     python deploy/demo/tokens.py --hub .venv/bin/hub --out .hub/demo/tokens.json \\
         --ops-token .hub/demo/ops.token
@@ -88,22 +89,24 @@ def main() -> int:
     entries = live_entries(hub_tokens_file())
     tokens: dict[str, str] = {}
     issued = 0
+    missing = []
     for party in wanted:
         old = kept.get(party) if isinstance(kept, dict) else None
         if isinstance(old, str) and still_live(old, party, entries):
             tokens[party] = old
-            continue
+        else:
+            missing.append(party)
+    if missing:  # one `hub tokens issue` for all of them: one line per party, in order
         result = subprocess.run(
-            [args.hub, "tokens", "issue", party], capture_output=True, text=True, check=False
+            [args.hub, "tokens", "issue", *missing], capture_output=True, text=True, check=False
         )
-        if result.returncode != 0:
-            print(f"tokens: hub tokens issue {party} failed: {result.stderr}", file=sys.stderr)
+        lines = result.stdout.strip().splitlines()
+        if result.returncode != 0 or len(lines) != len(missing):
+            print(f"tokens: hub tokens issue failed: {result.stderr}", file=sys.stderr)
             return 1
-        tokens[party] = result.stdout.strip().splitlines()[0]
-        issued += 1
-        # written after each one, so an interrupted run keeps what it issued
-        write_private(args.out, json.dumps({**kept, **tokens}, indent=1) + "\n")
-    write_private(args.out, json.dumps(tokens, indent=1) + "\n")
+        tokens.update(zip(missing, lines, strict=True))
+        issued = len(missing)
+    write_private(args.out, json.dumps({p: tokens[p] for p in wanted}, indent=1) + "\n")
     write_private(args.ops_token, tokens["ops"] + "\n")
     print(
         f"tokens: {len(tokens)} demo parties, {len(tokens) - issued} tokens kept from the last "

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,35 @@ def simulators(demo_dir: Path, ports: dict[str, int]) -> Iterator[dict[str, str]
             process.wait(timeout=15)
         for log in logs:
             log.close()
+
+
+def _post(url: str, token: str, body: dict[str, Any]) -> tuple[int, Any]:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=15) as answer:  # noqa: S310
+            return answer.status, json.loads(answer.read().decode())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read().decode()
+
+
+def _users_whistle(base: str, token: str) -> str:
+    """A whistle a user posts by hand while the demo runs; its order id."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    status, answer = _post(
+        f"{base}/v1/records/order",
+        token,
+        {
+            "source_party": "street-jiyuqiao", "source_id": f"USER-{time.time_ns()}",
+            "occurred_at": now, "order_type": "WHISTLE", "from_party": "street-jiyuqiao",
+            "to_parties": ["dept-urban"], "matter_code": "URB-001", "issued_at": now,
+            "description": "用户手工吹哨：占道经营，请城管部门报到",
+        },
+    )
+    assert status == 202, answer
+    return str(answer["record_id"])
 
 
 def _tail(path: Path) -> str:
@@ -235,6 +265,7 @@ def test_the_demo_drives_flows_deliveries_and_dlq_entries(
     tokens_file.write_text(json.dumps(tokens))
 
     with simulators(demo_dir, ports) as sims, running_worker(env, data / "worker.log") as base:
+        users_order = _users_whistle(base, tokens["street-jiyuqiao"])
         driver_log = demo_dir / "driver.log"
         with driver_log.open("wb") as out:
             driver = subprocess.Popen(
@@ -309,6 +340,12 @@ def test_the_demo_drives_flows_deliveries_and_dlq_entries(
         assert status == 200, order
         steps = [step["event_type"] for step in order["history"]]
         assert "CLOSED" in steps, order
+
+        # The user's own whistle was left alone: the demo acts only on what it created.
+        status, order = _get(f"{base}/v1/orders/{users_order}", tokens["street-jiyuqiao"])
+        assert status == 200, order
+        assert order["state"] == "ISSUED" and len(order["history"]) == 1, order
+        assert "others' items left alone" in said, said[-3000:]
 
         # Metrics for the operator.
         status, metrics = _get(f"{base}/metrics", tokens["ops"])

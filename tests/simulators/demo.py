@@ -14,10 +14,12 @@ What it does, in a loop, gently (``--rate`` requests/s over everything, default 
 - departments post their systems' native clues (``urban-case``, ``water-issue``, ... the
   shapes of ``connectors/department/mappings``; the hub assigns delegated matters to
   the street) and assign streets directly 派单;
-- recipients read their inbox (``GET /v1/inbox`` with its cursor) and act on orders
-  after small delays: SIGNED 签收, REPORTED 报到, FEEDBACK 反馈; issuers CLOSED 办结 and
-  EVALUATED 评价; a few orders are returned 退单 (and reassigned 改派) and a few are left
-  unsigned, so their deadlines pass (some orders carry a deadline minutes away);
+- recipients read their inbox (``GET /v1/inbox`` with its cursor) and act on the orders
+  the demo created (its own posts, and the hub's assignments of its clues; orders anyone
+  else posts are left alone, counted as ``others``) after small delays: SIGNED 签收,
+  REPORTED 报到, FEEDBACK 反馈; issuers CLOSED 办结 and EVALUATED 评价; a few orders
+  are returned 退单 (and reassigned 改派) and a few are left unsigned, so their
+  deadlines pass (some orders carry a deadline minutes away);
 - criminal referrals 涉嫌犯罪移送 go to the police (the hub copies the procuratorate); the
   police accept and decide FILED or NOT_FILED (half of the decisions in their native
   ``decision`` format); after NOT_FILED the issuer asks for reconsideration 复议, the
@@ -451,6 +453,7 @@ class Stats:
             f"rejected {c['rejected']} ({c['bad']} on purpose)  DLQ-bound {c['dlq']}  "
             f"errors {c['errors']}  "
             f"orders left unsigned {c['unsigned']}  open flows {flows}"
+            + (f"  others' items left alone {c['others']}" if c["others"] else "")
         )
 
 
@@ -508,6 +511,7 @@ class Demo:
         self.stop = asyncio.Event()
         self.flows: set[asyncio.Task[None]] = set()
         self.orders: dict[str, OrderMemo] = {}
+        self.created: set[str] = set()  # record ids of what this demo run published
         self.seen: set[tuple[str, str]] = set()
         self.cursors: dict[str, str] = {}
         self.due: dict[str, float] = {}
@@ -607,6 +611,7 @@ class Demo:
         if status == 202:
             self.stats.add(counter)
             self.say(f"{NAMES[party]} {what}")
+            self.created.add(str(answer["record_id"]))
             return str(answer["record_id"])
         self._refused(party, kind, status, answer)
         return None
@@ -629,6 +634,7 @@ class Demo:
         if status == 202:
             self.stats.add(counter)
             self.say(f"{NAMES[party]} ({native_kind}) {what}")
+            self.created.add(str(answer["record_id"]))
             return str(answer["record_id"])
         self._refused(party, native_kind, status, answer)
         return None
@@ -1320,10 +1326,27 @@ class Demo:
         self.seen.add(key)
         self.stats.add("inbox")
         kind = item.get("kind")
+        if kind in ("order", "order-event") and not self.ours(record):
+            self.stats.add("others")  # posted by someone else (a user trying the hub)
+            return
         if kind == "order":
             self.on_order(party, record)
         elif kind == "order-event":
             self.on_event(party, record)
+
+    def ours(self, record: dict[str, Any]) -> bool:
+        """Whether an inbox record belongs to an order this demo run created: one it
+        posted, or the hub's ASSIGNMENT of a clue it published."""
+        order_id = str(record.get("order_id"))
+        if order_id in self.orders:
+            return True
+        if "order_type" not in record:
+            return False  # an event of an order the demo has not seen: not its own
+        return (
+            order_id in self.created
+            or str(record.get("subject_id")) in self.created
+            or f"-{self.run}-" in str(record.get("source_id", ""))
+        )
 
     def memo_of(self, record: dict[str, Any]) -> OrderMemo:
         order_id = str(record["order_id"])

@@ -201,3 +201,21 @@ def test_unreachable_broker_exits_1_with_advice() -> None:
     assert "set HUB_KAFKA_BOOTSTRAP" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_tokens_issue_gives_many_parties_their_tokens_in_one_call(tmp_path: Path) -> None:
+    """`make run` issues the demo's tokens in one process: one line per party, in the
+    order given; an unknown party among them issues nothing."""
+    from hub.gateway import TokenStore
+
+    env = {"HUB_DATA_DIR": str(tmp_path)}
+    parties = ["street-jiyuqiao", "dept-urban", "police"]
+    issued = run_hub("tokens", "issue", *parties, **env)
+    assert issued.returncode == 0, issued.stderr
+    store = TokenStore(tmp_path / "tokens.json")
+    owners = [store.authenticate(token) for token in issued.stdout.split()]
+    assert [entry.party if entry else None for entry in owners] == parties
+
+    refused = run_hub("tokens", "issue", "dept-urban", "street-nowhere", **env)
+    assert refused.returncode == 2 and "street-nowhere" in refused.stderr
+    assert len(TokenStore(tmp_path / "tokens.json").entries()) == len(parties)
