@@ -1327,11 +1327,22 @@ class Demo:
         self.stats.add("inbox")
         kind = item.get("kind")
         if kind in ("order", "order-event") and not self.ours(record):
-            self.stats.add("others")  # posted by someone else (a user trying the hub)
+            # posted by someone else (a user trying the hub), or the demo's own clue's
+            # assignment arrived before the clue's 202 answer: look again in a while
+            self.spawn(self.look_again(party, kind, record))
             return
         if kind == "order":
             self.on_order(party, record)
         elif kind == "order-event":
+            self.on_event(party, record)
+
+    async def look_again(self, party: str, kind: str, record: dict[str, Any]) -> None:
+        await self.pause(5.0, 5.0)
+        if not self.ours(record):
+            self.stats.add("others")
+        elif kind == "order":
+            self.on_order(party, record)
+        else:
             self.on_event(party, record)
 
     def ours(self, record: dict[str, Any]) -> bool:
