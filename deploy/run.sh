@@ -41,9 +41,12 @@ sim_pids=()
 # Background processes run in their own session (setsid, like the broker): a Ctrl-C or
 # a signal to the whole process group reaches this script only, and the cleanup below
 # stops each of them once, in order (driver, worker, simulators, broker).
-# Stop one background process: SIGTERM, up to `grace` seconds, then SIGKILL.
+# Stop one background process: SIGTERM, up to `grace` seconds, then SIGKILL; its exit
+# status is left in `stopped_status` (137 when it had to be killed).
+stopped_status=0
 stop_pid() {
   local pid="$1" grace="${2:-10}" i
+  stopped_status=0
   [[ -n "$pid" ]] || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
   for (( i = 0; i < grace * 5; i++ )); do
@@ -51,10 +54,11 @@ stop_pid() {
     sleep 0.2
   done
   kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || stopped_status=$?
 }
 
 cleanup() {
+  local rc=$?
   trap - EXIT INT TERM
   if [[ -n "$driver_pid${sim_pids[*]}" ]]; then
     echo "run: stopping the demo driver, the worker and the party simulators ..."
@@ -64,16 +68,27 @@ cleanup() {
   stop_pid "$tokens_pid" 5
   stop_pid "$driver_pid" 10
   stop_pid "$worker_pid" 40
+  local worker_status="$stopped_status"
   local pid
   for pid in "${sim_pids[@]}"; do stop_pid "$pid" 5; done
   if [[ "$started_kafka" == yes ]]; then
     echo "run: stopping the local Kafka broker ..."
     deploy/kafka/kafka.sh stop --port "$PORT" || true
   fi
+  if [[ "$worker_status" -ne 0 ]]; then
+    echo "run: the worker did not stop cleanly (exit $worker_status); see its log above" >&2
+    exit 1
+  fi
+  if [[ "$stopping" == yes ]]; then
+    echo "run: stopped"
+  fi
+  exit "$rc"
 }
+# Ctrl-C or SIGTERM is how `make run` is meant to end: a clean stop exits 0 (so make
+# says nothing more), a worker that could not finish makes it exit 1.
+stopping=no
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'stopping=yes; exit 0' INT TERM
 
 if [[ "$DEMO" == yes ]]; then
   mkdir -p "$DEMO_DIR"
@@ -91,7 +106,7 @@ else
   echo "run: using the cluster at HUB_KAFKA_BOOTSTRAP=$HUB_KAFKA_BOOTSTRAP"
 fi
 
-"$HUB" topics apply
+"$HUB" topics apply --quiet
 "$HUB" schemas register
 "$HUB" reference load
 
@@ -185,6 +200,18 @@ MSG
         "HUB_DEMO_PORT picks other ports)" >&2
     fi
   done
+fi
+
+# In a terminal, the worker's whole log (JSON lines) goes to a file and the terminal shows
+# only what a person must see (errors; warnings too without the demo, whose deliberate
+# DLQ entries warn); piped or redirected, the JSON lines stay on stderr.
+if [[ -t 2 && -z "${HUB_LOG_FILE:-}" ]]; then
+  export HUB_LOG_FILE="$DATA_DIR/worker.log"
+  if [[ "$DEMO" == yes ]]; then
+    export HUB_LOG_CONSOLE_LEVEL="${HUB_LOG_CONSOLE_LEVEL:-ERROR}"
+  fi
+  echo "run: worker log (JSON lines, every record): $HUB_LOG_FILE" \
+    "(follow: tail -f $HUB_LOG_FILE | jq -r .message); shown here: ${HUB_LOG_CONSOLE_LEVEL:-WARNING} and worse"
 fi
 
 # The worker runs in the background (wait is interrupted by a signal) so that the trap's

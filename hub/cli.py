@@ -35,11 +35,13 @@ def _topic_plan(settings: HubSettings) -> TopicPlan:
     return plan(specs, state, settings.environment)
 
 
-def _print_plan(todo: TopicPlan) -> None:
+def _print_plan(todo: TopicPlan, quiet: bool = False) -> None:
     for warning in todo.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        if not quiet:
+            print(f"warning: {warning}", file=sys.stderr)
     for change in todo.changes:
-        print(change)
+        if not quiet:
+            print(change)
     for refused in todo.refused:
         print(f"! refused: {refused}")
 
@@ -60,7 +62,7 @@ def cmd_topics_apply(settings: HubSettings, args: argparse.Namespace) -> int:
     specs = load_topics(settings.topics_dir, parties)
     with admin_client(settings) as admin:
         todo = plan(specs, read_cluster(admin, [s.name for s in specs]), settings.environment)
-        _print_plan(todo)
+        _print_plan(todo, quiet=args.quiet)
         if todo.in_sync:
             print(f"{len(specs)} topics in sync; nothing to change")
             return 0
@@ -69,7 +71,7 @@ def cmd_topics_apply(settings: HubSettings, args: argparse.Namespace) -> int:
     for change in todo.changes:
         counts[change.action] = counts.get(change.action, 0) + 1
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
-    print(f"applied: {summary}")
+    print(f"applied: {summary}" + (f" ({len(todo.warnings)} warnings)" if todo.warnings else ""))
     return 0
 
 
@@ -175,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
             "HUB_ENVIRONMENT=production it is refused."
         ),
     )
+    apply.add_argument(
+        "--quiet", action="store_true", help="print the summary and refusals, not every change"
+    )
     apply.set_defaults(handler=cmd_topics_apply)
 
     tokens = commands.add_parser("tokens", help="per-party bearer tokens: issue, revoke, list")
@@ -212,7 +217,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         # long-running processes log JSON lines (HUB_LOG_FORMAT); one-shot commands text
         if getattr(args, "long_running", False):
-            configure_logging(settings.log_level, settings.log_format)
+            configure_logging(
+                settings.log_level,
+                settings.log_format,
+                settings.log_file,
+                settings.log_console_level,
+            )
         else:
             level = "DEBUG" if settings.log_level == "DEBUG" else "WARNING"
             configure_logging(level, "text")

@@ -7,7 +7,8 @@ deliveries. Whoever handles a record sets `TRACE_ID` (`traced`) while it does, s
 line logged meanwhile, by the hub or a library, carries it: ``jq 'select(.trace_id ==
 "...")'`` over the logs of all processes follows one order.
 
-HUB_LOG_FORMAT=text gives the classic one-line text format for a terminal.
+HUB_LOG_FORMAT=text gives the classic one-line text format for a terminal;
+HUB_LOG_FILE keeps the JSON lines in a file and shows a person only the warnings.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
@@ -72,36 +74,54 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-def logging_config(level: str, fmt: str) -> dict[str, Any]:
-    """A `logging.config.dictConfig` for hub processes: stderr, JSON or text."""
-    formatter: dict[str, Any] = (
-        {"()": f"{__name__}.JsonFormatter"} if fmt == "json" else {"format": TEXT_FORMAT}
-    )
+def logging_config(
+    level: str, fmt: str, file: Path | None = None, console_level: str = "WARNING"
+) -> dict[str, Any]:
+    """A `logging.config.dictConfig` for hub processes: stderr, JSON or text; with file,
+    the whole log as JSON lines there and only console_level and above on stderr, as
+    text (a person at a terminal, the machine-readable log in the file)."""
+    json_formatter = {"()": f"{__name__}.JsonFormatter"}
+    text_formatter = {"format": TEXT_FORMAT}
     quiet = "WARNING" if level != "DEBUG" else "DEBUG"
+    filters = ["bad-requests", "repeats"]
+    handlers: dict[str, Any] = {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if fmt == "text" or file is not None else "json",
+            "level": level if file is None else console_level,
+            "filters": filters,
+        }
+    }
+    if file is not None:
+        handlers["file"] = {
+            "class": "logging.FileHandler",
+            "filename": str(file),
+            "encoding": "utf-8",
+            "formatter": "json",
+            "level": level,
+            "filters": filters,
+        }
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"hub": formatter},
+        "formatters": {"json": json_formatter, "text": text_formatter},
         "filters": {
             "bad-requests": {"()": f"{__name__}.BadRequestFilter"},
             "repeats": {"()": f"{__name__}.RepeatFilter"},
         },
-        "handlers": {
-            "stderr": {
-                "class": "logging.StreamHandler",
-                "formatter": "hub",
-                "level": level,
-                "filters": ["bad-requests", "repeats"],
-            }
-        },
-        "root": {"level": level, "handlers": ["stderr"]},
+        "handlers": handlers,
+        "root": {"level": level, "handlers": list(handlers)},
         # kafka-python and aiokafka narrate every connection at INFO
         "loggers": {"kafka": {"level": quiet}, "aiokafka": {"level": quiet}},
     }
 
 
-def configure_logging(level: str, fmt: str) -> None:
-    logging.config.dictConfig(logging_config(level, fmt))
+def configure_logging(
+    level: str, fmt: str, file: Path | None = None, console_level: str = "WARNING"
+) -> None:
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    logging.config.dictConfig(logging_config(level, fmt, file, console_level))
 
 
 class BadRequestFilter(logging.Filter):

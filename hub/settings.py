@@ -195,8 +195,18 @@ class HubSettings(BaseSettings):
         description="json: one JSON object per line with the record's trace_id; text: "
         "classic lines for a terminal.",
     )
+    log_file: Path | None = Field(
+        default=None,
+        description="Also write the whole log, as JSON lines, to this file (appended); stderr "
+        "then shows only HUB_LOG_CONSOLE_LEVEL and above, as text lines. `make run` in a "
+        "terminal uses .hub/worker.log.",
+    )
+    log_console_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING",
+        description="With HUB_LOG_FILE: the lowest level stderr still shows.",
+    )
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_console_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value

@@ -58,13 +58,18 @@ def run_worker(settings: HubSettings) -> None:
     logging what it could not finish (brokers away: those records are read again)."""
     replication = preflight(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.log_file is not None:
+        settings.log_file.parent.mkdir(parents=True, exist_ok=True)
     hub_app = create_app(settings, internal_replication=replication)
     worker = _Worker(
         hub_app.faust,
         loglevel=settings.log_level,
         quiet=settings.log_level in ("WARNING", "ERROR"),
         redirect_stdouts=False,
-        logging_config=logging_config(settings.log_level, settings.log_format),
+        logging_config=logging_config(
+            settings.log_level, settings.log_format, settings.log_file,
+            settings.log_console_level,
+        ),
     )
     code = 0
     try:

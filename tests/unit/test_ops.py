@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -510,12 +511,42 @@ def test_the_logging_config_writes_json_or_text() -> None:
     from hub.logs import logging_config
 
     json_config = logging_config("INFO", "json")
-    assert json_config["formatters"]["hub"] == {"()": "hub.logs.JsonFormatter"}
+    assert json_config["formatters"]["json"] == {"()": "hub.logs.JsonFormatter"}
+    assert json_config["handlers"]["stderr"]["formatter"] == "json"
     assert json_config["root"]["level"] == "INFO"
     assert json_config["loggers"]["aiokafka"]["level"] == "WARNING"
     text_config = logging_config("DEBUG", "text")
-    assert "format" in text_config["formatters"]["hub"]
+    assert text_config["handlers"]["stderr"]["formatter"] == "text"
+    assert "format" in text_config["formatters"]["text"]
     assert text_config["loggers"]["kafka"]["level"] == "DEBUG"
+
+
+def test_with_a_log_file_a_person_sees_warnings_and_the_file_keeps_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make run` in a terminal: every line as JSON in the file, only warnings and worse
+    on stderr, as text a person reads."""
+    import logging.config
+
+    from hub.logs import logging_config
+
+    path = tmp_path / "logs" / "worker.log"
+    path.parent.mkdir()
+    logging.config.dictConfig(logging_config("INFO", "json", path, "WARNING"))
+    try:
+        log = logging.getLogger("hub.test.console")
+        log.info("routed order o-1 to ['dept-urban']")
+        log.warning("dispatch: DLQ lifecycle/event.not_in_state: SIGNED before ISSUED")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        assert [line["level"] for line in lines] == ["INFO", "WARNING"]
+        shown = capsys.readouterr().err.splitlines()
+        assert len(shown) == 1 and " WARNING hub.test.console: dispatch: DLQ" in shown[0]
+    finally:
+        logging.config.dictConfig(logging_config("INFO", "json"))
+        for handler in logging.getLogger().handlers:
+            handler.close()
 
 
 def test_the_default_log_format_is_json() -> None:
