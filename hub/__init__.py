@@ -13,7 +13,7 @@ Kafka. See docs/design.md for the whole; the folder listing shows the parts:
 - `hub.stream`     the pipeline runtime: stages, tables, outputs before commits
 - `hub.normalise`  the normalise stage (raw → canonical)
 - `hub.dispatch`   the dispatch stages (canonical → inboxes) and their pure cores
-- `hub.gateway`    the HTTP side
+- `hub.http`       the HTTP side: the platform and one module per resource
 - `hub.worker`     the composition root: a worker process wires all of the above
 - `hub.cli`        the ``hub`` command
 """

@@ -90,7 +90,7 @@ def cmd_parties(settings: HubSettings, args: argparse.Namespace) -> int:
 def cmd_tokens_issue(settings: HubSettings, args: argparse.Namespace) -> int:
     """Issue a bearer token for each party named: print each once (one line per party,
     in the order given), store only their hashes."""
-    from hub.gateway import TokenStore
+    from hub.http import TokenStore
 
     registry = load_parties(settings.parties_file)
     unknown = [party for party in args.party if party not in registry]
@@ -111,7 +111,7 @@ def cmd_tokens_issue(settings: HubSettings, args: argparse.Namespace) -> int:
 
 def cmd_tokens_revoke(settings: HubSettings, args: argparse.Namespace) -> int:
     """Revoke a token by id (workers notice within a request)."""
-    from hub.gateway import TokenStore
+    from hub.http import TokenStore
 
     entry = TokenStore(settings.tokens_path).revoke(args.token_id)
     print(f"revoked token {entry.token_id} of {entry.party}")
@@ -120,7 +120,7 @@ def cmd_tokens_revoke(settings: HubSettings, args: argparse.Namespace) -> int:
 
 def cmd_tokens_list(settings: HubSettings, args: argparse.Namespace) -> int:
     """List tokens (ids, parties, state); never the tokens themselves."""
-    from hub.gateway import TokenStore
+    from hub.http import TokenStore
 
     for entry in TokenStore(settings.tokens_path).entries():
         state = "revoked" if entry.revoked else "live"

@@ -10,6 +10,7 @@ from hub.reference._catalogue import (
     load_officers,
     load_seed_reference,
 )
+from hub.reference._live import LiveReference
 from hub.reference._parties import Party, PartyKind, Registry, load_parties
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "WorkCalendar",
     "load_calendar",
     "REFERENCE_DIR",
+    "LiveReference",
     "Matter",
     "Officer",
     "Party",

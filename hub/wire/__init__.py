@@ -32,15 +32,6 @@ from hub.wire._dlq import (
     replay_target,
 )
 from hub.wire._emitter import Emitter, MemoryEmitter, ProducerEmitter
-from hub.wire._gateway import (
-    CURSOR_PATTERN,
-    InboxItem,
-    InboxReader,
-    Publisher,
-    Written,
-    decode_cursor,
-    encode_cursor,
-)
 from hub.wire._headers import (
     CHARSET_HEADER,
     CONNECTOR_HEADER,
@@ -52,6 +43,15 @@ from hub.wire._headers import (
     HubHeaders,
     KafkaHeaders,
     header_of,
+)
+from hub.wire._http import (
+    CURSOR_PATTERN,
+    InboxItem,
+    InboxReader,
+    Publisher,
+    Written,
+    decode_cursor,
+    encode_cursor,
 )
 from hub.wire._offsets import KafkaView, read_kafka_view
 from hub.wire._state import StateStore, read_state

@@ -21,12 +21,12 @@ from hub.catalogue import load_reference
 from hub.dispatch import Deadlines, DispatchEngine, load_deadline_policy
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
 from hub.errors import HubError
-from hub.gateway import Gateway, NativeDesk, OrderDesk
+from hub.http import Assessment, Core, Native, Orders, Peers, Platform
 from hub.mapping import load_catalogue
 from hub.metrics import FlowCollector, probe_loop_lag
 from hub.normalise import Normaliser
 from hub.records import KINDS
-from hub.reference import Reference, load_calendar, load_parties
+from hub.reference import LiveReference, Reference, load_calendar, load_parties
 from hub.registry import (
     EmbeddedRegistry,
     LocalRegistryClient,
@@ -125,7 +125,8 @@ class HubApp:
     pipeline: PipelineRun
     http: HttpServer
     registry: EmbeddedRegistry | None
-    gateway: Gateway
+    platform: Platform
+    reference: LiveReference
     engine: DispatchEngine
     metrics: CollectorRegistry
 
@@ -163,11 +164,12 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     else:
         client = external_registry(settings, settings.schema_registry_url)
     serde = AvroSerde(client)
-    gateway = Gateway(settings, Reference(parties=load_parties(settings.parties_file)), serde)
-    gateway.install(web_app)
+    reference = LiveReference(Reference(parties=load_parties(settings.parties_file)))
+    core = Core.install(web_app, settings, reference, serde)
+    platform, records = core.platform, core.records
     partitions = {
         spec.name: spec.partitions
-        for spec in load_topics(settings.topics_dir, gateway.reference.parties)
+        for spec in load_topics(settings.topics_dir, reference().parties)
     }
     order_partitions = partitions[KINDS["order"].topic]
     advertised = f"http://{settings.http_host}:{settings.http_port}"
@@ -180,16 +182,15 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     deadlines = Deadlines(
         load_deadline_policy(settings.deadlines_file), load_calendar(settings.calendar_file)
     )
-    reference_ready = asyncio.Event()
     engine = DispatchEngine(
         app,
         pipeline.emitter,
         pipeline,
         serde,
-        lambda: gateway.reference,
+        reference,
         order_partitions,
         deadlines,
-        reference_ready,
+        reference.ready,
         deadline_sweep_seconds=settings.deadline_sweep_seconds,
         case_partitions=partitions[KINDS["case"].topic],
         record_limit=settings.kafka_record_limit,
@@ -199,14 +200,14 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     normaliser = Normaliser(
         pipeline.emitter,
         serde,
-        lambda: gateway.reference,
+        reference,
         catalogue,
-        reference_ready,
+        reference.ready,
         record_limit=settings.kafka_record_limit,
     )
     for stage in [normaliser.stage(), *engine.stages()]:
         pipeline.add(stage)
-    NativeDesk(gateway, catalogue).install(web_app)
+    Native(platform, records, catalogue).install(web_app)
     metrics = CollectorRegistry()
     groups = [settings.app_id]
     # the pipeline joins its group before the connectors start writing: a group new to
@@ -214,14 +215,14 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     run = PipelineRun(pipeline, serde.prepare)
     run.install(web_app)
     if settings.connectors_file is not None:
-        configs = load_connectors(settings.connectors_file, gateway.reference.parties)
+        configs = load_connectors(settings.connectors_file, reference().parties)
         groups += [
             f"{settings.app_id}-connector-{c.name}"
             for c in configs
             if isinstance(c, WebhookConnector)
         ]
         connectors = ConnectorService(
-            configs, settings, serde, catalogue, gateway.reference.parties
+            configs, settings, serde, catalogue, reference().parties
         )
 
         async def start_connectors(_: web.Application) -> None:
@@ -236,7 +237,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     watch = KafkaWatch(settings, groups, {settings.app_id: pipeline.topics})
     for collector in (FlowCollector(), AssessmentCollector(engine), OrdersCollector(engine), watch):
         metrics.register(collector)
-    install_metrics(web_app, gateway, metrics)
+    install_metrics(web_app, platform, metrics)
 
     async def registry_reachable() -> str | None:
         if registry is not None:
@@ -247,7 +248,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
 
     checks = readiness_checks(pipeline, watch, registry_reachable)
     install_readyz(web_app, checks)
-    install_ops_page(web_app, gateway, metrics, lambda: run_checks(checks))
+    install_ops_page(web_app, platform, metrics, lambda: run_checks(checks))
 
     async def start_watch(_: web.Application) -> None:
         watch.start()
@@ -257,15 +258,17 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
 
     web_app.on_startup.append(start_watch)
     web_app.on_cleanup.append(stop_watch)
-    OrderDesk(gateway, engine, advertised=advertised).install(web_app)
+    peers = Peers(advertised, engine.owner_of, engine.worker_urls)
+    peers.install(web_app)
+    Orders(platform, records, engine, peers).install(web_app)
+    Assessment(platform, engine, peers).install(web_app)
 
     async def first_reference(_: web.Application) -> None:
-        gateway.reference = await load_reference(settings, serde)
-        reference_ready.set()
+        reference.replace(await load_reference(settings, serde))
         log.info(
-            "gateway reference data: %d matters, %d officers",
-            len(gateway.reference.matters),
-            len(gateway.reference.officers),
+            "reference data: %d matters, %d officers",
+            len(reference().matters),
+            len(reference().officers),
         )
 
     async def refresh_reference(app: web.Application) -> None:
@@ -273,7 +276,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
             while True:
                 await asyncio.sleep(settings.reference_refresh_seconds)
                 try:
-                    gateway.reference = await load_reference(settings, serde)
+                    reference.replace(await load_reference(settings, serde))
                 except Exception:  # noqa: BLE001 - keep serving the last good reference
                     log.exception("refreshing the reference data failed; keeping the last one")
 
@@ -296,7 +299,8 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         pipeline=run,
         http=server,
         registry=registry,
-        gateway=gateway,
+        platform=platform,
+        reference=reference,
         engine=engine,
         metrics=metrics,
     )

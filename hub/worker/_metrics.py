@@ -21,8 +21,8 @@ from prometheus_client.registry import Collector
 
 from connectors import ConnectorService
 from hub.errors import HubError
-from hub.gateway import Gateway
-from hub.gateway._problems import Problem
+from hub.http import Platform
+from hub.http.problems import Problem
 from hub.reference import PartyKind
 from hub.settings import HubSettings
 from hub.stream import Pipeline
@@ -99,10 +99,10 @@ class KafkaWatch(Collector):
 
 
 def install_metrics(
-    web_app: web.Application, gateway: Gateway, registry: CollectorRegistry
+    web_app: web.Application, platform: Platform, registry: CollectorRegistry
 ) -> None:
     async def metrics(request: web.Request) -> web.Response:
-        party = gateway.party_of(request)
+        party = platform.caller(request)
         if party.kind not in METRICS_READERS:
             raise Problem(
                 "forbidden",

@@ -21,8 +21,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from hub.gateway import Gateway
-from hub.gateway._problems import Problem
+from hub.http import Platform
+from hub.http.problems import Problem
 from hub.worker._metrics import METRICS_READERS
 
 REFRESH_SECONDS = 5
@@ -119,12 +119,12 @@ def summarise(registry: CollectorRegistry) -> dict[str, Any]:
 
 def install_ops_page(
     web_app: web.Application,
-    gateway: Gateway,
+    platform: Platform,
     registry: CollectorRegistry,
     readiness: Callable[[], Awaitable[dict[str, str]]],
 ) -> None:
     def reader(request: web.Request) -> None:
-        party = gateway.party_of(request)
+        party = platform.caller(request)
         if party.kind not in METRICS_READERS:
             raise Problem(
                 "forbidden",

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hub.gateway import TokenStore
+from hub.http import TokenStore
 from tests.conftest import ROOT
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from kafka.admin import KafkaAdminClient
 
-from hub.gateway import TokenStore
+from hub.http import TokenStore
 from hub.registry import EmbeddedRegistry, registry_app
 from hub.settings import HubSettings
 from tests.conftest import ROOT

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from hub.gateway import TokenStore
+from hub.http import TokenStore
 from tests.conftest import ROOT
 from tests.integration.conftest import running_worker
 

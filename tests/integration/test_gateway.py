@@ -35,7 +35,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from hub.catalogue import matter_record, officer_record
-from hub.gateway import HTTP_KINDS, PUBLISHABLE, Gateway, TokenStore
+from hub.http import HTTP_KINDS, PUBLISHABLE, Core, TokenStore
 from hub.records import KINDS, derive_record_id, uscc_check_char, validate
 from hub.reference import PartyKind, Reference, load_seed_reference
 from hub.registry import EmbeddedRegistry, LocalRegistryClient
@@ -152,7 +152,7 @@ def settings_for(bootstrap: str, data: Path, **changes: Any) -> HubSettings:
 class Served:
     """One gateway served over HTTP, with a token per party."""
 
-    gateway: Gateway
+    core: Core
     client: TestClient[web.Request, web.Application]
     store: TokenStore
     tokens: dict[str, str]
@@ -174,12 +174,12 @@ async def serve(
 ) -> Served:
     store = TokenStore(settings.tokens_path)  # the issuer's view of the file, as the CLI has
     tokens = {party: store.issue(party)[0] for party in parties}
-    gateway = Gateway(settings, reference, serde)  # reads the tokens file itself
     app = web.Application(client_max_size=settings.gateway_body_limit)
-    gateway.install(app)
+    core = Core.install(app, settings, lambda: reference, serde)  # reads the tokens file
+
     client = TestClient(TestServer(app, host="127.0.0.1", port=free_port()))
     await client.start_server()
-    served = Served(gateway, client, store, tokens)
+    served = Served(core, client, store, tokens)
     await _prime_request_keys(served)
     return served
 

@@ -20,7 +20,7 @@ import pytest_asyncio
 from aiohttp import ClientResponse
 
 from hub.errors import ConfigError
-from hub.gateway import HTTP_KINDS, PUBLISHABLE, token_hash
+from hub.http import HTTP_KINDS, PUBLISHABLE, token_hash
 from hub.records import KINDS, AuditEvent, AuditResult, derive_record_id
 from hub.reference import PartyKind
 from tests.integration.test_gateway import (

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from hub.gateway import openapi_document
+from hub.http import openapi_document
 from tests.conftest import ROOT
 from tests.integration.conftest import running_worker
 

@@ -35,7 +35,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.gateway._tokens import TokenStore
+from hub.http import TokenStore
 from hub.records import validate
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
@@ -600,7 +600,7 @@ async def test_a_trace_id_follows_a_record_from_the_gateway_to_the_partys_system
     by_start = {line["message"].split(" ")[0]: line for line in lines}
     accepted, routed, delivered = by_start["accepted"], by_start["routed"], by_start["delivered"]
     assert accepted["message"].startswith(f"accepted order {order_id} from {STREET}")
-    assert accepted["logger"] == "hub.gateway._app"
+    assert accepted["logger"] == "hub.http.records"
     assert routed["message"] == f"routed order {order_id} to ['{HOOKED}']"
     assert routed["logger"] == "hub.dispatch._agents"
     assert delivered["message"].startswith(f"delivered order {order_id} to {HOOKED}: HTTP 200")
@@ -1012,7 +1012,7 @@ async def test_a_trace_id_follows_a_native_record_through_normalisation_and_disp
     assert f"normalised urban-case {number} of dept-urban into clue {clue_id(number)}" in messages
     assert f"routed order {assignment_id} to ['{STREET}']" in messages
     # the gateway's own line for the record it accepted
-    gateway = [line for line in lines if line["logger"].startswith("hub.gateway")]
+    gateway = [line for line in lines if line["logger"].startswith("hub.http")]
     assert gateway and "accepted" in gateway[0]["message"], messages
 
 

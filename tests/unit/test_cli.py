@@ -105,7 +105,7 @@ def test_parties_in_process(capsys: pytest.CaptureFixture[str]) -> None:
 def test_tokens_issue_list_and_revoke(tmp_path: Path) -> None:
     """The token commands operators use: a token shown once that the gateway's store
     accepts, listed by id only, refused once revoked; an unknown party is a usage error."""
-    from hub.gateway import TokenStore
+    from hub.http import TokenStore
 
     env = {"HUB_DATA_DIR": str(tmp_path)}
     issued = run_hub("tokens", "issue", "street-jiyuqiao", **env)
@@ -206,7 +206,7 @@ def test_unreachable_broker_exits_1_with_advice() -> None:
 def test_tokens_issue_gives_many_parties_their_tokens_in_one_call(tmp_path: Path) -> None:
     """`make run` issues the demo's tokens in one process: one line per party, in the
     order given; an unknown party among them issues nothing."""
-    from hub.gateway import TokenStore
+    from hub.http import TokenStore
 
     env = {"HUB_DATA_DIR": str(tmp_path)}
     parties = ["street-jiyuqiao", "dept-urban", "police"]

@@ -16,8 +16,8 @@ import schemathesis.openapi
 from hypothesis import HealthCheck, given, settings
 
 from hub.errors import RecordInvalid
-from hub.gateway import openapi_document
-from hub.gateway._policy import HTTP_KINDS
+from hub.http import openapi_document
+from hub.http.policy import HTTP_KINDS
 from hub.records import EventType, validate
 from hub.reference import Reference, load_seed_reference
 from tests.faults.unsaid import mend, roster_of

@@ -24,7 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from hub.errors import HubError, KafkaUnavailableError
-from hub.gateway._app import _token
+from hub.http.platform import bearer_token as _token
 from hub.logs import TRACE_ID, JsonFormatter, traced
 from hub.metrics import FLOW, FlowCollector
 from hub.ops import DeadLetter, DeadLetterFilter, mask_text, masked, parse_moment

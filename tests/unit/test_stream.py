@@ -171,7 +171,7 @@ def test_the_gateway_body_limit_must_leave_room_below_the_record_limit() -> None
 
 
 def test_an_inbox_walk_drops_the_repeats_it_can_see() -> None:
-    from hub.gateway._app import _Repeats
+    from hub.http.inbox import _Repeats
     from hub.wire import InboxItem
 
     seen = _Repeats()

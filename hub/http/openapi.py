@@ -1,20 +1,23 @@
-"""The gateway's OpenAPI 3.1 document, generated from the record models and the policy."""
+"""``GET /v1/openapi.json``: the OpenAPI 3.1 document, generated from the record models
+and the policy."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 from typing import Any, Literal
 
+from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from hub import __version__
 from hub.dispatch import OrderState
 from hub.dispatch._assessment import MEASURES as ASSESSMENT_MEASURES
-from hub.gateway._policy import ACTION_FIELDS, DERIVED_IDS, HTTP_KINDS, HUB_OWNED_FIELDS
-from hub.gateway._problems import MEDIA_TYPE, PROBLEMS
+from hub.http.policy import ACTION_FIELDS, DERIVED_IDS, HTTP_KINDS, HUB_OWNED_FIELDS
+from hub.http.problems import MEDIA_TYPE, PROBLEMS
 from hub.records import KINDS, MATTER_CATALOGUE, OFFICER_ROSTER
 from hub.reference import Reference
 from hub.settings import HubSettings
@@ -636,3 +639,17 @@ def document(
         tuple(sorted(reference.matters)),
         tuple(sorted(n for n, officer in reference.officers.items() if officer.usable_on(today))),
     )
+
+
+class OpenApi:
+    """Serves the document, with the worker's current reference data."""
+
+    def __init__(self, settings: HubSettings, reference: Callable[[], Reference]) -> None:
+        self.settings = settings
+        self.reference = reference
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_get("/v1/openapi.json", self.openapi)
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(document(self.settings, self.reference()))

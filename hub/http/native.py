@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from hub.errors import FieldError, KafkaUnavailableError
-from hub.gateway._policy import may_publish
-from hub.gateway._problems import Problem
+from hub.http.policy import may_publish
+from hub.http.problems import Problem
 from hub.logs import traced
 from hub.mapping import MappingError, SpecCatalogue, normalise_native
 from hub.records import KINDS
@@ -25,23 +25,25 @@ from hub.reference import Party
 from hub.wire import HubHeaders, Written, raw_topic
 
 if TYPE_CHECKING:
-    from hub.gateway._app import Gateway
+    from hub.http.platform import Platform
+    from hub.http.records import Records
 
 log = logging.getLogger(__name__)
 
 
-class NativeDesk:
+class Native:
     """Maps native posts and writes them to the raw topics."""
 
-    def __init__(self, gateway: Gateway, catalogue: SpecCatalogue) -> None:
-        self.gateway = gateway
+    def __init__(self, platform: Platform, records: Records, catalogue: SpecCatalogue) -> None:
+        self.platform = platform
+        self.records = records
         self.catalogue = catalogue
 
     def install(self, app: web.Application) -> None:
         app.router.add_post("/v1/native/{native_kind}", self.post_native)
 
     async def post_native(self, request: web.Request) -> web.Response:
-        party: Party = self.gateway.party_of(request)
+        party: Party = self.platform.caller(request)
         native_kind = request.match_info["native_kind"]
         if self.catalogue.inbound(party, native_kind) is None:
             known = self.catalogue.native_kinds(party)
@@ -69,12 +71,12 @@ class NativeDesk:
                 f"{party.id} ({party.kind.value}) may not publish {kind.name} records",
                 detail_zh=f"{party.name}无权发布{kind.name}类记录",
             )
-        record, trace_id = self.gateway.check_record(request, kind, mapped.data)
+        record, trace_id = self.records.check_record(request, kind, mapped.data)
         headers = HubHeaders(
             native_kind=native_kind, connector="http-native", trace_id=trace_id
         ).to_kafka()
         topic = raw_topic(party.id)
-        (result,) = await self.gateway.publisher.send_many(
+        (result,) = await self.records.publisher.send_many(
             [(topic, kind.key_of(record), payload, headers)]
         )
         if isinstance(result, KafkaUnavailableError):

@@ -1,0 +1,46 @@
+"""The HTTP side that needs no stage of its own: the platform, canonical publish, the
+inbox and the document. The worker installs it and adds the resources that read the
+stages' state (native, orders, assessment); tests serve it alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from hub.http.inbox import Inbox
+from hub.http.openapi import OpenApi
+from hub.http.platform import Platform
+from hub.http.records import Records
+from hub.http.tokens import TokenStore
+from hub.reference import Reference
+from hub.serde import AvroSerde
+from hub.settings import HubSettings
+from hub.wire import InboxReader, Publisher
+
+
+@dataclass(frozen=True)
+class Core:
+    platform: Platform
+    records: Records
+
+    @classmethod
+    def install(
+        cls,
+        app: web.Application,
+        settings: HubSettings,
+        reference: Callable[[], Reference],
+        serde: AvroSerde,
+        tokens: TokenStore | None = None,
+    ) -> Core:
+        """Add the middlewares and the core routes to app; the Kafka clients start on
+        first use and stop with app."""
+        publisher = Publisher(settings, settings.kafka_timeout)
+        platform = Platform(settings, reference, serde, publisher, tokens)
+        platform.install(app)
+        records = Records(platform, publisher, reference)
+        records.install(app)
+        Inbox(platform, InboxReader(settings, settings.kafka_timeout)).install(app)
+        OpenApi(settings, reference).install(app)
+        return cls(platform, records)

@@ -1,0 +1,145 @@
+"""``GET /v1/inbox`` and ``GET /v1/inbox/stream``: what is addressed to the caller.
+
+A party reads its own inbox topic from a cursor (``partition:offset`` pairs), as pages
+or as Server-Sent Events resuming from ``Last-Event-ID``. Records are delivered at least
+once with stable ids: repeats seen within one page or stream are dropped here, readers
+drop the rest by ``record_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from typing import Any
+
+from aiohttp import web
+
+from hub.errors import DecodeError, KafkaUnavailableError, RecordInvalid
+from hub.http.platform import DIGITS, Platform
+from hub.http.policy import may_read_inbox
+from hub.http.problems import Problem
+from hub.reference import Party
+from hub.wire import HubHeaders, InboxItem, InboxReader, decode_cursor, encode_cursor, inbox_topic
+
+
+class Inbox:
+    """Answers the inbox routes from the parties' inbox topics."""
+
+    def __init__(self, platform: Platform, reader: InboxReader) -> None:
+        self.platform = platform
+        self.inbox = reader
+        self.serde = platform.serde
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_get("/v1/inbox", self.read_inbox)
+        app.router.add_get("/v1/inbox/stream", self.stream_inbox)
+        app.on_cleanup.append(self._stop)
+
+    async def _stop(self, _: web.Application) -> None:
+        await self.inbox.stop()
+
+    def _inbox_party(self, request: web.Request) -> Party:
+        party: Party = self.platform.caller(request)
+        if not may_read_inbox(party.kind) or not party.inbox:
+            raise Problem(
+                "forbidden",
+                f"{party.id} has no inbox: operators read metrics and DLQ metadata only",
+                detail_zh="运维方没有收件箱，不能读取业务数据",
+            )
+        return party
+
+    def _positions(self, cursor: str | None) -> dict[int, int]:
+        if not cursor:
+            return {}
+        try:
+            return decode_cursor(cursor)
+        except ValueError as exc:
+            raise Problem("invalid-parameter", f"cursor: {exc}", detail_zh="游标无效") from None
+
+    async def _render(self, item_headers: dict[str, bytes], value: bytes) -> dict[str, Any]:
+        kind_name = HubHeaders.from_kafka(item_headers.items()).kind or "order"
+        try:
+            record = await self.serde.decode(kind_name, value)
+        except (DecodeError, RecordInvalid, KeyError) as exc:
+            return {"kind": kind_name, "error": f"unreadable record: {exc}"}
+        return {"kind": kind_name, "record": json.loads(record.model_dump_json())}
+
+    async def read_inbox(self, request: web.Request) -> web.Response:
+        party = self._inbox_party(request)
+        raw_limit = request.query.get("limit", "100")
+        if not DIGITS.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 1000:
+            raise Problem("invalid-parameter", "limit must be an integer from 1 to 1000")
+        positions = self._positions(request.query.get("cursor"))
+        items, after = await self.inbox.read(inbox_topic(party.id), positions, int(raw_limit))
+        rendered = []
+        seen = _Repeats()
+        for item in items:
+            if seen.again(item):
+                continue  # a redelivery (same record, same bytes): at-least-once inboxes
+            rendered.append(
+                {
+                    "partition": item.partition,
+                    "offset": item.offset,
+                    **await self._render(item.headers, item.value),
+                }
+            )
+        return web.json_response({"items": rendered, "cursor": encode_cursor(after)})
+
+    async def stream_inbox(self, request: web.Request) -> web.StreamResponse:
+        party = self._inbox_party(request)
+        positions = self._positions(
+            request.headers.get("Last-Event-ID") or request.query.get("cursor")
+        )
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        topic = inbox_topic(party.id)
+        idle = 0.0
+        seen = _Repeats()
+        while True:
+            try:
+                items, after = await self.inbox.read(topic, positions, 100)
+            except KafkaUnavailableError:
+                await response.write(b"event: unavailable\ndata: {}\n\n")
+                await asyncio.sleep(2)
+                continue
+            for item in items:
+                positions = {**positions, item.partition: item.offset + 1}
+                if seen.again(item):
+                    continue
+                event = await self._render(item.headers, item.value)
+                payload = json.dumps(event, ensure_ascii=False)
+                frame = (
+                    f"id: {encode_cursor(positions)}\nevent: {event['kind']}\ndata: {payload}\n\n"
+                )
+                await response.write(frame.encode())
+            positions = after
+            if not items:
+                idle += 0.5
+                if idle >= 15:
+                    await response.write(b": keep-alive\n\n")
+                    idle = 0.0
+                await asyncio.sleep(0.5)
+
+
+class _Repeats:
+    """Records already given on this page or stream: the hub delivers at least once,
+    and a record it delivers again has the same key and bytes (its ids are stable), so
+    repeats a reader can see in one walk are dropped here; across walks readers drop
+    them by ``record_id`` (README, "Delivery")."""
+
+    LIMIT = 20_000
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, None] = {}
+
+    def again(self, item: InboxItem) -> bool:
+        digest = hashlib.sha256((item.key or b"") + b"\x00" + item.value).digest()
+        if digest in self._seen:
+            return True
+        self._seen[digest] = None
+        if len(self._seen) > self.LIMIT:
+            self._seen.pop(next(iter(self._seen)))
+        return False

@@ -1,0 +1,219 @@
+"""Order actions over HTTP: the dispatch engine's state machine given its HTTP face.
+
+``GET /v1/orders/{order_id}`` shows an order's state and history to the parties on it;
+``POST /v1/orders/{order_id}/events`` checks the action against the order's current
+state (409 with the reason when it does not fit) and publishes the event;
+``GET /v1/orders?role=issued|received&state=`` lists the caller's orders.
+
+An order's view lives in the ``orders`` table on the worker that owns its partition.
+A request reaching another worker is forwarded there once; the list is gathered from
+every worker (`hub.http.peers`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from hub.dispatch import (
+    Applied,
+    Duplicate,
+    OrderState,
+    OrderView,
+    Rejection,
+    apply_event,
+    view_from_dict,
+    view_to_dict,
+)
+from hub.http.peers import Peers
+from hub.http.platform import Platform
+from hub.http.policy import ACTION_FIELDS
+from hub.http.problems import Problem, count_refusal
+from hub.http.records import Records
+from hub.records import KINDS, EventType, OrderEvent
+from hub.reference import Party, PartyKind
+
+if TYPE_CHECKING:
+    from hub.dispatch import DispatchEngine
+
+
+def not_ops(party: Party) -> None:
+    """Operators read metrics and DLQ metadata, never orders: 403."""
+    if party.kind is PartyKind.OPS:
+        raise Problem(
+            "forbidden",
+            "operators read metrics and DLQ metadata, not orders",
+            detail_zh="运维方只能查看指标和死信元数据，不能查看派单",
+        )
+
+
+class Orders:
+    """Answers order actions from the dispatch engine's table (here or on its owner)."""
+
+    def __init__(
+        self, platform: Platform, records: Records, engine: DispatchEngine, peers: Peers
+    ) -> None:
+        self.platform = platform
+        self.records = records
+        self.engine = engine
+        self.peers = peers
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_get("/v1/orders", self.list_orders)
+        app.router.add_get("/v1/orders/{order_id}", self.show_order)
+        app.router.add_post("/v1/orders/{order_id}/events", self.act_on_order)
+
+    def _view(self, order_id: str, party: Party) -> OrderView:
+        stored = self.engine.table.get(order_id)
+        if stored is None:
+            raise Problem(
+                "not-found", f"no order {order_id}", detail_zh=f"没有编号为{order_id}的派单"
+            )
+        view = view_from_dict(stored)
+        if party.id not in view.parties and party.id != "justice":
+            # Not on the order: answer as if it did not exist, so ids leak nothing.
+            raise Problem(
+                "not-found", f"no order {order_id}", detail_zh=f"没有编号为{order_id}的派单"
+            )
+        return view
+
+    @staticmethod
+    def _order_id(request: web.Request) -> str:
+        raw = request.match_info["order_id"]
+        try:
+            return str(uuid.UUID(raw))
+        except ValueError:
+            raise Problem("not-found", f"'{raw}' is not an order id") from None
+
+    # --------------------------------------------------------------- handlers
+
+    async def show_order(self, request: web.Request) -> web.Response:
+        order_id = self._order_id(request)
+        owner = self.peers.owner(order_id)
+        if owner is not None:
+            return await self.peers.forward(request, owner)
+        party = self.platform.caller(request)
+        not_ops(party)
+        view = self._view(order_id, party)
+        dues = self.engine.dues(view)
+        rendered = _render(view)
+        rendered["dues"] = {
+            name: (moment.isoformat() if moment is not None else None)
+            for name, moment in (
+                ("sign_off", dues.sign_off),
+                ("answer", dues.answer),
+                ("acceptance", dues.acceptance),
+            )
+        }
+        return web.json_response(rendered)
+
+    async def act_on_order(self, request: web.Request) -> web.Response:
+        order_id = self._order_id(request)
+        owner = self.peers.owner(order_id)
+        if owner is not None:
+            return await self.peers.forward(request, owner)
+        party = self.platform.caller(request)
+        not_ops(party)
+        view = self._view(order_id, party)  # the order first: unknown to the caller is 404
+        body = await self.platform.read_json(request)
+        if not isinstance(body, dict):
+            raise Problem("invalid-record", "send a JSON object with event_type and its fields")
+        unknown = sorted(set(body) - set(ACTION_FIELDS))
+        if unknown:
+            raise Problem(
+                "hub-owned-field",
+                f"remove {', '.join(unknown)}: the hub fills the order, the party and the ids",
+                detail_zh="派单编号、操作方和记录编号由枢纽填写",
+            )
+        data = {  # defaults for what the body leaves out; the body as sent; what the hub fills
+            "source_id": f"http/{uuid.uuid4().hex}",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            **body,
+            "source_party": party.id,
+            "order_id": order_id,
+            "actor_party": party.id,
+        }
+        kind = KINDS["order-event"]
+        try:
+            event, trace_id = self.records.check_record(request, kind, data)
+        except Problem as refused:  # an event that breaks a rule is a refused record
+            count_refusal(refused)
+            raise
+        assert isinstance(event, OrderEvent)  # noqa: S101
+        if event.event_type in (EventType.OVERDUE, EventType.ESCALATED):
+            raise Problem(
+                "forbidden",
+                f"{event.event_type.value} is raised by the hub's timers, not over HTTP",
+                detail_zh="超时和督办事件由枢纽发出",
+            )
+        outcome = apply_event(view, event)
+        if isinstance(outcome, Rejection):
+            raise Problem(
+                "conflict",
+                outcome.message_en,
+                detail_zh=outcome.message_zh,
+                extra={"rule": outcome.rule, "state": view.state.value},
+            )
+        (answer,) = await self.records.write(kind, [(event, trace_id)])
+        if isinstance(answer, Exception):
+            raise answer
+        state = outcome.view.state if isinstance(outcome, Applied) else view.state
+        return web.json_response(
+            {**answer, "state_after": state.value, "duplicate": isinstance(outcome, Duplicate)},
+            status=202,
+        )
+
+    async def list_orders(self, request: web.Request) -> web.Response:
+        party = self.platform.caller(request)
+        not_ops(party)
+        role = request.query.get("role", "received")
+        if role not in ("issued", "received"):
+            raise Problem(
+                "invalid-parameter",
+                "role must be issued or received",
+                detail_zh="role应为issued（我派出的）或received（我收到的）",
+            )
+        wanted = request.query.get("state")
+        if wanted is not None and wanted not in OrderState.__members__:
+            raise Problem(
+                "invalid-parameter",
+                f"state must be one of {', '.join(OrderState)}",
+                detail_zh="state应为派单状态之一（如ISSUED、SIGNED）",
+            )
+        orders = []
+        for view in self.engine.active_views():
+            mine = view.issuer == party.id if role == "issued" else party.id in view.recipients
+            if mine and (wanted is None or view.state.value == wanted):
+                orders.append(_summary(view))
+        if not self.peers.forwarded(request):
+            answers = await self.peers.gather(request, "/v1/orders")
+            orders += [order for answer in answers for order in answer["orders"]]
+        orders.sort(key=lambda o: o["issued_at"])
+        return web.json_response({"orders": orders})
+
+
+SUMMARY_FIELDS = (
+    "order_id",
+    "order_type",
+    "issuer",
+    "recipients",
+    "matter_code",
+    "state",
+    "issued_at",
+    "deadline",
+    "case_owner",
+)
+
+
+def _summary(view: OrderView) -> dict[str, Any]:
+    full = view_to_dict(view)
+    return {name: full[name] for name in SUMMARY_FIELDS}
+
+
+def _render(view: OrderView) -> dict[str, Any]:
+    full = view_to_dict(view)
+    full.pop("applied", None)
+    return full

@@ -1,0 +1,112 @@
+"""The other workers, for the resources whose data lives on one of them: an order's
+view lives on the worker that owns its partition, and lists and assessments are gathered
+from every worker. A request is forwarded once (``X-Hub-Forwarded``); a peer asked by a
+gathering answers with its own share only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from hub.http.problems import Problem
+
+FORWARDED = "X-Hub-Forwarded"
+
+
+class Peers:
+    """Forwarding to the owner of an order and gathering from every worker."""
+
+    def __init__(
+        self,
+        advertised: str,
+        owner_of: Callable[[str], URL | None],
+        worker_urls: Callable[[], list[URL]],
+    ) -> None:
+        self.advertised = URL(advertised)
+        self.owner_of = owner_of
+        self.worker_urls = worker_urls
+        self._session: aiohttp.ClientSession | None = None
+
+    def install(self, app: web.Application) -> None:
+        app.on_cleanup.append(self._close)
+
+    async def _close(self, _: web.Application) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _here(self, url: URL) -> bool:
+        return (url.host, url.port) == (self.advertised.host, self.advertised.port)
+
+    @staticmethod
+    def forwarded(request: web.Request) -> bool:
+        """Whether request came from a peer (forwarded or gathering)."""
+        return bool(request.headers.get(FORWARDED))
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        return self._session
+
+    def owner(self, order_id: str) -> URL | None:
+        """URL of the worker owning the order's partition; None when it is this one."""
+        try:
+            owner = self.owner_of(order_id)
+        except (KeyError, ValueError, AttributeError):
+            return None
+        if owner is None or self._here(owner):
+            return None
+        return owner
+
+    async def forward(self, request: web.Request, owner: URL) -> web.Response:
+        if request.headers.get(FORWARDED):
+            raise Problem(
+                "timeout",
+                "the order's partition is moving between workers; retry in a moment",
+                headers={"Retry-After": "2"},
+            )
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
+        }
+        headers[FORWARDED] = "1"
+        target = owner.with_path(request.path).with_query(request.query)
+        async with self.session().request(
+            request.method, target, headers=headers, data=await request.read()
+        ) as answer:
+            body = await answer.read()
+            return web.Response(
+                status=answer.status,
+                body=body,
+                content_type=answer.content_type,
+                headers={
+                    k: v
+                    for k, v in answer.headers.items()
+                    if k in ("Retry-After", "WWW-Authenticate")
+                },
+            )
+
+    async def gather(self, request: web.Request, path: str) -> list[dict[str, Any]]:
+        """Ask every other worker the same question (marked forwarded) and collect."""
+        peers = [url for url in self.worker_urls() if not self._here(url)]
+        if not peers:
+            return []
+        session = self.session()
+        headers = {"Authorization": request.headers.get("Authorization", ""), FORWARDED: "1"}
+
+        async def ask(peer: URL) -> dict[str, Any]:
+            async with session.get(
+                peer.with_path(path).with_query(request.query), headers=headers
+            ) as answer:
+                if answer.status != 200:
+                    raise Problem(
+                        "timeout",
+                        f"worker {peer} did not answer; retry",
+                        headers={"Retry-After": "2"},
+                    )
+                return dict(await answer.json())
+
+        return list(await asyncio.gather(*(ask(peer) for peer in peers)))

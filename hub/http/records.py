@@ -1,0 +1,245 @@
+"""``POST /v1/records/{kind}`` and ``/v1/records/{kind}/batch``: canonical records.
+
+A party publishes canonical JSON records of the kinds its role allows
+(`hub.http.policy`), as itself; each is validated against the record model and the
+reference data (422 naming every broken rule), written with acks=all, and answered 202
+with where it was written. A re-post of a record accepted earlier answers the same with
+``duplicate: true``. `check_record` and `write` serve the native and order-action
+resources too, so every record that enters over HTTP is checked and written alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from hub.errors import FieldError, KafkaUnavailableError, RecordInvalid
+from hub.http.platform import Platform, unavailable
+from hub.http.policy import ACTING_FIELD, HTTP_KINDS, HUB_OWNED_FIELDS, may_publish
+from hub.http.problems import Problem, count_refusal
+from hub.logs import traced
+from hub.metrics import PUBLISH, RECORDS_IN
+from hub.records import KINDS, Envelope, Kind, validate
+from hub.reference import Reference
+from hub.wire import HubHeaders, Publisher, Written
+
+log = logging.getLogger(__name__)
+
+_TRACE = re.compile(r"^[0-9a-f]{16,32}$")
+
+
+class Records:
+    """Checks and writes canonical records; answers the publish routes."""
+
+    def __init__(
+        self, platform: Platform, publisher: Publisher, reference: Callable[[], Reference]
+    ) -> None:
+        self.platform = platform
+        self.publisher = publisher
+        self.reference = reference
+        self.serde = platform.serde
+        self.settings = platform.settings
+        self._accepted: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_post("/v1/records/{kind}", self.publish_one)
+        app.router.add_post("/v1/records/{kind}/batch", self.publish_batch)
+
+    def _kind(self, request: web.Request) -> Kind:
+        name = request.match_info["kind"]
+        if name not in HTTP_KINDS:
+            raise Problem(
+                "unknown-kind",
+                f"'{name}' is not a kind published over HTTP; one of: {', '.join(HTTP_KINDS)}",
+                detail_zh=f"不支持通过HTTP发布的记录类型：{name}",
+            )
+        party = self.platform.caller(request)
+        if not may_publish(party.kind, name):
+            raise Problem(
+                "forbidden",
+                f"{party.id} ({party.kind.value}) may not publish {name} records",
+                detail_zh=f"{party.name}无权发布{name}类记录",
+            )
+        return KINDS[name]
+
+    def check_record(self, request: web.Request, kind: Kind, data: Any) -> tuple[Envelope, str]:
+        """The validated model and trace id of one posted record; `Problem` otherwise."""
+        party = self.platform.caller(request)
+        if not isinstance(data, dict):
+            raise Problem(
+                "invalid-record", "a record must be a JSON object", detail_zh="记录必须是JSON对象"
+            )
+        owned = [name for name in HUB_OWNED_FIELDS if name in data]
+        if owned:
+            raise Problem(
+                "hub-owned-field",
+                f"remove {', '.join(owned)}: the hub derives record_id and stamps received_at",
+                detail_zh="请删除record_id和received_at字段，它们由枢纽生成",
+            )
+        # A missing field is a validation error (422); a field naming another party is forgery.
+        for field in ("source_party", ACTING_FIELD.get(kind.name)):
+            if field is not None and field in data and data[field] != party.id:
+                raise Problem(
+                    "forged-source",
+                    f"{field} must be '{party.id}', the party of the token",
+                    detail_zh=f"{field}必须为{party.id}（调用方本身）",
+                )
+        trace = request.headers.get("X-Trace-Id", "")
+        trace_id = data.get("trace_id") or (trace if _TRACE.fullmatch(trace) else uuid.uuid4().hex)
+        try:
+            record = validate(kind, {**data, "trace_id": trace_id}, self.reference())
+        except RecordInvalid as exc:
+            raise Problem(
+                "invalid-record",
+                f"{len(exc.errors)} rule(s) broken; see errors",
+                detail_zh=f"记录有{len(exc.errors)}处错误",
+                errors=exc.errors,
+            ) from None
+        return record, str(trace_id)
+
+    def _remember(self, record_id: str, answer: dict[str, Any]) -> None:
+        self._accepted[record_id] = answer
+        while len(self._accepted) > 100_000:
+            self._accepted.popitem(last=False)
+
+    async def write(
+        self, kind: Kind, records: list[tuple[Envelope, str]]
+    ) -> list[dict[str, Any] | KafkaUnavailableError]:
+        writer = await self.serde.writer(kind)
+        messages = []
+        for record, trace_id in records:
+            headers = HubHeaders(
+                kind=kind.name, trace_id=trace_id, source_party=str(record.source_party)
+            ).to_kafka()
+            messages.append(
+                (kind.topic, kind.key_of(record), self.serde.encode_with(writer, record), headers)
+            )
+        with PUBLISH.labels(str(records[0][0].source_party)).time():
+            results = await self.publisher.send_many(messages)
+        answers: list[dict[str, Any] | KafkaUnavailableError] = []
+        for (record, trace_id), result in zip(records, results, strict=True):
+            if isinstance(result, Written):
+                RECORDS_IN.labels(str(record.source_party), kind.name).inc()
+                record_id = str(record.record_id)
+                with traced(trace_id):
+                    log.info(
+                        "accepted %s %s from %s (%s/%d@%d)",
+                        kind.name,
+                        record_id,
+                        record.source_party,
+                        result.topic,
+                        result.partition,
+                        result.offset,
+                    )
+                answer: dict[str, Any] = {
+                    "record_id": record_id,
+                    "topic": result.topic,
+                    "partition": result.partition,
+                    "offset": result.offset,
+                }
+                self._remember(record_id, answer)
+                answers.append(answer)
+            else:
+                answers.append(result)
+        return answers
+
+    async def publish_one(self, request: web.Request) -> web.Response:
+        kind = self._kind(request)
+        record, trace_id = self.check_record(request, kind, await self.platform.read_json(request))
+        record_id = str(record.record_id)
+        self.platform.mark(request, trace_id=trace_id, subject=record_id)
+        earlier = self._accepted.get(record_id)
+        if earlier is not None:
+            return web.json_response({**earlier, "duplicate": True}, status=202)
+        (answer,) = await self.write(kind, [(record, trace_id)])
+        if isinstance(answer, KafkaUnavailableError):
+            raise answer
+        return web.json_response(answer, status=202)
+
+    async def publish_batch(self, request: web.Request) -> web.Response:
+        kind = self._kind(request)
+        body = await self.platform.read_json(request)
+        records = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(records, list) or not records:
+            raise Problem(
+                "invalid-record",
+                'send {"records": [...]} with at least one record',
+                detail_zh='请求体应为{"records": [...]}，且至少含一条记录',
+            )
+        not_objects = [i for i, data in enumerate(records) if not isinstance(data, dict)]
+        if not_objects:  # the document's shape; each object is then checked on its own
+            raise Problem(
+                "invalid-record",
+                "every item of records must be a JSON object (a record); nothing was written",
+                detail_zh="records中的每一项都必须是JSON对象（一条记录），本批未写入",
+                errors=[
+                    FieldError(
+                        f"records[{i}]",
+                        "type.object",
+                        "记录必须是JSON对象",
+                        "a record must be a JSON object",
+                    )
+                    for i in not_objects
+                ],
+            )
+        if len(records) > self.settings.gateway_batch_limit:
+            raise Problem(
+                "batch-too-large",
+                f"{len(records)} records; at most {self.settings.gateway_batch_limit} per batch",
+                detail_zh=f"每批最多{self.settings.gateway_batch_limit}条记录",
+            )
+        results: list[dict[str, Any] | None] = [None] * len(records)
+        to_write: list[tuple[int, Envelope, str]] = []
+        first_of: dict[str, int] = {}  # record_id -> index of its first copy in this batch
+        repeats: list[tuple[int, int]] = []
+        for index, data in enumerate(records):
+            try:
+                record, trace_id = self.check_record(request, kind, data)
+            except Problem as refused:
+                count_refusal(refused)
+                results[index] = {
+                    "index": index,
+                    "status": refused.status,
+                    "problem": refused.body(request.path),
+                }
+                continue
+            record_id = str(record.record_id)
+            earlier = self._accepted.get(record_id)
+            if earlier is not None:
+                results[index] = {"index": index, "status": 202, **earlier, "duplicate": True}
+            elif record_id in first_of:
+                repeats.append((index, first_of[record_id]))
+            else:
+                first_of[record_id] = index
+                to_write.append((index, record, trace_id))
+        if to_write:
+            written = await self.write(kind, [(r, t) for _, r, t in to_write])
+            for (index, _, _), answer in zip(to_write, written, strict=True):
+                if isinstance(answer, KafkaUnavailableError):
+                    failed = unavailable(answer)
+                    results[index] = {
+                        "index": index,
+                        "status": 503,
+                        "problem": failed.body(request.path),
+                    }
+                else:
+                    results[index] = {"index": index, "status": 202, **answer}
+        for index, first in repeats:
+            original = results[first]
+            assert original is not None  # noqa: S101 - the first copy was answered above
+            repeat = {**original, "index": index}
+            if original["status"] == 202:
+                repeat["duplicate"] = True
+            results[index] = repeat
+        final = [r for r in results if r is not None]
+        accepted = sum(1 for r in final if r["status"] == 202)
+        if accepted == 0 and all(r["status"] == 503 for r in final):
+            raise KafkaUnavailableError("no record of the batch could be written")
+        status = 202 if accepted == len(final) else 207
+        return web.json_response({"accepted": accepted, "results": final}, status=status)
