@@ -474,6 +474,11 @@ class DispatchEngine:
     def owns(self, order_id: str) -> bool:
         return self.partition_of(order_id) in self.ownership.owned(self.orders_topic)
 
+    def stored(self, order_id: str) -> dict[str, Any] | None:
+        """An order's stored view, None when this worker holds no such order."""
+        stored = self.table.get(order_id)
+        return dict(stored) if stored is not None else None
+
     def dues(self, view: OrderView) -> Dues:
         """The deadlines of an order (policy, calendar and its matter)."""
         return self.deadlines.dues(view, self.reference().matters.get(view.matter_code))

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from hub.dispatch import assessment_report, merge_assessment, period_of
-from hub.http.orders import not_ops
+from hub.http.orders import OrderBook, not_ops
 from hub.http.peers import Peers
 from hub.http.platform import Platform
 from hub.http.problems import Problem
-
-if TYPE_CHECKING:
-    from hub.dispatch import DispatchEngine
 
 _PERIOD = re.compile(r"20\d\d-(0[1-9]|1[0-2])")
 
@@ -24,7 +20,7 @@ _PERIOD = re.compile(r"20\d\d-(0[1-9]|1[0-2])")
 class Assessment:
     """Answers the assessment route from the dispatch engine's counters."""
 
-    def __init__(self, platform: Platform, engine: DispatchEngine, peers: Peers) -> None:
+    def __init__(self, platform: Platform, engine: OrderBook, peers: Peers) -> None:
         self.platform = platform
         self.engine = engine
         self.peers = peers

@@ -17,7 +17,7 @@ from hub.http.tokens import TokenStore
 from hub.reference import Reference
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
-from hub.wire import InboxReader, Publisher
+from hub.wire import InboxReader, Publisher, Publishes, ReadsInbox
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,18 @@ class Core:
         reference: Callable[[], Reference],
         serde: AvroSerde,
         tokens: TokenStore | None = None,
+        *,
+        publisher: Publishes | None = None,
+        reader: ReadsInbox | None = None,
     ) -> Core:
-        """Add the middlewares and the core routes to app; the Kafka clients start on
-        first use and stop with app."""
-        publisher = Publisher(settings, settings.kafka_timeout)
+        """Add the middlewares and the core routes to app; the Kafka clients (or the
+        given stand-ins, e.g. one `hub.wire.MemoryBroker` for both) start on first use
+        and stop with app."""
+        publisher = publisher or Publisher(settings, settings.kafka_timeout)
         platform = Platform(settings, reference, serde, publisher, tokens)
         platform.install(app)
         records = Records(platform, publisher, reference)
         records.install(app)
-        Inbox(platform, InboxReader(settings, settings.kafka_timeout)).install(app)
+        Inbox(platform, reader or InboxReader(settings, settings.kafka_timeout)).install(app)
         OpenApi(settings, reference).install(app)
         return cls(platform, records)

@@ -20,13 +20,13 @@ from hub.http.platform import DIGITS, Platform
 from hub.http.policy import may_read_inbox
 from hub.http.problems import Problem
 from hub.reference import Party
-from hub.wire import HubHeaders, InboxItem, InboxReader, decode_cursor, encode_cursor, inbox_topic
+from hub.wire import HubHeaders, InboxItem, ReadsInbox, decode_cursor, encode_cursor, inbox_topic
 
 
 class Inbox:
     """Answers the inbox routes from the parties' inbox topics."""
 
-    def __init__(self, platform: Platform, reader: InboxReader) -> None:
+    def __init__(self, platform: Platform, reader: ReadsInbox) -> None:
         self.platform = platform
         self.inbox = reader
         self.serde = platform.serde

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from hub.dispatch import (
     Applied,
+    Dues,
     Duplicate,
     OrderState,
     OrderView,
@@ -36,8 +37,22 @@ from hub.http.records import Records
 from hub.records import KINDS, EventType, OrderEvent
 from hub.reference import Party, PartyKind
 
-if TYPE_CHECKING:
-    from hub.dispatch import DispatchEngine
+
+class OrderBook(Protocol):
+    """The orders this worker holds, as the order resources read them
+    (`hub.dispatch.DispatchEngine`, or a fake in broker-free tests)."""
+
+    def stored(self, order_id: str) -> dict[str, Any] | None:
+        """An order's stored view (`view_to_dict` form), None when not held here."""
+
+    def dues(self, view: OrderView) -> Dues:
+        """When the order's sign-off, answer and acceptance are due."""
+
+    def active_views(self) -> list[OrderView]:
+        """The orders of the partitions this worker actively owns."""
+
+    def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
+        """This worker's assessment counters of period, per party."""
 
 
 def not_ops(party: Party) -> None:
@@ -54,7 +69,7 @@ class Orders:
     """Answers order actions from the dispatch engine's table (here or on its owner)."""
 
     def __init__(
-        self, platform: Platform, records: Records, engine: DispatchEngine, peers: Peers
+        self, platform: Platform, records: Records, engine: OrderBook, peers: Peers
     ) -> None:
         self.platform = platform
         self.records = records
@@ -67,7 +82,7 @@ class Orders:
         app.router.add_post("/v1/orders/{order_id}/events", self.act_on_order)
 
     def _view(self, order_id: str, party: Party) -> OrderView:
-        stored = self.engine.table.get(order_id)
+        stored = self.engine.stored(order_id)
         if stored is None:
             raise Problem(
                 "not-found", f"no order {order_id}", detail_zh=f"没有编号为{order_id}的派单"

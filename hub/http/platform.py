@@ -33,7 +33,7 @@ from hub.records import KINDS, AuditEvent, AuditResult
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
-from hub.wire import Publisher
+from hub.wire import Publishes
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Platform:
         settings: HubSettings,
         reference: Callable[[], Reference],
         serde: AvroSerde,
-        publisher: Publisher,
+        publisher: Publishes,
         tokens: TokenStore | None = None,
     ) -> None:
         """reference gives the worker's current reference data (its parties)."""
@@ -325,6 +325,10 @@ class Platform:
         kind = KINDS["audit"]
         try:
             value = await self.serde.encode(kind, event)
-            await self.publisher.send(kind.topic, kind.key_of(event), value, [])
+            (result,) = await self.publisher.send_many(
+                [(kind.topic, kind.key_of(event), value, [])]
+            )
+            if isinstance(result, KafkaUnavailableError):
+                raise result
         except Exception:  # noqa: BLE001 - an audit failure must never fail the request
             log.exception("could not write the audit event of %s", event.action)

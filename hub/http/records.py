@@ -27,7 +27,7 @@ from hub.logs import traced
 from hub.metrics import PUBLISH, RECORDS_IN
 from hub.records import KINDS, Envelope, Kind, validate
 from hub.reference import Reference
-from hub.wire import HubHeaders, Publisher, Written
+from hub.wire import HubHeaders, Publishes, Written
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class Records:
     """Checks and writes canonical records; answers the publish routes."""
 
     def __init__(
-        self, platform: Platform, publisher: Publisher, reference: Callable[[], Reference]
+        self, platform: Platform, publisher: Publishes, reference: Callable[[], Reference]
     ) -> None:
         self.platform = platform
         self.publisher = publisher

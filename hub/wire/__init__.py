@@ -31,7 +31,7 @@ from hub.wire._dlq import (
     dead_letter_headers,
     replay_target,
 )
-from hub.wire._emitter import Emitter, MemoryEmitter, ProducerEmitter
+from hub.wire._emitter import Emitter, MemoryBroker, MemoryEmitter, ProducerEmitter
 from hub.wire._headers import (
     CHARSET_HEADER,
     CONNECTOR_HEADER,
@@ -49,6 +49,8 @@ from hub.wire._http import (
     InboxItem,
     InboxReader,
     Publisher,
+    Publishes,
+    ReadsInbox,
     Written,
     decode_cursor,
     encode_cursor,
@@ -89,9 +91,12 @@ __all__ = [
     "InboxReader",
     "KafkaHeaders",
     "KafkaView",
+    "MemoryBroker",
     "MemoryEmitter",
     "ProducerEmitter",
     "Publisher",
+    "Publishes",
+    "ReadsInbox",
     "Written",
     "aiokafka_options",
     "cluster_metadata",

@@ -3,18 +3,23 @@
 Stages, HTTP resources and connectors write through an `Emitter`; they never hold a
 Kafka producer. The pipeline's emitter (`hub.stream.KafkaEmitter`) ties each send to
 the record being processed; `ProducerEmitter` waits for each acknowledgement;
-`MemoryEmitter` keeps every record in a list and acknowledges at once, so that those
-callers are unit-tested without a broker (as httpx's ``MockTransport`` stands in for
-the network).
+`MemoryEmitter` keeps every record in a list and acknowledges at once, and
+`MemoryBroker` keeps partitioned logs that the HTTP side publishes to and reads inboxes
+from, so that those callers are unit-tested without a broker (as httpx's
+``MockTransport`` stands in for the network).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
+from hub.errors import KafkaUnavailableError
 from hub.wire._headers import KafkaHeaders, header_of
+from hub.wire._http import InboxItem, Written
+from hub.wire._topics import partition_for
 
 Sent = tuple[str, bytes | None, bytes | None, KafkaHeaders, int | None]
 
@@ -84,3 +89,76 @@ class MemoryEmitter:
 class _Headers:
     def __init__(self, headers: KafkaHeaders) -> None:
         self.headers = headers
+
+
+class MemoryBroker(MemoryEmitter):
+    """An in-memory stand-in for the broker, for broker-free tests of what writes and
+    reads topics: an `Emitter`, the HTTP side's `Publisher` (acknowledged writes with
+    their offsets) and its `InboxReader` (pages from a cursor). Records are placed by
+    key as Kafka's partitioner places them; ``unavailable`` makes every write fail as
+    when Kafka is away."""
+
+    def __init__(self, partitions: int = 3) -> None:
+        super().__init__()
+        self.partitions = partitions
+        self.logs: dict[tuple[str, int], list[Sent]] = {}
+        self.unavailable = False
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: KafkaHeaders,
+        partition: int | None = None,
+    ) -> None:
+        self._append(topic, key, value, headers, partition)
+
+    def _append(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: KafkaHeaders,
+        partition: int | None,
+    ) -> Written:
+        if self.unavailable:
+            raise KafkaUnavailableError("Kafka unreachable (in-memory broker set unavailable)")
+        if partition is None:
+            partition = partition_for(key, self.partitions) if key is not None else 0
+        log = self.logs.setdefault((topic, partition), [])
+        log.append((topic, key, value, list(headers), partition))
+        self.records.append((topic, key, value, list(headers), partition))
+        return Written(topic, partition, len(log) - 1)
+
+    async def send_many(
+        self, messages: Sequence[tuple[str, bytes, bytes, KafkaHeaders]]
+    ) -> list[Written | KafkaUnavailableError]:
+        results: list[Written | KafkaUnavailableError] = []
+        for topic, key, value, headers in messages:
+            try:
+                results.append(self._append(topic, key, value, headers, None))
+            except KafkaUnavailableError as exc:
+                results.append(exc)
+        return results
+
+    async def read(
+        self, topic: str, positions: dict[int, int], limit: int
+    ) -> tuple[list[InboxItem], dict[int, int]]:
+        if self.unavailable:
+            raise KafkaUnavailableError(f"reading {topic} failed: Kafka unreachable")
+        cursor = {p: positions.get(p, 0) for p in range(self.partitions)}
+        items: list[InboxItem] = []
+        for partition in range(self.partitions):
+            log = self.logs.get((topic, partition), [])
+            while cursor[partition] < len(log) and len(items) < limit:
+                _, key, value, headers, _ = log[cursor[partition]]
+                if value is not None:
+                    items.append(
+                        InboxItem(partition, cursor[partition], key, value, dict(headers))
+                    )
+                cursor[partition] += 1
+        return items, cursor
+
+    async def stop(self) -> None:
+        return None

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -25,6 +26,26 @@ class Written:
     topic: str
     partition: int
     offset: int
+
+
+class Publishes(Protocol):
+    """What the HTTP side writes through: `Publisher`, or `MemoryBroker` in tests."""
+
+    async def send_many(
+        self, messages: Sequence[tuple[str, bytes, bytes, KafkaHeaders]]
+    ) -> list[Written | KafkaUnavailableError]: ...
+
+    async def stop(self) -> None: ...
+
+
+class ReadsInbox(Protocol):
+    """What the inbox resource reads through: `InboxReader`, or `MemoryBroker` in tests."""
+
+    async def read(
+        self, topic: str, positions: dict[int, int], limit: int
+    ) -> tuple[list[InboxItem], dict[int, int]]: ...
+
+    async def stop(self) -> None: ...
 
 
 class Publisher:

@@ -1,0 +1,336 @@
+"""Every HTTP resource, broker-free: the worker's HTTP side (`hub.http`) served over a
+real socket, with one `hub.wire.MemoryBroker` standing in for Kafka (published records
+land in its partitioned logs, inboxes are read from them) and a fake order book for the
+resources that read the dispatch engine's state. What a party relies on: 202 with where
+its record was written, once; the refusals with their problem; its own inbox; an
+order's state, actions and lists; the month's assessment; the document."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from hub.dispatch import Dues, OrderView, open_order, view_from_dict, view_to_dict
+from hub.http import HTTP_KINDS, Assessment, Core, Native, Orders, Peers, TokenStore
+from hub.mapping import load_catalogue
+from hub.records import KINDS, DispatchOrder, validate
+from hub.reference import Reference, load_seed_reference
+from hub.registry import MemoryRegistry
+from hub.serde import AvroSerde
+from hub.settings import HubSettings
+from hub.wire import MemoryBroker, inbox_topic, raw_topic
+from tests.samples import sample
+
+ROOT = Path(__file__).resolve().parents[2]
+STREET, DEPT = "street-jiyuqiao", "dept-urban"
+
+
+@dataclass
+class Book:
+    """A fake order book: the views this 'worker' holds, and its assessment shares."""
+
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    shares: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def stored(self, order_id: str) -> dict[str, Any] | None:
+        return self.views.get(order_id)
+
+    def dues(self, view: OrderView) -> Dues:
+        return Dues(sign_off=datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
+
+    def active_views(self) -> list[OrderView]:
+        return [view_from_dict(stored) for stored in self.views.values()]
+
+    def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
+        return self.shares
+
+
+@dataclass
+class Served:
+    client: TestClient[web.Request, web.Application]
+    broker: MemoryBroker
+    book: Book
+    serde: AvroSerde
+    tokens: dict[str, str]
+
+    def auth(self, party: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[party]}"}
+
+    async def post(self, path: str, party: str, body: Any) -> tuple[int, Any]:
+        answer = await self.client.post(path, json=body, headers=self.auth(party))
+        return answer.status, await answer.json(content_type=None)
+
+    async def get(self, path: str, party: str) -> tuple[int, Any]:
+        answer = await self.client.get(path, headers=self.auth(party))
+        return answer.status, await answer.json(content_type=None)
+
+
+@pytest_asyncio.fixture
+async def served(tmp_path: Path) -> AsyncIterator[Served]:
+    settings = HubSettings(data_dir=tmp_path, gateway_batch_limit=3)
+    reference: Reference = load_seed_reference()
+    serde = AvroSerde(MemoryRegistry())
+    broker = MemoryBroker()
+    store = TokenStore(settings.tokens_path)
+    tokens = {p: store.issue(p)[0] for p in (STREET, DEPT, "justice", "ops", "police")}
+    app = web.Application()
+    core = Core.install(
+        app, settings, lambda: reference, serde, publisher=broker, reader=broker
+    )
+    book = Book()
+    peers = Peers("http://127.0.0.1:1", lambda _: None, list)
+    Native(core.platform, core.records, load_catalogue()).install(app)
+    Orders(core.platform, core.records, book, peers).install(app)
+    Assessment(core.platform, book, peers).install(app)
+    async with TestClient(TestServer(app)) as client:
+        yield Served(client, broker, book, serde, tokens)
+
+
+def _clue(source_id: str = "CLUE-U-1") -> dict[str, Any]:
+    return sample("clue", source_party=STREET, source_id=source_id)
+
+
+# ------------------------------------------------------------------ records
+
+
+async def test_a_record_is_written_once_and_answered_with_where(served: Served) -> None:
+    status, answer = await served.post("/v1/records/clue", STREET, _clue())
+    assert status == 202, answer
+    assert answer["topic"] == "enf.clue.v1" and answer["offset"] == 0
+    ((key, value, headers),) = served.broker.to("enf.clue.v1")
+    assert key == answer["record_id"].encode()
+    clue = await served.serde.decode("clue", value)
+    assert str(clue.record_id) == answer["record_id"]
+    assert dict(headers)["hub.kind"] == b"clue"
+    assert dict(headers)["hub.source_party"] == STREET.encode()
+
+    again_status, again = await served.post("/v1/records/clue", STREET, _clue())
+    assert again_status == 202 and again == {**answer, "duplicate": True}
+    assert len(served.broker.to("enf.clue.v1")) == 1
+
+
+async def test_every_request_writes_an_audit_event(served: Served) -> None:
+    await served.post("/v1/records/clue", STREET, _clue())
+    await served.post("/v1/records/clue", STREET, {"source_party": STREET})
+    await served.client.app.shutdown()  # lets the audit writes finish
+    written = served.broker.to("hub.audit.v1")
+    audited = [await served.serde.decode("audit", value) for _, value, _ in written]
+    assert [(a.actor_party, a.status_code) for a in audited] == [(STREET, 202), (STREET, 422)]
+
+
+async def test_a_batch_is_answered_per_record(served: Served) -> None:
+    bad = {**_clue("CLUE-U-3"), "matter_code": "NOPE-1"}
+    status, answer = await served.post(
+        "/v1/records/clue/batch", STREET, {"records": [_clue("CLUE-U-2"), bad, _clue("CLUE-U-2")]}
+    )
+    assert status == 207 and answer["accepted"] == 2
+    first, refused, repeat = answer["results"]
+    assert first["status"] == 202 and repeat == {**first, "index": 2, "duplicate": True}
+    assert refused["status"] == 422 and refused["problem"]["errors"][0]["path"] == "matter_code"
+    assert len(served.broker.to("enf.clue.v1")) == 1
+
+
+async def test_kafka_away_is_503_with_retry_after_and_nothing_written(served: Served) -> None:
+    served.broker.unavailable = True
+    answer = await served.client.post(
+        "/v1/records/clue", json=_clue(), headers=served.auth(STREET)
+    )
+    assert answer.status == 503 and answer.headers["Retry-After"] == "5"
+    assert "nothing was written" in (await answer.json(content_type=None))["detail"]
+    served.broker.unavailable = False
+    assert served.broker.to("enf.clue.v1") == []
+
+
+@pytest.mark.parametrize(
+    ("party", "body", "status", "slug"),
+    [
+        (None, _clue(), 401, "unauthenticated"),
+        (DEPT, _clue(), 403, "forged-source"),
+        ("police", sample("clue", source_party="police"), 403, "forbidden"),
+        (STREET, {**_clue(), "record_id": str(uuid.uuid4())}, 422, "hub-owned-field"),
+        (STREET, {**_clue(), "matter_code": ""}, 422, "invalid-record"),
+    ],
+)
+async def test_refusals_name_their_problem(
+    served: Served, party: str | None, body: Any, status: int, slug: str
+) -> None:
+    headers = served.auth(party) if party else {}
+    answer = await served.client.post("/v1/records/clue", json=body, headers=headers)
+    problem = await answer.json(content_type=None)
+    assert answer.status == status and problem["type"].endswith(f":{slug}"), problem
+    assert problem["title_zh"] and problem["detail"]
+    assert served.broker.to("enf.clue.v1") == []
+
+
+async def test_not_json_is_415_and_bad_json_400(served: Served) -> None:
+    text = await served.client.post(
+        "/v1/records/clue", data="x", headers={**served.auth(STREET), "Content-Type": "text/plain"}
+    )
+    assert text.status == 415
+    broken = await served.client.post(
+        "/v1/records/clue",
+        data="{",
+        headers={**served.auth(STREET), "Content-Type": "application/json"},
+    )
+    assert broken.status == 400
+
+
+# ------------------------------------------------------------------- native
+
+
+async def test_a_native_record_is_mapped_checked_and_kept_as_sent(served: Served) -> None:
+    sample_file = ROOT / "connectors/department/samples/urban-case.json"
+    native = json.loads(sample_file.read_text(encoding="utf-8"))["native"]
+    payload = json.dumps(native, ensure_ascii=False).encode()
+    answer = await served.client.post(
+        "/v1/native/urban-case",
+        data=payload,
+        headers={**served.auth(DEPT), "Content-Type": "application/json"},
+    )
+    body = await answer.json()
+    assert answer.status == 202, body
+    assert body["kind"] == "clue" and body["topic"] == raw_topic(DEPT)
+    ((_, kept, headers),) = served.broker.to(raw_topic(DEPT))
+    assert kept == payload
+    assert dict(headers)["hub.native.kind"] == b"urban-case"
+
+
+async def test_a_native_kind_the_party_lacks_is_404(served: Served) -> None:
+    status, problem = await served.post("/v1/native/urban-case", STREET, {})
+    assert status == 404 and problem["type"].endswith(":unknown-kind")
+
+
+# -------------------------------------------------------------------- inbox
+
+
+async def _deliver(served: Served, party: str, record: Any, kind: str = "order") -> None:
+    value = await served.serde.encode(kind, record)
+    key = KINDS[kind].key_of(record)
+    await served.broker.send(inbox_topic(party), key, value, [("hub.kind", kind.encode())])
+
+
+def _order(source_id: str = "WS-U-1") -> DispatchOrder:
+    data = sample("order", source_party=STREET, source_id=source_id, from_party=STREET,
+                  to_parties=[DEPT])
+    order = validate("order", {**data, "trace_id": "ab" * 16}, load_seed_reference())
+    assert isinstance(order, DispatchOrder)
+    return order
+
+
+async def test_a_party_reads_its_inbox_from_a_cursor_once_per_record(served: Served) -> None:
+    order = _order()
+    await _deliver(served, DEPT, order)
+    await _deliver(served, DEPT, order)  # delivered again: same bytes, dropped in the page
+    status, page = await served.get("/v1/inbox", DEPT)
+    assert status == 200
+    (item,) = page["items"]
+    assert item["kind"] == "order" and item["record"]["order_id"] == str(order.order_id)
+    status, after = await served.get(f"/v1/inbox?cursor={page['cursor']}", DEPT)
+    assert status == 200 and after["items"] == [] and after["cursor"] == page["cursor"]
+    status, others = await served.get("/v1/inbox", STREET)
+    assert status == 200 and others["items"] == []
+
+
+async def test_the_inbox_stream_sends_events_with_resumable_ids(served: Served) -> None:
+    order = _order("WS-U-2")
+    await _deliver(served, DEPT, order)
+    answer = await served.client.get("/v1/inbox/stream", headers=served.auth(DEPT))
+    assert answer.status == 200 and answer.headers["Content-Type"] == "text/event-stream"
+    lines = []
+    while len(lines) < 3:
+        lines.append((await answer.content.readline()).decode().rstrip("\n"))
+    answer.close()
+    identity, event, data = lines
+    assert identity.startswith("id: ") and event == "event: order"
+    assert json.loads(data[len("data: "):])["record"]["order_id"] == str(order.order_id)
+
+
+async def test_operators_have_no_inbox_and_a_bad_cursor_is_422(served: Served) -> None:
+    assert (await served.get("/v1/inbox", "ops"))[0] == 403
+    status, problem = await served.get("/v1/inbox?cursor=__dict__", DEPT)
+    assert status == 422 and problem["type"].endswith(":invalid-parameter")
+
+
+# ------------------------------------------------------------------- orders
+
+
+def _hold(served: Served, order: DispatchOrder) -> str:
+    served.book.views[str(order.order_id)] = view_to_dict(open_order(order))
+    return str(order.order_id)
+
+
+async def test_an_order_shows_its_state_history_and_dues_to_its_parties(served: Served) -> None:
+    order_id = _hold(served, _order())
+    status, shown = await served.get(f"/v1/orders/{order_id}", DEPT)
+    assert status == 200, shown
+    assert shown["state"] == "ISSUED" and shown["dues"]["sign_off"].startswith("2026-12-02")
+    assert (await served.get(f"/v1/orders/{order_id}", "police"))[0] == 404
+    assert (await served.get(f"/v1/orders/{order_id}", "ops"))[0] == 403
+    assert (await served.get(f"/v1/orders/{order_id}", "justice"))[0] == 200
+
+
+async def test_an_action_that_fits_is_written_and_one_that_does_not_is_409(
+    served: Served,
+) -> None:
+    order_id = _hold(served, _order())
+    status, answer = await served.post(
+        f"/v1/orders/{order_id}/events", DEPT, {"event_type": "FEEDBACK", "comment": "已处理"}
+    )
+    assert status == 409 and answer["state"] == "ISSUED" and answer["rule"], answer
+    status, answer = await served.post(
+        f"/v1/orders/{order_id}/events", DEPT, {"event_type": "SIGNED"}
+    )
+    assert status == 202 and answer["state_after"] == "SIGNED" and not answer["duplicate"]
+    ((key, value, _),) = served.broker.to("enf.order-event.v1")
+    event = await served.serde.decode("order-event", value)
+    assert key == order_id.encode() and event.actor_party == DEPT
+    status, refused = await served.post(
+        f"/v1/orders/{order_id}/events", DEPT, {"event_type": "SIGNED", "order_id": order_id}
+    )
+    assert status == 422 and refused["type"].endswith(":hub-owned-field")
+
+
+async def test_a_party_lists_the_orders_it_issued_and_received(served: Served) -> None:
+    order_id = _hold(served, _order())
+    status, issued = await served.get("/v1/orders?role=issued", STREET)
+    assert status == 200 and [o["order_id"] for o in issued["orders"]] == [order_id]
+    status, received = await served.get("/v1/orders?role=received&state=SIGNED", DEPT)
+    assert status == 200 and received["orders"] == []
+    assert (await served.get("/v1/orders?role=mine", DEPT))[0] == 422
+
+
+# --------------------------------------------------------------- assessment
+
+
+async def test_the_assessment_is_the_callers_own_and_justices_whole(served: Served) -> None:
+    status, whole = await served.get("/v1/assessment?period=2026-11", "justice")
+    assert status == 200 and whole == {"period": "2026-11", "parties": []}
+    status, own = await served.get("/v1/assessment?period=2026-11", DEPT)
+    assert status == 200 and [p["party"] for p in own["parties"]] == [DEPT]
+    status, problem = await served.get("/v1/assessment?period=2026-13", DEPT)
+    assert status == 422 and problem["type"].endswith(":invalid-parameter")
+    assert (await served.get("/v1/assessment", "ops"))[0] == 403
+
+
+# ------------------------------------------------------------------ openapi
+
+
+async def test_the_document_lists_every_route_the_worker_serves(served: Served) -> None:
+    status, document = await served.get("/v1/openapi.json", STREET)
+    assert status == 200
+    served_paths = set()
+    for resource in served.client.app.router.resources():
+        path = resource.canonical
+        kinds = HTTP_KINDS if "{kind}" in path else [""]
+        served_paths |= {path.replace("{kind}", kind) for kind in kinds}
+    assert served_paths - {"/v1/openapi.json"} <= set(document["paths"])
