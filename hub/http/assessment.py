@@ -7,14 +7,59 @@ import re
 from datetime import UTC, datetime
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from hub.dispatch import assessment_report, merge_assessment, period_of
 from hub.http.orders import OrderBook, not_ops
 from hub.http.peers import Peers
 from hub.http.platform import Platform
 from hub.http.problems import Problem
+from hub.http.routes import Answer, Param, Route, install_routes, respond
 
 _PERIOD = re.compile(r"20\d\d-(0[1-9]|1[0-2])")
+
+
+class Figures(BaseModel):
+    """双向考核 one party's figures for one month (orders it received or issued then)."""
+
+    party: str
+    period: str
+    received: int = Field(ge=0)
+    issued: int = Field(ge=0)
+    signed: int = Field(ge=0)
+    signed_on_time: int = Field(ge=0)
+    signed_on_time_rate: float | None
+    answered: int = Field(ge=0)
+    answered_on_time: int = Field(ge=0)
+    answered_on_time_rate: float | None
+    returned: int = Field(ge=0)
+    overdue: int = Field(ge=0)
+    mean_response_hours: float | None
+    p90_response_hours: float | None
+    evaluations: int = Field(ge=0)
+    mean_evaluation: float | None
+
+
+class MonthAssessment(BaseModel):
+    """The month's figures, one entry per party the caller may see."""
+
+    period: str
+    parties: list[Figures]
+
+
+ROUTES = (
+    Route(
+        "GET", "/v1/assessment", "assessment", "assessment",
+        "Two-way assessment of a month (justice: every party; others: their own)", "orders",
+        (Answer(200, "the month's figures", MonthAssessment),
+         Answer(422, "period is not YYYY-MM")),
+        params=(
+            Param("period", "query",
+                  {"type": "string", "pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])$"},
+                  "the month, YYYY-MM (default: this month, Beijing time)"),
+        ),
+    ),
+)
 
 
 class Assessment:
@@ -26,7 +71,7 @@ class Assessment:
         self.peers = peers
 
     def install(self, app: web.Application) -> None:
-        app.router.add_get("/v1/assessment", self.assessment)
+        install_routes(app, ROUTES, self)
 
     async def assessment(self, request: web.Request) -> web.Response:
         """The month's assessment: every party for justice, the caller's own otherwise."""
@@ -55,4 +100,4 @@ class Assessment:
             assessment_report(name, period, merge_assessment(shares[name]))
             for name in sorted(shares)
         ]
-        return web.json_response({"period": period, "parties": parties})
+        return respond(MonthAssessment.model_validate({"period": period, "parties": parties}))

@@ -14,13 +14,75 @@ import json
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from hub.errors import DecodeError, KafkaUnavailableError, RecordInvalid
 from hub.http.platform import DIGITS, Platform
 from hub.http.policy import may_read_inbox
 from hub.http.problems import Problem
+from hub.http.routes import Answer, Param, Route, install_routes, respond
 from hub.reference import Party
-from hub.wire import HubHeaders, InboxItem, ReadsInbox, decode_cursor, encode_cursor, inbox_topic
+from hub.wire import (
+    CURSOR_PATTERN,
+    HubHeaders,
+    InboxItem,
+    ReadsInbox,
+    decode_cursor,
+    encode_cursor,
+    inbox_topic,
+)
+
+
+class InboxEntry(BaseModel):
+    """One record of the inbox: where it is, its kind, and the record (or why not)."""
+
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+    kind: str
+    record: dict[str, Any] | None = Field(default=None, description="the canonical record")
+    error: str | None = Field(default=None, description="why the record could not be read")
+
+
+class InboxPage(BaseModel):
+    """A page of the inbox and the cursor to resume after its last item."""
+
+    items: list[InboxEntry]
+    cursor: str = Field(
+        pattern=CURSOR_PATTERN, description="pass back to resume after the last item"
+    )
+
+
+def _cursor(where: str) -> Param:
+    return Param(
+        "cursor" if where == "query" else "Last-Event-ID",
+        "query" if where == "query" else "header",
+        {"type": "string", "pattern": CURSOR_PATTERN},
+        "partition:offset pairs joined by commas, as the last page (or event id) gave them; "
+        "empty or absent: from the start",
+    )
+
+
+ROUTES = (
+    Route(
+        "GET", "/v1/inbox", "read_inbox", "read_inbox",
+        "Orders and events addressed to the caller, from a cursor", "inbox",
+        (Answer(200, "a page", InboxPage), Answer(422, "bad cursor or limit")),
+        params=(
+            _cursor("query"),
+            Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000,
+                                     "default": 100}),
+        ),
+    ),
+    Route(
+        "GET", "/v1/inbox/stream", "stream_inbox", "stream_inbox",
+        "The inbox as Server-Sent Events; resumes from Last-Event-ID", "inbox",
+        (
+            Answer(200, "event stream", schema={"type": "string"}, media="text/event-stream"),
+            Answer(422, "bad cursor"),
+        ),
+        params=(_cursor("query"), _cursor("header")),
+    ),
+)
 
 
 class Inbox:
@@ -32,8 +94,7 @@ class Inbox:
         self.serde = platform.serde
 
     def install(self, app: web.Application) -> None:
-        app.router.add_get("/v1/inbox", self.read_inbox)
-        app.router.add_get("/v1/inbox/stream", self.stream_inbox)
+        install_routes(app, ROUTES, self)
         app.on_cleanup.append(self._stop)
 
     async def _stop(self, _: web.Application) -> None:
@@ -78,13 +139,13 @@ class Inbox:
             if seen.again(item):
                 continue  # a redelivery (same record, same bytes): at-least-once inboxes
             rendered.append(
-                {
-                    "partition": item.partition,
-                    "offset": item.offset,
+                InboxEntry(
+                    partition=item.partition,
+                    offset=item.offset,
                     **await self._render(item.headers, item.value),
-                }
+                )
             )
-        return web.json_response({"items": rendered, "cursor": encode_cursor(after)})
+        return respond(InboxPage(items=rendered, cursor=encode_cursor(after)))
 
     async def stream_inbox(self, request: web.Request) -> web.StreamResponse:
         party = self._inbox_party(request)

@@ -11,13 +11,16 @@ source; the normalisation agent turns them into the canonical record, whose
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from hub.errors import FieldError, KafkaUnavailableError
 from hub.http.policy import may_publish
 from hub.http.problems import Problem
+from hub.http.routes import Answer, Param, Route, install_routes, respond
 from hub.logs import traced
 from hub.mapping import MappingError, SpecCatalogue, normalise_native
 from hub.records import KINDS
@@ -31,6 +34,37 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class NativeAccepted(BaseModel):
+    """A native record mapped, valid and kept as sent in the party's raw topic."""
+
+    record_id: uuid.UUID = Field(description="the canonical record's id, once normalised")
+    kind: str = Field(description="the canonical kind it maps to")
+    topic: str = Field(description="the party's raw topic, where the bytes were written")
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+    canonical_topic: str = Field(description="where the normalised record will be")
+
+
+ROUTES = (
+    Route(
+        "POST", "/v1/native/{native_kind}", "post_native", "post_native",
+        "Post a record in the caller's own native format (its mapping spec)", "records",
+        (
+            Answer(202, "mapped, valid, written to the party's raw topic", NativeAccepted),
+            Answer(400, "body is not JSON"),
+            Answer(404, "not one of the caller's native kinds"),
+            Answer(413, "body too large"),
+            Answer(422, "the mapping or a canonical rule is broken; see errors"),
+        ),
+        params=(
+            Param("native_kind", "path", {"type": "string"},
+                  "one of the caller's native kinds (README: Connectors)"),
+        ),
+        body={"type": "object"},
+    ),
+)
+
+
 class Native:
     """Maps native posts and writes them to the raw topics."""
 
@@ -40,7 +74,7 @@ class Native:
         self.catalogue = catalogue
 
     def install(self, app: web.Application) -> None:
-        app.router.add_post("/v1/native/{native_kind}", self.post_native)
+        install_routes(app, ROUTES, self)
 
     async def post_native(self, request: web.Request) -> web.Response:
         party: Party = self.platform.caller(request)
@@ -92,14 +126,14 @@ class Native:
                 result.partition,
                 result.offset,
             )
-        return web.json_response(
-            {
-                "record_id": str(record.record_id),
-                "kind": kind.name,
-                "topic": result.topic,
-                "partition": result.partition,
-                "offset": result.offset,
-                "canonical_topic": kind.topic,
-            },
-            status=202,
+        return respond(
+            NativeAccepted(
+                record_id=record.record_id,
+                kind=kind.name,
+                topic=result.topic,
+                partition=result.partition,
+                offset=result.offset,
+                canonical_topic=kind.topic,
+            ),
+            202,
         )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from hub.dispatch import (
     Applied,
@@ -33,7 +34,8 @@ from hub.http.peers import Peers
 from hub.http.platform import Platform
 from hub.http.policy import ACTION_FIELDS
 from hub.http.problems import Problem, count_refusal
-from hub.http.records import Records
+from hub.http.records import Accepted, Records
+from hub.http.routes import Answer, Param, Route, install_routes, respond
 from hub.records import KINDS, EventType, OrderEvent
 from hub.reference import Party, PartyKind
 
@@ -53,6 +55,99 @@ class OrderBook(Protocol):
 
     def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
         """This worker's assessment counters of period, per party."""
+
+
+class OrderSummary(BaseModel):
+    """An order in a list: who, what, where it stands."""
+
+    order_id: str
+    order_type: str
+    issuer: str
+    recipients: list[str]
+    matter_code: str
+    state: OrderState
+    issued_at: str
+    deadline: str | None
+    case_owner: str | None = Field(
+        description="case transfers: who owns the case (the receiver once accepted)"
+    )
+
+
+class OrderList(BaseModel):
+    orders: list[OrderSummary]
+
+
+class Step(BaseModel):
+    """One applied event of an order's history (the hub's time: received_at)."""
+
+    event_id: str
+    event_type: str
+    actor: str
+    at: str
+    state_after: OrderState
+
+
+class OrderDues(BaseModel):
+    """When sign-off, answer and acceptance are due (null: the order has no such due)."""
+
+    sign_off: str | None
+    answer: str | None
+    acceptance: str | None
+
+
+class OrderDetail(OrderSummary):
+    """An order's whole story: its summary, priority, subject, returns, history, dues."""
+
+    priority: str
+    subject_id: str | None
+    returns: int = Field(ge=0)
+    history: list[Step]
+    dues: OrderDues
+
+
+class AcceptedAction(Accepted):
+    """The event is written; state_after is where the order goes."""
+
+    state_after: OrderState
+    duplicate: bool = Field(description="the same action was applied before; nothing changes")
+
+
+ORDER_ID = Param("order_id", "path", {"type": "string"}, "the order's id (its record_id)")
+STATES = {"type": "string", "enum": [state.value for state in OrderState]}
+
+ROUTES = (
+    Route(
+        "GET", "/v1/orders", "list_orders", "list_orders",
+        "The orders the caller issued or received", "orders",
+        (Answer(200, "orders", OrderList), Answer(422, "bad role or state")),
+        params=(
+            Param("role", "query", {"type": "string", "enum": ["issued", "received"]}),
+            Param("state", "query", STATES),
+        ),
+    ),
+    Route(
+        "GET", "/v1/orders/{order_id}", "show_order", "show_order",
+        "An order's state and history (parties on the order only)", "orders",
+        (Answer(200, "the order", OrderDetail), Answer(404, "no such order, or not yours")),
+        params=(ORDER_ID,),
+    ),
+    Route(
+        "POST", "/v1/orders/{order_id}/events", "act_on_order", "act_on_order",
+        "Act on an order (sign, report, answer, return, close, evaluate, ...)", "orders",
+        (
+            Answer(202, "the event is written; state_after is where the order goes",
+                   AcceptedAction),
+            Answer(400, "body is not JSON"),
+            Answer(404, "no such order, or not yours"),
+            Answer(409, "the action does not fit the order's state"),
+            Answer(413, "body too large"),
+            Answer(415, "not application/json"),
+            Answer(422, "validation errors, hub-owned fields"),
+        ),
+        params=(ORDER_ID,),
+        body="OrderAction",
+    ),
+)
 
 
 def not_ops(party: Party) -> None:
@@ -77,9 +172,7 @@ class Orders:
         self.peers = peers
 
     def install(self, app: web.Application) -> None:
-        app.router.add_get("/v1/orders", self.list_orders)
-        app.router.add_get("/v1/orders/{order_id}", self.show_order)
-        app.router.add_post("/v1/orders/{order_id}/events", self.act_on_order)
+        install_routes(app, ROUTES, self)
 
     def _view(self, order_id: str, party: Party) -> OrderView:
         stored = self.engine.stored(order_id)
@@ -123,7 +216,7 @@ class Orders:
                 ("acceptance", dues.acceptance),
             )
         }
-        return web.json_response(rendered)
+        return respond(OrderDetail.model_validate(rendered))
 
     async def act_on_order(self, request: web.Request) -> web.Response:
         order_id = self._order_id(request)
@@ -176,10 +269,12 @@ class Orders:
         if isinstance(answer, Exception):
             raise answer
         state = outcome.view.state if isinstance(outcome, Applied) else view.state
-        return web.json_response(
-            {**answer, "state_after": state.value, "duplicate": isinstance(outcome, Duplicate)},
-            status=202,
+        accepted = AcceptedAction(
+            **answer.model_dump(exclude_unset=True),
+            state_after=state,
+            duplicate=isinstance(outcome, Duplicate),
         )
+        return respond(accepted, 202)
 
     async def list_orders(self, request: web.Request) -> web.Response:
         party = self.platform.caller(request)
@@ -207,7 +302,7 @@ class Orders:
             answers = await self.peers.gather(request, "/v1/orders")
             orders += [order for answer in answers for order in answer["orders"]]
         orders.sort(key=lambda o: o["issued_at"])
-        return web.json_response({"orders": orders})
+        return respond(OrderList.model_validate({"orders": orders}))
 
 
 SUMMARY_FIELDS = (

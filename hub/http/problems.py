@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from hub.errors import FieldError
 from hub.metrics import REJECTED
@@ -84,6 +85,33 @@ PROBLEMS = {
         ProblemType("internal", 500, "The hub failed; the error is logged", "枢纽内部错误，已记录"),
     )
 }
+
+
+_URIS: list[JsonValue] = [p.uri for p in sorted(PROBLEMS.values(), key=lambda p: p.uri)]
+
+
+class FieldProblem(BaseModel):
+    """One broken rule of a record: where, which, and what to do, in both languages."""
+
+    path: str
+    rule: str
+    message_zh: str
+    message_en: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, in English and Chinese (the body of every refusal)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(json_schema_extra={"enum": _URIS})
+    title: str
+    title_zh: str | None = None
+    status: int
+    detail: str
+    detail_zh: str | None = None
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
 
 
 class Problem(Exception):

@@ -18,11 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from hub.errors import FieldError, KafkaUnavailableError, RecordInvalid
 from hub.http.platform import Platform, unavailable
 from hub.http.policy import ACTING_FIELD, HTTP_KINDS, HUB_OWNED_FIELDS, may_publish
-from hub.http.problems import Problem, count_refusal
+from hub.http.problems import Problem, ProblemDetails, count_refusal
+from hub.http.routes import Answer, Param, Route, install_routes, respond
 from hub.logs import traced
 from hub.metrics import PUBLISH, RECORDS_IN
 from hub.records import KINDS, Envelope, Kind, validate
@@ -32,6 +34,109 @@ from hub.wire import HubHeaders, Publishes, Written
 log = logging.getLogger(__name__)
 
 _TRACE = re.compile(r"^[0-9a-f]{16,32}$")
+UNSAID = (
+    "JSON 模式无法表达、以422拒绝并在问题中指明的规则：统一社会信用代码（GB 32100）和公民身份"
+    "号码（GB 11643）的校验码，身份号码中的出生日期须为过去的真实日期；派单接收方不含派单方，"
+    "办理期限晚于派单时间；案件执法人员不得重复。事项编码和执法证号以工作节点当前参考数据为准"
+    "（即其所提供文档中的枚举）。 "
+    "Rules a JSON schema cannot say, refused with 422 and named in the problem: the check "
+    "characters of a unified social credit code (GB 32100) and of a citizen identity "
+    "number (GB 11643), whose birth date is a real past date; an order's recipients "
+    "other than its issuer and its deadline after its issue; a case's officers distinct. "
+    "Matter codes and certificate numbers are those of the worker's current reference "
+    "data (the enums of the document it serves)."
+)
+
+
+class Accepted(BaseModel):
+    """A record durably written (acks=all), and where."""
+
+    record_id: uuid.UUID
+    topic: str
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+    duplicate: bool | None = Field(default=None, description="already accepted earlier")
+
+
+class BatchItem(BaseModel):
+    """The answer for one record of a batch, at its index: 202 and where, or its problem."""
+
+    index: int = Field(ge=0)
+    status: int
+    record_id: uuid.UUID | None = None
+    topic: str | None = None
+    partition: int | None = Field(default=None, ge=0)
+    offset: int | None = Field(default=None, ge=0)
+    duplicate: bool | None = None
+    problem: ProblemDetails | None = None
+
+
+class BatchResult(BaseModel):
+    """How many records of a batch were accepted, and each one's answer."""
+
+    accepted: int = Field(ge=0)
+    results: list[BatchItem]
+
+
+TRACE_PARAM = Param(
+    "X-Trace-Id", "header", {"type": "string"},
+    "trace id (16-32 hex) to follow the exchange across the hub",
+)
+
+
+def _routes() -> tuple[Route, ...]:
+    routes: list[Route] = []
+    for name in HTTP_KINDS:
+        model = KINDS[name].model.__name__
+        operation = name.replace("-", "_")
+        routes.append(Route(
+            "POST", f"/v1/records/{name}", "publish_one", f"publish_{operation}",
+            f"Publish one {name} record (202 once the broker acknowledged it)", "publish",
+            (
+                Answer(202, "durably written (acks=all)", Accepted),
+                Answer(400, "body is not JSON"),
+                Answer(413, "body too large"),
+                Answer(415, "not application/json"),
+                Answer(422, "validation errors, hub-owned fields"),
+            ),
+            params=(TRACE_PARAM,), body=model, description=UNSAID,
+            registered="/v1/records/{kind}",
+        ))
+        routes.append(Route(
+            "POST", f"/v1/records/{name}/batch", "publish_batch", f"publish_{operation}_batch",
+            f"Publish a batch of {name} records, answered per record", "publish",
+            (
+                Answer(202, "every record written", BatchResult),
+                Answer(207, "some records refused; see results", BatchResult),
+                Answer(400, "body is not JSON"),
+                Answer(413, "body or batch too large"),
+                Answer(415, "not application/json"),
+                Answer(422, "no records array, or an item that is not an object"),
+            ),
+            params=(TRACE_PARAM,),
+            body={
+                "type": "object",
+                "required": ["records"],
+                "properties": {
+                    "records": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "description": (
+                                f"a {model} record; each is checked on its own and answered "
+                                "at its index in results (202, or its problem)"
+                            ),
+                        },
+                    }
+                },
+            },
+            registered="/v1/records/{kind}/batch",
+        ))
+    return tuple(routes)
+
+
+ROUTES = _routes()
 
 
 class Records:
@@ -45,11 +150,10 @@ class Records:
         self.reference = reference
         self.serde = platform.serde
         self.settings = platform.settings
-        self._accepted: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._accepted: OrderedDict[str, Accepted] = OrderedDict()
 
     def install(self, app: web.Application) -> None:
-        app.router.add_post("/v1/records/{kind}", self.publish_one)
-        app.router.add_post("/v1/records/{kind}/batch", self.publish_batch)
+        install_routes(app, ROUTES, self)
 
     def _kind(self, request: web.Request) -> Kind:
         name = request.match_info["kind"]
@@ -103,14 +207,14 @@ class Records:
             ) from None
         return record, str(trace_id)
 
-    def _remember(self, record_id: str, answer: dict[str, Any]) -> None:
+    def _remember(self, record_id: str, answer: Accepted) -> None:
         self._accepted[record_id] = answer
         while len(self._accepted) > 100_000:
             self._accepted.popitem(last=False)
 
     async def write(
         self, kind: Kind, records: list[tuple[Envelope, str]]
-    ) -> list[dict[str, Any] | KafkaUnavailableError]:
+    ) -> list[Accepted | KafkaUnavailableError]:
         writer = await self.serde.writer(kind)
         messages = []
         for record, trace_id in records:
@@ -122,7 +226,7 @@ class Records:
             )
         with PUBLISH.labels(str(records[0][0].source_party)).time():
             results = await self.publisher.send_many(messages)
-        answers: list[dict[str, Any] | KafkaUnavailableError] = []
+        answers: list[Accepted | KafkaUnavailableError] = []
         for (record, trace_id), result in zip(records, results, strict=True):
             if isinstance(result, Written):
                 RECORDS_IN.labels(str(record.source_party), kind.name).inc()
@@ -137,12 +241,12 @@ class Records:
                         result.partition,
                         result.offset,
                     )
-                answer: dict[str, Any] = {
-                    "record_id": record_id,
-                    "topic": result.topic,
-                    "partition": result.partition,
-                    "offset": result.offset,
-                }
+                answer = Accepted(
+                    record_id=record.record_id,
+                    topic=result.topic,
+                    partition=result.partition,
+                    offset=result.offset,
+                )
                 self._remember(record_id, answer)
                 answers.append(answer)
             else:
@@ -156,11 +260,11 @@ class Records:
         self.platform.mark(request, trace_id=trace_id, subject=record_id)
         earlier = self._accepted.get(record_id)
         if earlier is not None:
-            return web.json_response({**earlier, "duplicate": True}, status=202)
+            return respond(earlier.model_copy(update={"duplicate": True}), 202)
         (answer,) = await self.write(kind, [(record, trace_id)])
         if isinstance(answer, KafkaUnavailableError):
             raise answer
-        return web.json_response(answer, status=202)
+        return respond(answer, 202)
 
     async def publish_batch(self, request: web.Request) -> web.Response:
         kind = self._kind(request)
@@ -194,7 +298,7 @@ class Records:
                 f"{len(records)} records; at most {self.settings.gateway_batch_limit} per batch",
                 detail_zh=f"每批最多{self.settings.gateway_batch_limit}条记录",
             )
-        results: list[dict[str, Any] | None] = [None] * len(records)
+        results: list[BatchItem | None] = [None] * len(records)
         to_write: list[tuple[int, Envelope, str]] = []
         first_of: dict[str, int] = {}  # record_id -> index of its first copy in this batch
         repeats: list[tuple[int, int]] = []
@@ -203,16 +307,16 @@ class Records:
                 record, trace_id = self.check_record(request, kind, data)
             except Problem as refused:
                 count_refusal(refused)
-                results[index] = {
-                    "index": index,
-                    "status": refused.status,
-                    "problem": refused.body(request.path),
-                }
+                results[index] = BatchItem(
+                    index=index,
+                    status=refused.status,
+                    problem=ProblemDetails.model_validate(refused.body(request.path)),
+                )
                 continue
             record_id = str(record.record_id)
             earlier = self._accepted.get(record_id)
             if earlier is not None:
-                results[index] = {"index": index, "status": 202, **earlier, "duplicate": True}
+                results[index] = _item(index, earlier, duplicate=True)
             elif record_id in first_of:
                 repeats.append((index, first_of[record_id]))
             else:
@@ -223,23 +327,31 @@ class Records:
             for (index, _, _), answer in zip(to_write, written, strict=True):
                 if isinstance(answer, KafkaUnavailableError):
                     failed = unavailable(answer)
-                    results[index] = {
-                        "index": index,
-                        "status": 503,
-                        "problem": failed.body(request.path),
-                    }
+                    results[index] = BatchItem(
+                        index=index,
+                        status=503,
+                        problem=ProblemDetails.model_validate(failed.body(request.path)),
+                    )
                 else:
-                    results[index] = {"index": index, "status": 202, **answer}
+                    results[index] = _item(index, answer)
         for index, first in repeats:
             original = results[first]
             assert original is not None  # noqa: S101 - the first copy was answered above
-            repeat = {**original, "index": index}
-            if original["status"] == 202:
-                repeat["duplicate"] = True
-            results[index] = repeat
+            update: dict[str, Any] = {"index": index}
+            if original.status == 202:
+                update["duplicate"] = True
+            results[index] = original.model_copy(update=update)
         final = [r for r in results if r is not None]
-        accepted = sum(1 for r in final if r["status"] == 202)
-        if accepted == 0 and all(r["status"] == 503 for r in final):
+        accepted = sum(1 for r in final if r.status == 202)
+        if accepted == 0 and all(r.status == 503 for r in final):
             raise KafkaUnavailableError("no record of the batch could be written")
         status = 202 if accepted == len(final) else 207
-        return web.json_response({"accepted": accepted, "results": final}, status=status)
+        return respond(BatchResult(accepted=accepted, results=final), status)
+
+
+def _item(index: int, accepted: Accepted, *, duplicate: bool = False) -> BatchItem:
+    """The batch answer of a written (or earlier accepted) record."""
+    fields = accepted.model_dump(exclude_unset=True)
+    if duplicate:
+        fields["duplicate"] = True
+    return BatchItem(index=index, status=202, **fields)
