@@ -51,7 +51,6 @@ ROUTES = (
         "Post a record in the caller's own native format (its mapping spec)", "records",
         (
             Answer(202, "mapped, valid, written to the party's raw topic", NativeAccepted),
-            Answer(400, "body is not JSON"),
             Answer(404, "not one of the caller's native kinds"),
             Answer(413, "body too large"),
             Answer(422, "the mapping or a canonical rule is broken; see errors"),
@@ -61,6 +60,9 @@ ROUTES = (
                   "one of the caller's native kinds (README: Connectors)"),
         ),
         body={"type": "object"},
+        # a body that is not JSON breaks the mapping (422); what a native record may carry
+        # is its party's own (a kind it may publish, itself as the actor): no 403
+        platform=(401, 429, 503),
     ),
 )
 

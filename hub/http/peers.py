@@ -74,20 +74,23 @@ class Peers:
         }
         headers[FORWARDED] = "1"
         target = owner.with_path(request.path).with_query(request.query)
-        async with self.session().request(
-            request.method, target, headers=headers, data=await request.read()
-        ) as answer:
-            body = await answer.read()
-            return web.Response(
-                status=answer.status,
-                body=body,
-                content_type=answer.content_type,
-                headers={
-                    k: v
-                    for k, v in answer.headers.items()
-                    if k in ("Retry-After", "WWW-Authenticate")
-                },
-            )
+        try:
+            async with self.session().request(
+                request.method, target, headers=headers, data=await request.read()
+            ) as answer:
+                body = await answer.read()
+                return web.Response(
+                    status=answer.status,
+                    body=body,
+                    content_type=answer.content_type,
+                    headers={
+                        k: v
+                        for k, v in answer.headers.items()
+                        if k in ("Retry-After", "WWW-Authenticate")
+                    },
+                )
+        except (aiohttp.ClientError, TimeoutError):
+            raise _away(owner) from None
 
     async def gather(self, request: web.Request, path: str) -> list[dict[str, Any]]:
         """Ask every other worker the same question (marked forwarded) and collect."""
@@ -98,15 +101,25 @@ class Peers:
         headers = {"Authorization": request.headers.get("Authorization", ""), FORWARDED: "1"}
 
         async def ask(peer: URL) -> dict[str, Any]:
-            async with session.get(
-                peer.with_path(path).with_query(request.query), headers=headers
-            ) as answer:
-                if answer.status != 200:
-                    raise Problem(
-                        "timeout",
-                        f"worker {peer} did not answer; retry",
-                        headers={"Retry-After": "2"},
-                    )
-                return dict(await answer.json())
+            try:
+                async with session.get(
+                    peer.with_path(path).with_query(request.query), headers=headers
+                ) as answer:
+                    if answer.status != 200:
+                        raise _away(peer)
+                    return dict(await answer.json())
+            except (aiohttp.ClientError, TimeoutError):
+                raise _away(peer) from None
 
         return list(await asyncio.gather(*(ask(peer) for peer in peers)))
+
+
+def _away(peer: URL) -> Problem:
+    """503: a worker that holds part of the answer did not give it (it may be restarting
+    or its partitions moving); the caller retries."""
+    return Problem(
+        "timeout",
+        f"worker {peer} did not answer; retry",
+        detail_zh="另一工作节点未应答，请稍后重试",
+        headers={"Retry-After": "2"},
+    )

@@ -1,10 +1,35 @@
-"""Unit-test fixtures: every test starts from an environment without HUB_* variables."""
+"""Unit-test fixtures: every test starts from an environment without HUB_* variables;
+`serve` / `served` give the worker's HTTP side broker-free (`hub.wire.MemoryBroker`),
+with every answer checked against the OpenAPI document."""
 
 from __future__ import annotations
 
+import json as json_module
 import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import jsonschema_rs
 import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from hub.dispatch import Dues, OrderView, view_from_dict
+from hub.http import Assessment, Core, Native, Orders, Peers, TokenStore, openapi_document
+from hub.mapping import load_catalogue
+from hub.reference import Reference, load_seed_reference
+from hub.registry import MemoryRegistry
+from hub.serde import AvroSerde
+from hub.settings import HubSettings
+from hub.wire import MemoryBroker
+from hub.worker._http import build_web_app
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +38,148 @@ def _clean_hub_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("HUB_"):
             monkeypatch.delenv(name)
+
+
+# ------------------------------------------------ the HTTP side, served broker-free
+
+
+@dataclass
+class Book:
+    """A fake order book (`hub.http.orders.OrderBook`): the views this 'worker' holds, and
+    its assessment shares."""
+
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    shares: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def stored(self, order_id: str) -> dict[str, Any] | None:
+        return self.views.get(order_id)
+
+    def dues(self, view: OrderView) -> Dues:
+        return Dues(sign_off=datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
+
+    def active_views(self) -> list[OrderView]:
+        return [view_from_dict(stored) for stored in self.views.values()]
+
+    def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
+        return self.shares
+
+
+@dataclass
+class Answered:
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+
+@dataclass
+class Served:
+    """A worker's HTTP side on a real socket, a `MemoryBroker` for Kafka and a fake order
+    book; every answer is checked against the served OpenAPI document (its status is
+    documented for the route, its body matches the documented schema) and recorded."""
+
+    client: TestClient[web.Request, web.Application]
+    broker: MemoryBroker
+    book: Book
+    serde: AvroSerde
+    tokens: dict[str, str]
+    document: dict[str, Any]
+    answered: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def auth(self, party: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[party]}"} if party else {}
+
+    async def call(
+        self, method: str, path: str, party: str | None, *, json: Any = None,
+        data: bytes | str | None = None, headers: dict[str, str] | None = None,
+    ) -> Answered:
+        sent = {**self.auth(party), **(headers or {})}
+        response = await self.client.request(method, path, json=json, data=data, headers=sent)
+        text = await response.text()
+        body: Any = text
+        if response.content_type in ("application/json", "application/problem+json"):
+            body = json_module.loads(text)
+        self._check(method, path, response.status, response.content_type, body)
+        return Answered(response.status, body, response.headers)
+
+    async def stream(self, path: str, party: str | None) -> Answered:
+        """Open an event stream, check its answer, close it."""
+        response = await self.client.get(path, headers=self.auth(party))
+        response.close()
+        self._check("GET", path, response.status, response.content_type, "")
+        return Answered(response.status, "", response.headers)
+
+    async def post(self, path: str, party: str | None, body: Any) -> tuple[int, Any]:
+        answered = await self.call("POST", path, party, json=body)
+        return answered.status, answered.body
+
+    async def get(self, path: str, party: str | None) -> tuple[int, Any]:
+        answered = await self.call("GET", path, party)
+        return answered.status, answered.body
+
+    def _check(self, method: str, path: str, status: int, media: str, body: Any) -> None:
+        template = route_of(self.document, path.split("?")[0])
+        operation = self.document["paths"][template][method.lower()]
+        documented = operation["responses"]
+        assert str(status) in documented, f"{method} {template} answered {status}: {body}"
+        self.answered.append((method, template, status))
+        content = documented[str(status)].get("content", {})
+        assert media in content, f"{method} {template} {status} answered {media}"
+        schema = content[media]["schema"]
+        if media.endswith("json"):
+            validator = jsonschema_rs.Draft202012Validator(
+                {**schema, "components": self.document["components"]}
+            )
+            errors = [str(e) for e in validator.iter_errors(body)]
+            assert not errors, f"{method} {template} {status}: {errors[:3]} in {body}"
+
+
+def route_of(document: dict[str, Any], path: str) -> str:
+    """The documented path template path matches."""
+    for template in document["paths"]:
+        parts = ["[^/]+" if p.startswith("{") else re.escape(p) for p in template.split("/")]
+        if re.fullmatch("/".join(parts), path):
+            return template
+    raise AssertionError(f"{path} is not a documented route")
+
+
+PARTIES = ("street-jiyuqiao", "dept-urban", "justice", "ops", "police", "bigdata")
+
+
+@pytest_asyncio.fixture
+async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]]]:
+    """Serve the HTTP side with settings changed as asked; stopped after the test."""
+    async with AsyncExitStack() as stack:
+
+        async def start(
+            peers: Callable[[], list[Any]] = list,
+            owner: Callable[[str], Any] = lambda _: None,
+            **changes: Any,
+        ) -> Served:
+            """peers: the other workers' URLs (none: this worker holds everything); owner:
+            the URL of the worker owning an order (None: this one)."""
+            data = tmp_path / f"served-{len(changes)}-{uuid.uuid4().hex[:6]}"
+            settings = HubSettings(data_dir=data, **{"gateway_batch_limit": 3, **changes})
+            reference: Reference = load_seed_reference()
+            serde = AvroSerde(MemoryRegistry())
+            broker = MemoryBroker()
+            store = TokenStore(settings.tokens_path)
+            tokens = {party: store.issue(party)[0] for party in PARTIES}
+            app = build_web_app(settings.gateway_body_limit)  # the worker's, with /healthz
+            core = Core.install(
+                app, settings, lambda: reference, serde, publisher=broker, reader=broker
+            )
+            book = Book()
+            cluster = Peers("http://127.0.0.1:1", owner, peers)
+            Native(core.platform, core.records, load_catalogue()).install(app)
+            Orders(core.platform, core.records, book, cluster).install(app)
+            Assessment(core.platform, book, cluster).install(app)
+            client = await stack.enter_async_context(TestClient(TestServer(app)))
+            document = openapi_document(None, reference)
+            return Served(client, broker, book, serde, tokens, document)
+
+        yield start
+
+
+@pytest_asyncio.fixture
+async def served(serve: Callable[..., Awaitable[Served]]) -> Served:
+    return await serve()

@@ -9,91 +9,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import pytest_asyncio
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from hub.dispatch import Dues, OrderView, open_order, view_from_dict, view_to_dict
-from hub.http import HTTP_KINDS, Assessment, Core, Native, Orders, Peers, TokenStore
-from hub.mapping import load_catalogue
+from hub.dispatch import open_order, view_to_dict
+from hub.http import HTTP_KINDS
 from hub.records import KINDS, DispatchOrder, validate
-from hub.reference import Reference, load_seed_reference
-from hub.registry import MemoryRegistry
-from hub.serde import AvroSerde
-from hub.settings import HubSettings
-from hub.wire import MemoryBroker, inbox_topic, raw_topic
+from hub.reference import load_seed_reference
+from hub.wire import inbox_topic, raw_topic
 from tests.samples import sample
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import Served
 
 ROOT = Path(__file__).resolve().parents[2]
 STREET, DEPT = "street-jiyuqiao", "dept-urban"
-
-
-@dataclass
-class Book:
-    """A fake order book: the views this 'worker' holds, and its assessment shares."""
-
-    views: dict[str, dict[str, Any]] = field(default_factory=dict)
-    shares: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    def stored(self, order_id: str) -> dict[str, Any] | None:
-        return self.views.get(order_id)
-
-    def dues(self, view: OrderView) -> Dues:
-        return Dues(sign_off=datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
-
-    def active_views(self) -> list[OrderView]:
-        return [view_from_dict(stored) for stored in self.views.values()]
-
-    def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
-        return self.shares
-
-
-@dataclass
-class Served:
-    client: TestClient[web.Request, web.Application]
-    broker: MemoryBroker
-    book: Book
-    serde: AvroSerde
-    tokens: dict[str, str]
-
-    def auth(self, party: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[party]}"}
-
-    async def post(self, path: str, party: str, body: Any) -> tuple[int, Any]:
-        answer = await self.client.post(path, json=body, headers=self.auth(party))
-        return answer.status, await answer.json(content_type=None)
-
-    async def get(self, path: str, party: str) -> tuple[int, Any]:
-        answer = await self.client.get(path, headers=self.auth(party))
-        return answer.status, await answer.json(content_type=None)
-
-
-@pytest_asyncio.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    settings = HubSettings(data_dir=tmp_path, gateway_batch_limit=3)
-    reference: Reference = load_seed_reference()
-    serde = AvroSerde(MemoryRegistry())
-    broker = MemoryBroker()
-    store = TokenStore(settings.tokens_path)
-    tokens = {p: store.issue(p)[0] for p in (STREET, DEPT, "justice", "ops", "police")}
-    app = web.Application()
-    core = Core.install(
-        app, settings, lambda: reference, serde, publisher=broker, reader=broker
-    )
-    book = Book()
-    peers = Peers("http://127.0.0.1:1", lambda _: None, list)
-    Native(core.platform, core.records, load_catalogue()).install(app)
-    Orders(core.platform, core.records, book, peers).install(app)
-    Assessment(core.platform, book, peers).install(app)
-    async with TestClient(TestServer(app)) as client:
-        yield Served(client, broker, book, serde, tokens)
 
 
 def _clue(source_id: str = "CLUE-U-1") -> dict[str, Any]:
@@ -142,11 +74,9 @@ async def test_a_batch_is_answered_per_record(served: Served) -> None:
 
 async def test_kafka_away_is_503_with_retry_after_and_nothing_written(served: Served) -> None:
     served.broker.unavailable = True
-    answer = await served.client.post(
-        "/v1/records/clue", json=_clue(), headers=served.auth(STREET)
-    )
+    answer = await served.call("POST", "/v1/records/clue", STREET, json=_clue())
     assert answer.status == 503 and answer.headers["Retry-After"] == "5"
-    assert "nothing was written" in (await answer.json(content_type=None))["detail"]
+    assert "nothing was written" in answer.body["detail"]
     served.broker.unavailable = False
     assert served.broker.to("enf.clue.v1") == []
 
@@ -164,23 +94,20 @@ async def test_kafka_away_is_503_with_retry_after_and_nothing_written(served: Se
 async def test_refusals_name_their_problem(
     served: Served, party: str | None, body: Any, status: int, slug: str
 ) -> None:
-    headers = served.auth(party) if party else {}
-    answer = await served.client.post("/v1/records/clue", json=body, headers=headers)
-    problem = await answer.json(content_type=None)
+    answer = await served.call("POST", "/v1/records/clue", party, json=body)
+    problem = answer.body
     assert answer.status == status and problem["type"].endswith(f":{slug}"), problem
     assert problem["title_zh"] and problem["detail"]
     assert served.broker.to("enf.clue.v1") == []
 
 
 async def test_not_json_is_415_and_bad_json_400(served: Served) -> None:
-    text = await served.client.post(
-        "/v1/records/clue", data="x", headers={**served.auth(STREET), "Content-Type": "text/plain"}
+    text = await served.call(
+        "POST", "/v1/records/clue", STREET, data="x", headers={"Content-Type": "text/plain"}
     )
     assert text.status == 415
-    broken = await served.client.post(
-        "/v1/records/clue",
-        data="{",
-        headers={**served.auth(STREET), "Content-Type": "application/json"},
+    broken = await served.call(
+        "POST", "/v1/records/clue", STREET, data="{", headers={"Content-Type": "application/json"}
     )
     assert broken.status == 400
 
@@ -192,12 +119,11 @@ async def test_a_native_record_is_mapped_checked_and_kept_as_sent(served: Served
     sample_file = ROOT / "connectors/department/samples/urban-case.json"
     native = json.loads(sample_file.read_text(encoding="utf-8"))["native"]
     payload = json.dumps(native, ensure_ascii=False).encode()
-    answer = await served.client.post(
-        "/v1/native/urban-case",
-        data=payload,
-        headers={**served.auth(DEPT), "Content-Type": "application/json"},
+    answer = await served.call(
+        "POST", "/v1/native/urban-case", DEPT, data=payload,
+        headers={"Content-Type": "application/json"},
     )
-    body = await answer.json()
+    body = answer.body
     assert answer.status == 202, body
     assert body["kind"] == "clue" and body["topic"] == raw_topic(DEPT)
     ((_, kept, headers),) = served.broker.to(raw_topic(DEPT))

@@ -1,0 +1,296 @@
+"""Every documented answer of every route is one its handler gives, in the documented
+shape: for each (method, path, status) of the served OpenAPI document a request that
+makes the worker's HTTP side answer it, broker-free (`conftest.serve`); `Served` checks
+each answer's status and body against the document. Statuses a route documents but can
+never give are listed, with why, and must stay unreachable-by-design (none today)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from yarl import URL
+
+from hub.dispatch import open_order, view_to_dict
+from hub.http import HTTP_KINDS, openapi_document
+from hub.records import DispatchOrder, validate
+from hub.reference import load_seed_reference
+from tests.samples import sample
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import Answered, Served
+
+Serve = Callable[..., Awaitable["Served"]]
+Trigger = Callable[[Serve], Awaitable["Answered"]]
+STREET, DEPT = "street-jiyuqiao", "dept-urban"
+DEAD = URL("http://127.0.0.1:9")  # a worker that does not answer
+DOCUMENT = openapi_document(None, load_seed_reference())
+JSON = {"Content-Type": "application/json"}
+REFERENCE = load_seed_reference()
+
+
+def _publisher(kind: str) -> str:
+    """A party that may publish kind, as its sample's source."""
+    return str(sample(kind)["source_party"])
+
+
+def _record(kind: str, **changes: Any) -> dict[str, Any]:
+    return {**sample(kind), "source_id": f"C-{uuid.uuid4().hex[:12]}", **changes}
+
+
+def _held_order(served: Served) -> str:
+    data = sample("order", source_id=f"WS-{uuid.uuid4().hex[:8]}", to_parties=[DEPT])
+    order = validate("order", {**data, "trace_id": "ab" * 16}, REFERENCE)
+    assert isinstance(order, DispatchOrder)
+    served.book.views[str(order.order_id)] = view_to_dict(open_order(order))
+    return str(order.order_id)
+
+
+# ------------------------------------------------------------------ triggers
+
+
+def publish(kind: str, status: int) -> Trigger:
+    path = f"/v1/records/{kind}"
+    party = _publisher(kind)
+
+    async def trigger(serve: Serve) -> Answered:
+        if status == 413:
+            served = await serve(gateway_body_limit=1024)
+            return await served.call("POST", path, party, json={"pad": "x" * 2048})
+        served = await serve()
+        if status == 202:
+            return await served.call("POST", path, party, json=_record(kind))
+        if status == 400:
+            return await served.call("POST", path, party, data="{", headers=JSON)
+        if status == 415:
+            return await served.call("POST", path, party, data="x",
+                                     headers={"Content-Type": "text/plain"})
+        if status == 422:
+            return await served.call("POST", path, party, json={"source_party": party})
+        return await platform(served, "POST", path, party, status, json=_record(kind))
+
+    return trigger
+
+
+def batch(kind: str, status: int) -> Trigger:
+    path = f"/v1/records/{kind}/batch"
+    party = _publisher(kind)
+
+    async def trigger(serve: Serve) -> Answered:
+        if status == 413 or status == 202 or status == 207:
+            served = await serve()
+            count = {413: 4, 202: 2, 207: 1}[status]
+            records = [_record(kind) for _ in range(count)]
+            if status == 207:
+                records.append({"source_party": party})
+            return await served.call("POST", path, party, json={"records": records})
+        served = await serve()
+        if status == 400:
+            return await served.call("POST", path, party, data="{", headers=JSON)
+        if status == 415:
+            return await served.call("POST", path, party, data="x",
+                                     headers={"Content-Type": "text/plain"})
+        if status == 422:
+            return await served.call("POST", path, party, json={"records": []})
+        return await platform(served, "POST", path, party, status,
+                              json={"records": [_record(kind)]})
+
+    return trigger
+
+
+async def platform(
+    served: Served, method: str, path: str, party: str, status: int, **sent: Any
+) -> Answered:
+    """The answers every authenticated route shares: 401, 403, 429 and 503."""
+    if status == 401:
+        return await served.call(method, path, None, **sent)
+    if status == 403:
+        return await served.call(method, path, "ops", **sent)
+    if status == 503:
+        served.broker.unavailable = True
+        return await served.call(method, path, party, **sent)
+    raise AssertionError(f"no trigger for {method} {path} {status}")
+
+
+def rate_limited(method: str, path: str, party: str, **sent: Any) -> Trigger:
+    async def trigger(serve: Serve) -> Answered:
+        served = await serve(gateway_rate=0.001, gateway_burst=1)
+        await served.client.request(method, path, headers=served.auth(party))
+        return await served.call(method, path, party, **sent)
+
+    return trigger
+
+
+def simple(method: str, path: str, party: str | None, **sent: Any) -> Trigger:
+    async def trigger(serve: Serve) -> Answered:
+        return await (await serve()).call(method, path, party, **sent)
+
+    return trigger
+
+
+def away(method: str, path: str, party: str, **sent: Any) -> Trigger:
+    """503: another worker holds part of the answer and does not give it."""
+
+    async def trigger(serve: Serve) -> Answered:
+        served = await serve(peers=lambda: [DEAD])
+        return await served.call(method, path, party, **sent)
+
+    return trigger
+
+
+def order_route(status: int, act: bool) -> Trigger:
+    async def trigger(serve: Serve) -> Answered:
+        if status == 413:
+            served = await serve(gateway_body_limit=1024)
+        elif status == 503 and not act:
+            served = await serve(owner=lambda _: DEAD)
+        else:
+            served = await serve()
+        order_id = _held_order(served)
+        path = f"/v1/orders/{order_id}" + ("/events" if act else "")
+        method = "POST" if act else "GET"
+        if status == 404:
+            return await served.call(method, f"/v1/orders/{uuid.uuid4()}" + (
+                "/events" if act else ""), DEPT, json={"event_type": "SIGNED"})
+        if not act:
+            return (await served.call(method, path, DEPT) if status in (200, 503)
+                    else await platform(served, method, path, DEPT, status))
+        body: dict[str, Any] = {
+            202: {"event_type": "SIGNED"},
+            409: {"event_type": "FEEDBACK", "comment": "已处理"},
+            413: {"event_type": "SIGNED", "comment": "x" * 2048},
+            422: {"event_type": "SIGNED", "order_id": order_id},
+        }.get(status, {"event_type": "SIGNED"})
+        if status == 400:
+            return await served.call(method, path, DEPT, data="{", headers=JSON)
+        if status == 415:
+            return await served.call(method, path, DEPT, data="x",
+                                     headers={"Content-Type": "text/plain"})
+        if status in (202, 409, 413, 422):
+            return await served.call(method, path, DEPT, json=body)
+        return await platform(served, method, path, DEPT, status, json=body)
+
+    return trigger
+
+
+def stream(status: int) -> Trigger:
+    async def trigger(serve: Serve) -> Answered:
+        served = await serve()
+        if status == 200:
+            return await served.stream("/v1/inbox/stream", DEPT)
+        if status == 422:
+            return await served.call("GET", "/v1/inbox/stream?cursor=x", DEPT)
+        return await platform(served, "GET", "/v1/inbox/stream", DEPT, status)
+
+    return trigger
+
+
+def _native_bytes() -> bytes:
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sample_file = root / "connectors/department/samples/urban-case.json"
+    native = json.loads(sample_file.read_text(encoding="utf-8"))["native"]
+    return json.dumps(native, ensure_ascii=False).encode()
+
+
+def native(status: int) -> Trigger:
+    path = "/v1/native/urban-case"
+
+    async def trigger(serve: Serve) -> Answered:
+        served = await serve(gateway_body_limit=1024) if status == 413 else await serve()
+        if status == 202:
+            return await served.call("POST", path, DEPT, data=_native_bytes(), headers=JSON)
+        if status == 404:
+            return await served.call("POST", path, STREET, data=_native_bytes(), headers=JSON)
+        if status == 413:
+            return await served.call("POST", path, DEPT, data=b"{" + b" " * 2048, headers=JSON)
+        if status == 422:
+            return await served.call("POST", path, DEPT, data=b"{", headers=JSON)
+        return await platform(served, "POST", path, DEPT, status, data=_native_bytes(),
+                              headers=JSON)
+
+    return trigger
+
+
+def triggers() -> dict[tuple[str, str, int], Trigger]:
+    found: dict[tuple[str, str, int], Trigger] = {}
+    for kind in HTTP_KINDS:
+        for status in (202, 400, 401, 403, 413, 415, 422, 503):
+            found[("POST", f"/v1/records/{kind}", status)] = publish(kind, status)
+        for status in (202, 207, 400, 401, 403, 413, 415, 422, 503):
+            found[("POST", f"/v1/records/{kind}/batch", status)] = batch(kind, status)
+        found[("POST", f"/v1/records/{kind}", 429)] = rate_limited(
+            "POST", f"/v1/records/{kind}", _publisher(kind), json=_record(kind))
+        found[("POST", f"/v1/records/{kind}/batch", 429)] = rate_limited(
+            "POST", f"/v1/records/{kind}/batch", _publisher(kind),
+            json={"records": [_record(kind)]})
+    found[("GET", "/v1/inbox", 200)] = simple("GET", "/v1/inbox", DEPT)
+    found[("GET", "/v1/inbox", 401)] = simple("GET", "/v1/inbox", None)
+    found[("GET", "/v1/inbox", 403)] = simple("GET", "/v1/inbox", "ops")
+    found[("GET", "/v1/inbox", 422)] = simple("GET", "/v1/inbox?limit=0", DEPT)
+    found[("GET", "/v1/inbox", 429)] = rate_limited("GET", "/v1/inbox", DEPT)
+
+    async def inbox_away(serve: Serve) -> Answered:
+        served = await serve()
+        served.broker.unavailable = True
+        return await served.call("GET", "/v1/inbox", DEPT)
+
+    found[("GET", "/v1/inbox", 503)] = inbox_away
+    for status in (200, 401, 403, 422):
+        found[("GET", "/v1/inbox/stream", status)] = stream(status)
+    found[("GET", "/v1/inbox/stream", 429)] = rate_limited("GET", "/v1/inbox/stream?cursor=x", DEPT)
+    found[("GET", "/v1/orders", 200)] = simple("GET", "/v1/orders?role=received", DEPT)
+    found[("GET", "/v1/orders", 401)] = simple("GET", "/v1/orders", None)
+    found[("GET", "/v1/orders", 403)] = simple("GET", "/v1/orders", "ops")
+    found[("GET", "/v1/orders", 422)] = simple("GET", "/v1/orders?role=mine", DEPT)
+    found[("GET", "/v1/orders", 429)] = rate_limited("GET", "/v1/orders", DEPT)
+    found[("GET", "/v1/orders", 503)] = away("GET", "/v1/orders", DEPT)
+    for status in (200, 401, 403, 404, 503):
+        found[("GET", "/v1/orders/{order_id}", status)] = order_route(status, act=False)
+    found[("GET", "/v1/orders/{order_id}", 429)] = rate_limited(
+        "GET", f"/v1/orders/{uuid.uuid4()}", DEPT)
+    for status in (202, 400, 401, 403, 404, 409, 413, 415, 422, 503):
+        found[("POST", "/v1/orders/{order_id}/events", status)] = order_route(status, act=True)
+    found[("POST", "/v1/orders/{order_id}/events", 429)] = rate_limited(
+        "POST", f"/v1/orders/{uuid.uuid4()}/events", DEPT, json={"event_type": "SIGNED"})
+    found[("GET", "/v1/assessment", 200)] = simple("GET", "/v1/assessment", DEPT)
+    found[("GET", "/v1/assessment", 401)] = simple("GET", "/v1/assessment", None)
+    found[("GET", "/v1/assessment", 403)] = simple("GET", "/v1/assessment", "ops")
+    found[("GET", "/v1/assessment", 422)] = simple("GET", "/v1/assessment?period=2026-13", DEPT)
+    found[("GET", "/v1/assessment", 429)] = rate_limited("GET", "/v1/assessment", DEPT)
+    found[("GET", "/v1/assessment", 503)] = away("GET", "/v1/assessment", DEPT)
+    for status in (202, 401, 404, 413, 422, 503):
+        found[("POST", "/v1/native/{native_kind}", status)] = native(status)
+    found[("POST", "/v1/native/{native_kind}", 429)] = rate_limited(
+        "POST", "/v1/native/urban-case", DEPT, data=_native_bytes(), headers=JSON)
+    found[("GET", "/v1/openapi.json", 200)] = simple("GET", "/v1/openapi.json", DEPT)
+    found[("GET", "/v1/openapi.json", 401)] = simple("GET", "/v1/openapi.json", None)
+    found[("GET", "/v1/openapi.json", 429)] = rate_limited("GET", "/v1/openapi.json", DEPT)
+    found[("GET", "/healthz", 200)] = simple("GET", "/healthz", None)
+    return found
+
+
+TRIGGERS = triggers()
+DOCUMENTED = sorted(
+    (method.upper(), path, int(status))
+    for path, operations in DOCUMENT["paths"].items()
+    for method, operation in operations.items()
+    for status in operation["responses"]
+)
+
+
+def test_every_documented_answer_has_a_trigger() -> None:
+    assert [key for key in DOCUMENTED if key not in TRIGGERS] == []
+    assert [key for key in TRIGGERS if key not in DOCUMENTED] == []
+
+
+@pytest.mark.parametrize(("method", "path", "status"), DOCUMENTED)
+async def test_the_route_gives_its_documented_answer(
+    serve: Serve, method: str, path: str, status: int
+) -> None:
+    answered = await TRIGGERS[(method, path, status)](serve)
+    assert answered.status == status, answered.body
