@@ -11,8 +11,8 @@ Kafka. See docs/design.md for the whole; the folder listing shows the parts:
 - `hub.wire`       the Kafka edge: topic names, headers, producers, the DLQ writer
 - `hub.mapping`    native records to canonical ones: the engine and the shipped specs
 - `hub.stream`     the pipeline runtime: stages, tables, outputs before commits
-- `hub.normalise`  the normalise stage (raw → canonical)
-- `hub.dispatch`   the dispatch stages (canonical → inboxes) and their pure cores
+- `hub.stages`     the pipeline's steps: normalise, assign, lifecycle, disclose, deadlines
+- `hub.dispatch`   the dispatch cores: order state machine, deadlines, assessment
 - `hub.http`       the HTTP side: the platform and one module per resource
 - `hub.worker`     the composition root: a worker process wires all of the above
 - `hub.cli`        the ``hub`` command

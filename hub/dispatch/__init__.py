@@ -1,9 +1,11 @@
-"""The dispatch engine (docs/design.md §4): order lifecycle, routing, deadlines, assessment."""
+"""The dispatch cores (docs/design.md §4), no Kafka: the order state machine, deadlines,
+the two-way assessment, disclosure, and the order book the stages keep
+(`hub.stages` runs them)."""
 
-from hub.dispatch._agents import DispatchEngine
+from hub.dispatch._assessment import add_share, changes_of, credit, opened, period_of
 from hub.dispatch._assessment import merge as merge_assessment
-from hub.dispatch._assessment import period_of
 from hub.dispatch._assessment import report as assessment_report
+from hub.dispatch._book import OrderBook
 from hub.dispatch._deadlines import (
     DeadlinePolicy,
     Deadlines,
@@ -12,7 +14,9 @@ from hub.dispatch._deadlines import (
     load_deadline_policy,
     missed_deadlines,
 )
+from hub.dispatch._disclosure import disclosure_of
 from hub.dispatch._lifecycle import (
+    JUSTICE,
     TRANSITIONS,
     Applied,
     Duplicate,
@@ -30,7 +34,13 @@ from hub.dispatch._lifecycle import (
 __all__ = [
     "DeadlinePolicy",
     "Deadlines",
-    "DispatchEngine",
+    "JUSTICE",
+    "OrderBook",
+    "add_share",
+    "changes_of",
+    "credit",
+    "disclosure_of",
+    "opened",
     "Dues",
     "Missed",
     "assessment_report",

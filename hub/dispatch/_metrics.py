@@ -21,7 +21,7 @@ from hub.dispatch._deadlines import Dues, passed_deadlines
 from hub.dispatch._lifecycle import OrderState, OrderView
 
 if TYPE_CHECKING:
-    from hub.dispatch._agents import DispatchEngine
+    from hub.dispatch._book import OrderBook
 
 HOUR_BUCKETS = (1, 2, 4, 8, 24, 48, 72, 168, 336, 720)
 DONE_STATES = frozenset({OrderState.CLOSED, OrderState.EVALUATED})
@@ -62,7 +62,7 @@ def order_sla(
 class OrdersCollector(Collector):
     """Order SLA gauges from the orders this worker actively owns (sum over workers)."""
 
-    def __init__(self, engine: DispatchEngine) -> None:
+    def __init__(self, engine: OrderBook) -> None:
         self.engine = engine
 
     def collect(self) -> Iterator[Metric]:
@@ -96,7 +96,7 @@ class OrdersCollector(Collector):
 class AssessmentCollector(Collector):
     """Reads the engine's assessment table at scrape time (no copies kept)."""
 
-    def __init__(self, engine: DispatchEngine) -> None:
+    def __init__(self, engine: OrderBook) -> None:
         self.engine = engine
 
     def collect(self) -> Iterator[Metric]:

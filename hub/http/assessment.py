@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from hub.dispatch import assessment_report, merge_assessment, period_of
-from hub.http.orders import OrderBook, not_ops
+from hub.dispatch import OrderBook, assessment_report, merge_assessment, period_of
+from hub.http.orders import not_ops
 from hub.http.peers import Peers
 from hub.http.platform import Platform
 from hub.http.problems import Problem

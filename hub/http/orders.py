@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
 from hub.dispatch import (
     Applied,
-    Dues,
     Duplicate,
+    OrderBook,
     OrderState,
     OrderView,
     Rejection,
@@ -38,23 +38,6 @@ from hub.http.records import Accepted, Records
 from hub.http.routes import Answer, Param, Route, install_routes, respond
 from hub.records import KINDS, EventType, OrderEvent
 from hub.reference import Party, PartyKind
-
-
-class OrderBook(Protocol):
-    """The orders this worker holds, as the order resources read them
-    (`hub.dispatch.DispatchEngine`, or a fake in broker-free tests)."""
-
-    def stored(self, order_id: str) -> dict[str, Any] | None:
-        """An order's stored view (`view_to_dict` form), None when not held here."""
-
-    def dues(self, view: OrderView) -> Dues:
-        """When the order's sign-off, answer and acceptance are due."""
-
-    def active_views(self) -> list[OrderView]:
-        """The orders of the partitions this worker actively owns."""
-
-    def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
-        """This worker's assessment counters of period, per party."""
 
 
 class OrderSummary(BaseModel):

@@ -18,13 +18,12 @@ from prometheus_client import CollectorRegistry
 from connectors import ConnectorService, load_connectors
 from connectors._config import WebhookConnector
 from hub.catalogue import load_reference
-from hub.dispatch import Deadlines, DispatchEngine, load_deadline_policy
+from hub.dispatch import Deadlines, load_deadline_policy
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
 from hub.errors import HubError
 from hub.http import Assessment, Core, Native, Orders, Peers, Platform
 from hub.mapping import load_catalogue
 from hub.metrics import FlowCollector, probe_loop_lag
-from hub.normalise import Normaliser
 from hub.records import KINDS
 from hub.reference import LiveReference, Reference, load_calendar, load_parties
 from hub.registry import (
@@ -36,6 +35,7 @@ from hub.registry import (
 )
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
+from hub.stages import Assign, DeadlineSweep, Disclose, Lifecycle, Normaliser
 from hub.stream import Pipeline
 from hub.topics import load_topics
 from hub.worker._http import HttpServer, build_web_app
@@ -127,7 +127,7 @@ class HubApp:
     registry: EmbeddedRegistry | None
     platform: Platform
     reference: LiveReference
-    engine: DispatchEngine
+    engine: Lifecycle
     metrics: CollectorRegistry
 
 
@@ -182,30 +182,20 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     deadlines = Deadlines(
         load_deadline_policy(settings.deadlines_file), load_calendar(settings.calendar_file)
     )
-    engine = DispatchEngine(
-        app,
-        pipeline.emitter,
-        pipeline,
-        serde,
-        reference,
-        order_partitions,
-        deadlines,
-        reference.ready,
-        deadline_sweep_seconds=settings.deadline_sweep_seconds,
-        case_partitions=partitions[KINDS["case"].topic],
-        record_limit=settings.kafka_record_limit,
-        park_seconds=settings.park_seconds,
-    )
+    out, limit = pipeline.emitter, settings.kafka_record_limit
     catalogue = load_catalogue()
-    normaliser = Normaliser(
-        pipeline.emitter,
-        serde,
-        reference,
-        catalogue,
-        reference.ready,
-        record_limit=settings.kafka_record_limit,
+    normaliser = Normaliser(out, serde, reference, catalogue, reference.ready, limit)
+    engine = Lifecycle(
+        app, out, pipeline, serde, reference, order_partitions, deadlines, reference.ready,
+        record_limit=limit, park_seconds=settings.park_seconds,
     )
-    for stage in [normaliser.stage(), *engine.stages()]:
+    disclose = Disclose(
+        out, serde, reference, settings.app_id, partitions[KINDS["case"].topic],
+        reference.ready, limit,
+    )
+    assign = Assign(out, serde, reference, reference.ready, limit)
+    DeadlineSweep(app, out, serde, engine, reference.ready, settings.deadline_sweep_seconds)
+    for stage in [normaliser.stage(), *engine.stages(), disclose.stage(), assign.stage()]:
         pipeline.add(stage)
     Native(platform, records, catalogue).install(web_app)
     metrics = CollectorRegistry()

@@ -359,10 +359,10 @@ def b4(bootstrap: str, topic: str, out: str, records: int, table: bool) -> None:
 
 
 def b5(size: str, records: int, data_dir: str | None) -> None:
-    from hub.dispatch._agents import assignment_of
     from hub.dispatch._assessment import credit, opened
     from hub.dispatch._lifecycle import open_order, view_to_dict
     from hub.records import KINDS
+    from hub.stages import assignment_of
 
     serde, reference, spec = _hub_codec(data_dir)
     clue_writer = asyncio.run(serde.writer(KINDS["clue"]))

@@ -602,7 +602,7 @@ async def test_a_trace_id_follows_a_record_from_the_gateway_to_the_partys_system
     assert accepted["message"].startswith(f"accepted order {order_id} from {STREET}")
     assert accepted["logger"] == "hub.http.records"
     assert routed["message"] == f"routed order {order_id} to ['{HOOKED}']"
-    assert routed["logger"] == "hub.dispatch._agents"
+    assert routed["logger"] == "hub.stages.lifecycle"
     assert delivered["message"].startswith(f"delivered order {order_id} to {HOOKED}: HTTP 200")
     assert delivered["logger"] == "connectors._webhook"
     for line in (accepted, routed, delivered):

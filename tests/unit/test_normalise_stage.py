@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 
-from hub.dispatch._agents import assignment_of
 from hub.mapping import load_catalogue
-from hub.normalise import Normaliser
 from hub.records import KINDS
 from hub.reference import load_seed_reference
 from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
+from hub.stages import Normaliser, assignment_of
 from hub.wire import DLQ_TOPIC, MemoryEmitter
 
 WRITTEN_MS = 1_764_643_200_123  # when the gateway wrote the raw record

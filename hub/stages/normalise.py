@@ -23,12 +23,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hub._guard import handle_guarded
 from hub.mapping import MappingError, SpecCatalogue, normalise_native
 from hub.metrics import RECORDS_IN
 from hub.records import KINDS, validate
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
+from hub.stages._base import StageBase
 from hub.stream import Stage
 from hub.wire import (
     CHARSET_HEADER,
@@ -36,7 +36,6 @@ from hub.wire import (
     TRACE_HEADER,
     Emitter,
     HubHeaders,
-    dead_letter,
     header_of,
     party_of,
     raw_topic,
@@ -44,11 +43,10 @@ from hub.wire import (
 
 log = logging.getLogger(__name__)
 
-CONNECTOR = b"normalise"
-
-
-class Normaliser:
+class Normaliser(StageBase):
     """The normalisation stage: every party's raw topic in, canonical topics out."""
+
+    agent = "normalise"
 
     def __init__(
         self,
@@ -59,21 +57,12 @@ class Normaliser:
         reference_ready: asyncio.Event | None = None,
         record_limit: int = 1024 * 1024,
     ) -> None:
-        self.out = out
-        self.serde = serde
-        self.reference = reference
-        self.catalogue = catalogue
-        self.reference_ready = reference_ready
-        self.record_limit = record_limit
+        super().__init__(out, serde, reference, reference_ready, record_limit)
+        self.specs = catalogue
         self.topics = tuple(raw_topic(party.id) for party in reference().parties.with_inbox())
 
     def stage(self) -> Stage:
-        return Stage("normalise", self.topics, self._on_raw)
-
-    async def _on_raw(self, message: Any) -> None:
-        if self.reference_ready is not None:
-            await self.reference_ready.wait()
-        await handle_guarded(self.handle, message, self._dead_letter, "normalise")
+        return Stage("normalise", self.topics, self.guarded(self.handle))
 
     async def handle(self, message: Any) -> None:
         """Map one raw record and write its canonical record."""
@@ -94,7 +83,7 @@ class Normaliser:
             )
         charset = header_of(message, CHARSET_HEADER)
         mapped = normalise_native(
-            self.catalogue, party, native_kind, message.value or b"",
+            self.specs, party, native_kind, message.value or b"",
             charset.decode(errors="replace") if charset else None,
         )
         data = mapped.data
@@ -126,12 +115,4 @@ class Normaliser:
             party_id,
             kind.name,
             record.record_id,
-        )
-
-    async def _dead_letter(
-        self, message: Any, stage: str, reason: str, detail: str, field: str
-    ) -> None:
-        await dead_letter(
-            self.out, message, stage, reason, detail, connector=CONNECTOR, field=field,
-            limit=self.record_limit,
         )

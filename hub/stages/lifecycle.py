@@ -1,12 +1,10 @@
-"""The dispatch engine's pipeline stages: orders and events in, inboxes and the DLQ out.
+"""The lifecycle stage: orders and their events, the sole owner of the ``orders`` table
+(docs/design.md §4).
 
 ``enf.order.v1`` and ``enf.order-event.v1`` are keyed by ``order_id`` and co-partitioned,
 so the worker owning partition N keeps those orders' views in its share of the
 ``orders`` table (rebuilt from the table's changelog after a restart or rebalance).
 
-- A clue becomes an ASSIGNMENT 派单 (two-way dispatch): to the street where it happened
-  when its matter is delegated to streets, otherwise to the department that owns the
-  matter; the clue's reporter issues it. A clue for its own reporter makes no order.
 - An order opens a view and goes to its recipients' inboxes (and the procuratorate's,
   for a criminal referral). A whistle without recipients is routed by the matter
   catalogue to the department that owns the matter.
@@ -14,17 +12,18 @@ so the worker owning partition N keeps those orders' views in its share of the
   the order (justice too for escalations); a second return makes the hub emit an
   ESCALATED event for the justice bureau to rule.
 - Every applied order and event credits the two-way assessment counters of the parties
-  concerned (see `hub.dispatch._assessment`), exactly once even across a crash: the
-  credits are part of the order's view, one table value written once per record, so
-  the view and its counts survive together, and a record processed again after a crash
-  (its offset was not committed) finds itself applied and counts nothing, and its
-  outputs (inbox deliveries, copies) are emitted again with the same ids and keys.
+  concerned (`hub.dispatch._assessment`), exactly once even across a crash: the credits
+  are part of the order's view, one table value written once per record, so the view
+  and its counts survive together, and a record processed again after a crash finds
+  itself applied and counts nothing, and its outputs are emitted again with the same
+  ids and keys.
 - An event that arrives before its order (the topics are read independently) is parked
   in a table and applied when the order comes; after an hour it goes to the DLQ.
 - What cannot be applied (undecodable, unknown order, out of order, wrong party) goes to
-  ``hub.dlq.v1`` with the original bytes and ``hub.error.*`` headers. A redelivered
-  order or event is applied once and delivered again (`hub.stream`: outputs are
-  acknowledged before state changes, state changes before the commit).
+  the DLQ with the original bytes and ``hub.error.*`` headers.
+
+The stage is also the worker's `hub.dispatch.OrderBook`: what the order resources, the
+deadline sweep and the order metrics read.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -41,39 +40,33 @@ from typing import Any, Protocol
 import faust
 from yarl import URL
 
-from hub._guard import handle_guarded
-from hub.dispatch._assessment import add_share, changes_of, credit, opened
-from hub.dispatch._deadlines import Deadlines, Dues, Missed, missed_deadlines
-from hub.dispatch._disclosure import disclosure_of
-from hub.dispatch._lifecycle import (
+from hub.dispatch import (
     JUSTICE,
     Applied,
+    Deadlines,
+    Dues,
     Duplicate,
     OrderView,
     Rejection,
+    add_share,
     apply_event,
+    changes_of,
+    credit,
     open_order,
+    opened,
     view_from_dict,
     view_to_dict,
 )
-from hub.metrics import OVERDUE, RECORDS_OUT
-from hub.records import (
-    KINDS,
-    Clue,
-    DispatchOrder,
-    EnforcementCase,
-    EventType,
-    OrderEvent,
-    OrderType,
-)
+from hub.metrics import RECORDS_OUT
+from hub.records import KINDS, DispatchOrder, EventType, OrderEvent
 from hub.reference import Reference
 from hub.serde import AvroSerde
+from hub.stages._base import StageBase
 from hub.stream import Stage, Table
 from hub.wire import (
     CONTROL_HEADER,
     Emitter,
     HubHeaders,
-    dead_letter,
     header_of,
     inbox_topic,
     partition_for,
@@ -85,32 +78,7 @@ PARK_SECONDS = 3600.0
 PARK_SWEEP_SECONDS = 60.0
 SWEEP = b"sweep-parked"
 PARK_LIMIT = 100  # events parked per unknown order before the rest go to the DLQ
-CONNECTOR = b"dispatch"
 ASSESSMENT_PREFIX = "~assessment|"  # counters an earlier hub kept apart (still read, never written)
-
-
-def assignment_of(clue: Clue, target: str, matter_name: str) -> DispatchOrder:
-    """The ASSIGNMENT 派单 the hub issues for a clue: to target, on the reporter's behalf.
-    Its id derives from the clue's, so a clue routed twice makes one order; it is issued
-    when the hub received the clue, so a clue processed again makes the same bytes."""
-    at = clue.received_at
-    return DispatchOrder.model_validate(
-        {
-            "source_party": "hub",
-            "source_id": f"assignment/{clue.record_id}",
-            "occurred_at": at,
-            "received_at": at,
-            "trace_id": clue.trace_id,
-            "order_type": OrderType.ASSIGNMENT,
-            "from_party": clue.source_party,
-            "to_parties": [target],
-            "subject_id": clue.record_id,
-            "matter_code": clue.matter_code,
-            "location": clue.location,
-            "issued_at": at,
-            "description": f"线索转办 clue to handle ({matter_name}): {clue.description}"[:2000],
-        }
-    )
 
 
 @dataclass(frozen=True)
@@ -163,8 +131,10 @@ class Ownership(Protocol):
     def urls(self) -> list[str]: ...
 
 
-class DispatchEngine:
-    """The dispatch stages (orders, events, cases, clues), their tables and timers."""
+class Lifecycle(StageBase):
+    """Orders and events: views, deliveries, escalations, parked events."""
+
+    agent = "dispatch"
 
     def __init__(
         self,
@@ -176,29 +146,17 @@ class DispatchEngine:
         partitions: int,
         deadlines: Deadlines,
         reference_ready: asyncio.Event | None = None,
-        deadline_sweep_seconds: float = 30.0,
-        case_partitions: int = 6,
         record_limit: int = 1024 * 1024,
         park_seconds: float = PARK_SECONDS,
     ) -> None:
-        """reference_ready, when given, is awaited before the first record is handled, so
-        routing never runs on a catalogue that has not been loaded yet. app hosts the
-        sweep timers; out takes every output; ownership says which orders are here."""
-        self.app = app
-        self.out = out
+        """app hosts the parked-events sweep; ownership says which orders are here."""
+        super().__init__(out, serde, reference, reference_ready, record_limit)
         self.ownership = ownership
-        self.reference_ready = reference_ready
-        self.serde = serde
-        self.reference = reference
         self.deadlines = deadlines
         self.partitions = partitions
-        self.record_limit = record_limit
         self.park_seconds = park_seconds
         self.orders_topic = KINDS["order"].topic
         self.events_topic = KINDS["order-event"].topic
-        self.cases_topic = KINDS["case"].topic
-        self.clues_topic = KINDS["clue"].topic
-        self.disclosures_topic = KINDS["penalty"].topic
         self.inboxes = {
             party.id: inbox_topic(party.id) for party in reference().parties.with_inbox()
         }
@@ -209,45 +167,21 @@ class DispatchEngine:
         # order_id -> [{"value": b64, "key": b64, "headers": [...], "topic", "partition",
         # "offset", "parked_at"}]. Applied when the order arrives; DLQ'd after PARK_SECONDS.
         self.parked = Table("parked-events", app_id, partitions)
-        self.disclosed = Table("disclosed", app_id, case_partitions)
         app.timer(min(PARK_SWEEP_SECONDS, max(1.0, park_seconds / 2)))(self._sweep_parked)
-        app.timer(deadline_sweep_seconds)(self._sweep_deadlines)
 
     def stages(self) -> list[Stage]:
-        """The dispatch engine's pipeline stages."""
-        lifecycle = (self.table, self.parked)
+        tables = (self.table, self.parked)
         return [
-            Stage("dispatch-orders", (self.orders_topic,), self._guarded(self.handle_order),
-                  lifecycle),
-            Stage("dispatch-events", (self.events_topic,), self._guarded(self.handle_event),
-                  lifecycle),
-            Stage("dispatch-disclosures", (self.cases_topic,),
-                  self._guarded(self.handle_case), (self.disclosed,)),
-            Stage("dispatch-clues", (self.clues_topic,), self._guarded(self.handle_clue)),
+            Stage("dispatch-orders", (self.orders_topic,), self.guarded(self.handle_order),
+                  tables),
+            Stage("dispatch-events", (self.events_topic,), self.guarded(self.handle_event),
+                  tables),
         ]
-
-    def _guarded(
-        self, handler: Callable[[Any], Awaitable[None]]
-    ) -> Callable[[Any], Awaitable[None]]:
-        async def handle(message: Any) -> None:
-            await self._process(handler, message)
-
-        return handle
-
-    async def _process(self, handler: Callable[[Any], Awaitable[None]], message: Any) -> None:
-        """Run handler on message (`hub._guard`): bad records to the DLQ, passing trouble
-        raised for the pipeline to retry; waits for the reference data first."""
-        if self.reference_ready is not None:
-            await self.reference_ready.wait()
-        await handle_guarded(handler, message, self._park, "dispatch")
-
-    async def _park(self, message: Any, stage: str, reason: str, detail: str, field: str) -> None:
-        await self.dead_letter(message, stage, reason, detail, field)
 
     # --------------------------------------------------------------- handlers
 
     async def handle_order(self, message: Any) -> None:
-        order = await self.serde.decode("order", message.value, self._catalogue())
+        order = await self.serde.decode("order", message.value, self.catalogue())
         assert isinstance(order, DispatchOrder)  # noqa: S101
         key = str(order.order_id)
         view = open_order(order)
@@ -284,7 +218,6 @@ class DispatchEngine:
         }
         for parked in self.parked.pop(key, None) or []:
             await self.handle_event(_Parked.load(parked))
-
     async def handle_event(self, message: Any) -> None:
         """Apply one event (or sweep the parked events of an order, for a control record)."""
         if header_of(message, CONTROL_HEADER) == SWEEP:
@@ -337,49 +270,6 @@ class DispatchEngine:
         await self._deliver(list(dict.fromkeys(targets)), message, b"order-event")
         if outcome.escalate:
             await self._escalate(outcome.view, event)
-
-    async def handle_clue(self, message: Any) -> None:
-        """Turn a clue into an ASSIGNMENT to the party competent for its matter."""
-        clue = await self.serde.decode("clue", message.value, self._catalogue())
-        assert isinstance(clue, Clue)  # noqa: S101
-        matter = self.reference().matters.get(clue.matter_code)
-        if matter is None:
-            await self.dead_letter(
-                message,
-                "route",
-                "UnknownMatter",
-                f"clue {clue.record_id}: matter {clue.matter_code} is not in the matter "
-                "catalogue, so the hub cannot tell who handles it; fix the matter code and "
-                "publish the clue again",
-            )
-            return
-        target = clue.street if matter.delegated_to_street else matter.department
-        if target == clue.source_party:
-            log.debug("clue %s: %s handles its own clue; no order", clue.record_id, target)
-            return
-        order = assignment_of(clue, target, matter.name)
-        value = await self.serde.encode("order", order)
-        headers = HubHeaders(kind="order", trace_id=clue.trace_id).to_kafka()
-        await self.out.send(self.orders_topic, str(order.order_id).encode(), value, headers)
-
-    async def handle_case(self, message: Any) -> None:
-        """Publish the disclosure of a case decided with a penalty, once per decision."""
-        case = await self.serde.decode("case", message.value)
-        assert isinstance(case, EnforcementCase)  # noqa: S101
-        disclosure = disclosure_of(case)
-        if disclosure is None:
-            return
-        key = str(disclosure.record_id)
-        # published on every processing of the case (same id and key), recorded once
-        value = await self.serde.encode("penalty", disclosure)
-        headers = HubHeaders(kind="penalty", trace_id=disclosure.trace_id).to_kafka()
-        await self.out.send(self.disclosures_topic, key.encode(), value, headers)
-        bigdata = self.inboxes.get("bigdata")
-        if bigdata is not None:
-            await self.out.send(bigdata, key.encode(), value, headers)
-        if self.disclosed.get(key) is None:
-            self.disclosed[key] = case.case_no
-
     async def _sweep_parked(self) -> None:
         """Ask the owning stream to DLQ events whose order has not come within PARK_SECONDS.
 
@@ -397,7 +287,6 @@ class DispatchEngine:
                     [(CONTROL_HEADER, SWEEP)],
                     int(parked[0]["partition"]),
                 )
-
     async def _sweep(self, key: str) -> None:
         parked = self.parked.get(key) or []
         if parked and self.ownership.behind(self.orders_topic, int(parked[0]["partition"])):
@@ -421,47 +310,7 @@ class DispatchEngine:
                 "event",
             )
 
-    async def _sweep_deadlines(self) -> None:
-        """Emit OVERDUE, then ESCALATED to justice, once per missed deadline (docs/design.md §4).
-
-        The events go to ``enf.order-event.v1`` like any other and are applied by the
-        events agent; their ids are deterministic, so a second sweep or a restarted worker
-        cannot apply them twice.
-        """
-        if self.reference_ready is not None and not self.reference_ready.is_set():
-            return
-        now = datetime.now(UTC)
-        for view in self.active_views():
-            for missed in missed_deadlines(view, now, self.dues(view)):
-                await self._emit_notice(view, missed, EventType.OVERDUE, missed.source_id)
-                for party in view.recipients:
-                    OVERDUE.labels(party).inc()
-                await self._emit_notice(
-                    view, missed, EventType.ESCALATED, f"{missed.source_id}/escalation"
-                )
-
-    async def _emit_notice(
-        self, view: OrderView, missed: Missed, kind: EventType, source_id: str
-    ) -> None:
-        notice = OrderEvent.model_validate(
-            {
-                "source_party": "hub",
-                "source_id": source_id,
-                "occurred_at": datetime.now(UTC),
-                "order_id": view.order_id,
-                "event_type": kind,
-                "actor_party": "hub",
-                "reason": f"{missed.which} deadline {missed.due.isoformat()} missed: "
-                f"{missed.reason_en} / {missed.reason_zh}",
-            }
-        )
-        value = await self.serde.encode("order-event", notice)
-        await self.out.send(
-            self.events_topic, view.order_id.encode(), value,
-            HubHeaders(kind="order-event").to_kafka(),
-        )
-
-    # ------------------------------------------------------------- ownership
+    # ------------------------------------------------------------- the book
 
     def partition_of(self, order_id: str) -> int:
         """The partition of the order topics an order id is keyed to (Kafka's murmur2)."""
@@ -533,16 +382,11 @@ class DispatchEngine:
 
     # ---------------------------------------------------------------- helpers
 
-    def _catalogue(self) -> Reference | None:
-        """The reference to check matter codes against (None before any is loaded, so a
-        cluster without `hub reference load` does not reject every order)."""
-        reference = self.reference()
-        return reference if reference.matters else None
+    # ---------------------------------------------------------------- helpers
 
     def _department_for(self, matter_code: str) -> str | None:
         matter = self.reference().matters.get(matter_code)
         return matter.department if matter is not None else None
-
     async def _deliver(self, parties: list[str], message: Any, kind: bytes) -> None:
         kind_name = kind.decode()
         trace = HubHeaders.from_kafka(message.headers).trace_id
@@ -556,7 +400,6 @@ class DispatchEngine:
             order = (message.key or b"").decode()
             what = f"order {order}" if kind_name == "order" else f"{kind_name} of order {order}"
             log.info("routed %s to %s", what, parties)
-
     async def _escalate(self, view: OrderView, cause: OrderEvent) -> None:
         """Emit ESCALATED for the justice bureau after the second return (审定)."""
         escalation = OrderEvent.model_validate(
@@ -576,13 +419,4 @@ class DispatchEngine:
         await self.out.send(
             self.events_topic, view.order_id.encode(), value,
             HubHeaders(kind="order-event").to_kafka(),
-        )
-
-    async def dead_letter(
-        self, message: Any, stage: str, reason: str, detail: str, field: str = ""
-    ) -> None:
-        """Park the original bytes and headers in the DLQ with what went wrong and where."""
-        await dead_letter(
-            self.out, message, stage, reason, detail, connector=CONNECTOR, field=field,
-            limit=self.record_limit,
         )

@@ -1,0 +1,24 @@
+"""The orders a worker holds, as its readers see them: the order resources over HTTP,
+the deadline sweep and the order metrics. The lifecycle stage implements it
+(`hub.stages.Lifecycle`); broker-free tests give a fake."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from hub.dispatch._deadlines import Dues
+from hub.dispatch._lifecycle import OrderView
+
+
+class OrderBook(Protocol):
+    def stored(self, order_id: str) -> dict[str, Any] | None:
+        """An order's stored view (`view_to_dict` form), None when not held here."""
+
+    def dues(self, view: OrderView) -> Dues:
+        """When the order's sign-off, answer and acceptance are due."""
+
+    def active_views(self) -> list[OrderView]:
+        """The orders of the partitions this worker actively owns."""
+
+    def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
+        """This worker's assessment counters of period, per party."""

@@ -1,0 +1,75 @@
+"""The assign stage: a clue on ``enf.clue.v1`` becomes an ASSIGNMENT 派单 (two-way
+dispatch, rule 四.三) to the street where it happened when its matter is delegated to
+streets, otherwise to the department that owns the matter; the clue's reporter issues
+it. A clue for its own reporter makes no order. The order is written to
+``enf.order.v1`` for the lifecycle stage, with an id derived from the clue's, so a clue
+processed again makes the same order, byte for byte."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hub.records import KINDS, Clue, DispatchOrder, OrderType
+from hub.stages._base import StageBase
+from hub.stream import Stage
+from hub.wire import HubHeaders
+
+log = logging.getLogger(__name__)
+
+
+def assignment_of(clue: Clue, target: str, matter_name: str) -> DispatchOrder:
+    """The ASSIGNMENT 派单 the hub issues for a clue: to target, on the reporter's behalf.
+    Its id derives from the clue's, so a clue routed twice makes one order; it is issued
+    when the hub received the clue, so a clue processed again makes the same bytes."""
+    at = clue.received_at
+    return DispatchOrder.model_validate(
+        {
+            "source_party": "hub",
+            "source_id": f"assignment/{clue.record_id}",
+            "occurred_at": at,
+            "received_at": at,
+            "trace_id": clue.trace_id,
+            "order_type": OrderType.ASSIGNMENT,
+            "from_party": clue.source_party,
+            "to_parties": [target],
+            "subject_id": clue.record_id,
+            "matter_code": clue.matter_code,
+            "location": clue.location,
+            "issued_at": at,
+            "description": f"线索转办 clue to handle ({matter_name}): {clue.description}"[:2000],
+        }
+    )
+
+
+class Assign(StageBase):
+    """clue → ASSIGNMENT."""
+
+    agent = "dispatch"
+
+    def stage(self) -> Stage:
+        return Stage("dispatch-clues", (KINDS["clue"].topic,), self.guarded(self.handle_clue))
+
+    async def handle_clue(self, message: Any) -> None:
+        """Turn a clue into an ASSIGNMENT to the party competent for its matter."""
+        clue = await self.serde.decode("clue", message.value, self.catalogue())
+        assert isinstance(clue, Clue)  # noqa: S101
+        matter = self.reference().matters.get(clue.matter_code)
+        if matter is None:
+            await self.dead_letter(
+                message,
+                "route",
+                "UnknownMatter",
+                f"clue {clue.record_id}: matter {clue.matter_code} is not in the matter "
+                "catalogue, so the hub cannot tell who handles it; fix the matter code and "
+                "publish the clue again",
+            )
+            return
+        target = clue.street if matter.delegated_to_street else matter.department
+        if target == clue.source_party:
+            log.debug("clue %s: %s handles its own clue; no order", clue.record_id, target)
+            return
+        order = assignment_of(clue, target, matter.name)
+        value = await self.serde.encode("order", order)
+        headers = HubHeaders(kind="order", trace_id=clue.trace_id).to_kafka()
+        await self.out.send(KINDS["order"].topic, str(order.order_id).encode(), value, headers)
