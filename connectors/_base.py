@@ -26,7 +26,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from hub.errors import HubError
 from hub.wire import CONNECTOR_HEADER, NATIVE_KIND_HEADER
 
 POSITION_HEADER = "hub.source.position"
@@ -78,8 +80,32 @@ class OutRecord:
 Emit = Callable[[RawRecord], Awaitable[None]]
 
 
+class DeliveryRefused(HubError):
+    """A sink's party refused a record for good (a webhook's 4xx): the runner parks it in
+    the DLQ and goes on with the next; replayed to its inbox once the party takes it."""
+
+    retriable = False
+
+    def __init__(self, record: OutRecord, status: int, body: str) -> None:
+        self.record = record
+        self.status = status
+        super().__init__(
+            f"the party refused record {record.record_id} ({record.kind}) with HTTP {status}: "
+            f"{body[:300]}"
+        )
+
+
 class Source(ABC):
     """Brings a party's native records in (HTTP poll, file drop)."""
+
+    key_field: str | None = None
+    """Set by the runner before `run`: the native record's id field (its mapping spec's
+    ``source_id``). Key each record by it, so every version of one record lands in one
+    raw partition, in order."""
+
+    def status(self) -> dict[str, Any]:
+        """What the runner adds to the connector's stored status (counts, last error)."""
+        return {}
 
     @abstractmethod
     async def run(self, emit: Emit) -> None:
@@ -98,6 +124,20 @@ class Source(ABC):
 
 class Sink(ABC):
     """Delivers canonical records to a party in its own format (webhook)."""
+
+    on_failure: Callable[[], Awaitable[None]] | None = None
+    """Set by the runner: await it after a failed delivery attempt (it reports status)."""
+
+    def status(self) -> dict[str, Any]:
+        """What the runner adds to the connector's stored status: ``delivered``,
+        ``consecutive_failures`` (above 0: the connector shows as failing), ``circuit``,
+        ``last_error``, ``last_success``, as far as the sink knows them."""
+        return {}
+
+    def stop(self) -> None:
+        """Called on shutdown, before `close`: a delivery waiting for a party that is
+        down gives up at once (the record stays in the inbox, delivered after restart)."""
+        return None
 
     @abstractmethod
     async def setup(self) -> None:

@@ -28,85 +28,44 @@ specification (every field has a description and a default where one makes sense
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from connectors._webhook import WebhookSettings
+from connectors._registry import TRANSPORTS
 from hub._yaml import load_model
 from hub.errors import ConfigError
 from hub.reference import Registry
 
 
-class _Common(BaseModel):
+class ConnectorSpec(BaseModel):
+    """What every connector entry has; each transport's model adds its own fields
+    (`connectors._registry`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,60}$", description="unique connector name")
     party: str = Field(description="the party this connector serves (parties.yaml id)")
+    type: str = Field(description="the transport (a registered kind)")
 
 
-class WebhookConnector(_Common, WebhookSettings):
-    """Delivers the party's inbox ``out.<party>.v1`` to its HTTP endpoint (HTTP push)."""
-
-    type: Literal["webhook"] = Field(description="HTTP push to the party")
-    batch_size: int = Field(default=100, ge=1, le=5000, description="records per batch")
+ConnectorConfig = ConnectorSpec  # any registered transport's configuration
 
 
-class PollConnector(_Common):
-    """Polls the party's HTTP API with a cursor kept in Kafka (HTTP poll)."""
-
-    type: Literal["http-poll"] = Field(description="HTTP poll of the party's API")
-    url: HttpUrl = Field(description="GET endpoint answering {records: [...], next_cursor}")
-    native_kind: str = Field(description="native kind of the records (a mapping spec)")
-    interval_seconds: float = Field(default=30.0, gt=0, description="pause between polls")
-    cursor_param: str = Field(default="cursor", description="query parameter of the cursor")
-    records_field: str = Field(default="records", description="answer field with the records")
-    cursor_field: str = Field(default="next_cursor", description="answer field: next cursor")
-    token_file: str | None = Field(
-        default=None, description="file with a bearer token for the party's API"
+def _file_model() -> type[BaseModel]:
+    """The connectors file as the registered transports' models allow it."""
+    models = tuple(transport.config for transport in TRANSPORTS.values())
+    entry = Annotated[Union[models], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
+    return create_model(
+        "ConnectorsFile",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        connectors=(list[entry], Field(default_factory=list)),
     )
-    timeout_seconds: float = Field(default=10.0, gt=0, description="per request")
-
-
-class FileDropConnector(_Common):
-    """Imports CSV, JSON or JSON-lines files dropped into a folder, each file once."""
-
-    type: Literal["file-drop"] = Field(description="file drop (exchange platform batches)")
-    directory: Path = Field(description="folder the party's files arrive in")
-    native_kind: str = Field(description="native kind of the rows (a mapping spec)")
-    pattern: str = Field(default="*", description="glob of the files to import")
-    encoding: str = Field(default="utf-8", description="text encoding of the files")
-    csv_delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV")
-    interval_seconds: float = Field(default=5.0, gt=0, description="how often to look")
-    settle_seconds: float = Field(
-        default=2.0, ge=0, description="a file must be unchanged this long (still copying?)"
-    )
-
-
-class KafkaConnector(_Common):
-    """The party produces ``raw.<party>.v1`` and consumes ``out.<party>.v1`` itself;
-    nothing runs in the hub (its principal's ACLs cover those two topics)."""
-
-    type: Literal["kafka"] = Field(description="direct Kafka")
-
-
-ConnectorConfig = Annotated[
-    WebhookConnector | PollConnector | FileDropConnector | KafkaConnector,
-    Field(discriminator="type"),
-]
-
-
-class ConnectorsFile(BaseModel):
-    """The connectors file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    connectors: list[ConnectorConfig] = Field(default_factory=list)
 
 
 def load_connectors(path: Path, parties: Registry) -> list[ConnectorConfig]:
     """Read and check the connectors file; ConfigError naming the entry when wrong."""
-    loaded = load_model(path, ConnectorsFile, empty={})
+    loaded: Any = load_model(path, _file_model(), empty={})
     names: set[str] = set()
     for index, connector in enumerate(loaded.connectors):
         if connector.name in names:
@@ -122,3 +81,4 @@ def load_connectors(path: Path, parties: Registry) -> list[ConnectorConfig]:
                 "party with raw and inbox topics; see `hub parties`"
             )
     return list(loaded.connectors)
+

@@ -19,29 +19,23 @@ import asyncio
 import json
 import logging
 import time
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from connectors._base import OutRecord, RawRecord, Sink, Source
-from connectors._config import (
-    ConnectorConfig,
-    FileDropConnector,
-    KafkaConnector,
-    PollConnector,
-    WebhookConnector,
-)
-from connectors._sources import FileDropSource, HttpPollSource
-from connectors._webhook import DeliveryRefused, WebhookSink
-from hub.errors import HubError, RecordError
+from connectors._base import DeliveryRefused, OutRecord, RawRecord, Sink, Source
+from connectors._config import ConnectorConfig
+from connectors._registry import Runtime, transport_of
+from hub.errors import HubError, KafkaUnavailableError, RecordError
 from hub.mapping import MappingError, SpecCatalogue
 from hub.reference import Registry
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
 from hub.wire import (
+    ConnectorState,
+    Emitter,
     HubHeaders,
     ProducerEmitter,
     StateStore,
@@ -58,15 +52,6 @@ STATUS_SECONDS = 5.0
 PAUSE_CHECK_SECONDS = 2.0
 
 
-def _read_secret(path: str | None) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return Path(path).read_bytes().strip()
-    except OSError as exc:
-        raise HubError(f"cannot read the secret file {path}: {exc.strerror}") from None
-
-
 class ConnectorRunner:
     """One connector instance: its task, its status, its pause switch."""
 
@@ -74,8 +59,8 @@ class ConnectorRunner:
         self,
         config: ConnectorConfig,
         settings: HubSettings,
-        state: StateStore,
-        producer: AIOKafkaProducer,
+        state: ConnectorState,
+        out: Emitter,
         serde: AvroSerde,
         catalogue: SpecCatalogue,
         parties: Registry,
@@ -86,12 +71,14 @@ class ConnectorRunner:
         self.config = config
         self.settings = settings
         self.state = state
-        self.producer = producer
+        self.out = out  # raw records and DLQ entries
         self.serde = serde
         self.catalogue = catalogue
         self.party = parties.get(config.party)
         self.sink = sink
         self.source = source
+        self.transport = transport_of(config)
+        self.runtime = Runtime(state)
         self.status: dict[str, Any] = {"state": "starting", "consecutive_failures": 0}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -110,7 +97,7 @@ class ConnectorRunner:
         self._stopping.set()
         if self.source is not None:
             await self.source.stop()
-        if isinstance(self.sink, WebhookSink):
+        if self.sink is not None:
             self.sink.stop()  # a delivery waiting for a party that is down gives up now
         if self._task is not None:
             try:
@@ -120,17 +107,12 @@ class ConnectorRunner:
         await self._report("stopped", force=True)
 
     async def _report(self, state: str, force: bool = False, **extra: Any) -> None:
-        if isinstance(self.sink, WebhookSink):
-            stats = self.sink.stats
-            self.status["circuit"] = self.sink.breaker.state
-            self.status["delivered"] = stats.delivered
-            self.status["consecutive_failures"] = stats.consecutive_failures
-            if stats.last_error:
-                self.status["last_error"] = stats.last_error
-            if stats.last_success:
-                self.status["last_success"] = stats.last_success
-            if stats.consecutive_failures and state == "running":
+        if self.sink is not None:
+            self.status.update(self.sink.status())
+            if self.status.get("consecutive_failures") and state == "running":
                 state = "failing"
+        if self.source is not None:
+            self.status.update(self.source.status())
         changed = self.status.get("state") != state
         self.status.update(state=state, at=time.time(), type=self.config.type, **extra)
         if force or changed or time.monotonic() - self._last_status >= STATUS_SECONDS:
@@ -155,12 +137,12 @@ class ConnectorRunner:
                 await self._wait_while_paused()
                 if self._stopping.is_set():
                     break
-                if isinstance(self.config, WebhookConnector):
-                    await self._run_sink(self.config)
-                elif isinstance(self.config, (PollConnector, FileDropConnector)):
-                    await self._run_source(self.config)
-                else:
-                    assert isinstance(self.config, KafkaConnector)  # noqa: S101
+                role = self.transport.role
+                if role == "sink":
+                    await self._run_sink()
+                elif role == "source":
+                    await self._run_source()
+                else:  # the party's own clients speak Kafka: nothing runs here
                     await self._report("direct", force=True)
                     await self._stopping.wait()
                 delay = 1.0
@@ -188,32 +170,30 @@ class ConnectorRunner:
 
     async def _emit(self, record: RawRecord) -> None:
         try:
-            await self.producer.send_and_wait(
-                raw_topic(record.party),
-                key=record.key,
-                value=record.payload,
-                headers=record.kafka_headers(self.name),
+            await self.out.send(
+                raw_topic(record.party), record.key, record.payload,
+                record.kafka_headers(self.name),
             )
-        except KafkaError as exc:
-            raise HubError(f"could not write to {raw_topic(record.party)}: {exc}") from None
+        except (KafkaError, KafkaUnavailableError) as exc:
+            # retriable: the runner backs off and runs the source again from its last
+            # stored position, so the record is read and written again
+            raise KafkaUnavailableError(
+                f"could not write to {raw_topic(record.party)}: {exc}"
+            ) from None
         self.status["emitted"] = self.status.get("emitted", 0) + 1
         self.status["last_success"] = time.time()
         self.status["consecutive_failures"] = 0
         await self._report("running")
 
-    async def _run_source(self, config: PollConnector | FileDropConnector) -> None:
-        spec = self.catalogue.inbound(self.party, config.native_kind)
-        key_field = spec.source_id if spec is not None else None
+    async def _run_source(self) -> None:
+        native_kind = getattr(self.config, "native_kind", None)
+        spec = self.catalogue.inbound(self.party, native_kind) if native_kind else None
         if self.source is None:
-            if isinstance(config, PollConnector):
-                token = _read_secret(config.token_file)
-                self.source = HttpPollSource(
-                    config, self.state, token=token.decode() if token else None
-                )
-            else:
-                self.source = FileDropSource(config, self.state)
-        if isinstance(self.source, (HttpPollSource, FileDropSource)):
-            self.source.key_field = key_field  # one native record, one raw partition: in order
+            built = self.transport.build(self.config, self.runtime)
+            assert isinstance(built, Source)  # noqa: S101 - a source transport builds one
+            self.source = built
+        # one native record, one raw partition: its versions stay in order
+        self.source.key_field = spec.source_id if spec is not None else None
         await self._report("running", force=True)
         source = self.source
         watcher = asyncio.create_task(self._stop_source_when_paused(source))
@@ -234,13 +214,14 @@ class ConnectorRunner:
 
     # ------------------------------------------------------------------ sink
 
-    async def _run_sink(self, config: WebhookConnector) -> None:
+    async def _run_sink(self) -> None:
+        config = self.config
+        batch_size = int(getattr(config, "batch_size", 100))
         if self.sink is None:
-            self.sink = WebhookSink(
-                config, secret=_read_secret(config.secret_file), party=config.party
-            )
-        if isinstance(self.sink, WebhookSink):
-            self.sink.on_failure = lambda: self._report("failing")
+            built = self.transport.build(config, self.runtime)
+            assert isinstance(built, Sink)  # noqa: S101 - a sink transport builds one
+            self.sink = built
+        self.sink.on_failure = lambda: self._report("failing")
         await self.sink.setup()
         topic = inbox_topic(config.party)
         consumer = AIOKafkaConsumer(
@@ -262,7 +243,7 @@ class ConnectorRunner:
                     checked = time.monotonic()
                     if await self.state.paused(self.name):
                         return  # _run waits while paused, then starts again from the commit
-                batches = await consumer.getmany(timeout_ms=1000, max_records=config.batch_size)
+                batches = await consumer.getmany(timeout_ms=1000, max_records=batch_size)
                 for tp, messages in batches.items():
                     records = [r for r in [await self._render(m) for m in messages] if r]
                     await self._write(records)
@@ -337,7 +318,7 @@ class ConnectorRunner:
 
     async def _dead_letter_in(self, message: Any, reason: str, detail: str) -> None:
         await dead_letter(
-            ProducerEmitter(self.producer), message, "render", reason, detail,
+            self.out, message, "render", reason, detail,
             connector=self.name.encode(), limit=self.settings.kafka_record_limit,
         )
 
@@ -355,7 +336,7 @@ class ConnectorRunner:
             headers=list(record.source_headers),
         )
         await dead_letter(
-            ProducerEmitter(self.producer), source, stage, reason, detail,
+            self.out, source, stage, reason, detail,
             connector=self.name.encode(), limit=self.settings.kafka_record_limit,
         )
 
@@ -391,7 +372,7 @@ class ConnectorService:
                 config,
                 self.settings,
                 self.state,
-                self.producer,
+                ProducerEmitter(self.producer),
                 self.serde,
                 self.catalogue,
                 self.parties,

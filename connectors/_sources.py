@@ -14,17 +14,51 @@ import io
 import json
 import logging
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import aiohttp
+from pydantic import Field, HttpUrl
 
 from connectors._base import Emit, RawRecord, Source
-from connectors._config import FileDropConnector, PollConnector
+from connectors._config import ConnectorSpec
+from connectors._registry import Runtime, Transport, register
 from hub.errors import HubError
-from hub.wire import CHARSET_HEADER, StateStore
+from hub.wire import CHARSET_HEADER, ConnectorState
 
 log = logging.getLogger(__name__)
 
+
+
+class PollConnector(ConnectorSpec):
+    """Polls the party's HTTP API with a cursor kept in Kafka (HTTP poll)."""
+
+    type: Literal["http-poll"] = Field(description="HTTP poll of the party's API")
+    url: HttpUrl = Field(description="GET endpoint answering {records: [...], next_cursor}")
+    native_kind: str = Field(description="native kind of the records (a mapping spec)")
+    interval_seconds: float = Field(default=30.0, gt=0, description="pause between polls")
+    cursor_param: str = Field(default="cursor", description="query parameter of the cursor")
+    records_field: str = Field(default="records", description="answer field with the records")
+    cursor_field: str = Field(default="next_cursor", description="answer field: next cursor")
+    token_file: str | None = Field(
+        default=None, description="file with a bearer token for the party's API"
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, description="per request")
+
+
+class FileDropConnector(ConnectorSpec):
+    """Imports CSV, JSON or JSON-lines files dropped into a folder, each file once."""
+
+    type: Literal["file-drop"] = Field(description="file drop (exchange platform batches)")
+    directory: Path = Field(description="folder the party's files arrive in")
+    native_kind: str = Field(description="native kind of the rows (a mapping spec)")
+    pattern: str = Field(default="*", description="glob of the files to import")
+    encoding: str = Field(default="utf-8", description="text encoding of the files")
+    csv_delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV")
+    interval_seconds: float = Field(default=5.0, gt=0, description="how often to look")
+    settle_seconds: float = Field(
+        default=2.0, ge=0, description="a file must be unchanged this long (still copying?)"
+    )
 
 
 def _key(record: Any, key_field: str | None) -> bytes | None:
@@ -50,7 +84,7 @@ class HttpPollSource(Source):
     def __init__(
         self,
         config: PollConnector,
-        state: StateStore,
+        state: ConnectorState,
         session: aiohttp.ClientSession | None = None,
         token: str | None = None,
     ) -> None:
@@ -144,7 +178,7 @@ class FileDropSource(Source):
     the rule it breaks, and the rest of the file goes on.
     """
 
-    def __init__(self, config: FileDropConnector, state: StateStore) -> None:
+    def __init__(self, config: FileDropConnector, state: ConnectorState) -> None:
         self.config = config
         self.state = state
         self._stopping = asyncio.Event()
@@ -279,3 +313,15 @@ class FileDropSource(Source):
             record = dict(zip(header, cells, strict=True))
             rows.append((f"{name}:{n}", json.dumps(record, ensure_ascii=False).encode(), "utf-8"))
         return rows
+
+
+def _poll(config: PollConnector, runtime: Runtime) -> HttpPollSource:
+    token = runtime.secret(config.token_file)
+    return HttpPollSource(config, runtime.state, token=token.decode() if token else None)
+
+
+register(Transport("http-poll", PollConnector, "source", _poll, lambda c: c.native_kind))
+register(Transport(
+    "file-drop", FileDropConnector, "source",
+    lambda c, runtime: FileDropSource(c, runtime.state), lambda c: c.native_kind,
+))

@@ -28,33 +28,22 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from connectors._base import OutRecord, Sink
+from connectors._base import DeliveryRefused, OutRecord, Sink
+from connectors._config import ConnectorSpec
+from connectors._registry import Transport, register
 from hub.errors import HubError
 from hub.logs import traced
 from hub.metrics import DELIVERY, DELIVERY_FAILURES
+from hub.wire import inbox_topic
 
 log = logging.getLogger(__name__)
 
 RETRIABLE_STATUS = frozenset({408, 425, 429})
-
-
-class DeliveryRefused(HubError):
-    """The party answered 4xx to a record: it will never take it as it is."""
-
-    retriable = False
-
-    def __init__(self, record: OutRecord, status: int, body: str) -> None:
-        self.record = record
-        self.status = status
-        super().__init__(
-            f"the party refused record {record.record_id} ({record.kind}) with HTTP {status}: "
-            f"{body[:300]}"
-        )
 
 
 class WebhookSettings(BaseModel):
@@ -166,6 +155,19 @@ class WebhookSink(Sink):
         """Make a delivery that is waiting for the party give up at once (shutdown)."""
         self._stopping.set()
 
+    def status(self) -> dict[str, Any]:
+        stats = self.stats
+        status: dict[str, Any] = {
+            "circuit": self.breaker.state,
+            "delivered": stats.delivered,
+            "consecutive_failures": stats.consecutive_failures,
+        }
+        if stats.last_error:
+            status["last_error"] = stats.last_error
+        if stats.last_success:
+            status["last_success"] = stats.last_success
+        return status
+
     async def close(self) -> None:
         self._stopping.set()
         if self._session is not None and self._own_session:
@@ -255,3 +257,17 @@ class WebhookSink(Sink):
         if status >= 500 or status in RETRIABLE_STATUS:
             return f"HTTP {status}: {text[:200]}"
         raise DeliveryRefused(record, status, text)
+
+
+class WebhookConnector(ConnectorSpec, WebhookSettings):
+    """Delivers the party's inbox ``out.<party>.v1`` to its HTTP endpoint (HTTP push)."""
+
+    type: Literal["webhook"] = Field(description="HTTP push to the party")
+    batch_size: int = Field(default=100, ge=1, le=5000, description="records per batch")
+
+
+register(Transport(
+    "webhook", WebhookConnector, "sink",
+    lambda c, runtime: WebhookSink(c, secret=runtime.secret(c.secret_file), party=c.party),
+    lambda c: f"{inbox_topic(c.party)} -> {c.url}",
+))

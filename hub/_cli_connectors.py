@@ -27,12 +27,10 @@ def _configs(settings: HubSettings) -> list[Any]:
 
 def cmd_connectors_list(settings: HubSettings, args: argparse.Namespace) -> int:
     """Print each configured connector: name, party, type and what it carries."""
-    from hub.wire import inbox_topic
+    from connectors import transport_of
 
     for config in _configs(settings):
-        detail = getattr(config, "native_kind", None) or (
-            f"{inbox_topic(config.party)} -> {config.url}" if config.type == "webhook" else ""
-        )
+        detail = transport_of(config).carries(config)
         print(f"{config.name:<28} {config.party:<18} {config.type:<10} {detail}")
     return 0
 

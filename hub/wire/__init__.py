@@ -56,7 +56,7 @@ from hub.wire._http import (
     encode_cursor,
 )
 from hub.wire._offsets import KafkaView, read_kafka_view
-from hub.wire._state import StateStore, read_state
+from hub.wire._state import ConnectorState, MemoryState, StateStore, read_state
 from hub.wire._topics import (
     AUDIT_TOPIC,
     CONNECTOR_STATE_TOPIC,
@@ -84,6 +84,8 @@ __all__ = [
     "SCHEMAS_TOPIC",
     "SOURCE_PARTY_HEADER",
     "StateStore",
+    "ConnectorState",
+    "MemoryState",
     "TRACE_HEADER",
     "Emitter",
     "HubHeaders",

@@ -16,7 +16,7 @@ The store reads the topic from the start once, then keeps it up to date by taili
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -98,6 +98,53 @@ class StateStore:
         return bool(control.get("paused"))
 
 
+class ConnectorState(Protocol):
+    """What connectors keep their positions, status and controls in: `StateStore` on
+    Kafka, or `MemoryState` in broker-free tests."""
+
+    def get(self, connector: str, entry: str) -> dict[str, Any] | None: ...
+
+    def entries_of(self, connector: str, prefix: str = "") -> dict[str, dict[str, Any]]: ...
+
+    async def put(self, connector: str, entry: str, value: dict[str, Any] | None) -> None: ...
+
+    async def paused(self, connector: str) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class MemoryState:
+    """Connector state in a dict: what `StateStore` keeps, without Kafka."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, Any]] = {}
+
+    def get(self, connector: str, entry: str) -> dict[str, Any] | None:
+        return self.entries.get(f"{connector}/{entry}")
+
+    def entries_of(self, connector: str, prefix: str = "") -> dict[str, dict[str, Any]]:
+        start = f"{connector}/{prefix}"
+        return {k[len(connector) + 1 :]: v for k, v in self.entries.items() if k.startswith(start)}
+
+    async def put(self, connector: str, entry: str, value: dict[str, Any] | None) -> None:
+        key = f"{connector}/{entry}"
+        if value is None:
+            self.entries.pop(key, None)
+        else:
+            self.entries[key] = json.loads(json.dumps(value))  # as stored: JSON
+
+    async def paused(self, connector: str) -> bool:
+        return bool((self.get(connector, "control") or {}).get("paused"))
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
 async def read_state(settings: HubSettings) -> StateStore:
     """A started store with everything read (for the CLI); stop it when done."""
     store = StateStore(settings)
@@ -105,4 +152,4 @@ async def read_state(settings: HubSettings) -> StateStore:
     return store
 
 
-__all__ = ["CONNECTOR_STATE_TOPIC", "StateStore", "read_state"]
+__all__ = ["CONNECTOR_STATE_TOPIC", "ConnectorState", "MemoryState", "StateStore", "read_state"]

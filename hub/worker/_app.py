@@ -15,8 +15,7 @@ import faust.app
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from connectors import ConnectorService, load_connectors
-from connectors._config import WebhookConnector
+from connectors import ConnectorService, load_connectors, transport_of
 from hub.catalogue import load_reference
 from hub.dispatch import Deadlines, load_deadline_policy
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
@@ -209,7 +208,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         groups += [
             f"{settings.app_id}-connector-{c.name}"
             for c in configs
-            if isinstance(c, WebhookConnector)
+            if transport_of(c).role == "sink"
         ]
         connectors = ConnectorService(
             configs, settings, serde, catalogue, reference().parties

@@ -330,7 +330,7 @@ class Harness:
             config,
             self.settings,
             state or await self.state(),
-            self.kit.producer,
+            ProducerEmitter(self.kit.producer),
             self.kit.serde,
             self.kit.catalogue,
             self.kit.parties,
