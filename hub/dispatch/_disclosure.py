@@ -7,7 +7,6 @@ with a natural person's name and ID number masked and no phone or address at all
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 
 from hub.records import (
     CaseStatus,
@@ -25,7 +24,9 @@ def disclosure_of(case: EnforcementCase) -> PenaltyDisclosure | None:
     """The disclosure of a decided case, or None while there is nothing to disclose.
 
     Its id derives from the case and the decision number, so a re-sent case, or the
-    same case moving on to EXECUTING and CLOSED, discloses the decision once.
+    same case moving on to EXECUTING and CLOSED, discloses the decision once; its times
+    are the decision's and the case's receipt, so a case processed again discloses the
+    same bytes (a reader never sees one id with two contents).
     """
     decision = case.decision
     if case.status not in DISCLOSED_STATUSES or decision is None:
@@ -37,7 +38,8 @@ def disclosure_of(case: EnforcementCase) -> PenaltyDisclosure | None:
             # source ids are ASCII; decision numbers are Chinese (武积执罚决字〔2026〕42号)
             "source_id": f"disclosure/{case.record_id}/"
             + hashlib.sha256(decision.decision_no.encode()).hexdigest()[:16],
-            "occurred_at": datetime.now(UTC),
+            "occurred_at": decision.decided_at,
+            "received_at": case.received_at,
             "trace_id": case.trace_id,
             "case_record_id": case.record_id,
             "case_no": case.case_no,

@@ -1,0 +1,223 @@
+"""The dispatch stages, broker-free: each record runs as the pipeline runs it (inside its
+`Outputs`, table changes applied after the record), its outputs go to a `MemoryEmitter`.
+What the parties rely on: an order reaches its recipients and only them; an event that
+fits is applied once and reaches everyone on the order, one that does not is parked
+with its rule; an event ahead of its order waits for it; a second return escalates; a
+clue becomes its ASSIGNMENT; a decided case is disclosed; a missed deadline is noticed
+once. Each is emitted again, byte for byte, when its record is processed again."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+import pytest
+
+from hub.dispatch import Deadlines, load_deadline_policy
+from hub.records import KINDS, OrderEvent
+from hub.reference import load_calendar, load_seed_reference
+from hub.registry import MemoryRegistry
+from hub.serde import AvroSerde
+from hub.settings import HubSettings
+from hub.stages import Assign, DeadlineSweep, Disclose, Lifecycle
+from hub.stream import Outputs, bind, unbind
+from hub.wire import DLQ_TOPIC, MemoryEmitter, header_of, inbox_topic
+from tests.samples import sample
+
+REFERENCE = load_seed_reference()
+ORDERS, EVENTS = KINDS["order"].topic, KINDS["order-event"].topic
+STREET, DEPT = "street-jiyuqiao", "dept-urban"
+
+
+class Everything:
+    """This worker owns every partition (`hub.stages.Ownership`)."""
+
+    def owned(self, topic: str) -> set[int]:
+        return set(range(6))
+
+    def owner(self, topic: str, partition: int) -> str | None:
+        return None
+
+    def behind(self, topic: str, partition: int) -> bool:
+        return False
+
+    def urls(self) -> list[str]:
+        return []
+
+
+async def process(handler: Callable[[Any], Awaitable[None]], message: Any) -> None:
+    """Run one record as the pipeline does: table writes held, applied after it."""
+    outputs = Outputs(message.partition)
+    token = bind(outputs)
+    try:
+        await handler(message)
+    finally:
+        unbind(token)
+    for write in outputs.writes.values():
+        write.table.apply(write.partition, write.key, write.value)
+
+
+@pytest.fixture
+def world() -> SimpleNamespace:
+    settings = HubSettings()
+    app = faust.App(f"stage-tests-{uuid.uuid4().hex[:6]}", broker="kafka://127.0.0.1:1",
+                    store="memory://")
+    out = MemoryEmitter()
+    serde = AvroSerde(MemoryRegistry())
+    deadlines = Deadlines(load_deadline_policy(settings.deadlines_file),
+                          load_calendar(settings.calendar_file))
+    lifecycle = Lifecycle(app, out, Everything(), serde, lambda: REFERENCE, 6, deadlines)
+    return SimpleNamespace(
+        app=app, out=out, serde=serde, lifecycle=lifecycle,
+        assign=Assign(out, serde, lambda: REFERENCE),
+        disclose=Disclose(out, serde, lambda: REFERENCE, app.conf.id, 6),
+        sweep=DeadlineSweep(app, out, serde, lifecycle),
+        offsets=iter(range(1_000_000)),
+    )
+
+
+async def _message(world: SimpleNamespace, kind: str, data: dict[str, Any]) -> Any:
+    record = KINDS[kind].model.model_validate({**data, "trace_id": "ab" * 16},
+                                              context={"reference": REFERENCE})
+    value = await world.serde.encode(kind, record)
+    return SimpleNamespace(
+        topic=KINDS[kind].topic, partition=0, offset=next(world.offsets),
+        key=KINDS[kind].key_of(record), value=value,
+        headers=[("hub.kind", kind.encode()), ("hub.trace_id", b"ab" * 16)],
+        timestamp=1_764_643_200_000,
+    ), record
+
+
+def _order(**changes: Any) -> dict[str, Any]:
+    return sample("order", source_id=f"WS-{uuid.uuid4().hex[:8]}", to_parties=[DEPT],
+                  **changes)
+
+
+def _event(order_id: str, event_type: str, actor: str = DEPT, **more: Any) -> dict[str, Any]:
+    return {**sample("order-event"), "source_party": actor, "actor_party": actor,
+            "source_id": f"EV-{uuid.uuid4().hex[:8]}", "order_id": order_id,
+            "event_type": event_type, **more}
+
+
+async def test_an_order_reaches_its_recipients_once_applied_and_again_when_reprocessed(
+    world: SimpleNamespace,
+) -> None:
+    handle = world.lifecycle.guarded(world.lifecycle.handle_order)
+    message, order = await _message(world, "order", _order())
+    await process(handle, message)
+    assert world.out.to(inbox_topic(DEPT)) == [(message.key, message.value,
+                                                world.out.to(inbox_topic(DEPT))[0][2])]
+    assert world.out.to(inbox_topic(STREET)) == []  # not the issuer's own inbox
+    stored = world.lifecycle.stored(str(order.order_id))
+    assert stored["state"] == "ISSUED" and stored["assessment"]
+
+    await process(handle, message)  # after a crash before the commit
+    assert len(world.out.to(inbox_topic(DEPT))) == 2  # delivered again, same bytes
+    assert world.lifecycle.stored(str(order.order_id)) == stored  # applied once
+
+
+async def test_an_event_that_fits_is_applied_and_one_that_does_not_is_parked(
+    world: SimpleNamespace,
+) -> None:
+    lifecycle = world.lifecycle
+    message, order = await _message(world, "order", _order())
+    await process(lifecycle.guarded(lifecycle.handle_order), message)
+    order_id = str(order.order_id)
+    early, _ = await _message(world, "order-event",
+                              _event(order_id, "FEEDBACK", comment="已处理"))
+    await process(lifecycle.guarded(lifecycle.handle_event), early)
+    ((_, parked, headers),) = world.out.to(DLQ_TOPIC)
+    assert parked == early.value
+    assert header_of(SimpleNamespace(headers=headers), "hub.error.stage") == b"lifecycle"
+
+    signed, _ = await _message(world, "order-event", _event(order_id, "SIGNED"))
+    await process(lifecycle.guarded(lifecycle.handle_event), signed)
+    assert lifecycle.stored(order_id)["state"] == "SIGNED"
+    assert [v for _, v, _ in world.out.to(inbox_topic(STREET))] == [signed.value]
+
+
+async def test_an_event_ahead_of_its_order_waits_for_it(world: SimpleNamespace) -> None:
+    lifecycle = world.lifecycle
+    message, order = await _message(world, "order", _order())
+    order_id = str(order.order_id)
+    signed, _ = await _message(world, "order-event", _event(order_id, "SIGNED"))
+    await process(lifecycle.guarded(lifecycle.handle_event), signed)
+    assert lifecycle.stored(order_id) is None and world.out.records == []
+    await process(lifecycle.guarded(lifecycle.handle_order), message)
+    assert lifecycle.stored(order_id)["state"] == "SIGNED"
+    assert world.out.to(DLQ_TOPIC) == []
+
+
+async def test_a_second_return_escalates_to_the_justice_bureau(world: SimpleNamespace) -> None:
+    lifecycle = world.lifecycle
+    message, order = await _message(world, "order", _order())
+    await process(lifecycle.guarded(lifecycle.handle_order), message)
+    order_id = str(order.order_id)
+    for step, actor, kind, extra in (
+        (1, DEPT, "RETURNED", {"reason": "不属于本部门职责"}),
+        (2, STREET, "REASSIGNED", {"reassign_to": ["dept-water"]}),
+        (3, "dept-water", "RETURNED", {"reason": "不属于本部门职责"}),
+    ):
+        event, _ = await _message(world, "order-event", _event(order_id, kind, actor, **extra))
+        await process(lifecycle.guarded(lifecycle.handle_event), event)
+        assert world.out.to(DLQ_TOPIC) == [], step
+    escalations = [await world.serde.decode("order-event", v)
+                   for _, v, _ in world.out.to(EVENTS)]
+    assert [e.event_type.value for e in escalations] == ["ESCALATED"]
+
+
+async def test_a_clue_becomes_its_assignment_and_an_unknown_matter_is_parked(
+    world: SimpleNamespace,
+) -> None:
+    handle = world.assign.guarded(world.assign.handle_clue)
+    clue = sample("clue", source_party=DEPT, source_id="CL-1", matter_code="URB-001")
+    message, record = await _message(world, "clue", clue)
+    await process(handle, message)
+    await process(handle, message)
+    (first, again) = world.out.to(ORDERS)
+    assert first == again  # the same order, byte for byte
+    order = await world.serde.decode("order", first[1])
+    assert order.order_type.value == "ASSIGNMENT" and order.subject_id == record.record_id
+
+    unknown, _ = await _message(world, "clue", {**clue, "source_id": "CL-2"})
+    unknown.value = await world.serde.encode(
+        "clue", record.model_copy(update={"matter_code": "ZZZ-999"}))
+    await process(handle, unknown)
+    ((_, parked, headers),) = world.out.to(DLQ_TOPIC)
+    assert parked == unknown.value  # refused by the catalogue when decoded, kept as sent
+    assert header_of(SimpleNamespace(headers=headers), "hub.error.class") == b"RecordInvalid"
+
+
+async def test_a_decided_case_is_disclosed_again_and_recorded_once(world: SimpleNamespace) -> None:
+    disclose = world.disclose
+    message, _ = await _message(world, "case", sample("case"))
+    await process(disclose.guarded(disclose.handle_case), message)
+    await process(disclose.guarded(disclose.handle_case), message)
+    published = world.out.to(KINDS["penalty"].topic)
+    assert len(published) == 2 and published[0] == published[1]
+    assert world.out.to(inbox_topic("bigdata")) == published
+    assert len(list(disclose.disclosed.items())) == 1
+
+
+async def test_a_missed_deadline_is_noticed_with_the_same_ids_each_sweep(
+    world: SimpleNamespace,
+) -> None:
+    past = datetime.now(UTC) - timedelta(hours=3)
+    message, order = await _message(world, "order", _order(
+        issued_at=past.isoformat(), occurred_at=past.isoformat(),
+        deadline=(past + timedelta(hours=1)).isoformat()))
+    await process(world.lifecycle.guarded(world.lifecycle.handle_order), message)
+    await world.sweep._sweep_deadlines()
+    first = [await world.serde.decode("order-event", v) for _, v, _ in world.out.to(EVENTS)]
+    await world.sweep._sweep_deadlines()
+    both = [await world.serde.decode("order-event", v) for _, v, _ in world.out.to(EVENTS)]
+    assert all(isinstance(n, OrderEvent) for n in both)
+    kinds = [n.event_type.value for n in first]
+    assert kinds and kinds[:2] == ["OVERDUE", "ESCALATED"] and len(kinds) % 2 == 0
+    again = both[len(first):]
+    # the same notices again, with the same ids: the lifecycle stage applies them once
+    assert [n.event_id for n in again] == [n.event_id for n in first]
