@@ -46,7 +46,7 @@ from hub.reference import Registry, load_parties
 from hub.registry import open_registry
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
-from hub.wire import StateStore, read_state, replay_target
+from hub.wire import ProducerEmitter, StateStore, read_state, replay_target
 from tests.conftest import ROOT
 from tests.samples import sample
 from tests.simulators.party import FailMode, PartySimulator
