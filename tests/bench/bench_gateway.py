@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,18 +29,13 @@ from typing import Any
 
 import aiohttp
 
+from tests.conftest import free_port
 from tests.samples import sample
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB = str(ROOT / ".venv" / "bin" / "hub")
 KAFKA_SH = str(ROOT / "deploy" / "kafka" / "kafka.sh")
 BENCH_PORT = "29392"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -156,7 +150,7 @@ def main() -> None:
     if own_broker:
         subprocess.run([KAFKA_SH, "reset", "--port", BENCH_PORT], check=True, capture_output=True)
         subprocess.run([KAFKA_SH, "start", "--port", BENCH_PORT], check=True)
-    hub_port, noop_port = _free_port(), _free_port()
+    hub_port, noop_port = free_port(), free_port()
     env = {
         **os.environ,
         "HUB_KAFKA_BOOTSTRAP": bootstrap,

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.http import TokenStore
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
 KAFKA_SH = ROOT / "deploy" / "kafka" / "kafka.sh"
@@ -37,12 +36,6 @@ STREETS = ["street-jiyuqiao", "street-yangyuan", "street-xujiapeng", "street-lia
 STORY = [("SIGNED", {}), ("REPORTED", {}), ("FEEDBACK", {"comment": "已核查处理，现场已恢复"})]
 POISON = "fault.poison"  # the header of records a case sends bad on purpose
 MATTER = "URB-001"  # delegated to streets: a department's clue becomes an ASSIGNMENT
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def progress(text: str) -> None:

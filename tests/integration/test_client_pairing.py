@@ -8,7 +8,6 @@ all work against the broker that deploy/kafka/pom.xml pins.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient
+
+from tests.conftest import free_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -80,12 +81,6 @@ async def test_aiokafka_idempotent_producer_and_group_consumer(
     assert sorted(received) == sorted(f"v{i}".encode() for i in range(50))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_faust_agent_consumes_produces_and_writes_its_changelog(
     kafka_bootstrap: str, unique_name: Callable[[str], str], tmp_path: Path
 ) -> None:
@@ -98,7 +93,7 @@ def test_faust_agent_consumes_produces_and_writes_its_changelog(
         "APP_ID": app_id,
         "SRC": src,
         "DST": dst,
-        "WEB_PORT": str(_free_port()),
+        "WEB_PORT": str(free_port()),
         "DATADIR": str(tmp_path / "faust"),
     }
     log = tmp_path / "faust.log"

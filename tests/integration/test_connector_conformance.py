@@ -31,20 +31,21 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from connectors import ConnectorRunner
-from tests.integration.test_connectors import (
-    Harness,
+from tests.integration.conftest import (
+    ConnectorHarness,
     Kit,
     TopicWatch,
+    Worker,
     clue_id,
     eventually,
     header,
+    hub_worker,
     open_kit,
     order_event,
     start_group_at_end,
     street_order,
     urban_case,
 )
-from tests.integration.test_normalise import Worker, hub_worker
 from tests.simulators.party import FailMode, PartySimulator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="module")]
@@ -63,7 +64,7 @@ class Transport(ABC):
     kind = ""
     unit = 1  # records a restart may deliver again (a page, a file, a batch)
 
-    def __init__(self, harness: Harness, marker: str) -> None:
+    def __init__(self, harness: ConnectorHarness, marker: str) -> None:
         self.harness = harness
         self.marker = marker
         self.name = harness.name()
@@ -319,7 +320,7 @@ class KafkaTransport(SourceTransport):
     kind = "kafka"
     unit = 0
 
-    def __init__(self, harness: Harness, marker: str) -> None:
+    def __init__(self, harness: ConnectorHarness, marker: str) -> None:
         super().__init__(harness, marker)
         self.producer: AIOKafkaProducer | None = None
         self.pending: list[Any] = []  # written while the party's producer is down
@@ -505,7 +506,7 @@ async def transport(
 ) -> AsyncIterator[Transport]:
     if request.param != "webhook":
         request.getfixturevalue("worker")
-    harness = Harness(kit, unique_name("cf"), tmp_path)
+    harness = ConnectorHarness(kit, unique_name("cf"), tmp_path)
     made = TRANSPORTS[request.param](harness, f"CF{uuid.uuid4().hex[:8]}")
     try:
         await made.open()

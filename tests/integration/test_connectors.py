@@ -12,7 +12,7 @@ shipped mapping specs and parties) and plays the party with `PartySimulator`:
   after a restart), unreadable rows are passed on as they are;
 - pause and resume through the control entry.
 
-The helpers at the top (`Kit`, `Harness`, `TopicWatch`, the record builders) are reused
+The helpers at the top (`Kit`, `ConnectorHarness`, `TopicWatch`, the record builders) are reused
 by ``test_connector_conformance.py``.
 """
 
@@ -23,270 +23,46 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from connectors import (
     ConnectorRunner,
-    FileDropConnector,
-    KafkaConnector,
-    PollConnector,
     WebhookConnector,
 )
-from hub.mapping import SpecCatalogue, load_catalogue
-from hub.records import derive_record_id, validate
-from hub.reference import Registry, load_parties
-from hub.registry import open_registry
-from hub.serde import AvroSerde
-from hub.settings import HubSettings
-from hub.wire import ProducerEmitter, StateStore, read_state, replay_target
+from hub.wire import replay_target
 from tests.conftest import ROOT
-from tests.samples import sample
+from tests.integration.conftest import (
+    ConnectorHarness,
+    Kit,
+    T,
+    TopicWatch,
+    eventually,
+    header,
+    open_kit,
+    order_event,
+    start_group_at_end,
+    street_order,
+    urban_case,
+)
 from tests.simulators.party import FailMode, PartySimulator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="module")]
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
 DLQ = "hub.dlq.v1"
-T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-async def eventually(
-    check: Callable[[], T | None | Awaitable[T | None]],
-    what: str,
-    within: float = 20.0,
-    every: float = 0.1,
-) -> T:
-    """The first truthy value of check() (sync or async) within `within` seconds, else fail."""
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
-        await asyncio.sleep(every)
-
-
-def header(record: ConsumerRecord, name: str) -> bytes | None:
-    for key, value in record.headers or ():
-        if key == name:
-            return bytes(value)
-    return None
-
-
-async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
-    """Every partition of topic."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-    finally:
-        await consumer.stop()
-
-
-class TopicWatch:
-    """Reads what is written to a topic after the watch was opened (all partitions)."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.records: list[ConsumerRecord] = []
-        self._consumer: AIOKafkaConsumer | None = None
-
-    async def __aenter__(self) -> TopicWatch:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
-        )
-        await consumer.start()
-        self._consumer = consumer
-        partitions = await partitions_of(self.bootstrap, self.topic)
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            consumer.seek(tp, ends[tp])
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-
-    async def read(self, seconds: float) -> list[ConsumerRecord]:
-        """Read for seconds; everything read so far."""
-        assert self._consumer is not None
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            batches = await self._consumer.getmany(timeout_ms=200)
-            for messages in batches.values():
-                self.records.extend(messages)
-        return self.records
-
-    async def collect(
-        self,
-        count: int,
-        predicate: Callable[[ConsumerRecord], bool] = lambda _: True,
-        within: float = 30.0,
-    ) -> list[ConsumerRecord]:
-        """The records matching predicate, once there are at least count of them."""
-        assert self._consumer is not None
-        deadline = time.monotonic() + within
-        while True:
-            matched = [r for r in self.records if predicate(r)]
-            if len(matched) >= count:
-                return matched
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{self.topic}: {len(matched)} of {count} expected records after "
-                    f"{within:.0f} s ({len(self.records)} read)"
-                )
-            batches = await self._consumer.getmany(timeout_ms=300)
-            for messages in batches.values():
-                self.records.extend(messages)
-
-
-async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
-    """Commit the end offsets of topic for group, so a new sink sees only new records
-    (the inbox topics are shared by every test of the session)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = await partitions_of(bootstrap, topic)
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit({tp: ends[tp] for tp in partitions})
-    finally:
-        await consumer.stop()
-
-
-def urban_case(case_no: str, street: str = "杨园街道", **changes: Any) -> dict[str, Any]:
-    """A native 数字城管案件 (the sample of connectors/department/mappings/urban-case.yaml)."""
-    record = {
-        "案件编号": case_no,
-        "上报时间": "2026-11-25 09:30:15",
-        "案件来源": "监督员上报",
-        "大类": "05",
-        "小类": "02",
-        "所属街道": street,
-        "地址": "和平大道388号",
-        "经度": "114.31",
-        "纬度": "30.57",
-        "问题描述": "商户店外经营占用人行道",
-        "举报人": "",
-        "联系电话": "",
-    }
-    record.update(changes)
-    return record
-
-
-def clue_id(case_no: str) -> str:
-    """The record id the hub gives the clue of dept-urban's case case_no."""
-    return str(derive_record_id("dept-urban", case_no))
-
-
-def street_order(street: str, marker: str, n: int) -> Any:
-    """A canonical ASSIGNMENT order from dept-urban to street."""
-    return validate(
-        "order",
-        sample(
-            "order",
-            source_party="dept-urban",
-            source_id=f"{marker}-{n:04d}",
-            from_party="dept-urban",
-            to_parties=[street],
-            order_type="ASSIGNMENT",
-            description=f"派单 {marker} #{n}",
-        ),
-    )
-
-
-def order_event(street: str, order: Any, marker: str, n: int, event_type: str) -> Any:
-    return validate(
-        "order-event",
-        sample(
-            "order-event",
-            source_party=street,
-            actor_party=street,
-            source_id=f"{marker}-ev-{n:04d}",
-            order_id=str(order.order_id),
-            event_type=event_type,
-            reason=None,
-        ),
-    )
-
-
 def idempotency_key(record: Any, kind: str) -> str:
     return f"{record.record_id}:{kind}"
-
-
-class Kit:
-    """What every runner of the module shares: registry, serde, producer, specs, parties."""
-
-    def __init__(
-        self,
-        bootstrap: str,
-        serde: AvroSerde,
-        producer: AIOKafkaProducer,
-        catalogue: SpecCatalogue,
-        parties: Registry,
-    ) -> None:
-        self.bootstrap = bootstrap
-        self.serde = serde
-        self.producer = producer
-        self.catalogue = catalogue
-        self.parties = parties
-
-    async def write_inbox(self, party: str, records: Iterable[tuple[str, Any, bytes]]) -> None:
-        """Write canonical (kind, record, key) into out.<party>.v1 as the hub does."""
-        sent = []
-        for kind, record, key in records:
-            value = await self.serde.encode(kind, record)
-            sent.append(
-                await self.producer.send(
-                    f"out.{party}.v1",
-                    key=key,
-                    value=value,
-                    headers=[
-                        ("hub.kind", kind.encode()),
-                        ("hub.trace_id", str(record.trace_id).encode()),
-                    ],
-                )
-            )
-        await asyncio.gather(*sent)
-
-
-@asynccontextmanager
-async def open_kit(bootstrap: str) -> AsyncIterator[Kit]:
-    """A Kit on the broker at bootstrap (embedded registry, idempotent producer)."""
-    settings = HubSettings(kafka_bootstrap=bootstrap)
-    async with open_registry(settings) as registry:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
-        )
-        await producer.start()
-        try:
-            yield Kit(
-                bootstrap,
-                AvroSerde(registry),
-                producer,
-                load_catalogue(),
-                load_parties(settings.parties_file),
-            )
-        finally:
-            await producer.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -295,131 +71,11 @@ async def kit(applied_topics: str) -> AsyncIterator[Kit]:
         yield made
 
 
-class Harness:
-    """One test's connectors: unique names, state stores, runners and simulated parties,
-    all stopped at the end (parties first reset, so no runner waits on a dead party)."""
-
-    def __init__(self, kit: Kit, tag: str, tmp_path: Path) -> None:
-        self.kit = kit
-        self.tag = tag
-        self.tmp_path = tmp_path
-        self.settings = HubSettings(
-            kafka_bootstrap=kit.bootstrap, app_id=f"t-{uuid.uuid4().hex[:12]}"
-        )
-        self.states: list[StateStore] = []
-        self.runners: list[ConnectorRunner] = []
-        self.parties: list[PartySimulator] = []
-
-    def name(self, suffix: str = "") -> str:
-        return f"{self.tag}{suffix}"[:60]
-
-    async def party(self, **options: Any) -> PartySimulator:
-        simulator = await PartySimulator(**options).start()
-        self.parties.append(simulator)
-        return simulator
-
-    async def state(self) -> StateStore:
-        store = StateStore(self.settings)
-        await store.start()
-        self.states.append(store)
-        return store
-
-    async def runner(self, config: Any, state: StateStore | None = None) -> ConnectorRunner:
-        """A started runner of config (with a new state store unless given one)."""
-        runner = ConnectorRunner(
-            config,
-            self.settings,
-            state or await self.state(),
-            ProducerEmitter(self.kit.producer),
-            self.kit.serde,
-            self.kit.catalogue,
-            self.kit.parties,
-        )
-        self.runners.append(runner)
-        runner.start()
-        return runner
-
-    async def stop(self, runner: ConnectorRunner) -> float:
-        """Stop runner and its state store; the seconds it took."""
-        began = time.monotonic()
-        await runner.stop()
-        took = time.monotonic() - began
-        self.runners.remove(runner)
-        if runner.state in self.states:
-            await runner.state.stop()
-            self.states.remove(runner.state)
-        return took
-
-    async def control(self, connector: str, paused: bool) -> None:
-        """What `hub connectors pause|resume` writes."""
-        store = await read_state(self.settings)
-        try:
-            await store.put(connector, "control", {"paused": paused, "at": time.time()})
-        finally:
-            await store.stop()
-
-    async def stored_status(self, connector: str) -> dict[str, Any]:
-        store = await read_state(self.settings)
-        try:
-            return dict(store.get(connector, "status") or {})
-        finally:
-            await store.stop()
-
-    def secret_file(self, secret: bytes) -> str:
-        path = self.tmp_path / f"{uuid.uuid4().hex[:8]}.secret"
-        path.write_bytes(secret + b"\n")
-        return str(path)
-
-    def webhook(self, name: str, party: str, url: str, **options: Any) -> WebhookConnector:
-        settings = {
-            "backoff_initial_seconds": 0.05,
-            "backoff_max_seconds": 0.2,
-            "failures_to_open": 3,
-            "open_seconds": 0.5,
-            "timeout_seconds": 3,
-            **options,
-        }
-        return WebhookConnector(type="webhook", name=name, party=party, url=url, **settings)
-
-    def poll(self, name: str, party: str, url: str, native_kind: str, **options: Any) -> Any:
-        options.setdefault("interval_seconds", 0.2)
-        return PollConnector(
-            type="http-poll", name=name, party=party, url=url, native_kind=native_kind, **options
-        )
-
-    def file_drop(
-        self, name: str, party: str, directory: Path, native_kind: str, **options: Any
-    ) -> FileDropConnector:
-        options.setdefault("interval_seconds", 0.2)
-        options.setdefault("settle_seconds", 0)
-        return FileDropConnector(
-            type="file-drop",
-            name=name,
-            party=party,
-            directory=directory,
-            native_kind=native_kind,
-            **options,
-        )
-
-    def direct(self, name: str, party: str) -> KafkaConnector:
-        return KafkaConnector(type="kafka", name=name, party=party)
-
-    async def close(self) -> None:
-        for simulator in self.parties:
-            simulator.reset()
-        for runner in list(self.runners):
-            await runner.stop()
-        for store in self.states:
-            await store.stop()
-        for simulator in self.parties:
-            await simulator.stop()
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def harness(
     kit: Kit, unique_name: Callable[[str], str], tmp_path: Path
-) -> AsyncIterator[Harness]:
-    made = Harness(kit, unique_name("c"), tmp_path)
+) -> AsyncIterator[ConnectorHarness]:
+    made = ConnectorHarness(kit, unique_name("c"), tmp_path)
     try:
         yield made
     finally:
@@ -432,7 +88,7 @@ STREET = "street-yangyuan"
 
 
 async def _sink_with_orders(
-    harness: Harness,
+    harness: ConnectorHarness,
     party: PartySimulator,
     orders: int,
     events_per_order: int = 0,
@@ -459,7 +115,7 @@ async def _sink_with_orders(
 
 
 async def test_a_party_that_is_down_gets_every_record_once_in_order_when_back(
-    harness: Harness,
+    harness: ConnectorHarness,
 ) -> None:
     party = await harness.party(secret=b"s3cret-" + uuid.uuid4().hex.encode())
     party.fail(FailMode.DOWN)  # until reset
@@ -492,7 +148,7 @@ async def test_a_party_that_is_down_gets_every_record_once_in_order_when_back(
 
 
 async def test_a_party_that_hangs_up_or_answers_too_late_gets_the_record_again(
-    harness: Harness,
+    harness: ConnectorHarness,
 ) -> None:
     party = await harness.party()
     party.fail(FailMode.CLOSE, count=2)  # the connection drops twice, then it is fine
@@ -512,7 +168,9 @@ async def test_a_party_that_hangs_up_or_answers_too_late_gets_the_record_again(
     assert party.repeats(), "the party saw the timed-out deliveries again, as repeats"
 
 
-async def test_a_sink_stops_within_seconds_while_its_party_is_down(harness: Harness) -> None:
+async def test_a_sink_stops_within_seconds_while_its_party_is_down(
+    harness: ConnectorHarness,
+) -> None:
     """Stopping a connector (a worker shutting down) must not wait on a party that is
     down: the record simply stays in the inbox for the next start."""
     party = await harness.party()
@@ -524,7 +182,7 @@ async def test_a_sink_stops_within_seconds_while_its_party_is_down(harness: Harn
 
 
 async def test_a_party_that_answers_at_once_is_not_kept_waiting_between_batches(
-    harness: Harness,
+    harness: ConnectorHarness,
 ) -> None:
     """200 records in batches of 10 to a party answering in about a millisecond: the
     hub's own bookkeeping between batches must not dominate (a few seconds at most)."""
@@ -542,7 +200,9 @@ async def test_a_party_that_answers_at_once_is_not_kept_waiting_between_batches(
         ) from None
 
 
-async def _hub_connectors_status(harness: Harness, config: WebhookConnector) -> dict[str, Any]:
+async def _hub_connectors_status(
+    harness: ConnectorHarness, config: WebhookConnector,
+) -> dict[str, Any]:
     """`hub connectors status --json` for config's connector (the operator's view)."""
     path = harness.tmp_path / "connectors.yaml"
     entry = {
@@ -572,7 +232,9 @@ async def _hub_connectors_status(harness: Harness, config: WebhookConnector) -> 
     return statuses[config.name]
 
 
-async def test_the_status_shows_the_outage_while_the_party_is_down(harness: Harness) -> None:
+async def test_the_status_shows_the_outage_while_the_party_is_down(
+    harness: ConnectorHarness,
+) -> None:
     party = await harness.party()
     party.fail(FailMode.DOWN)
     runner, written = await _sink_with_orders(harness, party, orders=2)
@@ -605,7 +267,7 @@ async def test_the_status_shows_the_outage_while_the_party_is_down(harness: Harn
 
 
 async def _refuse_one(
-    harness: Harness,
+    harness: ConnectorHarness,
 ) -> tuple[PartySimulator, list[tuple[str, Any, bytes]], ConsumerRecord]:
     """Five orders, the third refused (400): the DLQ record of the refused one."""
     party = await harness.party()
@@ -635,7 +297,7 @@ async def _refuse_one(
 
 
 async def test_a_refused_record_goes_to_the_dlq_and_the_others_still_arrive(
-    harness: Harness,
+    harness: ConnectorHarness,
 ) -> None:
     party, written, parked = await _refuse_one(harness)
     refused = written[2][1]
@@ -653,7 +315,7 @@ async def test_a_refused_record_goes_to_the_dlq_and_the_others_still_arrive(
 
 
 async def test_a_refused_record_replayed_from_the_dlq_is_delivered_once_the_party_takes_it(
-    harness: Harness,
+    harness: ConnectorHarness,
 ) -> None:
     """docs/design.md §8: parked records can be replayed after a fix; here the party fixed its
     side, and the DLQ record goes back to its source topic (`replay_target`)."""
@@ -699,7 +361,7 @@ def _from(connector: str) -> Callable[[ConsumerRecord], bool]:
 
 
 async def test_the_poll_source_emits_every_page_and_resumes_at_the_stored_cursor(
-    harness: Harness,
+    harness: ConnectorHarness,
 ) -> None:
     marker = f"PL{uuid.uuid4().hex[:8]}"
     records = [urban_case(f"{marker}-{n:03d}") for n in range(6)]
@@ -748,7 +410,7 @@ def jsonl_text(rows: list[dict[str, Any]]) -> str:
 
 
 async def test_a_dropped_file_is_imported_once_even_under_another_name_and_after_a_restart(
-    harness: Harness,
+    harness: ConnectorHarness,
 ) -> None:
     marker = f"FD{uuid.uuid4().hex[:8]}"
     folder = harness.tmp_path / "drop"
@@ -798,7 +460,7 @@ async def test_a_dropped_file_is_imported_once_even_under_another_name_and_after
     )
 
 
-async def test_unreadable_rows_are_passed_on_as_they_are(harness: Harness) -> None:
+async def test_unreadable_rows_are_passed_on_as_they_are(harness: ConnectorHarness) -> None:
     marker = f"FU{uuid.uuid4().hex[:8]}"
     folder = harness.tmp_path / "drop"
     folder.mkdir()
@@ -828,7 +490,7 @@ async def test_unreadable_rows_are_passed_on_as_they_are(harness: Harness) -> No
 
 
 async def test_one_badly_encoded_row_does_not_take_the_rest_of_its_csv_with_it(
-    harness: Harness,
+    harness: ConnectorHarness,
 ) -> None:
     """FileDropSource: "a row that cannot be read (... bytes that are not the declared
     encoding) is emitted as it is ... and the rest of the file goes on"."""
@@ -858,7 +520,7 @@ async def test_one_badly_encoded_row_does_not_take_the_rest_of_its_csv_with_it(
 # -------------------------------------------------------------------- pause/resume
 
 
-async def test_a_paused_sink_delivers_nothing_until_resumed(harness: Harness) -> None:
+async def test_a_paused_sink_delivers_nothing_until_resumed(harness: ConnectorHarness) -> None:
     party = await harness.party()
     runner, written = await _sink_with_orders(harness, party, orders=1)
     await eventually(lambda: len(party.distinct_keys()) == 1, "the first delivery")
@@ -886,7 +548,7 @@ async def test_a_paused_sink_delivers_nothing_until_resumed(harness: Harness) ->
     assert runner.status["state"] == "running"
 
 
-async def test_a_paused_source_emits_nothing_until_resumed(harness: Harness) -> None:
+async def test_a_paused_source_emits_nothing_until_resumed(harness: ConnectorHarness) -> None:
     marker = f"PS{uuid.uuid4().hex[:8]}"
     party = await harness.party(records=[urban_case(f"{marker}-0")], page_size=10)
     config = harness.poll(harness.name(), "dept-urban", party.records_url, "urban-case")

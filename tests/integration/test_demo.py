@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from hub.http import TokenStore
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.integration.conftest import running_worker
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
@@ -35,12 +34,6 @@ DEMO = ROOT / "deploy" / "demo"
 DEMO_SECONDS = 33  # three of the driver's 10 s progress lines, and flows under way
 MAX_SECONDS = 150
 ANSWERED = {"SIGNED", "IN_PROGRESS", "ANSWERED", "CLOSED", "EVALUATED", "ACCEPTED", "FILED"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get(url: str, token: str | None = None) -> tuple[int, Any]:
@@ -237,8 +230,8 @@ def test_the_demo_drives_flows_deliveries_and_dlq_entries(
     demo_dir.mkdir(parents=True)
     for party in ("bigdata", "police", "street-jiyuqiao"):
         (demo_dir / f"{party}.hmac").write_text(os.urandom(32).hex() + "\n")
-    ports = {party: _free_port() for party in ("bigdata", "police", "street-jiyuqiao")}
-    http_port = _free_port()
+    ports = {party: free_port() for party in ("bigdata", "police", "street-jiyuqiao")}
+    http_port = free_port()
     env = {
         **os.environ,
         "HUB_KAFKA_BOOTSTRAP": applied_topics,

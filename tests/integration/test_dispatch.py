@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -25,7 +24,7 @@ from hub.records import validate
 from hub.reference import BEIJING, REFERENCE_DIR, load_calendar
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.integration.conftest import http_json, issue_tokens, running_worker
 from tests.samples import sample
 
@@ -121,16 +120,10 @@ class Hub:
         assert status == 202, answer
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     data = tmp_path_factory.mktemp("dispatch")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HUB_KAFKA_BOOTSTRAP": applied_topics,
@@ -553,7 +546,7 @@ def test_a_restarted_worker_recovers_its_orders_from_the_changelog(
             "HUB_KAFKA_BOOTSTRAP": applied_topics,
             "HUB_DATA_DIR": str(tmp_path / run),
             "HUB_TOKENS_FILE": str(tokens_file),
-            "HUB_HTTP_PORT": str(_free_port()),
+            "HUB_HTTP_PORT": str(free_port()),
             "HUB_APP_ID": app_id,
         }
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -23,7 +22,7 @@ from hub.records import validate
 from hub.reference import BEIJING
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.integration.conftest import http_json, issue_tokens, worker_process
 from tests.samples import sample
 
@@ -39,12 +38,6 @@ STORY = [
     ("CLOSED", STREET, {}),
     ("EVALUATED", STREET, {"rating": 5}),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get(base: str, path: str, token: str) -> tuple[int, Any]:
@@ -131,7 +124,7 @@ def test_killing_one_of_two_workers_loses_and_duplicates_no_order_state(
     applied_topics: str, tmp_path: Path
 ) -> None:
     app_id = f"failover-{uuid.uuid4().hex[:8]}"
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
 
     def env(name: str, port: int) -> dict[str, str]:
         return {

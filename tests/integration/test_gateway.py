@@ -5,21 +5,20 @@ the session broker; tokens are issued per party into a temporary tokens file. Re
 land in the shipped topics, which other tests may write too, so checks look for this
 test's own records (by record id, partition and offset), never at totals.
 
-The shared harness (`Harness`, `serve`, the request helpers) is imported by
+The shared harness (`GatewayHarness`, `serve`, the request helpers) is imported by
 test_gateway_auth.py and test_gateway_inbox.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import socket
 import subprocess
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,41 +26,35 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web_exceptions import NotAppKeyWarning
 from aiohttp.web_request import BaseRequest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from hub.catalogue import matter_record, officer_record
-from hub.http import HTTP_KINDS, PUBLISHABLE, Core, TokenStore
+from hub.http import HTTP_KINDS, PUBLISHABLE
 from hub.records import KINDS, derive_record_id, uscc_check_char, validate
-from hub.reference import PartyKind, Reference, load_seed_reference
-from hub.registry import EmbeddedRegistry, LocalRegistryClient
-from hub.serde import AvroSerde
-from hub.settings import HubSettings
-from tests.conftest import ROOT, kafka_sh
-from tests.samples import USCC, sample
+from tests.conftest import ROOT, free_port, kafka_sh
+from tests.integration.conftest import (
+    HUB_OWNED,
+    HUB_REQUEST_KEYS,
+    GatewayHarness,
+    auth,
+    consumer_for,
+    encode,
+    end_offsets,
+    expect_problem,
+    post,
+    read_range,
+    record_for,
+    serve,
+    settings_for,
+)
+from tests.samples import USCC
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
-PROBLEM = "application/problem+json"
-HUB_OWNED = ("record_id", "received_at")
 
-# One representative party of every kind of party (docs/design.md §2).
-REPRESENTATIVES: dict[PartyKind, str] = {
-    PartyKind.STREET: "street-jiyuqiao",
-    PartyKind.DEPARTMENT: "dept-urban",
-    PartyKind.POLICE: "police",
-    PartyKind.PROCURATORATE: "procuratorate",
-    PartyKind.COURT: "court",
-    PartyKind.BIGDATA: "bigdata",
-    PartyKind.JUSTICE: "justice",
-    PartyKind.FINANCE: "finance",
-    PartyKind.OPS: "ops",
-}
 # A party allowed to publish each HTTP kind.
 PUBLISHER_OF = {
     "clue": "street-jiyuqiao",
@@ -73,48 +66,9 @@ PUBLISHER_OF = {
     "officer": "justice",
     "matter": "justice",
 }
-_SEED = load_seed_reference()
 
 
 # --------------------------------------------------------------------------- records
-
-
-def source_id(prefix: str) -> str:
-    return f"T-{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def _shared(model: Any) -> dict[str, Any]:
-    """JSON of a seed-derived shared record without the fields the hub owns."""
-    data: dict[str, Any] = json.loads(model.model_dump_json())
-    for name in (*HUB_OWNED, "schema_version", "trace_id"):
-        data.pop(name, None)
-    return data
-
-
-def record_for(kind: str, party: str, sid: str | None = None) -> dict[str, Any]:
-    """A record of kind that is valid when party publishes it (party is the source).
-
-    Matters and officers are the seed catalogue's own entries (URB-001, 42010601001), so
-    publishing them leaves the shared reference topics saying what the seed says.
-    """
-    sid = sid or source_id(kind)
-    mine = {"source_party": party, "source_id": sid}
-    if kind == "clue":
-        return sample("clue", **mine)
-    if kind == "case":
-        return sample("case", **mine, owner_party=party)
-    if kind == "order":
-        other = "street-jiyuqiao" if party == "dept-urban" else "dept-urban"
-        return sample("order", **mine, from_party=party, to_parties=[other])
-    if kind == "order-event":
-        return sample("order-event", **mine, actor_party=party, order_id=str(uuid.uuid4()))
-    if kind in ("entity", "permit"):
-        return sample(kind, **mine)
-    if kind == "matter":
-        return {**_shared(matter_record(_SEED.matters["URB-001"], publisher=party)), **mine}
-    if kind == "officer":
-        return {**_shared(officer_record(_SEED.officers["42010601001"], publisher=party)), **mine}
-    raise AssertionError(f"no record builder for {kind}")
 
 
 # -------------------------------------------------------------------------- harness
@@ -132,123 +86,11 @@ def apply_topics(bootstrap: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def settings_for(bootstrap: str, data: Path, **changes: Any) -> HubSettings:
-    data.mkdir(parents=True, exist_ok=True)
-    return HubSettings(
-        kafka_bootstrap=bootstrap,
-        data_dir=data,
-        tokens_file=data / "tokens.json",
-        **changes,
-    )
-
-
-@dataclass
-class Served:
-    """One gateway served over HTTP, with a token per party."""
-
-    core: Core
-    client: TestClient[web.Request, web.Application]
-    store: TokenStore
-    tokens: dict[str, str]
-
-    def token(self, party: str) -> str:
-        if party not in self.tokens:
-            self.tokens[party], _ = self.store.issue(party)
-        return self.tokens[party]
-
-    async def close(self) -> None:
-        await self.client.close()  # stops the server: app cleanup stops the gateway's clients
-
-
-async def serve(
-    settings: HubSettings,
-    reference: Reference,
-    serde: AvroSerde,
-    parties: Iterable[str] = REPRESENTATIVES.values(),
-) -> Served:
-    store = TokenStore(settings.tokens_path)  # the issuer's view of the file, as the CLI has
-    tokens = {party: store.issue(party)[0] for party in parties}
-    app = web.Application(client_max_size=settings.gateway_body_limit)
-    core = Core.install(app, settings, lambda: reference, serde)  # reads the tokens file
-
-    client = TestClient(TestServer(app, host="127.0.0.1", port=free_port()))
-    await client.start_server()
-    served = Served(core, client, store, tokens)
-    await _prime_request_keys(served)
-    return served
-
-
-# The gateway keeps per-request state under plain string keys; aiohttp warns once per
-# process for each such key (NotAppKeyWarning), and warnings are errors here, so the
-# first request to use a key would answer 500. Let every key warn once, silenced, up
-# front; test_request_state_raises_no_warning shows the defect on its own.
-HUB_REQUEST_KEYS = {"hub.token", "hub.party", "hub.outcome", "hub.trace_id", "hub.subject"}
-
-
-async def _prime_request_keys(served: Served) -> None:
-    if HUB_REQUEST_KEYS <= BaseRequest._seen_str_keys:
-        return
-    party = "street-jiyuqiao"
-    token = served.token(party)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotAppKeyWarning)
-        for response in (
-            await served.client.get("/v1/nope", headers=auth(token)),
-            await post(served.client, "/v1/records/clue", record_for("clue", party), token),
-        ):
-            await response.read()
-
-
-@dataclass
-class Harness:
-    """Settings, registry, serde and one served gateway on a broker."""
-
-    bootstrap: str
-    settings: HubSettings
-    registry: EmbeddedRegistry
-    serde: AvroSerde
-    reference: Reference
-    served: Served
-
-    @property
-    def client(self) -> TestClient[web.Request, web.Application]:
-        return self.served.client
-
-    def token(self, party: str) -> str:
-        return self.served.token(party)
-
-    @classmethod
-    async def start(cls, bootstrap: str, data: Path, **changes: Any) -> Harness:
-        settings = settings_for(bootstrap, data, **changes)
-        registry = EmbeddedRegistry(settings)
-        await registry.start()
-        try:
-            serde = AvroSerde(LocalRegistryClient(registry))
-            reference = load_seed_reference()
-            served = await serve(settings, reference, serde)
-        except BaseException:
-            await registry.stop()
-            raise
-        return cls(bootstrap, settings, registry, serde, reference, served)
-
-    async def stop(self) -> None:
-        try:
-            await self.served.close()
-        finally:
-            await self.registry.stop()
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def hub(
     applied_topics: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Harness]:
-    harness = await Harness.start(
+) -> AsyncIterator[GatewayHarness]:
+    harness = await GatewayHarness.start(
         applied_topics,
         tmp_path_factory.mktemp("gateway"),
         gateway_body_limit=4096,
@@ -263,51 +105,7 @@ async def hub(
 # ------------------------------------------------------------------------- requests
 
 
-def encode(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False).encode()
-
-
-def auth(token: str | None, **headers: str) -> dict[str, str]:
-    result = {"Content-Type": "application/json"}
-    if token is not None:
-        result["Authorization"] = f"Bearer {token}"
-    result.update(headers)
-    return result
-
-
-async def post(
-    client: TestClient[web.Request, web.Application],
-    path: str,
-    body: Any,
-    token: str | None,
-    **headers: str,
-) -> ClientResponse:
-    data = body if isinstance(body, bytes) else encode(body)
-    return await client.post(path, data=data, headers=auth(token, **headers))
-
-
-async def expect_problem(
-    response: ClientResponse, status: int, slug: str, *headers: str
-) -> dict[str, Any]:
-    """Assert an RFC 9457 problem of this status and type; return its body."""
-    text = await response.text()
-    assert response.status == status, text[:1000]
-    assert response.content_type == PROBLEM, (response.content_type, text[:1000])
-    body: dict[str, Any] = json.loads(text)
-    assert body["type"] == f"urn:wuchang-hub:problem:{slug}", body
-    assert body["status"] == status
-    for field in ("title", "title_zh", "detail"):
-        assert isinstance(body[field], str) and body[field].strip(), (field, body)
-    for header in headers:
-        assert response.headers.get(header), (header, dict(response.headers))
-    return body
-
-
 # ---------------------------------------------------------------------------- kafka
-
-
-def consumer_for(bootstrap: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
 
 
 async def read_at(bootstrap: str, topic: str, partition: int, offset: int) -> ConsumerRecord:
@@ -323,49 +121,6 @@ async def read_at(bootstrap: str, topic: str, partition: int, offset: int) -> Co
         await consumer.stop()
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = consumer_for(bootstrap)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        ids = sorted(cluster.partitions_for_topic(topic) or [])
-        assert ids, f"topic {topic} does not exist"
-        partitions = [TopicPartition(topic, p) for p in ids]
-        ends = await consumer.end_offsets(partitions)
-        return {tp.partition: offset for tp, offset in ends.items()}
-    finally:
-        await consumer.stop()
-
-
-async def read_range(
-    bootstrap: str, topic: str, starts: dict[int, int], ends: dict[int, int]
-) -> list[ConsumerRecord]:
-    """Every message of topic from starts up to (not including) ends, per partition."""
-    found: list[ConsumerRecord] = []
-    wanted = {p: end for p, end in ends.items() if end > starts.get(p, 0)}
-    if not wanted:
-        return found
-    consumer = consumer_for(bootstrap)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in wanted]
-        consumer.assign(partitions)
-        for tp in partitions:
-            consumer.seek(tp, starts.get(tp.partition, 0))
-        async with asyncio.timeout(20):
-            while wanted:
-                batch = await consumer.getmany(*partitions, timeout_ms=500)
-                for tp, records in batch.items():
-                    for record in records:
-                        if record.offset < wanted.get(tp.partition, -1):
-                            found.append(record)
-                    if records and records[-1].offset + 1 >= wanted.get(tp.partition, 0):
-                        wanted.pop(tp.partition, None)
-        return found
-    finally:
-        await consumer.stop()
-
-
 def millis(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
@@ -375,7 +130,7 @@ def millis(moment: datetime) -> datetime:
 
 @pytest.mark.parametrize("kind", HTTP_KINDS)
 async def test_publish_lands_at_the_answered_offset_with_headers_and_trace(
-    hub: Harness, kind: str
+    hub: GatewayHarness, kind: str
 ) -> None:
     party = PUBLISHER_OF[kind]
     assert kind in PUBLISHABLE[hub.reference.parties.get(party).kind]
@@ -410,7 +165,7 @@ async def test_publish_lands_at_the_answered_offset_with_headers_and_trace(
     assert message.key == KINDS[kind].key_of(expected)
 
 
-async def test_a_trace_id_that_is_not_hex_is_replaced(hub: Harness) -> None:
+async def test_a_trace_id_that_is_not_hex_is_replaced(hub: GatewayHarness) -> None:
     body = record_for("clue", "street-jiyuqiao")
     response = await post(
         hub.client,
@@ -428,7 +183,7 @@ async def test_a_trace_id_that_is_not_hex_is_replaced(hub: Harness) -> None:
     assert decoded.trace_id == trace  # type: ignore[attr-defined]
 
 
-async def test_request_state_raises_no_warning(hub: Harness) -> None:
+async def test_request_state_raises_no_warning(hub: GatewayHarness) -> None:
     """A fresh gateway process must not warn (warnings are errors in this project).
 
     Keys the gateway stores on requests are plain strings; aiohttp 3.14 warns
@@ -454,7 +209,7 @@ async def test_request_state_raises_no_warning(hub: Harness) -> None:
 # ================================================================= 2. duplicates
 
 
-async def test_reposting_a_record_answers_duplicate_and_writes_nothing(hub: Harness) -> None:
+async def test_reposting_a_record_answers_duplicate_and_writes_nothing(hub: GatewayHarness) -> None:
     party = "street-jiyuqiao"
     body = record_for("clue", party)
     first = await post(hub.client, "/v1/records/clue", body, hub.token(party))
@@ -480,7 +235,7 @@ async def test_reposting_a_record_answers_duplicate_and_writes_nothing(hub: Harn
 # ==================================================================== 5. batches
 
 
-async def test_batch_of_three_valid_records_is_accepted_per_record(hub: Harness) -> None:
+async def test_batch_of_three_valid_records_is_accepted_per_record(hub: GatewayHarness) -> None:
     party = "dept-urban"
     records = [record_for("order", party) for _ in range(3)]
     response = await post(
@@ -501,7 +256,7 @@ async def test_batch_of_three_valid_records_is_accepted_per_record(hub: Harness)
         assert str(decoded.record_id) == result["record_id"]  # type: ignore[attr-defined]
 
 
-async def test_batch_with_one_invalid_record_answers_207(hub: Harness) -> None:
+async def test_batch_with_one_invalid_record_answers_207(hub: GatewayHarness) -> None:
     party = "street-jiyuqiao"
     good = [record_for("order", party) for _ in range(2)]
     bad = record_for("order", party)
@@ -538,7 +293,7 @@ async def test_batch_with_one_invalid_record_answers_207(hub: Harness) -> None:
     ]
 
 
-async def test_batch_repeating_one_record_writes_it_once(hub: Harness) -> None:
+async def test_batch_repeating_one_record_writes_it_once(hub: GatewayHarness) -> None:
     """The same record twice in one batch is one record: the second is a duplicate."""
     party = "street-jiyuqiao"
     record = record_for("clue", party)
@@ -557,14 +312,14 @@ async def test_batch_repeating_one_record_writes_it_once(hub: Harness) -> None:
 # =============================================================== 4. problem paths
 
 
-async def test_malformed_json_is_400(hub: Harness) -> None:
+async def test_malformed_json_is_400(hub: GatewayHarness) -> None:
     response = await post(
         hub.client, "/v1/records/clue", b'{"source_party": ', hub.token("street-jiyuqiao")
     )
     await expect_problem(response, 400, "invalid-json")
 
 
-async def test_deeply_nested_json_is_400_not_500(hub: Harness) -> None:
+async def test_deeply_nested_json_is_400_not_500(hub: GatewayHarness) -> None:
     """A small body nested 2000 deep makes json.loads raise RecursionError."""
     body = b"[" * 2000 + b"]" * 2000
     assert len(body) < hub.settings.gateway_body_limit
@@ -572,7 +327,7 @@ async def test_deeply_nested_json_is_400_not_500(hub: Harness) -> None:
     await expect_problem(response, 400, "invalid-json")
 
 
-async def test_text_plain_is_415(hub: Harness) -> None:
+async def test_text_plain_is_415(hub: GatewayHarness) -> None:
     response = await post(
         hub.client,
         "/v1/records/clue",
@@ -593,14 +348,14 @@ async def test_text_plain_is_415(hub: Harness) -> None:
         "/v1/records/nope/batch",
     ],
 )
-async def test_unknown_kind_is_404(hub: Harness, path: str) -> None:
+async def test_unknown_kind_is_404(hub: GatewayHarness, path: str) -> None:
     response = await post(
         hub.client, path, record_for("clue", "street-jiyuqiao"), hub.token("street-jiyuqiao")
     )
     await expect_problem(response, 404, "unknown-kind")
 
 
-async def test_an_overlong_kind_is_404(hub: Harness) -> None:
+async def test_an_overlong_kind_is_404(hub: GatewayHarness) -> None:
     response = await post(hub.client, "/v1/records/" + "k" * 60, {}, hub.token("street-jiyuqiao"))
     await expect_problem(response, 404, "unknown-kind")
 
@@ -609,7 +364,7 @@ async def test_an_overlong_kind_is_404(hub: Harness) -> None:
     ("method", "path"),
     [("GET", "/v1/nope"), ("POST", "/v2/records/clue"), ("GET", "/v1/records/clue/batch/x")],
 )
-async def test_unknown_path_is_404(hub: Harness, method: str, path: str) -> None:
+async def test_unknown_path_is_404(hub: GatewayHarness, method: str, path: str) -> None:
     response = await hub.client.request(
         method, path, data=b"{}", headers=auth(hub.token("street-jiyuqiao"))
     )
@@ -626,7 +381,7 @@ async def test_unknown_path_is_404(hub: Harness, method: str, path: str) -> None
     ],
 )
 async def test_wrong_method_is_405_with_allow(
-    hub: Harness, method: str, path: str, allowed: str
+    hub: GatewayHarness, method: str, path: str, allowed: str
 ) -> None:
     response = await hub.client.request(
         method, path, data=b"{}", headers=auth(hub.token("street-jiyuqiao"))
@@ -636,7 +391,7 @@ async def test_wrong_method_is_405_with_allow(
 
 
 @pytest.mark.parametrize("path", ["/v1/records/clue", "/v1/records/clue/batch"])
-async def test_body_over_the_limit_is_413(hub: Harness, path: str) -> None:
+async def test_body_over_the_limit_is_413(hub: GatewayHarness, path: str) -> None:
     record = record_for("clue", "street-jiyuqiao")
     record["description"] = "x" * 1999
     body = encode(
@@ -647,7 +402,7 @@ async def test_body_over_the_limit_is_413(hub: Harness, path: str) -> None:
     await expect_problem(response, 413, "body-too-large")
 
 
-async def test_batch_over_the_limit_is_413(hub: Harness) -> None:
+async def test_batch_over_the_limit_is_413(hub: GatewayHarness) -> None:
     party = "dept-urban"
     records = [
         record_for("order-event", party) for _ in range(hub.settings.gateway_batch_limit + 1)
@@ -658,7 +413,7 @@ async def test_batch_over_the_limit_is_413(hub: Harness) -> None:
     await expect_problem(response, 413, "batch-too-large")
 
 
-async def test_invalid_records_are_422_with_every_error(hub: Harness) -> None:
+async def test_invalid_records_are_422_with_every_error(hub: GatewayHarness) -> None:
     bad_uscc = USCC[:-1] + ("0" if USCC[-1] != "0" else "1")
     assert uscc_check_char(USCC[:-1]) != bad_uscc[-1]
     entity = record_for("entity", "bigdata")
@@ -689,12 +444,14 @@ async def test_invalid_records_are_422_with_every_error(hub: Harness) -> None:
     ],
     ids=["string", "list", "incomplete"],
 )
-async def test_records_that_are_not_records_are_422(hub: Harness, body: Any) -> None:
+async def test_records_that_are_not_records_are_422(hub: GatewayHarness, body: Any) -> None:
     response = await post(hub.client, "/v1/records/clue", body, hub.token("street-jiyuqiao"))
     await expect_problem(response, 422, "invalid-record")
 
 
-async def test_an_unknown_field_named_with_a_lone_surrogate_is_422_not_500(hub: Harness) -> None:
+async def test_an_unknown_field_named_with_a_lone_surrogate_is_422_not_500(
+    hub: GatewayHarness,
+) -> None:
     """JSON may escape a lone surrogate (\\ud800); the problem must still be renderable."""
     record = record_for("clue", "street-jiyuqiao")
     body = encode(record)[:-1] + b', "\\ud800": 1}'
@@ -703,7 +460,7 @@ async def test_an_unknown_field_named_with_a_lone_surrogate_is_422_not_500(hub: 
 
 
 @pytest.mark.parametrize("field", HUB_OWNED)
-async def test_hub_owned_fields_are_422(hub: Harness, field: str) -> None:
+async def test_hub_owned_fields_are_422(hub: GatewayHarness, field: str) -> None:
     party = "street-jiyuqiao"
     record = record_for("clue", party)
     record[field] = (
@@ -727,7 +484,7 @@ async def test_hub_owned_fields_are_422(hub: Harness, field: str) -> None:
     ],
 )
 async def test_forged_parties_are_403(
-    hub: Harness, kind: str, party: str, field: str, forged: str
+    hub: GatewayHarness, kind: str, party: str, field: str, forged: str
 ) -> None:
     record = record_for(kind, party)
     record[field] = forged
@@ -736,7 +493,7 @@ async def test_forged_parties_are_403(
     assert field in body["detail"]
 
 
-async def test_forged_party_in_a_batch_is_refused_per_record(hub: Harness) -> None:
+async def test_forged_party_in_a_batch_is_refused_per_record(hub: GatewayHarness) -> None:
     party = "dept-urban"
     good, forged = record_for("order-event", party), record_for("order-event", party)
     forged["actor_party"] = "court"
@@ -754,12 +511,12 @@ async def test_forged_party_in_a_batch_is_refused_per_record(hub: Harness) -> No
     [{"records": []}, {"records": "x"}, {"other": []}, [], [{"a": 1}]],
     ids=["empty", "str", "no", "empty-list", "bare-list"],
 )
-async def test_batch_without_records_is_422(hub: Harness, body: Any) -> None:
+async def test_batch_without_records_is_422(hub: GatewayHarness, body: Any) -> None:
     response = await post(hub.client, "/v1/records/clue/batch", body, hub.token("street-jiyuqiao"))
     await expect_problem(response, 422, "invalid-record")
 
 
-async def test_a_batch_item_that_is_not_an_object_refuses_the_batch(hub: Harness) -> None:
+async def test_a_batch_item_that_is_not_an_object_refuses_the_batch(hub: GatewayHarness) -> None:
     """The document says records are objects: a batch breaking that shape is 422 as a
     whole (each bad index named) and writes nothing, not a 207 per item."""
     party = "street-jiyuqiao"
@@ -780,7 +537,7 @@ async def test_a_batch_item_that_is_not_an_object_refuses_the_batch(hub: Harness
 
 
 async def test_unreachable_kafka_is_503_with_retry_after_and_nothing_written(
-    hub: Harness, tmp_path: Path
+    hub: GatewayHarness, tmp_path: Path
 ) -> None:
     dead = settings_for(f"127.0.0.1:{free_port()}", tmp_path, kafka_timeout=2)
     served = await serve(dead, hub.reference, hub.serde, ["street-jiyuqiao"])
@@ -842,7 +599,7 @@ class Outage:
 
 
 async def _publish_until_accepted(
-    harness: Harness, record: dict[str, Any], seconds: float
+    harness: GatewayHarness, record: dict[str, Any], seconds: float
 ) -> tuple[dict[str, Any], list[int]]:
     statuses: list[int] = []
     loop = asyncio.get_running_loop()
@@ -867,10 +624,10 @@ async def outage(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Outa
     bootstrap = f"127.0.0.1:{port}"
     party = "street-jiyuqiao"
     await asyncio.to_thread(kafka_sh, "start", "--port", port, "--data", data)
-    harness: Harness | None = None
+    harness: GatewayHarness | None = None
     try:
         await asyncio.to_thread(apply_topics, bootstrap)
-        harness = await Harness.start(bootstrap, tmp / "hub", kafka_timeout=3)
+        harness = await GatewayHarness.start(bootstrap, tmp / "hub", kafka_timeout=3)
         first = record_for("clue", party)
         response = await post(harness.client, "/v1/records/clue", first, harness.token(party))
         before = response.status

@@ -23,9 +23,9 @@ from hub.errors import ConfigError
 from hub.http import HTTP_KINDS, PUBLISHABLE, token_hash
 from hub.records import KINDS, AuditEvent, AuditResult, derive_record_id
 from hub.reference import PartyKind
-from tests.integration.test_gateway import (
+from tests.integration.conftest import (
     REPRESENTATIVES,
-    Harness,
+    GatewayHarness,
     auth,
     encode,
     end_offsets,
@@ -43,8 +43,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def hub(
     applied_topics: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Harness]:
-    harness = await Harness.start(applied_topics, tmp_path_factory.mktemp("gateway-auth"))
+) -> AsyncIterator[GatewayHarness]:
+    harness = await GatewayHarness.start(applied_topics, tmp_path_factory.mktemp("gateway-auth"))
     try:
         yield harness
     finally:
@@ -89,7 +89,7 @@ async def test_matrix_covers_every_cell() -> None:
 
 @pytest.mark.parametrize(("party_kind", "action", "kind", "status"), CELLS)
 async def test_authorisation_matrix(
-    hub: Harness, party_kind: PartyKind, action: str, kind: str | None, status: int
+    hub: GatewayHarness, party_kind: PartyKind, action: str, kind: str | None, status: int
 ) -> None:
     party = REPRESENTATIVES[party_kind]
     token = hub.token(party)
@@ -155,7 +155,7 @@ class BadTokens:
 
 
 @pytest.fixture(scope="module")
-def bad_tokens(hub: Harness) -> BadTokens:
+def bad_tokens(hub: GatewayHarness) -> BadTokens:
     revoked, entry = hub.served.store.issue("street-jiyuqiao")
     hub.served.store.revoke(entry.token_id)
     good = hub.token("dept-urban")
@@ -194,7 +194,7 @@ UNAUTHENTICATED = [
 
 @pytest.mark.parametrize(("variant", "method", "path"), UNAUTHENTICATED)
 async def test_missing_or_bad_token_is_401_with_www_authenticate(
-    hub: Harness, bad_tokens: BadTokens, variant: str, method: str, path: str
+    hub: GatewayHarness, bad_tokens: BadTokens, variant: str, method: str, path: str
 ) -> None:
     kind = path.split("/")[3] if path.startswith("/v1/records/") else "clue"
     record = record_for(kind, "street-jiyuqiao")
@@ -209,7 +209,7 @@ async def test_missing_or_bad_token_is_401_with_www_authenticate(
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-async def test_a_token_revoked_while_in_use_stops_working(hub: Harness) -> None:
+async def test_a_token_revoked_while_in_use_stops_working(hub: GatewayHarness) -> None:
     token, entry = hub.served.store.issue("court")
     response = await hub.client.get("/v1/openapi.json", headers=auth(token))
     assert response.status == 200
@@ -221,7 +221,7 @@ async def test_a_token_revoked_while_in_use_stops_working(hub: Harness) -> None:
 
 
 async def test_a_revocation_within_the_same_timestamp_tick_still_takes_effect(
-    hub: Harness,
+    hub: GatewayHarness,
 ) -> None:
     """Linux stamps files with a coarse clock (one jiffy, 1-10 ms): a revocation written
     right after the gateway last read the tokens file can carry the very same mtime."""
@@ -237,7 +237,7 @@ async def test_a_revocation_within_the_same_timestamp_tick_still_takes_effect(
     await expect_problem(response, 401, "unauthenticated", "WWW-Authenticate")
 
 
-async def test_the_hub_itself_cannot_be_authenticated_as(hub: Harness) -> None:
+async def test_the_hub_itself_cannot_be_authenticated_as(hub: GatewayHarness) -> None:
     """parties.yaml: 'hub' is the source of hub-originated records and cannot log in."""
     with pytest.raises(ConfigError, match="hub itself"):
         hub.served.store.issue("hub")
@@ -253,7 +253,7 @@ async def test_the_hub_itself_cannot_be_authenticated_as(hub: Harness) -> None:
     await expect_problem(response, 401, "unauthenticated", "WWW-Authenticate")
 
 
-async def test_a_token_of_a_party_unknown_to_the_reference_is_401(hub: Harness) -> None:
+async def test_a_token_of_a_party_unknown_to_the_reference_is_401(hub: GatewayHarness) -> None:
     token, _ = hub.served.store.issue("street-atlantis")
     response = await hub.client.get("/v1/openapi.json", headers=auth(token))
     await expect_problem(response, 401, "unauthenticated", "WWW-Authenticate")
@@ -268,14 +268,16 @@ def sign(token: str, body: bytes, stamp: int | str) -> dict[str, str]:
 
 
 async def _signed(
-    hub: Harness, kind: str, party: str, headers: dict[str, str], body: bytes
+    hub: GatewayHarness, kind: str, party: str, headers: dict[str, str], body: bytes
 ) -> ClientResponse:
     return await hub.client.post(
         f"/v1/records/{kind}", data=body, headers=auth(hub.token(party), **headers)
     )
 
 
-async def test_a_signed_request_is_accepted_once_and_refused_when_replayed(hub: Harness) -> None:
+async def test_a_signed_request_is_accepted_once_and_refused_when_replayed(
+    hub: GatewayHarness,
+) -> None:
     party = "street-jiyuqiao"
     body = encode(record_for("clue", party))
     headers = sign(hub.token(party), body, int(time.time()))
@@ -286,7 +288,7 @@ async def test_a_signed_request_is_accepted_once_and_refused_when_replayed(hub: 
     await expect_problem(again, 401, "replayed-signature")
 
 
-async def test_a_wrong_signature_is_401_and_nothing_is_written(hub: Harness) -> None:
+async def test_a_wrong_signature_is_401_and_nothing_is_written(hub: GatewayHarness) -> None:
     party = "street-jiyuqiao"
     record = record_for("clue", party)
     body = encode(record)
@@ -300,7 +302,7 @@ async def test_a_wrong_signature_is_401_and_nothing_is_written(hub: Harness) -> 
     assert "duplicate" not in answer
 
 
-async def test_a_signature_made_with_another_partys_key_is_401(hub: Harness) -> None:
+async def test_a_signature_made_with_another_partys_key_is_401(hub: GatewayHarness) -> None:
     party = "street-jiyuqiao"
     body = encode(record_for("clue", party))
     headers = sign(hub.token("dept-urban"), body, int(time.time()))
@@ -309,7 +311,7 @@ async def test_a_signature_made_with_another_partys_key_is_401(hub: Harness) -> 
 
 
 @pytest.mark.parametrize("age", [600, -600], ids=["ten-minutes-old", "ten-minutes-ahead"])
-async def test_a_stale_signature_is_401(hub: Harness, age: int) -> None:
+async def test_a_stale_signature_is_401(hub: GatewayHarness, age: int) -> None:
     party = "street-jiyuqiao"
     body = encode(record_for("clue", party))
     headers = sign(hub.token(party), body, int(time.time()) - age)
@@ -326,13 +328,13 @@ async def test_a_stale_signature_is_401(hub: Harness, age: int) -> None:
     ],
     ids=["no-timestamp", "not-sha256", "timestamp-not-a-number"],
 )
-async def test_a_malformed_signature_is_401(hub: Harness, headers: dict[str, str]) -> None:
+async def test_a_malformed_signature_is_401(hub: GatewayHarness, headers: dict[str, str]) -> None:
     party = "street-jiyuqiao"
     response = await _signed(hub, "clue", party, headers, encode(record_for("clue", party)))
     await expect_problem(response, 401, "bad-signature")
 
 
-async def test_a_timestamp_of_non_ascii_digits_is_401_not_500(hub: Harness) -> None:
+async def test_a_timestamp_of_non_ascii_digits_is_401_not_500(hub: GatewayHarness) -> None:
     """str.isdigit() accepts '²' (and other Unicode digits) that int() refuses."""
     party = "street-jiyuqiao"
     body = encode(record_for("clue", party))
@@ -341,7 +343,7 @@ async def test_a_timestamp_of_non_ascii_digits_is_401_not_500(hub: Harness) -> N
     await expect_problem(response, 401, "bad-signature")
 
 
-async def test_signatures_can_be_required(hub: Harness, tmp_path: Path) -> None:
+async def test_signatures_can_be_required(hub: GatewayHarness, tmp_path: Path) -> None:
     settings = settings_for(hub.bootstrap, tmp_path, gateway_require_signature=True)
     served = await serve(settings, hub.reference, hub.serde, ["dept-urban"])
     try:
@@ -368,7 +370,7 @@ async def test_signatures_can_be_required(hub: Harness, tmp_path: Path) -> None:
 
 
 async def test_a_party_over_its_burst_gets_429_and_others_do_not(
-    hub: Harness, tmp_path: Path
+    hub: GatewayHarness, tmp_path: Path
 ) -> None:
     settings = settings_for(hub.bootstrap, tmp_path, gateway_rate=0.2, gateway_burst=3)
     served = await serve(settings, hub.reference, hub.serde, ["police", "court"])
@@ -405,7 +407,7 @@ class AuditTrail:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def audit_trail(hub: Harness) -> AuditTrail:
+async def audit_trail(hub: GatewayHarness) -> AuditTrail:
     """A 202, a 401, a 403 and a 422; then the audit events written since."""
     topic = KINDS["audit"].topic
     before = await end_offsets(hub.bootstrap, topic)

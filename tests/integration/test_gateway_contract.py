@@ -8,7 +8,6 @@ document (status codes, content types, headers, bodies).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from hub.http import openapi_document
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.integration.conftest import running_worker
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
@@ -42,18 +41,12 @@ schema = schemathesis.openapi.from_dict(openapi_document()).exclude(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def worker(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
     data = tmp_path_factory.mktemp("contract")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HUB_KAFKA_BOOTSTRAP": kafka_bootstrap,

@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaProducer
 
 from hub.records import DispatchOrder, validate
 from hub.serde import AvroSerde
-from tests.integration.test_gateway import (
-    Harness,
+from tests.integration.conftest import (
+    GatewayHarness,
     auth,
     end_offsets,
     expect_problem,
@@ -38,8 +38,8 @@ TOPIC = f"out.{PARTY}.v1"
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def hub(
     applied_topics: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Harness]:
-    harness = await Harness.start(applied_topics, tmp_path_factory.mktemp("gateway-inbox"))
+) -> AsyncIterator[GatewayHarness]:
+    harness = await GatewayHarness.start(applied_topics, tmp_path_factory.mktemp("gateway-inbox"))
     try:
         yield harness
     finally:
@@ -56,7 +56,7 @@ def read_cursor(cursor: str) -> dict[int, int]:
     return {int(p): int(o) for p, o in pairs}
 
 
-async def get_page(hub: Harness, cursor: str | None, limit: int) -> dict[str, Any]:
+async def get_page(hub: GatewayHarness, cursor: str | None, limit: int) -> dict[str, Any]:
     params = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
     response = await hub.client.get("/v1/inbox", params=params, headers=auth(hub.token(PARTY)))
     page: dict[str, Any] = await response.json(content_type=None)
@@ -64,7 +64,7 @@ async def get_page(hub: Harness, cursor: str | None, limit: int) -> dict[str, An
     return page
 
 
-async def cursor_at_end(hub: Harness) -> str:
+async def cursor_at_end(hub: GatewayHarness) -> str:
     cursor = None
     while True:
         page = await get_page(hub, cursor, 1000)
@@ -114,7 +114,7 @@ class Inbox:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def inbox(hub: Harness) -> Inbox:
+async def inbox(hub: GatewayHarness) -> Inbox:
     start = await cursor_at_end(hub)
     ends_before = await end_offsets(hub.bootstrap, TOPIC)
     written = await write_orders(hub.bootstrap, hub.serde, [0, 1, 0, 1, 0])
@@ -134,7 +134,7 @@ async def test_reading_to_the_end_returns_the_end_cursor(inbox: Inbox) -> None:
 
 
 async def test_pages_of_two_return_exactly_the_new_records_once_each(
-    hub: Harness, inbox: Inbox
+    hub: GatewayHarness, inbox: Inbox
 ) -> None:
     start = read_cursor(inbox.start)
     assert set(start) == set(inbox.ends)
@@ -162,7 +162,7 @@ async def test_pages_of_two_return_exactly_the_new_records_once_each(
     assert read_cursor(cursor) == inbox.ends
 
 
-async def test_a_cursor_past_the_end_reads_nothing_more(hub: Harness, inbox: Inbox) -> None:
+async def test_a_cursor_past_the_end_reads_nothing_more(hub: GatewayHarness, inbox: Inbox) -> None:
     page = await get_page(hub, make_cursor(inbox.ends), 5)
     assert page["items"] == []
     assert read_cursor(page["cursor"]) == inbox.ends
@@ -198,7 +198,9 @@ async def read_events(
     return events
 
 
-async def stream(hub: Harness, headers: dict[str, str], cursor: str | None) -> ClientResponse:
+async def stream(
+    hub: GatewayHarness, headers: dict[str, str], cursor: str | None,
+) -> ClientResponse:
     response = await hub.client.get(
         "/v1/inbox/stream",
         params={"cursor": cursor} if cursor else None,
@@ -210,7 +212,7 @@ async def stream(hub: Harness, headers: dict[str, str], cursor: str | None) -> C
 
 
 async def test_stream_delivers_events_and_resumes_from_last_event_id(
-    hub: Harness, inbox: Inbox
+    hub: GatewayHarness, inbox: Inbox
 ) -> None:
     # Partition 0 from the start cursor, the others from their ends: one total order.
     positions = {**inbox.ends, 0: read_cursor(inbox.start)[0]}
@@ -234,7 +236,9 @@ async def test_stream_delivers_events_and_resumes_from_last_event_id(
     assert resumed == second
 
 
-async def test_last_event_id_wins_over_the_cursor_parameter(hub: Harness, inbox: Inbox) -> None:
+async def test_last_event_id_wins_over_the_cursor_parameter(
+    hub: GatewayHarness, inbox: Inbox,
+) -> None:
     positions = {**inbox.ends, 0: read_cursor(inbox.start)[0]}
     last = {**positions, 0: inbox.written[-1][1]}  # the last order written to partition 0
     response = await stream(
@@ -268,14 +272,16 @@ BAD_CURSORS = {
 
 
 @pytest.mark.parametrize("cursor", list(BAD_CURSORS.values()), ids=list(BAD_CURSORS))
-async def test_a_bad_cursor_is_422(hub: Harness, cursor: str) -> None:
+async def test_a_bad_cursor_is_422(hub: GatewayHarness, cursor: str) -> None:
     response = await hub.client.get(
         "/v1/inbox", params={"cursor": cursor}, headers=auth(hub.token(PARTY))
     )
     await expect_problem(response, 422, "invalid-parameter")
 
 
-async def test_any_cursor_of_the_documented_shape_is_read(hub: Harness, inbox: Inbox) -> None:
+async def test_any_cursor_of_the_documented_shape_is_read(
+    hub: GatewayHarness, inbox: Inbox,
+) -> None:
     """The document's pattern is the whole rule: partitions the topic lacks are ignored and
     a later pair for a partition wins, so every cursor the schema allows reads a page."""
     cursor = make_cursor(inbox.ends) + ",9999:0," + ",".join(
@@ -287,7 +293,7 @@ async def test_any_cursor_of_the_documented_shape_is_read(hub: Harness, inbox: I
 
 
 @pytest.mark.parametrize("where", ["query", "Last-Event-ID"])
-async def test_a_bad_stream_cursor_is_422(hub: Harness, where: str) -> None:
+async def test_a_bad_stream_cursor_is_422(hub: GatewayHarness, where: str) -> None:
     cursor = BAD_CURSORS["python-attribute"]
     response = await hub.client.get(
         "/v1/inbox/stream",
@@ -302,21 +308,21 @@ async def test_a_bad_stream_cursor_is_422(hub: Harness, where: str) -> None:
     ["0", "abc", "-1", "1001", "1.5", "", "²"],
     ids=["zero", "abc", "negative", "over-1000", "fraction", "empty", "superscript-two"],
 )
-async def test_a_bad_limit_is_422(hub: Harness, limit: str) -> None:
+async def test_a_bad_limit_is_422(hub: GatewayHarness, limit: str) -> None:
     response = await hub.client.get(
         "/v1/inbox", params={"limit": limit}, headers=auth(hub.token(PARTY))
     )
     await expect_problem(response, 422, "invalid-parameter")
 
 
-async def test_limit_one_reads_one(hub: Harness, inbox: Inbox) -> None:
+async def test_limit_one_reads_one(hub: GatewayHarness, inbox: Inbox) -> None:
     page = await get_page(hub, inbox.start, 1)
     assert len(page["items"]) == 1
     (item,) = page["items"]
     assert (item["partition"], item["offset"]) in {(p, o) for p, o, _ in inbox.written}
 
 
-async def test_an_unreadable_inbox_record_is_reported_not_fatal(hub: Harness) -> None:
+async def test_an_unreadable_inbox_record_is_reported_not_fatal(hub: GatewayHarness) -> None:
     start = await cursor_at_end(hub)
     producer = AIOKafkaProducer(bootstrap_servers=hub.bootstrap, acks="all")
     await producer.start()

@@ -6,13 +6,8 @@ field, and ``POST /v1/native/{kind}`` answers 202 or a precise 422 at once.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -23,79 +18,19 @@ from aiokafka import AIOKafkaProducer
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from hub.wire import replay_target
-from tests.conftest import ROOT
-from tests.integration.conftest import issue_tokens, running_worker
-from tests.integration.test_connectors import TopicWatch, clue_id, header, urban_case
+from tests.integration.conftest import (
+    TopicWatch,
+    Worker,
+    clue_id,
+    header,
+    hub_worker,
+    urban_case,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="module")]
 
-HUB = str(ROOT / ".venv" / "bin" / "hub")
 RAW = "raw.dept-urban.v1"
 DLQ = "hub.dlq.v1"
-PARTIES = ("dept-urban", "street-jiyuqiao", "dept-water")
-
-
-class Worker:
-    """A running `hub worker`, tokens for some parties, and clients of the test."""
-
-    def __init__(self, base: str, bootstrap: str, tokens: dict[str, str]) -> None:
-        self.base = base
-        self.bootstrap = bootstrap
-        self.tokens = tokens
-        self.http: aiohttp.ClientSession
-        self.serde: AvroSerde
-        self.producer: AIOKafkaProducer
-
-    async def post_native(
-        self,
-        native_kind: str,
-        body: bytes | dict[str, Any],
-        party: str = "dept-urban",
-        content_type: str = "application/json",
-    ) -> tuple[int, dict[str, Any]]:
-        data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-        async with self.http.post(
-            f"{self.base}/v1/native/{native_kind}",
-            data=data,
-            headers={
-                "Authorization": f"Bearer {self.tokens[party]}",
-                "Content-Type": content_type,
-            },
-        ) as answer:
-            return answer.status, await answer.json(content_type=None)
-
-    async def produce(
-        self, topic: str, value: bytes, headers: list[tuple[str, bytes]], key: bytes | None
-    ) -> None:
-        await self.producer.send_and_wait(topic, key=key, value=value, headers=headers)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def hub_worker(bootstrap: str, data: Path, parties: Iterable[str] = PARTIES) -> Iterator[Worker]:
-    """A `hub worker` on bootstrap (reference loaded, tokens issued for parties), no
-    connectors configured; stopped on exit."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "HUB_KAFKA_BOOTSTRAP": bootstrap,
-        "HUB_DATA_DIR": str(data),
-        "HUB_HTTP_PORT": str(port),
-        "HUB_APP_ID": f"normalise-{port}",
-    }
-    env.pop("HUB_CONNECTORS_FILE", None)
-    loaded = subprocess.run(
-        [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False
-    )
-    assert loaded.returncode == 0, loaded.stderr
-    tokens = issue_tokens(env, parties)
-    with running_worker(env, data / "worker.log") as base:
-        yield Worker(base, bootstrap, tokens)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ import os
 import queue
 import random
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -39,12 +38,12 @@ from hub.http import TokenStore
 from hub.records import validate
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
-from tests.conftest import ROOT
-from tests.integration.conftest import running_worker
-from tests.integration.test_connectors import (
+from tests.conftest import ROOT, free_port
+from tests.integration.conftest import (
     TopicWatch,
     clue_id,
     header,
+    running_worker,
     start_group_at_end,
     urban_case,
 )
@@ -76,12 +75,6 @@ Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(check: Callable[[], Any], what: str, within: float = 30.0, every: float = 0.5) -> Any:
@@ -283,7 +276,7 @@ def ops(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def _start_worker(bootstrap: str, data: Path, party: ThreadedParty) -> Iterator[Ops]:
-    port = _free_port()
+    port = free_port()
     app_id = f"operations-{port}"
     secret = data / "water.hmac"
     secret.write_bytes(b"water-hmac-secret\n")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -16,15 +15,9 @@ from pathlib import Path
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(bootstrap: str, app_id: str, port: int, data: Path) -> dict[str, str]:
@@ -68,7 +61,7 @@ def test_worker_serves_healthz_joins_its_group_and_stops_cleanly(
     stop_signal: signal.Signals,
 ) -> None:
     app_id = unique_name("hub")[:60]
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "worker.log"
     with log.open("w") as out:
         worker = subprocess.Popen(
@@ -108,7 +101,7 @@ def test_worker_refuses_to_start_without_topics(
         f"topics:\n  - name: {unique_name('never-applied')}\n    doc: test\n    partitions: 1\n",
         encoding="utf-8",
     )
-    env = _env(kafka_bootstrap, unique_name("hub")[:60], _free_port(), tmp_path / "data")
+    env = _env(kafka_bootstrap, unique_name("hub")[:60], free_port(), tmp_path / "data")
     env["HUB_TOPICS_DIR"] = str(topics)
     result = subprocess.run(
         [HUB, "worker"], env=env, capture_output=True, text=True, timeout=60, check=False

@@ -6,16 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.integration.conftest import running_worker
-from tests.integration.test_connectors import TopicWatch, clue_id, urban_case
+from tests.conftest import ROOT, free_port
+from tests.integration.conftest import TopicWatch, clue_id, running_worker, urban_case
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="function")]
 
@@ -26,12 +24,6 @@ async def _hub(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     return await asyncio.to_thread(
         subprocess.run, [HUB, *args], env=env, capture_output=True, text=True, check=False
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_a_worker_imports_a_dropped_file_through_its_connector(
@@ -53,7 +45,7 @@ async def test_a_worker_imports_a_dropped_file_through_its_connector(
         "    settle_seconds: 0\n",
         encoding="utf-8",
     )
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HUB_KAFKA_BOOTSTRAP": applied_topics,

@@ -1,4 +1,5 @@
-"""The house plan holds (docs/design.md "Layout"): one Kafka edge, and a core that does
+"""The house plan holds (docs/design.md §7): one Kafka edge, a core that does not lean on
+the connectors, and tests that share helpers only through their folders' conftest.py.
 not lean on the connectors.
 
 - No code outside ``hub/wire/`` builds a per-party topic name, writes the ``hub.kind``
@@ -10,6 +11,7 @@ not lean on the connectors.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,3 +59,31 @@ def test_the_core_does_not_import_the_connectors() -> None:
         and any(name == "connectors" or name.startswith("connectors.") for name in _imports(path))
     ]
     assert leaning == [], "only the worker's composition root may import connectors"
+
+
+TESTS = ROOT / "tests"
+
+
+def test_no_test_module_imports_another_and_test_names_are_unique() -> None:
+    """Shared helpers live in each folder's conftest.py (and tests/conftest.py); a test's
+    name says what it proves, once in the suite."""
+    modules = sorted(TESTS.rglob("test_*.py"))
+    leaning = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in modules
+        for name in _imports(path)
+        if re.fullmatch(r"tests\.(\w+\.)*test_\w+", name)
+    ]
+    assert leaning == []
+    seen: dict[str, str] = {}
+    twice = []
+    for path in modules:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+                "test_"
+            ):
+                if node.name in seen:
+                    twice.append(f"{node.name}: {seen[node.name]} and {path.relative_to(ROOT)}")
+                seen[node.name] = str(path.relative_to(ROOT))
+    assert twice == []

@@ -226,7 +226,7 @@ async def test_an_action_that_fits_is_written_and_one_that_does_not_is_409(
     assert status == 422 and refused["type"].endswith(":hub-owned-field")
 
 
-async def test_a_party_lists_the_orders_it_issued_and_received(served: Served) -> None:
+async def test_a_party_lists_its_orders_broker_free(served: Served) -> None:
     order_id = _hold(served, _order())
     status, issued = await served.get("/v1/orders?role=issued", STREET)
     assert status == 200 and [o["order_id"] for o in issued["orders"]] == [order_id]

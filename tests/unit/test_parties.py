@@ -218,7 +218,7 @@ def test_missing_or_blank_name(tmp_path: Path, name_part: str) -> None:
     assert "name must be a non-empty string" in message
 
 
-def test_unknown_key(tmp_path: Path) -> None:
+def test_an_unknown_key_in_the_parties_file_is_refused(tmp_path: Path) -> None:
     path = write(
         tmp_path, "parties:\n" + GOOD + "  - {id: street-b, name: 乙, kind: street, inbx: false}\n"
     )
@@ -249,7 +249,7 @@ def test_entry_that_is_not_a_mapping(tmp_path: Path) -> None:
     assert "must be a mapping" in message
 
 
-def test_not_yaml(tmp_path: Path) -> None:
+def test_a_parties_file_that_is_not_yaml_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "parties:\n  - {id: street-a, name: [unclosed\n")
 
     message = fails(path)
@@ -291,7 +291,7 @@ def test_unreadable_file_a_directory(tmp_path: Path) -> None:
     assert "cannot read the parties file" in message
 
 
-def test_file_not_in_utf8(tmp_path: Path) -> None:
+def test_a_parties_file_not_in_utf8_is_refused(tmp_path: Path) -> None:
     # A file saved in GBK (common for Chinese office tools) must fail as reference data,
     # naming the file, not escape as a bare UnicodeDecodeError with a traceback.
     path = tmp_path / "parties.yaml"

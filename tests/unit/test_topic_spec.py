@@ -197,7 +197,7 @@ def test_zero_partitions(tmp_path: Path, parties: Registry) -> None:
     assert "greater than or equal to 1" in message
 
 
-def test_unknown_key(tmp_path: Path, parties: Registry) -> None:
+def test_an_unknown_key_in_a_topics_file_is_refused(tmp_path: Path, parties: Registry) -> None:
     message = bad_entry(tmp_path, parties, "{name: b.v1, doc: d, partitions: 1, partition: 2}")
 
     assert "topics[1] (b.v1).partition" in message
@@ -293,7 +293,7 @@ def test_missing_doc(tmp_path: Path, parties: Registry) -> None:
     assert "topics[1] (b.v1).doc" in message
 
 
-def test_not_yaml(tmp_path: Path, parties: Registry) -> None:
+def test_a_topics_file_that_is_not_yaml_is_refused(tmp_path: Path, parties: Registry) -> None:
     path = write(tmp_path, "bad.yaml", "topics: [\n")
 
     message = fails(tmp_path, parties)
@@ -322,7 +322,7 @@ def test_missing_topics_list(tmp_path: Path, parties: Registry, text: str) -> No
     assert "topics" in message
 
 
-def test_file_not_in_utf8(tmp_path: Path, parties: Registry) -> None:
+def test_a_topics_file_not_in_utf8_is_refused(tmp_path: Path, parties: Registry) -> None:
     path = tmp_path / "gbk.yaml"
     path.write_bytes(("topics:\n  - {name: a.v1, doc: 线索, partitions: 3}\n").encode("gbk"))
 
