@@ -1,6 +1,5 @@
 """The house plan holds (docs/design.md §7): one Kafka edge, a core that does not lean on
 the connectors, and tests that share helpers only through their folders' conftest.py.
-not lean on the connectors.
 
 - No code outside ``hub/wire/`` builds a per-party topic name, writes the ``hub.kind``
   header by hand or makes a producer of its own.
