@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: local Kafka, topics, and one hub worker; unless HUB_DEMO=0, the live demo
-# beside it: party simulators (tests/simulators/party.py) behind demo connectors
-# (deploy/demo/connectors.yaml) and a traffic driver (tests/simulators/demo.py) playing
+# beside it: party simulators (deploy/demo/party.py) behind demo connectors
+# (deploy/demo/connectors.yaml) and a traffic driver (deploy/demo/driver.py) playing
 # the streets, departments, police, procuratorate, big-data bureau and justice bureau.
 # Ctrl-C (or SIGTERM, or the worker ending) stops the driver, the worker, the simulators
 # and the broker this script started.
@@ -156,25 +156,25 @@ if [[ "$DEMO" == yes ]]; then
   else
     connectors_note="$HUB_CONNECTORS_FILE (yours: the demo simulators get no deliveries)"
   fi
-  setsid "$PY" -m tests.simulators.party --port "$SIM_PORT" --kind both \
+  setsid "$PY" -m deploy.demo.party --port "$SIM_PORT" --kind both \
     --records deploy/demo/bigdata-entities.json --page-size 20 \
     --secret-file "$DEMO_DIR/bigdata.hmac" >"$DEMO_DIR/sim-bigdata.log" 2>&1 &
   sim_pids+=($!)
-  setsid "$PY" -m tests.simulators.party --port $((SIM_PORT + 1)) --kind webhook \
+  setsid "$PY" -m deploy.demo.party --port $((SIM_PORT + 1)) --kind webhook \
     --secret-file "$DEMO_DIR/police.hmac" >"$DEMO_DIR/sim-police.log" 2>&1 &
   sim_pids+=($!)
-  setsid "$PY" -m tests.simulators.party --port $((SIM_PORT + 2)) --kind webhook \
+  setsid "$PY" -m deploy.demo.party --port $((SIM_PORT + 2)) --kind webhook \
     --secret-file "$DEMO_DIR/street-jiyuqiao.hmac" >"$DEMO_DIR/sim-jiyuqiao.log" 2>&1 &
   sim_pids+=($!)
   # The driver waits for the worker's /healthz itself, then starts.
-  setsid "$PY" -m tests.simulators.demo --url "$HUB_URL" --tokens "$DEMO_DIR/tokens.json" \
+  setsid "$PY" -m deploy.demo.driver --url "$HUB_URL" --tokens "$DEMO_DIR/tokens.json" \
     --rate "$DEMO_RATE" --entities deploy/demo/bigdata-entities.json \
     --entities-api "$entities_api" "${driver_flags[@]}" &
   driver_pid=$!
   cat <<MSG
 
 run: LIVE DEMO on (HUB_DEMO=0 make run runs the hub alone, for real use).
-     driver:      tests/simulators/demo.py plays 14 streets, 8 departments, police,
+     driver:      deploy/demo/driver.py plays 14 streets, 8 departments, police,
                   procuratorate, big-data bureau and justice through the HTTP API, each
                   with its own token ($DEMO_DIR/tokens.json), at up to $DEMO_RATE requests/s
                   (HUB_DEMO_RATE): whistles and clues, orders signed, reported, answered,

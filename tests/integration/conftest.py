@@ -34,6 +34,7 @@ from connectors import (
     PollConnector,
     WebhookConnector,
 )
+from deploy.demo.party import PartySimulator
 from hub.catalogue import matter_record, officer_record
 from hub.http import Core, TokenStore
 from hub.mapping import SpecCatalogue, load_catalogue
@@ -45,7 +46,6 @@ from hub.settings import HubSettings
 from hub.wire import ProducerEmitter, StateStore, read_state
 from tests.conftest import ROOT, free_port
 from tests.samples import sample
-from tests.simulators.party import PartySimulator
 
 
 def worker_env(bootstrap: str, data: Path, app_prefix: str, **settings: str) -> dict[str, str]:

@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from connectors import ConnectorRunner
+from deploy.demo.party import FailMode, PartySimulator
 from tests.integration.conftest import (
     ConnectorHarness,
     Kit,
@@ -46,7 +47,6 @@ from tests.integration.conftest import (
     street_order,
     urban_case,
 )
-from tests.simulators.party import FailMode, PartySimulator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="module")]
 

@@ -35,6 +35,7 @@ from connectors import (
     ConnectorRunner,
     WebhookConnector,
 )
+from deploy.demo.party import FailMode, PartySimulator
 from hub.wire import replay_target
 from tests.conftest import ROOT
 from tests.integration.conftest import (
@@ -50,7 +51,6 @@ from tests.integration.conftest import (
     street_order,
     urban_case,
 )
-from tests.simulators.party import FailMode, PartySimulator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="module")]
 

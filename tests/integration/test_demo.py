@@ -1,6 +1,6 @@
 """The live demo of `make run` end to end on the real broker: a worker running the demo
 connectors (deploy/demo/connectors.yaml), the party simulators behind them and the traffic
-driver (tests/simulators/demo.py) for about 35 s. Then: several parties' inboxes filled,
+driver (deploy/demo/driver.py) for about 35 s. Then: several parties' inboxes filled,
 orders signed, answered and closed, market entities polled into ``share.entity.v1``,
 webhook deliveries signed and received, DLQ entries with their error headers, metrics
 for ops, and a driver that stops cleanly on SIGTERM with its summary line."""
@@ -85,7 +85,7 @@ def simulators(demo_dir: Path, ports: dict[str, int]) -> Iterator[dict[str, str]
                     [
                         sys.executable,
                         "-m",
-                        "tests.simulators.party",
+                        "deploy.demo.party",
                         "--port",
                         str(ports[party]),
                         *args,
@@ -265,7 +265,7 @@ def test_the_demo_drives_flows_deliveries_and_dlq_entries(
                 [
                     sys.executable,
                     "-m",
-                    "tests.simulators.demo",
+                    "deploy.demo.driver",
                     "--url",
                     base,
                     "--tokens",

@@ -27,10 +27,10 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from deploy.demo.party import FailMode, PartySimulator
 from tests.conftest import ROOT
 from tests.integration.conftest import http_json, issue_tokens, running_worker, worker_env
 from tests.samples import sample
-from tests.simulators.party import FailMode, PartySimulator
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
 PROMETHEUS_YML = ROOT / "deploy" / "prometheus" / "prometheus.yml"

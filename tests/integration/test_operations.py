@@ -34,6 +34,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from deploy.demo.party import Delivery, PartySimulator
 from hub.http import TokenStore
 from hub.records import validate
 from hub.registry import RegistryClient
@@ -48,7 +49,6 @@ from tests.integration.conftest import (
     urban_case,
 )
 from tests.samples import CITIZEN_ID, sample
-from tests.simulators.party import Delivery, PartySimulator
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
 DLQ = "hub.dlq.v1"

@@ -30,7 +30,7 @@ In-process use (tests)::
         ...
         assert party.distinct_keys() == expected
 
-As a program (the demo): ``python -m tests.simulators.party --port 8701 --kind webhook``
+As a program (the demo): ``python -m deploy.demo.party --port 8701 --kind webhook``
 or ``--kind poll --records records.json --page-size 50``.
 """
 
@@ -397,7 +397,7 @@ async def _serve(args: argparse.Namespace, secret: bytes | None, records: list[A
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.simulators.party",
+        prog="python -m deploy.demo.party",
         description="A party's system as a test double (webhook receiver, pollable API).",
     )
     parser.add_argument("--host", default="127.0.0.1")

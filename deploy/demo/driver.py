@@ -1,6 +1,6 @@
 """Live demo traffic: many parties using the hub over its HTTP API, as in a working day.
 
-**This is a test double**, like `tests.simulators.party`: it plays the parties' systems
+**This is a test double**, like `deploy.demo.party`: it plays the parties' systems
 for the live demo (``make run``) and for tests. The hub never imports it; it talks to
 the hub over HTTP only, each party with its own bearer token.
 
@@ -36,7 +36,7 @@ What it does, in a loop, gently (``--rate`` requests/s over everything, default 
 Every ~10 s a progress line goes to stderr; Ctrl-C or SIGTERM stops it cleanly (exit 0)
 with a last summary line.
 
-    python -m tests.simulators.demo --url http://127.0.0.1:8080 --tokens .hub/demo/tokens.json
+    python -m deploy.demo.driver --url http://127.0.0.1:8080 --tokens .hub/demo/tokens.json
 """
 
 from __future__ import annotations
@@ -1843,7 +1843,7 @@ async def _run(args: argparse.Namespace, tokens: dict[str, str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.simulators.demo",
+        prog="python -m deploy.demo.driver",
         description="Live demo traffic for the Wuchang enforcement exchange hub: streets "
         "whistle and report clues, departments sign and answer orders, the police decide "
         "criminal referrals, the big-data bureau shares market entities, and a few bad "
