@@ -18,7 +18,8 @@ $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need Python 3.11+ as $(PYTHON)"; exit 1; }
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	@# setuptools warns on every editable install that local folders shadow packages: they are the package
+	PYTHONWARNINGS='ignore:Editable installation:UserWarning' $(VENV)/bin/pip install --quiet -e '.[dev]'
 	@touch $@
 
 install: $(VENV)/.installed  ## create .venv and install the hub with its dev tools
