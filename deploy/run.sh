@@ -190,7 +190,6 @@ run: LIVE DEMO on (HUB_DEMO=0 make run runs the hub alone, for real use).
                   $HUB connectors status
      ops page:    $HUB_URL/ops  (any user name; password: the ops token in $DEMO_DIR/ops.token)
      metrics:     curl -H "Authorization: Bearer \$(cat $DEMO_DIR/ops.token)" $HUB_URL/metrics
-     quieter:     HUB_LOG_LEVEL=WARNING make run keeps the worker's per-record log lines out
 
 MSG
   sleep 1.5

@@ -84,12 +84,13 @@ def logging_config(
     text_formatter = {"format": TEXT_FORMAT}
     quiet = "WARNING" if level != "DEBUG" else "DEBUG"
     filters = ["bad-requests", "repeats"]
+    stderr_level = level if file is None else console_level
     handlers: dict[str, Any] = {
         "stderr": {
             "class": "logging.StreamHandler",
             "formatter": "text" if fmt == "text" or file is not None else "json",
-            "level": level if file is None else console_level,
-            "filters": filters,
+            "level": stderr_level,
+            "filters": [*filters, "transient-stderr"],
         }
     }
     if file is not None:
@@ -99,7 +100,7 @@ def logging_config(
             "encoding": "utf-8",
             "formatter": "json",
             "level": level,
-            "filters": filters,
+            "filters": [*filters, "transient-file"],
         }
     return {
         "version": 1,
@@ -108,6 +109,8 @@ def logging_config(
         "filters": {
             "bad-requests": {"()": f"{__name__}.BadRequestFilter"},
             "repeats": {"()": f"{__name__}.RepeatFilter"},
+            "transient-stderr": {"()": f"{__name__}.TransientFilter", "floor": stderr_level},
+            "transient-file": {"()": f"{__name__}.TransientFilter", "floor": level},
         },
         "handlers": handlers,
         "root": {"level": level, "handlers": list(handlers)},
@@ -138,6 +141,33 @@ class BadRequestFilter(logging.Filter):
                 record.msg, record.args = "refused a malformed HTTP request (400): %s", (what,)
                 record.exc_info = record.exc_text = None
         return True
+
+
+TRANSIENT = (
+    "NotLeaderForPartitionError",
+    "LeaderNotAvailableError",
+    "GroupCoordinatorNotAvailableError",
+    "NotCoordinatorForGroupError",
+    "CoordinatorLoadInProgressError",
+)
+
+
+class TransientFilter(logging.Filter):
+    """aiokafka logs at ERROR what it retries by itself and what a healthy cluster says
+    for its first seconds (a new topic's leader not elected yet, the group coordinator
+    still loading): such a line becomes INFO, so a person sees it only when asking for
+    detail, and the handler below `floor` (its own level) lets it go."""
+
+    def __init__(self, floor: str = "WARNING") -> None:
+        super().__init__()
+        self.floor: int = logging.getLevelNamesMapping()[floor]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("aiokafka") and record.levelno >= logging.WARNING:
+            text = record.getMessage()
+            if any(name in text for name in TRANSIENT):
+                record.levelno, record.levelname = logging.INFO, "INFO"
+        return record.levelno >= self.floor
 
 
 class RepeatFilter(logging.Filter):

@@ -737,3 +737,22 @@ async def test_the_loop_lag_probe_observes_how_long_the_loop_stood_still() -> No
     count, total = count_and_sum()
     assert count - count0 >= 3
     assert 0.15 <= total - sum0 < 0.5  # the stall, seen once, plus ordinary lateness
+
+
+def test_what_aiokafka_retries_by_itself_is_not_an_error_a_person_sees() -> None:
+    """A fresh cluster's first seconds (a new topic's leader, the group coordinator) made
+    a healthy `make run` print ERROR lines; they are INFO now, kept only where a handler
+    takes INFO."""
+    import logging
+
+    from hub.logs import TransientFilter
+
+    def record(message: str, name: str = "aiokafka.consumer.fetcher") -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, message, None, None)
+
+    transient = record("Failed fetch offsets from 1: [Error 6] NotLeaderForPartitionError")
+    assert not TransientFilter("WARNING").filter(transient)
+    assert transient.levelname == "INFO"
+    assert TransientFilter("INFO").filter(record("[Error 15] GroupCoordinatorNotAvailableError"))
+    assert TransientFilter("ERROR").filter(record("Unexpected error in fetcher routine"))
+    assert TransientFilter("ERROR").filter(record("NotLeaderForPartitionError", "hub.stream"))
