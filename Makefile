@@ -31,7 +31,7 @@ kafka:  ## fetch Apache Kafka jars from Maven Central (once; cached in deploy/ka
 	@$(KAFKA) fetch
 
 run: system install kafka  ## start local Kafka, apply topics, run a worker in the foreground (Ctrl-C stops all)
-	@PYTHON=$(PY) deploy/run.sh
+	@exec env PYTHON=$(PY) deploy/run.sh  # exec: Ctrl-C reaches run.sh, which stops all cleanly
 
 test: system install kafka  ## schema check, then every test on a broker the suite starts and stops
 	@$(HUB) schemas check
