@@ -285,13 +285,20 @@ def cmd_status(settings: HubSettings, args: argparse.Namespace) -> int:
             groups = sorted(g[0] for g in listed if str(g[0]).startswith(settings.app_id))
         finally:
             await admin.close()
-        view = await read_kafka_view(settings, groups, extra_topics=_traffic_topics(specs))
-        letters = await ops.read_dead_letters(settings)
-        orders = await ops.read_orders(settings)
-        async with _serde(settings) as serde:
-            reference = await load_reference(settings, serde)
+        async def reference_now() -> Any:
+            async with _serde(settings) as serde:
+                return await load_reference(settings, serde)
+
+        # independent readings, at once: the view takes as long as the slowest one
+        view, letters, orders, reference, connectors, worker = await asyncio.gather(
+            read_kafka_view(settings, groups, extra_topics=_traffic_topics(specs)),
+            ops.read_dead_letters(settings),
+            ops.read_orders(settings),
+            reference_now(),
+            _connector_status(settings),
+            asyncio.to_thread(_readyz, args.worker or f"http://127.0.0.1:{settings.http_port}"),
+        )
         sla = ops.order_sla(orders.values(), ops.deadlines_of(settings), reference)
-        connectors = await _connector_status(settings)
         return {
             "kafka": {
                 "bootstrap": settings.kafka_bootstrap,
@@ -299,7 +306,7 @@ def cmd_status(settings: HubSettings, args: argparse.Namespace) -> int:
                 "topics": len(specs) - len(missing),
                 "topics_missing": missing,
             },
-            "worker": _readyz(args.worker or f"http://127.0.0.1:{settings.http_port}"),
+            "worker": worker,
             "lag": {
                 group: {
                     topic: lag

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hub.settings import HubSettings
-from hub.wire._clients import aiokafka_options, cluster_metadata
+from hub.wire._clients import aiokafka_options, cluster_metadata, track
 from hub.wire._topics import DLQ_TOPIC
 
 
@@ -75,6 +75,7 @@ async def read_kafka_view(
             wanted = {tp for offsets in committed.values() for tp in offsets} | set(dlq)
             for topic in extra_topics:
                 wanted.update(partitions(topic))
+            await track(consumer, {tp.topic for tp in wanted})
             ends = await consumer.end_offsets(list(wanted)) if wanted else {}
             starts = await consumer.beginning_offsets(list(wanted)) if wanted else {}
         finally:
