@@ -46,10 +46,9 @@ from hub.wire import (
     CONNECTOR_STATE_TOPIC,
     DLQ_TOPIC,
     SOURCE_PARTY_HEADER,
-    aiokafka_options,
     new_producer,
+    open_reader,
     partition_for,
-    partitions_of,
     party_of,
     read_to_end,
     replay_target,
@@ -326,15 +325,7 @@ async def tail(
     """The records of topic as they come (from its start or its end), until stop is
     set; with follow off, until the end the topic had when tailing began."""
     stop = stop or asyncio.Event()
-    consumer = AIOKafkaConsumer(
-        group_id=None, enable_auto_commit=False, **aiokafka_options(settings)
-    )
-    try:
-        await consumer.start()
-        ids = await partitions_of(consumer, topic)
-    except KafkaError as exc:
-        await consumer.stop()
-        raise KafkaUnavailableError(f"cannot reach Kafka: {exc}") from None
+    consumer, ids = await open_reader(settings, topic)
     try:
         if not ids:
             raise HubError(f"topic {topic} does not exist (`hub topics diff` lists them)")

@@ -102,23 +102,31 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
     return sorted((await cluster_metadata(consumer)).partitions_for_topic(topic) or [])
 
 
+async def open_reader(
+    settings: HubSettings, topic: str, **options: Any
+) -> tuple[AIOKafkaConsumer, list[int]]:
+    """A started consumer without a group (to assign partitions of topic to) and topic's
+    partition ids (empty: no such topic); `KafkaUnavailableError` when Kafka does not
+    answer. The caller stops the consumer."""
+    consumer = AIOKafkaConsumer(
+        group_id=None, enable_auto_commit=False, **options, **aiokafka_options(settings)
+    )
+    try:
+        await consumer.start()
+        return consumer, await partitions_of(consumer, topic)
+    except KafkaError as exc:
+        await consumer.stop()
+        raise KafkaUnavailableError(f"cannot reach Kafka: {exc}") from None
+
+
 async def read_to_end(
     settings: HubSettings, topic: str, partitions: list[int] | None = None
 ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
     """Every record of topic (or of some of its partitions) from the log start up to
     the end as it was when reading began; `KafkaUnavailableError` when the topic does
     not exist or Kafka does not answer."""
-    options = aiokafka_options(settings)
     # read_committed: a table changelog holds the aborted writes of fenced workers
-    consumer = AIOKafkaConsumer(
-        group_id=None, enable_auto_commit=False, isolation_level="read_committed", **options
-    )
-    try:
-        await consumer.start()
-        ids = await partitions_of(consumer, topic)
-    except KafkaError as exc:
-        await consumer.stop()
-        raise KafkaUnavailableError(f"cannot reach Kafka: {exc}") from None
+    consumer, ids = await open_reader(settings, topic, isolation_level="read_committed")
     try:
         if not ids:
             raise KafkaUnavailableError(f"topic {topic} does not exist; run `hub topics apply`")

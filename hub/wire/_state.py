@@ -27,12 +27,26 @@ from hub.wire._clients import aiokafka_options, new_producer
 from hub.wire._topics import CONNECTOR_STATE_TOPIC
 
 
-class StateStore:
+class _Entries:
+    """State entries by ``connector/entry``, as last written."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, Any]] = {}
+
+    def get(self, connector: str, entry: str) -> dict[str, Any] | None:
+        return self.entries.get(f"{connector}/{entry}")
+
+    def entries_of(self, connector: str, prefix: str = "") -> dict[str, dict[str, Any]]:
+        start = f"{connector}/{prefix}"
+        return {k[len(connector) + 1 :]: v for k, v in self.entries.items() if k.startswith(start)}
+
+
+class StateStore(_Entries):
     """Read and write connector state entries (JSON) in the compacted state topic."""
 
     def __init__(self, settings: HubSettings) -> None:
+        super().__init__()
         self.settings = settings
-        self.entries: dict[str, dict[str, Any]] = {}
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._tp = TopicPartition(CONNECTOR_STATE_TOPIC, 0)
@@ -69,13 +83,6 @@ class StateStore:
                     self.entries.pop(key, None)
                 else:
                     self.entries[key] = json.loads(record.value)
-
-    def get(self, connector: str, entry: str) -> dict[str, Any] | None:
-        return self.entries.get(f"{connector}/{entry}")
-
-    def entries_of(self, connector: str, prefix: str = "") -> dict[str, dict[str, Any]]:
-        start = f"{connector}/{prefix}"
-        return {k[len(connector) + 1 :]: v for k, v in self.entries.items() if k.startswith(start)}
 
     async def put(self, connector: str, entry: str, value: dict[str, Any] | None) -> None:
         """Write an entry and wait until the broker has it (acks=all)."""
@@ -115,18 +122,8 @@ class ConnectorState(Protocol):
     async def stop(self) -> None: ...
 
 
-class MemoryState:
+class MemoryState(_Entries):
     """Connector state in a dict: what `StateStore` keeps, without Kafka."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, dict[str, Any]] = {}
-
-    def get(self, connector: str, entry: str) -> dict[str, Any] | None:
-        return self.entries.get(f"{connector}/{entry}")
-
-    def entries_of(self, connector: str, prefix: str = "") -> dict[str, dict[str, Any]]:
-        start = f"{connector}/{prefix}"
-        return {k[len(connector) + 1 :]: v for k, v in self.entries.items() if k.startswith(start)}
 
     async def put(self, connector: str, entry: str, value: dict[str, Any] | None) -> None:
         key = f"{connector}/{entry}"
