@@ -957,7 +957,7 @@ def test_every_record_the_gateway_refuses_is_counted_with_its_reason(
     """README "Operations": hub_records_rejected_total counts what is "refused at the
     gateway (stage="gateway", 4xx, reason = first broken rule)". Only refusals raised in
     `Gateway.check_record` are counted (canonical rules, forged source: the passing
-    cases); a native record that does not map (422, hub/gateway/_native.py) and a kind
+    cases); a native record that does not map (422, hub/http/native.py) and a kind
     the party may not publish (403, `Gateway._kind`) are answered but never counted."""
     before = total(ops.metrics(), "hub_records_rejected_total", stage="gateway", reason=reason)
     refused = ops.request(path, party, body)
