@@ -95,7 +95,6 @@ class HttpPollSource(Source):
         self._token = token
         self._stopping = asyncio.Event()
         self.polls = 0
-        self.key_field: str | None = None
 
     @property
     def cursor(self) -> str | None:
@@ -183,7 +182,6 @@ class FileDropSource(Source):
         self.state = state
         self._stopping = asyncio.Event()
         self.imported = 0
-        self.key_field: str | None = None
 
     async def run(self, emit: Emit) -> None:
         self._stopping = asyncio.Event()  # a stop before (pause) does not end this run

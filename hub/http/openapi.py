@@ -34,10 +34,10 @@ ROUTES = (
         (Answer(200, "OpenAPI 3.1", schema={"type": "object"}),),
         platform=(401, 429),
     ),
-    Route(
-        "GET", "/healthz", "healthz", "healthz", "Liveness (no data, no authentication)",
-        "operations", (Answer(200, "alive", schema={"type": "object"}),), public=True,
-    ),
+)
+HEALTH = Route(  # served by every worker's web app (`hub.worker._http.healthz`)
+    "GET", "/healthz", "healthz", "healthz", "Liveness (no data, no authentication)",
+    "operations", (Answer(200, "alive", schema={"type": "object"}),), public=True,
 )
 
 
@@ -50,6 +50,7 @@ def all_routes() -> tuple[Route, ...]:
         *assessment.ROUTES,
         *native.ROUTES,
         *ROUTES,
+        HEALTH,
     )
 
 
@@ -219,7 +220,7 @@ class OpenApi:
         self.reference = reference
 
     def install(self, app: web.Application) -> None:
-        install_routes(app, ROUTES[:1], self)
+        install_routes(app, ROUTES, self)
 
     async def openapi(self, request: web.Request) -> web.Response:
         return web.json_response(document(self.settings, self.reference()))

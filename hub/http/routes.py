@@ -11,7 +11,7 @@ written once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiohttp import web
@@ -79,12 +79,6 @@ class Route:
     public: bool = False  # no authentication (and no platform answers)
     platform: tuple[int, ...] = (401, 403, 429, 503)
     registered: str | None = None  # the path registered, when it differs (a template)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def statuses(self) -> list[int]:
-        """Every status the route may answer, its own and the platform's."""
-        own = [answer.status for answer in self.answers]
-        return sorted({*own, *(() if self.public else self.platform)})
 
 
 def install_routes(app: web.Application, routes: Iterable[Route], owner: object) -> None:

@@ -9,7 +9,7 @@ endpoint and the normalise stage both take.
 
 from hub.mapping._catalogue import MAPPINGS_ROOT, Shipped, SpecCatalogue, load_catalogue
 from hub.mapping._engine import MappingError, MappingSpec, Rule, load_spec
-from hub.mapping._native import Mapped, normalise_native
+from hub.mapping._native import Mapped, normalise_native, unknown_kind
 
 __all__ = [
     "MAPPINGS_ROOT",
@@ -22,4 +22,5 @@ __all__ = [
     "load_catalogue",
     "load_spec",
     "normalise_native",
+    "unknown_kind",
 ]

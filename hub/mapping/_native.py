@@ -3,6 +3,7 @@ normalise stage share, so a native post and a connector's record map alike."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,18 @@ class Mapped:
         return self.spec.canonical
 
 
+def unknown_kind(party_id: str, native_kind: str, known: Sequence[str] = ()) -> MappingError:
+    """A native record of a kind its party has no mapping for (or of no known party)."""
+    return MappingError(
+        "kind.unknown",
+        NATIVE_KIND_HEADER,
+        "(record)",
+        f"{party_id} has no mapping for native kind '{native_kind}'"
+        + (f"; its kinds: {', '.join(known)}" if known else ""),
+        f"没有{party_id}的“{native_kind}”报文映射",
+    )
+
+
 def normalise_native(
     catalogue: SpecCatalogue,
     party: Party,
@@ -36,15 +49,7 @@ def normalise_native(
     the mapping rule that failed. The caller validates the result as its record kind."""
     spec = catalogue.inbound(party, native_kind)
     if spec is None:
-        known = ", ".join(catalogue.native_kinds(party))
-        raise MappingError(
-            "kind.unknown",
-            NATIVE_KIND_HEADER,
-            "(record)",
-            f"{party.id} has no mapping for native kind '{native_kind}'"
-            + (f"; its kinds: {known}" if known else ""),
-            f"没有{party.id}的“{native_kind}”报文映射",
-        )
+        raise unknown_kind(party.id, native_kind, catalogue.native_kinds(party))
     data = spec.apply(spec.decode(payload, charset))
     data["source_party"] = party.id
     return Mapped(spec, data)

@@ -43,12 +43,9 @@ class StageBase:
         async def handle(message: Any) -> None:
             if self.reference_ready is not None:
                 await self.reference_ready.wait()
-            await handle_guarded(handler, message, self._park, self.agent)
+            await handle_guarded(handler, message, self.dead_letter, self.agent)
 
         return handle
-
-    async def _park(self, message: Any, stage: str, reason: str, detail: str, field: str) -> None:
-        await self.dead_letter(message, stage, reason, detail, field)
 
     async def dead_letter(
         self, message: Any, stage: str, reason: str, detail: str, field: str = ""

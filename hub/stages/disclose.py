@@ -36,7 +36,8 @@ class Disclose(StageBase):
         super().__init__(out, serde, reference, reference_ready, record_limit)
         self.disclosed = Table("disclosed", app_id, case_partitions)
         self.disclosures_topic = KINDS["penalty"].topic
-        self.inboxes = {p.id: inbox_topic(p.id) for p in reference().parties.with_inbox()}
+        has_inbox = {party.id for party in reference().parties.with_inbox()}
+        self.bigdata_inbox = inbox_topic("bigdata") if "bigdata" in has_inbox else None
 
     def stage(self) -> Stage:
         return Stage(
@@ -56,8 +57,7 @@ class Disclose(StageBase):
         value = await self.serde.encode("penalty", disclosure)
         headers = HubHeaders(kind="penalty", trace_id=disclosure.trace_id).to_kafka()
         await self.out.send(self.disclosures_topic, key.encode(), value, headers)
-        bigdata = self.inboxes.get("bigdata")
-        if bigdata is not None:
-            await self.out.send(bigdata, key.encode(), value, headers)
+        if self.bigdata_inbox is not None:
+            await self.out.send(self.bigdata_inbox, key.encode(), value, headers)
         if self.disclosed.get(key) is None:
             self.disclosed[key] = case.case_no

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.mapping import MappingError, SpecCatalogue, normalise_native
+from hub.mapping import SpecCatalogue, normalise_native, unknown_kind
 from hub.metrics import RECORDS_IN
 from hub.records import KINDS, validate
 from hub.reference import Party, Reference
@@ -74,13 +74,7 @@ class Normaliser(StageBase):
             party = None
         native_kind = (header_of(message, NATIVE_KIND_HEADER) or b"").decode(errors="replace")
         if party is None:
-            raise MappingError(
-                "kind.unknown",
-                NATIVE_KIND_HEADER,
-                "(record)",
-                f"{party_id} has no mapping for native kind '{native_kind}'",
-                f"没有{party_id}的“{native_kind}”报文映射",
-            )
+            raise unknown_kind(party_id, native_kind)
         charset = header_of(message, CHARSET_HEADER)
         mapped = normalise_native(
             self.specs, party, native_kind, message.value or b"",

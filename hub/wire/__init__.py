@@ -16,20 +16,16 @@ Code elsewhere builds no topic name, header name or producer of its own
 from hub.wire._clients import (
     HEADROOM,
     aiokafka_options,
-    cluster_metadata,
     new_producer,
     open_reader,
     partitions_of,
-    producer_options,
     read_to_end,
     ssl_context,
 )
 from hub.wire._dlq import (
-    ERROR_PREFIX,
     KEPT_BYTES,
     dead_letter,
     dead_letter_entry,
-    dead_letter_headers,
     replay_target,
 )
 from hub.wire._emitter import Emitter, MemoryBroker, MemoryEmitter, ProducerEmitter
@@ -59,7 +55,6 @@ from hub.wire._http import (
 from hub.wire._offsets import KafkaView, read_kafka_view
 from hub.wire._state import ConnectorState, MemoryState, StateStore, read_state
 from hub.wire._topics import (
-    AUDIT_TOPIC,
     CONNECTOR_STATE_TOPIC,
     DLQ_TOPIC,
     SCHEMAS_TOPIC,
@@ -70,14 +65,12 @@ from hub.wire._topics import (
 )
 
 __all__ = [
-    "AUDIT_TOPIC",
     "CHARSET_HEADER",
     "CONNECTOR_HEADER",
     "CONNECTOR_STATE_TOPIC",
     "CONTROL_HEADER",
     "CURSOR_PATTERN",
     "DLQ_TOPIC",
-    "ERROR_PREFIX",
     "HEADROOM",
     "KEPT_BYTES",
     "KIND_HEADER",
@@ -102,10 +95,8 @@ __all__ = [
     "ReadsInbox",
     "Written",
     "aiokafka_options",
-    "cluster_metadata",
     "dead_letter",
     "dead_letter_entry",
-    "dead_letter_headers",
     "decode_cursor",
     "encode_cursor",
     "header_of",
@@ -115,7 +106,6 @@ __all__ = [
     "partition_for",
     "partitions_of",
     "party_of",
-    "producer_options",
     "raw_topic",
     "read_kafka_view",
     "read_state",

@@ -17,7 +17,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaProducer
 
 from hub.errors import KafkaUnavailableError
-from hub.wire._headers import KafkaHeaders, header_of
+from hub.wire._headers import KafkaHeaders
 from hub.wire._http import InboxItem, Written
 from hub.wire._topics import partition_for
 
@@ -76,19 +76,6 @@ class MemoryEmitter:
     def to(self, topic: str) -> list[tuple[bytes | None, bytes | None, KafkaHeaders]]:
         """What was sent to topic: key, value and headers, in order."""
         return [(k, v, h) for t, k, v, h, _ in self.records if t == topic]
-
-    def topics(self) -> list[str]:
-        """The topics written, each once, in the order first written."""
-        return list(dict.fromkeys(t for t, *_ in self.records))
-
-    def header(self, topic: str, name: str) -> list[bytes | None]:
-        """The value of header name of each record sent to topic."""
-        return [header_of(_Headers(h), name) for _, _, h in self.to(topic)]
-
-
-class _Headers:
-    def __init__(self, headers: KafkaHeaders) -> None:
-        self.headers = headers
 
 
 class MemoryBroker(MemoryEmitter):

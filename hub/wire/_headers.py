@@ -34,6 +34,7 @@ _NAMES = {
     "control": CONTROL_HEADER,
     "native_kind": NATIVE_KIND_HEADER,
 }
+_FIELDS = {name: field for field, name in _NAMES.items()}
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,9 @@ class HubHeaders:
     def from_kafka(cls, headers: Iterable[tuple[str, Any]] | None) -> HubHeaders:
         """Read from a record's headers; other headers are ignored, a null or undecodable
         value counts as absent (a stranger's record must not break the reader)."""
-        by_name = {name: attr for attr, name in _NAMES.items()}
         found: dict[str, str] = {}
         for key, value in headers or []:
-            attr = by_name.get(str(key))
+            attr = _FIELDS.get(str(key))
             if attr is None or value is None:
                 continue
             try:

@@ -66,7 +66,6 @@ def party_of(topic: str, role: str) -> str | None:
 
 
 DLQ_TOPIC = named("dlq")
-AUDIT_TOPIC = named("audit")
 CONNECTOR_STATE_TOPIC = named("connector-state")
 SCHEMAS_TOPIC = named("schemas")
 
