@@ -76,11 +76,11 @@ cleanup() {
     deploy/kafka/kafka.sh stop --port "$PORT" || true
   fi
   if [[ "$worker_status" -ne 0 ]]; then
-    echo "run: the worker did not stop cleanly (exit $worker_status); see its log above" >&2
+    echo "run: the worker did not stop cleanly (exit $worker_status); see its log above / 工作节点未能正常停止，请查看日志" >&2
     exit 1
   fi
   if [[ "$stopping" == yes ]]; then
-    echo "run: stopped"
+    echo "run: stopped / 已停止"
   fi
   exit "$rc"
 }
@@ -180,7 +180,8 @@ run: LIVE DEMO on (HUB_DEMO=0 make run runs the hub alone, for real use).
                   (HUB_DEMO_RATE): whistles and clues, orders signed, reported, answered,
                   closed and rated, criminal referrals decided by the police, market
                   entities shared, ~3 % bad records (422 answers and DLQ entries).
-                  It acts only on the orders it created: orders you post are yours.
+                  It acts only on the orders it created: orders you post are yours
+                  (演示只处理自己创建的派单，您发出的派单由您处理).
                   A progress line every 10 s (HUB_DEMO_VERBOSE=1: every action).
      simulators:  big-data sharing platform  http://127.0.0.1:$SIM_PORT/stats  (polled for entities)
                   police case system          http://127.0.0.1:$((SIM_PORT + 1))/stats  (webhook)
@@ -209,7 +210,7 @@ if [[ -t 2 && -z "${HUB_LOG_FILE:-}" ]]; then
   if [[ "$DEMO" == yes ]]; then
     export HUB_LOG_CONSOLE_LEVEL="${HUB_LOG_CONSOLE_LEVEL:-ERROR}"
   fi
-  echo "run: worker log (JSON lines, every record): $HUB_LOG_FILE" \
+  echo "run: worker log / 工作节点日志 (JSON lines, every record): $HUB_LOG_FILE" \
     "(follow: tail -f $HUB_LOG_FILE | jq -r .message); shown here: ${HUB_LOG_CONSOLE_LEVEL:-WARNING} and worse"
 fi
 

@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     apply.add_argument(
-        "--quiet", action="store_true", help="print the summary and refusals, not every change"
+        "--quiet", action="store_true",
+        help="print the summary and refusals, not every change (只输出汇总和拒绝项)"
     )
     apply.set_defaults(handler=cmd_topics_apply)
 
@@ -186,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     token_actions = tokens.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
     issue = token_actions.add_parser(
         "issue",
-        help="issue a token for each PARTY (printed once; only its hash is stored)",
+        help="issue a token for each PARTY (printed once; only its hash is stored) "
+        "为参与方签发访问令牌",
         description="Print a new bearer token for each PARTY once, one line each in the order "
         "given, and store their SHA-256 hashes in HUB_TOKENS_FILE (default "
         "$HUB_DATA_DIR/tokens.json). Running workers pick them up.",

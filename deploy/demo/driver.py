@@ -453,7 +453,7 @@ class Stats:
             f"rejected {c['rejected']} ({c['bad']} on purpose)  DLQ-bound {c['dlq']}  "
             f"errors {c['errors']}  "
             f"orders left unsigned {c['unsigned']}  open flows {flows}"
-            + (f"  others' items left alone {c['others']}" if c["others"] else "")
+            + (f"  others' items left alone (他人派单未处理) {c['others']}" if c["others"] else "")
         )
 
 

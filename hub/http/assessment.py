@@ -41,7 +41,7 @@ class Figures(BaseModel):
 
 
 class MonthAssessment(BaseModel):
-    """The month's figures, one entry per party the caller may see."""
+    """月度考核 the month's figures, one entry per party the caller may see."""
 
     period: str
     parties: list[Figures]

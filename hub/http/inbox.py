@@ -34,7 +34,7 @@ from hub.wire import (
 
 
 class InboxEntry(BaseModel):
-    """One record of the inbox: where it is, its kind, and the record (or why not)."""
+    """收件 one record of the inbox: where it is, its kind, and the record (or why not)."""
 
     partition: int = Field(ge=0)
     offset: int = Field(ge=0)
@@ -44,7 +44,7 @@ class InboxEntry(BaseModel):
 
 
 class InboxPage(BaseModel):
-    """A page of the inbox and the cursor to resume after its last item."""
+    """收件箱分页 a page of the inbox and the cursor to resume after its last item."""
 
     items: list[InboxEntry]
     cursor: str = Field(

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 
 class NativeAccepted(BaseModel):
-    """A native record mapped, valid and kept as sent in the party's raw topic."""
+    """原始报文已受理 a native record mapped, valid and kept as sent in the party's raw
+    topic."""
 
     record_id: uuid.UUID = Field(description="the canonical record's id, once normalised")
     kind: str = Field(description="the canonical kind it maps to")

@@ -41,7 +41,7 @@ from hub.reference import Party, PartyKind
 
 
 class OrderSummary(BaseModel):
-    """An order in a list: who, what, where it stands."""
+    """派单摘要 an order in a list: who, what, where it stands."""
 
     order_id: str
     order_type: str
@@ -61,7 +61,7 @@ class OrderList(BaseModel):
 
 
 class Step(BaseModel):
-    """One applied event of an order's history (the hub's time: received_at)."""
+    """办理记录 one applied event of an order's history (the hub's time: received_at)."""
 
     event_id: str
     event_type: str
@@ -71,7 +71,7 @@ class Step(BaseModel):
 
 
 class OrderDues(BaseModel):
-    """When sign-off, answer and acceptance are due (null: the order has no such due)."""
+    """办理时限 when sign-off, answer and acceptance are due (null: no such due)."""
 
     sign_off: str | None
     answer: str | None
@@ -79,7 +79,7 @@ class OrderDues(BaseModel):
 
 
 class OrderDetail(OrderSummary):
-    """An order's whole story: its summary, priority, subject, returns, history, dues."""
+    """派单详情 an order's whole story: summary, priority, subject, returns, history, dues."""
 
     priority: str
     subject_id: str | None
@@ -89,7 +89,7 @@ class OrderDetail(OrderSummary):
 
 
 class AcceptedAction(Accepted):
-    """The event is written; state_after is where the order goes."""
+    """已受理的办理操作 the event is written; state_after is where the order goes."""
 
     state_after: OrderState
     duplicate: bool = Field(description="the same action was applied before; nothing changes")

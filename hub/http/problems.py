@@ -91,7 +91,8 @@ _URIS: list[JsonValue] = [p.uri for p in sorted(PROBLEMS.values(), key=lambda p:
 
 
 class FieldProblem(BaseModel):
-    """One broken rule of a record: where, which, and what to do, in both languages."""
+    """字段错误 one broken rule of a record: where, which, and what to do, in both
+    languages."""
 
     path: str
     rule: str
@@ -100,7 +101,8 @@ class FieldProblem(BaseModel):
 
 
 class ProblemDetails(BaseModel):
-    """RFC 9457 problem details, in English and Chinese (the body of every refusal)."""
+    """问题详情 RFC 9457 problem details, in English and Chinese (the body of every
+    refusal)."""
 
     model_config = ConfigDict(extra="allow")
 

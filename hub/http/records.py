@@ -49,7 +49,7 @@ UNSAID = (
 
 
 class Accepted(BaseModel):
-    """A record durably written (acks=all), and where."""
+    """已受理 a record durably written (acks=all), and where."""
 
     record_id: uuid.UUID
     topic: str
@@ -59,7 +59,8 @@ class Accepted(BaseModel):
 
 
 class BatchItem(BaseModel):
-    """The answer for one record of a batch, at its index: 202 and where, or its problem."""
+    """批量结果 the answer for one record of a batch, at its index: 202 and where, or its
+    problem."""
 
     index: int = Field(ge=0)
     status: int
@@ -72,7 +73,7 @@ class BatchItem(BaseModel):
 
 
 class BatchResult(BaseModel):
-    """How many records of a batch were accepted, and each one's answer."""
+    """批量受理 how many records of a batch were accepted, and each one's answer."""
 
     accepted: int = Field(ge=0)
     results: list[BatchItem]
