@@ -12,9 +12,9 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 
 from hub import __version__
-from hub._cli_connectors import add_commands as add_connector_commands
 from hub._cli_ops import add_commands as add_ops_commands
 from hub._cli_records import add_commands as add_record_commands
 from hub.errors import ConfigError, HubError
@@ -25,6 +25,9 @@ from hub.topics import Plan as TopicPlan
 from hub.topics import admin_client, apply_plan, load_topics, plan, read_cluster
 
 log = logging.getLogger("hub")
+
+# command groups other packages add (pyproject.toml [project.entry-points."hub.commands"])
+PLUGINS = "hub.commands"
 
 
 def _topic_plan(settings: HubSettings) -> TopicPlan:
@@ -206,8 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     parties = commands.add_parser("parties", help="list the parties of the reference file")
     parties.set_defaults(handler=cmd_parties)
     add_record_commands(commands)
-    add_connector_commands(commands)
     add_ops_commands(commands)
+    for plugin in sorted(entry_points(group=PLUGINS), key=lambda ep: ep.name):
+        plugin.load()(commands)  # e.g. connectors.cli: hub connectors …
     return parser
 
 

@@ -3,7 +3,8 @@
 `platform` is what every resource stands on (middlewares, the caller, problems, the
 audit trail); each resource is one module with its routes: `records` (canonical
 publish), `native` (a party's own format), `inbox` (pages and SSE), `orders` (state,
-history, actions, lists), `assessment`, `openapi`. `policy` says who may do what,
+history, actions, lists), `assessment`, `ops` (health, readiness, metrics, the
+operations page), `openapi`. `policy` says who may do what,
 `tokens` keeps the bearer tokens, `peers` forwards to and gathers from other workers.
 """
 
@@ -13,6 +14,7 @@ from hub.http.inbox import Inbox
 from hub.http.native import Native
 from hub.http.openapi import OpenApi
 from hub.http.openapi import document as openapi_document
+from hub.http.ops import Ops
 from hub.http.orders import Orders
 from hub.http.peers import Peers
 from hub.http.platform import Platform
@@ -30,6 +32,7 @@ __all__ = [
     "Inbox",
     "Native",
     "OpenApi",
+    "Ops",
     "Orders",
     "Peers",
     "Platform",

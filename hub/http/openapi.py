@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from hub import __version__
-from hub.http import assessment, inbox, native, orders, records
+from hub.http import assessment, inbox, native, ops, orders, records
 from hub.http.policy import ACTION_FIELDS, DERIVED_IDS, HTTP_KINDS, HUB_OWNED_FIELDS
 from hub.http.problems import MEDIA_TYPE, ProblemDetails
 from hub.http.routes import PLATFORM_ANSWERS, Answer, Route, install_routes
@@ -35,10 +35,6 @@ ROUTES = (
         platform=(401, 429),
     ),
 )
-HEALTH = Route(  # served by every worker's web app (`hub.worker._http.healthz`)
-    "GET", "/healthz", "healthz", "healthz", "Liveness (no data, no authentication)",
-    "operations", (Answer(200, "alive", schema={"type": "object"}),), public=True,
-)
 
 
 def all_routes() -> tuple[Route, ...]:
@@ -49,8 +45,9 @@ def all_routes() -> tuple[Route, ...]:
         *orders.ROUTES,
         *assessment.ROUTES,
         *native.ROUTES,
+        *ops.ROUTES,
         *ROUTES,
-        HEALTH,
+        ops.HEALTH,
     )
 
 

@@ -94,4 +94,5 @@ def install_routes(app: web.Application, routes: Iterable[Route], owner: object)
 
 def respond(answer: BaseModel, status: int = 200) -> web.Response:
     """The JSON response of a documented answer model (fields left unset are left out)."""
-    return web.json_response(answer.model_dump(mode="json", exclude_unset=True), status=status)
+    body = answer.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    return web.json_response(body, status=status)

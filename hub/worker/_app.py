@@ -20,7 +20,7 @@ from hub.catalogue import load_reference
 from hub.dispatch import Deadlines, load_deadline_policy
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
 from hub.errors import HubError
-from hub.http import Assessment, Core, Native, Orders, Peers, Platform
+from hub.http import Assessment, Core, Native, Ops, Orders, Peers, Platform
 from hub.mapping import load_catalogue
 from hub.metrics import FlowCollector, probe_loop_lag
 from hub.records import KINDS
@@ -41,12 +41,8 @@ from hub.worker._http import HttpServer, build_web_app
 from hub.worker._metrics import (
     ConnectorCollector,
     KafkaWatch,
-    install_metrics,
-    install_readyz,
     readiness_checks,
-    run_checks,
 )
-from hub.worker._ops import install_ops_page
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +222,6 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     watch = KafkaWatch(settings, groups, {settings.app_id: pipeline.topics})
     for collector in (FlowCollector(), AssessmentCollector(engine), OrdersCollector(engine), watch):
         metrics.register(collector)
-    install_metrics(web_app, platform, metrics)
 
     async def registry_reachable() -> str | None:
         if registry is not None:
@@ -236,8 +231,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         return None
 
     checks = readiness_checks(pipeline, watch, registry_reachable)
-    install_readyz(web_app, checks)
-    install_ops_page(web_app, platform, metrics, lambda: run_checks(checks))
+    Ops(platform, metrics, checks).install(web_app)
 
     async def start_watch(_: web.Application) -> None:
         watch.start()

@@ -14,23 +14,16 @@ from typing import Any
 from aiohttp import web
 from mode import Service
 
+from hub.http.ops import HEALTH, STARTED, healthz
+
 log = logging.getLogger(__name__)
-
-
-STARTED = web.AppKey("hub_started_at", float)
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Liveness: the process runs its event loop. No business data, no authentication."""
-    started = request.app[STARTED]
-    return web.json_response({"status": "ok", "uptime_seconds": round(time.time() - started, 1)})
 
 
 def build_web_app(body_limit: int = 1024 * 1024) -> web.Application:
     """The aiohttp application with the routes every worker serves."""
     app = web.Application(client_max_size=body_limit)
     app[STARTED] = time.time()
-    app.router.add_get("/healthz", healthz)
+    app.router.add_get(HEALTH.path, healthz)
     return app
 
 

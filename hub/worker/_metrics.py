@@ -1,39 +1,25 @@
-"""``/metrics`` and ``/readyz`` on every worker.
-
-Scrapers authenticate like any caller (``Authorization: Bearer`` with an ``ops`` or
-``justice`` token; Prometheus' ``authorization`` scrape setting sends it). ``/readyz``,
-like ``/healthz``, answers without a token (load balancers and probes carry none) and
-says only which check fails and why, never business data.
-"""
+"""What the worker's operations resources (`hub.http.ops`) read: the Kafka lag and DLQ
+reading, the connectors' health, and the readiness checks over the pipeline."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
-from aiohttp import web
 from aiokafka.errors import KafkaError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from connectors import ConnectorService
-from hub.errors import HubError
-from hub.http import Platform
-from hub.http.problems import Problem
-from hub.reference import PartyKind
+from hub.http.ops import Check
 from hub.settings import HubSettings
 from hub.stream import Pipeline
 from hub.wire import KafkaView, read_kafka_view
 
 log = logging.getLogger(__name__)
 
-METRICS_READERS = frozenset({PartyKind.OPS, PartyKind.JUSTICE})
-READY_CHECK_TIMEOUT = 3.0
-
-Check = Callable[[], Awaitable[str | None]]  # None when fine, else what is wrong
 
 
 class KafkaWatch(Collector):
@@ -96,23 +82,6 @@ class KafkaWatch(Collector):
         yield GaugeMetricFamily(
             "hub_kafka_view_age_seconds", "Age of the last lag and DLQ reading", value=age
         )
-
-
-def install_metrics(
-    web_app: web.Application, platform: Platform, registry: CollectorRegistry
-) -> None:
-    async def metrics(request: web.Request) -> web.Response:
-        party = platform.caller(request)
-        if party.kind not in METRICS_READERS:
-            raise Problem(
-                "forbidden",
-                f"{party.id} may not read metrics; they are for operators and the justice bureau",
-                detail_zh="只有运维方和司法局可以查看指标",
-            )
-        body = generate_latest(registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    web_app.router.add_get("/metrics", metrics)
 
 
 class ConnectorCollector(Collector):
@@ -185,28 +154,3 @@ def readiness_checks(
         "stages": stages,
         "registry": registry_check,
     }
-
-
-async def run_checks(checks: dict[str, Check]) -> dict[str, str]:
-    """Check name → "ok" or what is wrong."""
-    results: dict[str, str] = {}
-    for name, check in checks.items():
-        try:
-            async with asyncio.timeout(READY_CHECK_TIMEOUT):
-                problem = await check()
-        except TimeoutError:
-            problem = f"no answer within {READY_CHECK_TIMEOUT:g} s"
-        except HubError as exc:
-            problem = exc.message
-        results[name] = problem or "ok"
-    return results
-
-
-def install_readyz(web_app: web.Application, checks: dict[str, Check]) -> None:
-    async def readyz(_: web.Request) -> web.Response:
-        results = await run_checks(checks)
-        failing = {name: text for name, text in results.items() if text != "ok"}
-        body = {"status": "not ready" if failing else "ready", "checks": results}
-        return web.json_response(body, status=503 if failing else 200)
-
-    web_app.router.add_get("/readyz", readyz)

@@ -20,9 +20,10 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
 
 from hub.dispatch import Dues, OrderView, view_from_dict
-from hub.http import Assessment, Core, Native, Orders, Peers, TokenStore, openapi_document
+from hub.http import Assessment, Core, Native, Ops, Orders, Peers, TokenStore, openapi_document
 from hub.mapping import load_catalogue
 from hub.reference import Reference, load_seed_reference
 from hub.registry import MemoryRegistry
@@ -80,6 +81,8 @@ class Served:
     client: TestClient[web.Request, web.Application]
     broker: MemoryBroker
     book: Book
+    metrics: CollectorRegistry
+    readiness: dict[str, str | None]  # each /readyz check's answer: None when fine
     serde: AvroSerde
     tokens: dict[str, str]
     document: dict[str, Any]
@@ -173,9 +176,19 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
             Native(core.platform, core.records, load_catalogue()).install(app)
             Orders(core.platform, core.records, book, cluster).install(app)
             Assessment(core.platform, book, cluster).install(app)
+            metrics = CollectorRegistry()
+            readiness: dict[str, str | None] = {"kafka": None, "partitions": None}
+
+            def check(name: str) -> Callable[[], Awaitable[str | None]]:
+                async def answer() -> str | None:
+                    return readiness[name]
+
+                return answer
+
+            Ops(core.platform, metrics, {name: check(name) for name in readiness}).install(app)
             client = await stack.enter_async_context(TestClient(TestServer(app)))
             document = openapi_document(None, reference)
-            return Served(client, broker, book, serde, tokens, document)
+            return Served(client, broker, book, metrics, readiness, serde, tokens, document)
 
         yield start
 

@@ -4,7 +4,8 @@ the connectors, and tests that share helpers only through their folders' conftes
 - No code outside ``hub/wire/`` builds a per-party topic name, writes the ``hub.kind``
   header by hand or makes a producer of its own.
 - ``hub`` imports nothing from ``connectors`` outside the worker's composition root
-  (``hub/worker/``) and the command line that starts connectors (``hub/_cli_connectors.py``).
+  (``hub/worker/``); the ``hub connectors`` commands are the connectors' own plug-in
+  (``connectors/cli.py``, a ``hub.commands`` entry point).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EDGE = ROOT / "hub" / "wire"
 CODE = [ROOT / "hub", ROOT / "connectors", ROOT / "deploy"]
 FORBIDDEN = ('f"out.', 'f"raw.', '"hub.kind"', "AIOKafkaProducer(")
-COMPOSITION_ROOTS = [ROOT / "hub" / "worker", ROOT / "hub" / "_cli_connectors.py"]
+COMPOSITION_ROOTS = [ROOT / "hub" / "worker"]
 
 
 def _sources() -> list[Path]:

@@ -271,6 +271,19 @@ def triggers() -> dict[tuple[str, str, int], Trigger]:
     found[("GET", "/v1/openapi.json", 401)] = simple("GET", "/v1/openapi.json", None)
     found[("GET", "/v1/openapi.json", 429)] = rate_limited("GET", "/v1/openapi.json", DEPT)
     found[("GET", "/healthz", 200)] = simple("GET", "/healthz", None)
+    found[("GET", "/readyz", 200)] = simple("GET", "/readyz", None)
+
+    async def not_ready(serve: Serve) -> Answered:
+        served = await serve()
+        served.readiness["partitions"] = "the consumer group is rebalancing"
+        return await served.call("GET", "/readyz", None)
+
+    found[("GET", "/readyz", 503)] = not_ready
+    for path in ("/metrics", "/ops", "/ops/data"):
+        found[("GET", path, 200)] = simple("GET", path, "ops")
+        found[("GET", path, 401)] = simple("GET", path, None)
+        found[("GET", path, 403)] = simple("GET", path, STREET)
+        found[("GET", path, 429)] = rate_limited("GET", path, "justice")
     return found
 
 

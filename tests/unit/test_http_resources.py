@@ -251,6 +251,50 @@ async def test_the_assessment_is_the_callers_own_and_justices_whole(served: Serv
 # ------------------------------------------------------------------ openapi
 
 
+# ---------------------------------------------------------------------- ops
+
+
+async def test_readyz_answers_503_naming_what_is_wrong_without_a_token(served: Served) -> None:
+    status, answer = await served.get("/readyz", None)
+    assert (status, answer) == (200, {"status": "ready", "checks": {"kafka": "ok",
+                                                                    "partitions": "ok"}})
+    served.readiness["partitions"] = "the consumer group is rebalancing (or not joined yet)"
+    status, answer = await served.get("/readyz", None)
+    assert status == 503
+    assert answer == {
+        "status": "not ready",
+        "checks": {"kafka": "ok",
+                   "partitions": "the consumer group is rebalancing (or not joined yet)"},
+    }
+
+
+async def test_metrics_and_the_ops_page_are_for_operators_and_justice_only(
+    served: Served,
+) -> None:
+    from prometheus_client import Counter
+
+    delivered = Counter("hub_records_out", "records out", ["party", "kind"],
+                        registry=served.metrics)
+    delivered.labels(DEPT, "order").inc(3)
+    for reader in ("ops", "justice"):
+        answered = await served.call("GET", "/metrics", reader)
+        assert answered.status == 200
+        assert f'hub_records_out_total{{kind="order",party="{DEPT}"}} 3.0' in answered.body
+    status, summary = await served.get("/ops/data", "ops")
+    assert status == 200
+    assert summary["totals"]["out"] == 3
+    assert summary["traffic"] == [
+        {"party": DEPT, "in": 0, "out": 3, "delivered": 0, "delivery_failures": 0}
+    ]
+    assert summary["ready"] == {"kafka": "ok", "partitions": "ok"}
+    page = await served.call("GET", "/ops", "justice")
+    assert page.status == 200 and "/ops/data" in page.body
+    for path in ("/metrics", "/ops", "/ops/data"):
+        status, problem = await served.get(path, STREET)
+        assert status == 403
+        assert "运维方和司法局" in problem["detail_zh"]
+
+
 async def test_the_document_lists_every_route_the_worker_serves(served: Served) -> None:
     status, document = await served.get("/v1/openapi.json", STREET)
     assert status == 200

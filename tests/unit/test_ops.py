@@ -17,21 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from hub.errors import HubError, KafkaUnavailableError
+from hub.http.ops import run_checks, summarise
 from hub.http.platform import bearer_token as _token
 from hub.logs import TRACE_ID, JsonFormatter, traced
 from hub.metrics import FLOW, FlowCollector
 from hub.ops import DeadLetter, DeadLetterFilter, mask_text, masked, parse_moment
 from hub.settings import HubSettings
 from hub.wire import KafkaView
-from hub.worker._metrics import KafkaWatch, install_readyz, readiness_checks, run_checks
-from hub.worker._ops import summarise
+from hub.worker._metrics import KafkaWatch, readiness_checks
 from tests.samples import CITIZEN_ID, USCC
 
 MOBILE = "13912345678"
@@ -669,9 +667,9 @@ async def test_readiness_names_each_failing_check_and_why() -> None:
 async def test_a_check_that_hangs_is_reported_not_waited_for(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import hub.worker._metrics as worker_metrics
+    import hub.http.ops as ops
 
-    monkeypatch.setattr(worker_metrics, "READY_CHECK_TIMEOUT", 0.05)
+    monkeypatch.setattr(ops, "READY_CHECK_TIMEOUT", 0.05)
 
     async def registry_hangs() -> str | None:
         await asyncio.sleep(10)
@@ -683,26 +681,6 @@ async def test_a_check_that_hangs_is_reported_not_waited_for(
     started = time.monotonic()
     assert (await run_checks(checks))["registry"] == "no answer within 0.05 s"
     assert time.monotonic() - started < 2
-
-
-async def test_readyz_answers_503_naming_what_is_wrong() -> None:
-    watch = _watch(KafkaView(taken_at=time.time()))
-    state = _worker_state()
-    app = web.Application()
-    install_readyz(app, readiness_checks(state, watch, _registry_fine))
-    async with TestClient(TestServer(app)) as client:
-        answer = await client.get("/readyz")
-        assert answer.status == 200
-        assert await answer.json() == {"status": "ready", "checks": READY}
-        state.rebalancing = True
-        answer = await client.get("/readyz")
-        assert answer.status == 503
-        assert await answer.json() == {
-            "status": "not ready",
-            "checks": {
-                **READY, "partitions": "the consumer group is rebalancing (or not joined yet)"
-            },
-        }
 
 
 # ------------------------------------------------- what the hub does not do yet

@@ -1,4 +1,8 @@
-"""``hub connectors list|status|pause|resume|run``: the connectors of HUB_CONNECTORS_FILE."""
+"""``hub connectors list|status|pause|resume|run``: the connectors of HUB_CONNECTORS_FILE.
+
+A plug-in of the ``hub`` command line: the package declares it under the ``hub.commands``
+entry points (pyproject.toml), and `hub.cli` adds every command group found there, so the
+hub's core never imports the connectors."""
 
 from __future__ import annotations
 
