@@ -22,7 +22,7 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from connectors._base import DeliveryRefused, OutRecord, RawRecord, Sink, Source
@@ -36,12 +36,13 @@ from hub.settings import HubSettings
 from hub.wire import (
     ConnectorState,
     Emitter,
+    GroupReaders,
     HubHeaders,
     ProducerEmitter,
     StateStore,
-    aiokafka_options,
     dead_letter,
     inbox_topic,
+    kafka_group_readers,
     new_producer,
     raw_topic,
 )
@@ -66,8 +67,11 @@ class ConnectorRunner:
         parties: Registry,
         sink: Sink | None = None,
         source: Source | None = None,
+        readers: GroupReaders | None = None,
     ) -> None:
-        """sink/source: injected transports (tests); built from config otherwise."""
+        """sink/source: injected transports (tests); built from config otherwise.
+        readers: how a sink reads its party's inbox (Kafka's consumer group by default;
+        `hub.wire.MemoryBroker.group_reader` in broker-free tests)."""
         self.config = config
         self.settings = settings
         self.state = state
@@ -78,6 +82,7 @@ class ConnectorRunner:
         self.sink = sink
         self.source = source
         self.transport = transport_of(config)
+        self.readers = readers or kafka_group_readers(settings)
         self.runtime = Runtime(state)
         self.status: dict[str, Any] = {"state": "starting", "consecutive_failures": 0}
         self._stopping = asyncio.Event()
@@ -223,18 +228,10 @@ class ConnectorRunner:
             self.sink = built
         self.sink.on_failure = lambda: self._report("failing")
         await self.sink.setup()
-        topic = inbox_topic(config.party)
-        consumer = AIOKafkaConsumer(
-            topic,
-            group_id=f"{self.settings.app_id}-connector-{config.name}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **aiokafka_options(self.settings),
+        reader = self.readers(
+            inbox_topic(config.party), f"{self.settings.app_id}-connector-{config.name}"
         )
-        try:
-            await consumer.start()
-        except KafkaError as exc:
-            raise HubError(f"cannot read {topic}: {exc}") from None
+        await reader.start()
         try:
             await self._report("running", force=True)
             checked = time.monotonic()
@@ -243,32 +240,21 @@ class ConnectorRunner:
                     checked = time.monotonic()
                     if await self.state.paused(self.name):
                         return  # _run waits while paused, then starts again from the commit
-                batches = await consumer.getmany(timeout_ms=1000, max_records=batch_size)
-                for tp, messages in batches.items():
+                batches = await reader.take(batch_size, 1.0)
+                for partition, messages in batches.items():
                     records = [r for r in [await self._render(m) for m in messages] if r]
                     await self._write(records)
                     await self.sink.flush()
-                    await consumer.commit({tp: messages[-1].offset + 1})
+                    await reader.commit(partition, messages[-1].offset + 1)
                     self.status["last_success"] = time.time()
                     self.status["consecutive_failures"] = 0
                 extra: dict[str, Any] = {}
                 if time.monotonic() - self._last_status >= STATUS_SECONDS:
-                    extra["backlog"] = await self._backlog(consumer)
+                    extra["backlog"] = await reader.backlog()
                 await self._report("running", **extra)  # stored when changed or due
         finally:
-            await consumer.stop()
+            await reader.stop()
             await self.sink.close()
-
-    async def _backlog(self, consumer: AIOKafkaConsumer) -> int:
-        assigned = list(consumer.assignment())
-        if not assigned:
-            return 0
-        ends = await consumer.end_offsets(assigned)
-        total = 0
-        for tp in assigned:
-            position = await consumer.position(tp)
-            total += max(0, ends[tp] - position)
-        return total
 
     async def _write(self, records: list[OutRecord]) -> None:
         assert self.sink is not None  # noqa: S101

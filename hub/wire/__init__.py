@@ -6,8 +6,9 @@
 - the `Emitter` the stages, HTTP resources and connectors write through, its in-memory
   fake `MemoryEmitter`, and the one DLQ writer `dead_letter`;
 - the clients: connection options, `new_producer`, `cluster_metadata`, `read_to_end`,
-  the HTTP side's `Publisher` and `InboxReader`, the lag reading `read_kafka_view`, and
-  the connectors' `StateStore` on the compacted state topic.
+  the HTTP side's `Publisher` and `InboxReader`, the sink connectors' `GroupReader`,
+  the lag reading `read_kafka_view`, and the connectors' `StateStore` on the compacted
+  state topic.
 
 Code elsewhere builds no topic name, header name or producer of its own
 (``tests/unit/test_house_plan.py`` greps the tree).
@@ -29,6 +30,13 @@ from hub.wire._dlq import (
     replay_target,
 )
 from hub.wire._emitter import Emitter, MemoryBroker, MemoryEmitter, ProducerEmitter
+from hub.wire._group import (
+    GroupReader,
+    GroupReaders,
+    KafkaGroupReader,
+    Message,
+    kafka_group_readers,
+)
 from hub.wire._headers import (
     CHARSET_HEADER,
     CONNECTOR_HEADER,
@@ -82,6 +90,11 @@ __all__ = [
     "MemoryState",
     "TRACE_HEADER",
     "Emitter",
+    "GroupReader",
+    "GroupReaders",
+    "KafkaGroupReader",
+    "Message",
+    "kafka_group_readers",
     "HubHeaders",
     "InboxItem",
     "InboxReader",

@@ -11,12 +11,14 @@ from, so that those callers are unit-tested without a broker (as httpx's
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
 from hub.errors import KafkaUnavailableError
+from hub.wire._group import GroupReader, Message
 from hub.wire._headers import KafkaHeaders
 from hub.wire._http import InboxItem, Written
 from hub.wire._topics import partition_for
@@ -83,13 +85,18 @@ class MemoryBroker(MemoryEmitter):
     reads topics: an `Emitter`, the HTTP side's `Publisher` (acknowledged writes with
     their offsets) and its `InboxReader` (pages from a cursor). Records are placed by
     key as Kafka's partitioner places them; ``unavailable`` makes every write fail as
-    when Kafka is away."""
+    when Kafka is away. `group_reader` reads a topic in a consumer group, as a sink
+    connector does, with the group's committed offsets kept here."""
 
     def __init__(self, partitions: int = 3) -> None:
         super().__init__()
         self.partitions = partitions
         self.logs: dict[tuple[str, int], list[Sent]] = {}
+        self.committed: dict[tuple[str, str, int], int] = {}  # group, topic, partition
         self.unavailable = False
+
+    def group_reader(self, topic: str, group: str) -> GroupReader:
+        return _MemoryGroupReader(self, topic, group)
 
     async def send(
         self,
@@ -146,6 +153,55 @@ class MemoryBroker(MemoryEmitter):
                     )
                 cursor[partition] += 1
         return items, cursor
+
+    async def stop(self) -> None:
+        return None
+
+
+class _MemoryGroupReader:
+    """A `GroupReader` over a `MemoryBroker`'s log of one topic: the group's reader holds
+    every partition and starts from its committed offsets."""
+
+    def __init__(self, broker: MemoryBroker, topic: str, group: str) -> None:
+        self.broker = broker
+        self.topic = topic
+        self.group = group
+        self.position: dict[int, int] = {}
+
+    async def start(self) -> None:
+        self.position = {
+            p: self.broker.committed.get((self.group, self.topic, p), 0)
+            for p in range(self.broker.partitions)
+        }
+
+    async def take(self, max_records: int, wait_seconds: float) -> dict[int, list[Any]]:
+        if self.broker.unavailable:
+            raise KafkaUnavailableError(f"reading {self.topic} failed: Kafka unreachable")
+        taken: dict[int, list[Any]] = {}
+        room = max_records
+        for partition in range(self.broker.partitions):
+            log = self.broker.logs.get((self.topic, partition), [])
+            start = self.position[partition]
+            end = min(len(log), start + room)
+            if end > start:
+                taken[partition] = [
+                    Message(self.topic, partition, offset, key, value, headers)
+                    for offset, (_, key, value, headers, _) in enumerate(log[start:end], start)
+                ]
+                self.position[partition] = end
+                room -= end - start
+        if not taken:
+            await asyncio.sleep(min(wait_seconds, 0.01))  # as a consumer waits for records
+        return taken
+
+    async def commit(self, partition: int, next_offset: int) -> None:
+        self.broker.committed[(self.group, self.topic, partition)] = next_offset
+
+    async def backlog(self) -> int:
+        return sum(
+            len(self.broker.logs.get((self.topic, p), [])) - self.position.get(p, 0)
+            for p in range(self.broker.partitions)
+        )
 
     async def stop(self) -> None:
         return None

@@ -1,14 +1,17 @@
-"""The connector runner, broker-free: raw records go out through a `MemoryBroker`, state
-lives in a `MemoryState`. A transport written only to the documented interface
-(`connectors.Source`, registered with `connectors.register`) is configured from the
-connectors file, run, keyed, reported, paused and stopped like the shipped ones; a
-dropped file is imported once, keyed by its native id."""
+"""The connector runner, broker-free: raw records go out through a `MemoryBroker`, a
+sink reads its party's inbox from the broker's logs in its consumer group, state lives
+in a `MemoryState`. A transport written only to the documented interface
+(`connectors.Source` or `connectors.Sink`, registered with `connectors.register`) is
+configured from the connectors file, run, keyed, reported, paused and stopped like the
+shipped ones; a dropped file is imported once, keyed by its native id; a sink gets its
+inbox in order, what cannot be rendered or is refused goes to the DLQ, and what was
+delivered is not delivered again after a restart."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,23 +22,38 @@ from pydantic import Field
 from connectors import (
     ConnectorRunner,
     ConnectorSpec,
+    DeliveryRefused,
     Emit,
     FileDropConnector,
+    OutRecord,
     RawRecord,
     Runtime,
+    Sink,
     Source,
     Transport,
     load_connectors,
     register,
 )
 from hub.mapping import load_catalogue
+from hub.records import validate
 from hub.reference import load_parties
 from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
-from hub.wire import MemoryBroker, MemoryState, header_of, raw_topic
+from hub.wire import (
+    DLQ_TOPIC,
+    HubHeaders,
+    MemoryBroker,
+    MemoryState,
+    header_of,
+    inbox_topic,
+    raw_topic,
+)
+from tests.samples import sample
 
 PARTIES = load_parties(HubSettings().parties_file)
+SERDE = AvroSerde(MemoryRegistry())
+STREET = "street-luojiashan"
 
 
 class ListConnector(ConnectorSpec):
@@ -73,18 +91,55 @@ register(Transport("test-list", ListConnector, "source", ListSource,
                    lambda c: f"{len(c.records)} listed {c.native_kind}"))
 
 
-Start = Callable[[ConnectorSpec], Awaitable[tuple[ConnectorRunner, MemoryBroker, MemoryState]]]
+class CollectConnector(ConnectorSpec):
+    """A test transport: a sink that keeps what it is given and refuses some keys."""
+
+    type: Literal["test-collect"] = Field(description="records kept in a list")
+    refuse_keys: list[str] = Field(default_factory=list)
+
+
+class CollectSink(Sink):
+    def __init__(self, config: CollectConnector, runtime: Runtime) -> None:
+        self.refuse = {key.encode() for key in config.refuse_keys}
+        self.written: list[OutRecord] = []
+        self.flushed = 0
+
+    async def setup(self) -> None:
+        return None
+
+    async def write_batch(self, records: Sequence[OutRecord]) -> None:
+        for record in records:
+            if record.key in self.refuse:
+                raise DeliveryRefused(record, 422, "not ours")
+            self.written.append(record)
+
+    async def flush(self) -> None:
+        self.flushed = len(self.written)
+
+    async def close(self) -> None:
+        return None
+
+
+register(Transport("test-collect", CollectConnector, "sink", CollectSink,
+                   lambda c: "records kept in a list"))
+
+
+Start = Callable[..., Awaitable[tuple[ConnectorRunner, MemoryBroker, MemoryState]]]
 
 
 @pytest_asyncio.fixture
 async def start() -> AsyncIterator[Start]:
     runners: list[ConnectorRunner] = []
 
-    async def run(config: ConnectorSpec) -> tuple[ConnectorRunner, MemoryBroker, MemoryState]:
-        broker, state = MemoryBroker(), MemoryState()
+    async def run(
+        config: ConnectorSpec, broker: MemoryBroker | None = None,
+        state: MemoryState | None = None,
+    ) -> tuple[ConnectorRunner, MemoryBroker, MemoryState]:
+        """Run config on broker and state (new ones unless given: a restart passes them)."""
+        broker, state = broker or MemoryBroker(), state or MemoryState()
         runner = ConnectorRunner(
-            config, HubSettings(), state, broker, AvroSerde(MemoryRegistry()),
-            load_catalogue(), PARTIES,
+            config, HubSettings(), state, broker, SERDE, load_catalogue(), PARTIES,
+            readers=broker.group_reader,
         )
         runners.append(runner)
         runner.start()
@@ -185,7 +240,54 @@ async def test_kafka_away_is_retried_and_the_source_resumes(start: Start) -> Non
     await runner.stop()
 
 
-@pytest.mark.parametrize("kind", ["http-poll", "file-drop", "webhook", "kafka", "test-list"])
+async def _to_inbox(broker: MemoryBroker, order_source: str) -> str:
+    """An order for the street written to its inbox as the lifecycle stage writes it."""
+    data = sample("order", source_id=order_source, to_parties=[STREET])
+    order = validate("order", {**data, "trace_id": "cd" * 16})
+    value = await SERDE.encode("order", order)
+    key = str(order.order_id)
+    headers = HubHeaders(kind="order", trace_id=order.trace_id).to_kafka()
+    await broker.send(inbox_topic(STREET), key.encode(), value, headers)
+    return key
+
+
+async def test_a_sink_gets_its_inbox_in_order_and_parks_what_it_cannot_take(
+    start: Start,
+) -> None:
+    broker = MemoryBroker(partitions=1)  # one partition: one order to check
+    keys = [await _to_inbox(broker, f"WS-SINK-{n}") for n in range(4)]
+    await broker.send(inbox_topic(STREET), b"poison", b"\x00not avro",
+                      HubHeaders(kind="order").to_kafka())
+    config = CollectConnector(name="collect", party=STREET, type="test-collect",
+                              refuse_keys=[keys[1]])
+    runner, _, state = await start(config, broker)
+    await _until(lambda: len(broker.to(DLQ_TOPIC)) == 2)
+    await _until(lambda: broker.committed.get(
+        (f"{HubSettings().app_id}-connector-collect", inbox_topic(STREET), 0)) == 5)
+    sink = runner.sink
+    assert isinstance(sink, CollectSink)
+    assert [r.key for r in sink.written] == [keys[0].encode(), keys[2].encode(),
+                                             keys[3].encode()]
+    assert all(r.kind == "order" and r.trace_id == "cd" * 16 for r in sink.written)
+    assert sink.flushed == 3
+    parked = {header_of(type("P", (), {"headers": h}), "hub.error.stage"): k
+              for k, _, h in broker.to(DLQ_TOPIC)}
+    assert parked == {b"deliver": keys[1].encode(), b"render": b"poison"}
+    await runner.stop()
+    stored = state.get("collect", "status") or {}
+    assert stored["state"] == "stopped"
+
+    again, _, _ = await start(config, broker, state)  # restarted: from the committed offsets
+    fresh = await _to_inbox(broker, "WS-SINK-after")
+    await _until(lambda: isinstance(again.sink, CollectSink) and len(again.sink.written) == 1)
+    assert isinstance(again.sink, CollectSink)
+    assert [r.key for r in again.sink.written] == [fresh.encode()]
+    await again.stop()
+
+
+@pytest.mark.parametrize(
+    "kind", ["http-poll", "file-drop", "webhook", "kafka", "test-list", "test-collect"]
+)
 def test_every_transport_says_what_it_carries(kind: str, tmp_path: Path) -> None:
     from connectors import TRANSPORTS
 
@@ -197,6 +299,7 @@ def test_every_transport_says_what_it_carries(kind: str, tmp_path: Path) -> None
         "webhook": {"url": "https://p.example/hook"},
         "kafka": {},
         "test-list": {"native_kind": "urban-case"},
+        "test-collect": {},
     }[kind])
     config = transport.config.model_validate(fields)
     assert isinstance(transport.carries(config), str)
