@@ -6,16 +6,19 @@
 - `disclose`   enf.case.v1 → pub.penalty.v1 and the big-data bureau's inbox
 - `deadlines`  a timer: OVERDUE and ESCALATED events for missed deadlines
 
-Each is a thin agent around the pure cores of `hub.dispatch` and `hub.mapping`; every
-output goes through a `hub.wire.Emitter`, every refusal to the DLQ.
+Each is a pure core ``(reads, state, context) -> Step`` over a batch of records
+(`normalise`, `assign`, `lifecycle`, `disclose`, `deadline_notices`, built on
+`hub.dispatch` and `hub.mapping`) and a thin agent around it that decodes, applies the
+step (outputs through a `hub.wire.Emitter`, refusals to the DLQ, table writes) and logs
+(`hub.stages._base`).
 """
 
-from hub.stages._base import StageBase
-from hub.stages.assign import Assign, assignment_of
-from hub.stages.deadlines import DeadlineSweep
-from hub.stages.disclose import Disclose
-from hub.stages.lifecycle import Lifecycle, Ownership
-from hub.stages.normalise import Normaliser
+from hub.stages._base import Out, Park, Read, StageBase, State, Step
+from hub.stages.assign import Assign, assign, assignment_of
+from hub.stages.deadlines import DeadlineSweep, deadline_notices
+from hub.stages.disclose import Disclose, disclose
+from hub.stages.lifecycle import Lifecycle, Ownership, Sweep, World, lifecycle
+from hub.stages.normalise import Normaliser, normalise
 
 __all__ = [
     "Assign",
@@ -23,7 +26,19 @@ __all__ = [
     "Disclose",
     "Lifecycle",
     "Normaliser",
+    "Out",
     "Ownership",
+    "Park",
+    "Read",
     "StageBase",
+    "State",
+    "Step",
+    "Sweep",
+    "World",
+    "assign",
     "assignment_of",
+    "deadline_notices",
+    "disclose",
+    "lifecycle",
+    "normalise",
 ]

@@ -1,19 +1,115 @@
-"""What every stage shares: it waits for the reference data before its first record,
-runs each record guarded (`hub._guard`: a bad record is parked, passing trouble is
-retried by the pipeline), and parks what it refuses through the one DLQ writer."""
+"""What every stage shares.
+
+A stage is a pure core and a thin agent around it. The core is a function
+``(reads, state, context) -> Step``: it takes a batch of records already decoded
+(`Read`), the stage's tables as `State` (reads see the batch's own writes, nothing is
+written through) and what it must know of the world (reference data, the time), and
+returns what should happen: the records to emit (`Out`), the records to park in the DLQ
+with their reason (`Park`), the table writes (in its `State`) and what to log. It does
+no I/O, so it is unit-tested with plain values, and it takes a batch, so the agents may
+hand it as many records as they read at once.
+
+The agent (`StageBase`) waits for the reference data before its first record, decodes
+each record guarded (`hub._guard`: a bad record is parked, passing trouble is retried
+by the pipeline), calls the core, and `apply`s its step: encodes and sends every output
+through the stage's `hub.wire.Emitter`, parks through the one DLQ writer, writes the
+tables. The runtime (`hub.stream`) makes those sends and writes one record's outputs,
+then its state, then its commit.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from hub._guard import handle_guarded
+from hub.metrics import RECORDS_OUT
+from hub.records import CanonicalModel
 from hub.reference import Reference
 from hub.serde import AvroSerde
-from hub.wire import Emitter, dead_letter
+from hub.stream import Table
+from hub.wire import Emitter, HubHeaders, dead_letter, party_of
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Any], Awaitable[None]]
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Read(Generic[R]):
+    """One record of a batch: the message as read (its bytes, headers, coordinates)
+    and what it decoded to."""
+
+    message: Any
+    record: R
+
+
+@dataclass(frozen=True)
+class Out:
+    """A record to emit: record, encoded as its ``hub.kind`` header says, or the bytes
+    of value passed on as they are (an inbox delivery of the record read)."""
+
+    topic: str
+    key: bytes | None
+    headers: HubHeaders
+    record: CanonicalModel | None = None
+    value: bytes | None = None
+    partition: int | None = None
+
+
+@dataclass(frozen=True)
+class Park:
+    """A record to park in the DLQ, with the stage, rule and field that refused it."""
+
+    message: Any
+    stage: str
+    reason: str
+    detail: str
+    field: str = ""
+
+
+@dataclass
+class Step:
+    """What a core decided for a batch."""
+
+    out: list[Out] = field(default_factory=list)
+    parked: list[Park] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # logged at INFO
+
+
+class State:
+    """A table as a core sees it: reads see the writes of the batch so far; the writes
+    are kept (None deletes) for the agent to apply."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table  # anything with get(key): a `hub.stream.Table`, a dict
+        self.writes: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any:
+        return self.writes[key] if key in self.writes else self.table.get(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes[key] = value
+
+    def pop(self, key: str) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.writes[key] = None
+        return value
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """Every entry as the batch left it (deleted ones left out)."""
+        seen = set(self.writes)
+        for key, value in self.writes.items():
+            if value is not None:
+                yield key, value
+        for key, value in list(self.table.items()):
+            if key not in seen and value is not None:
+                yield key, value
 
 
 class StageBase:
@@ -46,6 +142,31 @@ class StageBase:
             await handle_guarded(handler, message, self.dead_letter, self.agent)
 
         return handle
+
+    async def apply(self, step: Step, *states: tuple[Table, State]) -> None:
+        """Do what the core decided: emit, park, write the tables, log."""
+        encoded: dict[int, bytes] = {}  # a record emitted to several topics, encoded once
+        for out in step.out:
+            value = out.value
+            if out.record is not None:
+                value = encoded.get(id(out.record))
+                if value is None:
+                    value = await self.serde.encode(str(out.headers.kind), out.record)
+                    encoded[id(out.record)] = value
+            await self.out.send(out.topic, out.key, value, out.headers.to_kafka(), out.partition)
+            party = party_of(out.topic, "inbox")
+            if party is not None:
+                RECORDS_OUT.labels(party, str(out.headers.kind)).inc()
+        for park in step.parked:
+            await self.dead_letter(park.message, park.stage, park.reason, park.detail, park.field)
+        for table, state in states:
+            for key, value in state.writes.items():
+                if value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = value
+        for note in step.notes:
+            log.info("%s", note)
 
     async def dead_letter(
         self, message: Any, stage: str, reason: str, detail: str, field: str = ""

@@ -7,15 +7,14 @@ processed again makes the same order, byte for byte."""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Sequence
 from typing import Any
 
 from hub.records import KINDS, Clue, DispatchOrder, OrderType
-from hub.stages._base import StageBase
+from hub.reference import Reference
+from hub.stages._base import Out, Park, Read, StageBase, Step
 from hub.stream import Stage
 from hub.wire import HubHeaders
-
-log = logging.getLogger(__name__)
 
 
 def assignment_of(clue: Clue, target: str, matter_name: str) -> DispatchOrder:
@@ -42,6 +41,33 @@ def assignment_of(clue: Clue, target: str, matter_name: str) -> DispatchOrder:
     )
 
 
+def assign(clues: Sequence[Read[Clue]], reference: Reference) -> Step:
+    """The core: each clue's ASSIGNMENT to the party competent for its matter."""
+    step = Step()
+    for read in clues:
+        clue = read.record
+        matter = reference.matters.get(clue.matter_code)
+        if matter is None:
+            step.parked.append(Park(
+                read.message,
+                "route",
+                "UnknownMatter",
+                f"clue {clue.record_id}: matter {clue.matter_code} is not in the matter "
+                "catalogue, so the hub cannot tell who handles it; fix the matter code and "
+                "publish the clue again",
+            ))
+            continue
+        target = clue.street if matter.delegated_to_street else matter.department
+        if target == clue.source_party:
+            continue  # the reporter handles its own clue: no order
+        order = assignment_of(clue, target, matter.name)
+        step.out.append(Out(
+            KINDS["order"].topic, str(order.order_id).encode(),
+            HubHeaders(kind="order", trace_id=clue.trace_id), record=order,
+        ))
+    return step
+
+
 class Assign(StageBase):
     """clue → ASSIGNMENT."""
 
@@ -51,25 +77,6 @@ class Assign(StageBase):
         return Stage("dispatch-clues", (KINDS["clue"].topic,), self.guarded(self.handle_clue))
 
     async def handle_clue(self, message: Any) -> None:
-        """Turn a clue into an ASSIGNMENT to the party competent for its matter."""
         clue = await self.serde.decode("clue", message.value, self.catalogue())
         assert isinstance(clue, Clue)  # noqa: S101
-        matter = self.reference().matters.get(clue.matter_code)
-        if matter is None:
-            await self.dead_letter(
-                message,
-                "route",
-                "UnknownMatter",
-                f"clue {clue.record_id}: matter {clue.matter_code} is not in the matter "
-                "catalogue, so the hub cannot tell who handles it; fix the matter code and "
-                "publish the clue again",
-            )
-            return
-        target = clue.street if matter.delegated_to_street else matter.department
-        if target == clue.source_party:
-            log.debug("clue %s: %s handles its own clue; no order", clue.record_id, target)
-            return
-        order = assignment_of(clue, target, matter.name)
-        value = await self.serde.encode("order", order)
-        headers = HubHeaders(kind="order", trace_id=clue.trace_id).to_kafka()
-        await self.out.send(KINDS["order"].topic, str(order.order_id).encode(), value, headers)
+        await self.apply(assign([Read(message, clue)], self.reference()))

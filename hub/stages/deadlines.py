@@ -7,20 +7,55 @@ restarted worker cannot apply them twice."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 import faust
 
-from hub.dispatch import Missed, OrderView, missed_deadlines
+from hub.dispatch import Dues, OrderView, missed_deadlines
 from hub.metrics import OVERDUE
-from hub.records import EventType, OrderEvent
+from hub.records import KINDS, EventType, OrderEvent
 from hub.serde import AvroSerde
+from hub.stages._base import Out, StageBase, Step
 from hub.stages.lifecycle import Lifecycle
 from hub.wire import Emitter, HubHeaders
 
 
-class DeadlineSweep:
-    """A timer over the lifecycle stage's views."""
+def deadline_notices(
+    views: Iterable[OrderView], now: datetime, dues: Callable[[OrderView], Dues]
+) -> Step:
+    """The core: for each missed deadline of views, OVERDUE, then ESCALATED to the
+    justice bureau, with ids that the deadline fixes (a second sweep makes the same)."""
+    step = Step()
+    for view in views:
+        for missed in missed_deadlines(view, now, dues(view)):
+            for kind, source_id in (
+                (EventType.OVERDUE, missed.source_id),
+                (EventType.ESCALATED, f"{missed.source_id}/escalation"),
+            ):
+                notice = OrderEvent.model_validate(
+                    {
+                        "source_party": "hub",
+                        "source_id": source_id,
+                        "occurred_at": now,
+                        "order_id": view.order_id,
+                        "event_type": kind,
+                        "actor_party": "hub",
+                        "reason": f"{missed.which} deadline {missed.due.isoformat()} missed: "
+                        f"{missed.reason_en} / {missed.reason_zh}",
+                    }
+                )
+                step.out.append(Out(
+                    KINDS["order-event"].topic, view.order_id.encode(),
+                    HubHeaders(kind="order-event"), record=notice,
+                ))
+    return step
+
+
+class DeadlineSweep(StageBase):
+    """A timer around `deadline_notices`, over the lifecycle stage's views."""
+
+    agent = "deadlines"
 
     def __init__(
         self,
@@ -31,50 +66,18 @@ class DeadlineSweep:
         reference_ready: asyncio.Event | None = None,
         every_seconds: float = 30.0,
     ) -> None:
-        self.out = out
-        self.serde = serde
+        super().__init__(out, serde, lifecycle.reference, reference_ready)
         self.lifecycle = lifecycle
-        self.reference_ready = reference_ready
-        self.events_topic = lifecycle.events_topic
         app.timer(every_seconds)(self._sweep_deadlines)
 
     async def _sweep_deadlines(self) -> None:
-        """Emit OVERDUE, then ESCALATED to justice, once per missed deadline (docs/design.md §4).
-
-        The events go to ``enf.order-event.v1`` like any other and are applied by the
-        events agent; their ids are deterministic, so a second sweep or a restarted worker
-        cannot apply them twice.
-        """
         if self.reference_ready is not None and not self.reference_ready.is_set():
             return
-        now = datetime.now(UTC)
-        for view in self.lifecycle.active_views():
-            for missed in missed_deadlines(view, now, self.lifecycle.dues(view)):
-                await self._emit_notice(view, missed, EventType.OVERDUE, missed.source_id)
-                for party in view.recipients:
+        views = {view.order_id: view for view in self.lifecycle.active_views()}
+        step = deadline_notices(views.values(), datetime.now(UTC), self.lifecycle.dues)
+        await self.apply(step)
+        for out in step.out:
+            notice = out.record
+            if isinstance(notice, OrderEvent) and notice.event_type == EventType.OVERDUE:
+                for party in views[str(notice.order_id)].recipients:
                     OVERDUE.labels(party).inc()
-                await self._emit_notice(
-                    view, missed, EventType.ESCALATED, f"{missed.source_id}/escalation"
-                )
-    async def _emit_notice(
-        self, view: OrderView, missed: Missed, kind: EventType, source_id: str
-    ) -> None:
-        notice = OrderEvent.model_validate(
-            {
-                "source_party": "hub",
-                "source_id": source_id,
-                "occurred_at": datetime.now(UTC),
-                "order_id": view.order_id,
-                "event_type": kind,
-                "actor_party": "hub",
-                "reason": f"{missed.which} deadline {missed.due.isoformat()} missed: "
-                f"{missed.reason_en} / {missed.reason_zh}",
-            }
-        )
-        value = await self.serde.encode("order-event", notice)
-        await self.out.send(
-            self.events_topic, view.order_id.encode(), value,
-            HubHeaders(kind="order-event").to_kafka(),
-        )
-
-    # ------------------------------------------------------------- ownership

@@ -6,16 +6,37 @@ same id, whenever the case is processed again, and recorded once in ``disclosed`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hub.dispatch import disclosure_of
 from hub.records import KINDS, EnforcementCase
 from hub.reference import Reference
 from hub.serde import AvroSerde
-from hub.stages._base import StageBase
+from hub.stages._base import Out, Read, StageBase, State, Step
 from hub.stream import Stage, Table
 from hub.wire import Emitter, HubHeaders, inbox_topic
+
+
+def disclose(
+    cases: Sequence[Read[EnforcementCase]], disclosed: State, bigdata_inbox: str | None
+) -> Step:
+    """The core: the disclosure of each case decided with a penalty, to the public topic
+    and the big-data bureau's inbox; recorded in disclosed the first time."""
+    step = Step()
+    for read in cases:
+        disclosure = disclosure_of(read.record)
+        if disclosure is None:
+            continue
+        key = str(disclosure.record_id)
+        headers = HubHeaders(kind="penalty", trace_id=disclosure.trace_id)
+        # published on every processing of the case (same id and key), recorded once
+        for topic in (KINDS["penalty"].topic, bigdata_inbox):
+            if topic is not None:
+                step.out.append(Out(topic, key.encode(), headers, record=disclosure))
+        if disclosed.get(key) is None:
+            disclosed[key] = read.record.case_no
+    return step
 
 
 class Disclose(StageBase):
@@ -35,7 +56,6 @@ class Disclose(StageBase):
     ) -> None:
         super().__init__(out, serde, reference, reference_ready, record_limit)
         self.disclosed = Table("disclosed", app_id, case_partitions)
-        self.disclosures_topic = KINDS["penalty"].topic
         has_inbox = {party.id for party in reference().parties.with_inbox()}
         self.bigdata_inbox = inbox_topic("bigdata") if "bigdata" in has_inbox else None
 
@@ -46,18 +66,8 @@ class Disclose(StageBase):
         )
 
     async def handle_case(self, message: Any) -> None:
-        """Publish the disclosure of a case decided with a penalty, once per decision."""
         case = await self.serde.decode("case", message.value)
         assert isinstance(case, EnforcementCase)  # noqa: S101
-        disclosure = disclosure_of(case)
-        if disclosure is None:
-            return
-        key = str(disclosure.record_id)
-        # published on every processing of the case (same id and key), recorded once
-        value = await self.serde.encode("penalty", disclosure)
-        headers = HubHeaders(kind="penalty", trace_id=disclosure.trace_id).to_kafka()
-        await self.out.send(self.disclosures_topic, key.encode(), value, headers)
-        if self.bigdata_inbox is not None:
-            await self.out.send(self.bigdata_inbox, key.encode(), value, headers)
-        if self.disclosed.get(key) is None:
-            self.disclosed[key] = case.case_no
+        disclosed = State(self.disclosed)
+        step = disclose([Read(message, case)], disclosed, self.bigdata_inbox)
+        await self.apply(step, (self.disclosed, disclosed))

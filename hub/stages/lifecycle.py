@@ -32,7 +32,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -57,11 +57,10 @@ from hub.dispatch import (
     view_from_dict,
     view_to_dict,
 )
-from hub.metrics import RECORDS_OUT
 from hub.records import KINDS, DispatchOrder, EventType, OrderEvent
 from hub.reference import Reference
 from hub.serde import AvroSerde
-from hub.stages._base import StageBase
+from hub.stages._base import Out, Park, Read, StageBase, State, Step
 from hub.stream import Stage, Table
 from hub.wire import (
     CONTROL_HEADER,
@@ -93,7 +92,7 @@ class _Parked:
     headers: list[tuple[str, bytes]]
 
     @staticmethod
-    def dump(message: Any) -> dict[str, Any]:
+    def dump(message: Any, parked_at: float) -> dict[str, Any]:
         return {
             "topic": message.topic,
             "partition": message.partition,
@@ -104,7 +103,7 @@ class _Parked:
                 [k, base64.b64encode(bytes(v) if v is not None else b"").decode()]
                 for k, v in message.headers or []
             ],
-            "parked_at": time.time(),
+            "parked_at": parked_at,
         }
 
     @staticmethod
@@ -117,6 +116,209 @@ class _Parked:
             value=base64.b64decode(data["value"]),
             headers=[(k, base64.b64decode(v)) for k, v in data["headers"]],
         )
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A control record on the events topic: sweep the parked events of order_id."""
+
+    order_id: str
+
+
+@dataclass(frozen=True)
+class World:
+    """What the lifecycle core knows beyond its tables."""
+
+    inboxes: Mapping[str, str]  # party -> its inbox topic
+    reference: Reference
+    dues: Callable[[OrderView], Dues]
+    now: datetime  # the batch's clock: parking times, escalations
+    park_seconds: float
+    behind: Callable[[int], bool]  # a partition of the orders topic not read to its end
+
+
+Lifecycled = DispatchOrder | OrderEvent | Sweep
+
+
+def lifecycle(
+    reads: Sequence[Read[Lifecycled]],
+    orders: State,
+    parked: State,
+    waiting: Mapping[str, list[Read[OrderEvent]]],
+    world: World,
+) -> Step:
+    """The core: orders open views and reach their recipients, events are applied and
+    reach everyone on the order, a second return escalates, events ahead of their order
+    wait in parked (waiting: those parked before this batch, decoded, by order id) and
+    are applied when it comes, or parked in the DLQ once they waited too long."""
+    core = _Core(orders, parked, dict(waiting), world)
+    for read in reads:
+        if isinstance(read.record, Sweep):
+            core.sweep(read.record.order_id)
+        elif isinstance(read.record, DispatchOrder):
+            core.order(read.message, read.record)
+        else:
+            core.event(read.message, read.record)
+    return core.step
+
+
+class _Core:
+    """One batch's work (`lifecycle`)."""
+
+    def __init__(
+        self,
+        orders: State,
+        parked: State,
+        waiting: dict[str, list[Read[OrderEvent]]],
+        world: World,
+    ) -> None:
+        self.orders = orders
+        self.parked = parked
+        self.waiting = waiting
+        self.world = world
+        self.step = Step()
+
+    def order(self, message: Any, order: DispatchOrder) -> None:
+        key = str(order.order_id)
+        view = open_order(order)
+        if not view.recipients:
+            matter = self.world.reference.matters.get(order.matter_code)
+            if matter is None:
+                self.step.parked.append(Park(
+                    message,
+                    "route",
+                    "UnroutableOrder",
+                    f"whistle {key} names no recipients and matter {order.matter_code} is not "
+                    "in the matter catalogue; name the recipients or fix the matter code",
+                ))
+                return
+            view = OrderView(**{**view.__dict__, "recipients": (matter.department,)})
+        unknown = [party for party in view.parties if party not in self.world.inboxes]
+        if unknown:
+            self.step.parked.append(Park(
+                message, "route", "UnknownParty",
+                f"order {key} names parties without an inbox: {unknown}",
+            ))
+            return
+        # delivered on every processing, a redelivery too (applied once: the view below)
+        self.deliver([p for p in view.parties if p != view.issuer], message, "order")
+        if self.orders.get(key) is not None:
+            return  # a re-sent or redelivered order: its view is there already
+        self.orders[key] = {
+            **view_to_dict(view),
+            "assessment": credit(None, opened(view)),
+            "partition": message.partition,
+        }
+        if self.parked.pop(key):
+            for read in self.waiting.pop(key, []):
+                self.event(read.message, read.record)
+
+    def event(self, message: Any, event: OrderEvent) -> None:
+        key = str(event.order_id)
+        stored = self.orders.get(key)
+        if stored is None:
+            self.park(message, event, key)
+            return
+        view = view_from_dict(stored)
+        outcome = apply_event(view, event)
+        if isinstance(outcome, Duplicate):
+            # applied before: deliver again (the first delivery may not have been
+            # acknowledged when the worker stopped), change nothing
+            again = list(view.parties)
+            if event.event_type in (EventType.ESCALATED, EventType.OVERDUE):
+                again.append(JUSTICE)
+            self.deliver(list(dict.fromkeys(again)), message, "order-event")
+            return
+        if isinstance(outcome, Rejection):
+            self.step.parked.append(Park(
+                message, "lifecycle", outcome.rule, f"{outcome.message_en} / {outcome.message_zh}"
+            ))
+            return
+        assert isinstance(outcome, Applied)  # noqa: S101
+        changes = changes_of(view, outcome.view, event, self.world.dues(view))
+        self.orders[key] = {
+            **view_to_dict(outcome.view),
+            "assessment": credit(stored.get("assessment"), changes),
+            "partition": stored.get("partition", message.partition),
+        }
+        targets = list(dict.fromkeys([*view.parties, *outcome.view.parties]))
+        if event.event_type in (EventType.ESCALATED, EventType.OVERDUE) or outcome.escalate:
+            targets.append(JUSTICE)
+        self.deliver(list(dict.fromkeys(targets)), message, "order-event")
+        if outcome.escalate:
+            self.escalate(outcome.view, event)
+
+    def park(self, message: Any, event: OrderEvent, key: str) -> None:
+        """Keep an event until its order comes (at most PARK_LIMIT per order)."""
+        parked = list(self.parked.get(key) or [])
+        if len(parked) >= PARK_LIMIT:
+            self.step.parked.append(Park(
+                message,
+                "lifecycle",
+                "UnknownOrder",
+                f"event {event.event_id} is for order {key}, which the hub has not seen, "
+                f"and {PARK_LIMIT} events already wait for it; publish the order, then "
+                "replay this event",
+            ))
+            return
+        parked.append(_Parked.dump(message, self.world.now.timestamp()))
+        self.parked[key] = parked
+        self.waiting.setdefault(key, []).append(Read(message, event))
+
+    def sweep(self, key: str) -> None:
+        """Park in the DLQ the events of key that waited longer than park_seconds."""
+        parked = self.parked.get(key) or []
+        if parked and self.world.behind(int(parked[0]["partition"])):
+            return  # the order may be among the records not read yet: keep waiting
+        now = self.world.now.timestamp()
+        limit = self.world.park_seconds
+        expired = [p for p in parked if now - float(p["parked_at"]) >= limit]
+        if not expired:
+            return
+        remaining = [p for p in parked if p not in expired]
+        self.parked[key] = remaining or None
+        if key in self.waiting:
+            self.waiting[key] = self.waiting[key][len(parked) - len(remaining):]
+        for entry in expired:
+            self.step.parked.append(Park(
+                _Parked.load(entry),
+                "lifecycle",
+                "UnknownOrder",
+                f"the order {key} this event belongs to did not arrive within "
+                f"{limit / 60:.0f} minutes; publish the order, then replay this event",
+            ))
+
+    def deliver(self, parties: list[str], message: Any, kind: str) -> None:
+        trace = HubHeaders.from_kafka(message.headers).trace_id
+        headers = HubHeaders(kind=kind, trace_id=trace or None)
+        for party in parties:
+            inbox = self.world.inboxes.get(party)
+            if inbox is not None:
+                self.step.out.append(Out(inbox, message.key, headers, value=message.value))
+        if parties:
+            order = (message.key or b"").decode()
+            what = f"order {order}" if kind == "order" else f"{kind} of order {order}"
+            self.step.notes.append(f"routed {what} to {parties}")
+
+    def escalate(self, view: OrderView, cause: OrderEvent) -> None:
+        """ESCALATED for the justice bureau after the second return (审定)."""
+        escalation = OrderEvent.model_validate(
+            {
+                "source_party": "hub",
+                "source_id": f"escalation/{view.order_id}/return-{view.returns}",
+                "occurred_at": self.world.now,
+                "trace_id": cause.trace_id,
+                "order_id": view.order_id,
+                "event_type": EventType.ESCALATED,
+                "actor_party": "hub",
+                "reason": f"order returned {view.returns} times; the justice bureau rules "
+                "who handles it / 派单已被退回{view.returns}次，请司法局审定承办单位",
+            }
+        )
+        self.step.out.append(Out(
+            KINDS["order-event"].topic, view.order_id.encode(),
+            HubHeaders(kind="order-event"), record=escalation,
+        ))
 
 
 class Ownership(Protocol):
@@ -132,7 +334,7 @@ class Ownership(Protocol):
 
 
 class Lifecycle(StageBase):
-    """Orders and events: views, deliveries, escalations, parked events."""
+    """Orders and events: the agent around `lifecycle`, and the worker's order book."""
 
     agent = "dispatch"
 
@@ -178,98 +380,41 @@ class Lifecycle(StageBase):
                   tables),
         ]
 
-    # --------------------------------------------------------------- handlers
+    # ---------------------------------------------------------------- the agent
 
     async def handle_order(self, message: Any) -> None:
         order = await self.serde.decode("order", message.value, self.catalogue())
         assert isinstance(order, DispatchOrder)  # noqa: S101
-        key = str(order.order_id)
-        view = open_order(order)
-        if not view.recipients:
-            department = self._department_for(order.matter_code)
-            if department is None:
-                await self.dead_letter(
-                    message,
-                    "route",
-                    "UnroutableOrder",
-                    f"whistle {key} names no recipients and matter {order.matter_code} is not "
-                    "in the matter catalogue; name the recipients or fix the matter code",
-                )
-                return
-            view = OrderView(**{**view.__dict__, "recipients": (department,)})
-        unknown = [party for party in view.parties if party not in self.inboxes]
-        if unknown:
-            await self.dead_letter(
-                message,
-                "route",
-                "UnknownParty",
-                f"order {key} names parties without an inbox: {unknown}",
-            )
-            return
-        targets = [p for p in view.parties if p != view.issuer]
-        # Delivered on every processing, a redelivery too (applied once: the view below).
-        await self._deliver(targets, message, b"order")
-        if self.table.get(key) is not None:
-            return  # a re-sent or redelivered order: its view is there already
-        self.table[key] = {
-            **view_to_dict(view),
-            "assessment": credit(None, opened(view)),
-            "partition": message.partition,
-        }
-        for parked in self.parked.pop(key, None) or []:
-            await self.handle_event(_Parked.load(parked))
+        await self._run([Read(message, order)])
+
     async def handle_event(self, message: Any) -> None:
         """Apply one event (or sweep the parked events of an order, for a control record)."""
         if header_of(message, CONTROL_HEADER) == SWEEP:
-            await self._sweep(message.key.decode())
+            await self._run([Read(message, Sweep(message.key.decode()))])
             return
         event = await self.serde.decode("order-event", message.value)
         assert isinstance(event, OrderEvent)  # noqa: S101
-        key = str(event.order_id)
-        stored = self.table.get(key)
-        if stored is None:
-            parked = list(self.parked.get(key) or [])
-            if len(parked) >= PARK_LIMIT:
-                await self.dead_letter(
-                    message,
-                    "lifecycle",
-                    "UnknownOrder",
-                    f"event {event.event_id} is for order {key}, which the hub has not seen, "
-                    f"and {PARK_LIMIT} events already wait for it; publish the order, then "
-                    "replay this event",
-                )
-                return
-            parked.append(_Parked.dump(message))
-            self.parked[key] = parked
-            return
-        view = view_from_dict(stored)
-        outcome = apply_event(view, event)
-        if isinstance(outcome, Duplicate):
-            # applied before: deliver again (the first delivery may not have been
-            # acknowledged when the worker stopped), change nothing
-            again = list(view.parties)
-            if event.event_type in (EventType.ESCALATED, EventType.OVERDUE):
-                again.append(JUSTICE)
-            await self._deliver(list(dict.fromkeys(again)), message, b"order-event")
-            return
-        if isinstance(outcome, Rejection):
-            await self.dead_letter(
-                message, "lifecycle", outcome.rule, f"{outcome.message_en} / {outcome.message_zh}"
-            )
-            return
-        assert isinstance(outcome, Applied)  # noqa: S101
-        changes = changes_of(view, outcome.view, event, self.dues(view))
-        self.table[key] = {
-            **view_to_dict(outcome.view),
-            "assessment": credit(stored.get("assessment"), changes),
-            "partition": stored.get("partition", message.partition),
-        }
-        targets = list(dict.fromkeys([*view.parties, *outcome.view.parties]))
-        if event.event_type in (EventType.ESCALATED, EventType.OVERDUE) or outcome.escalate:
-            targets.append(JUSTICE)
-        await self._deliver(list(dict.fromkeys(targets)), message, b"order-event")
-        if outcome.escalate:
-            await self._escalate(outcome.view, event)
+        await self._run([Read(message, event)])
+
+    async def _run(self, reads: list[Read[Lifecycled]]) -> None:
+        """Decode the events waiting for the batch's orders, run the core, apply."""
+        waiting: dict[str, list[Read[OrderEvent]]] = {}
+        for read in reads:
+            if isinstance(read.record, DispatchOrder):
+                key = str(read.record.order_id)
+                for entry in self.parked.get(key) or []:
+                    message = _Parked.load(entry)
+                    event = await self.serde.decode("order-event", message.value)
+                    assert isinstance(event, OrderEvent)  # noqa: S101
+                    waiting.setdefault(key, []).append(Read(message, event))
+        orders, parked = State(self.table), State(self.parked)
+        world = World(
+            self.inboxes, self.reference(), self.dues, datetime.now(UTC), self.park_seconds,
+            lambda partition: self.ownership.behind(self.orders_topic, partition),
+        )
+        step = lifecycle(reads, orders, parked, waiting, world)
+        await self.apply(step, (self.table, orders), (self.parked, parked))
+
     async def _sweep_parked(self) -> None:
         """Ask the owning stream to DLQ events whose order has not come within PARK_SECONDS.
 
@@ -287,28 +432,6 @@ class Lifecycle(StageBase):
                     [(CONTROL_HEADER, SWEEP)],
                     int(parked[0]["partition"]),
                 )
-    async def _sweep(self, key: str) -> None:
-        parked = self.parked.get(key) or []
-        if parked and self.ownership.behind(self.orders_topic, int(parked[0]["partition"])):
-            return  # the order may be among the records not read yet: keep waiting
-        now = time.time()
-        expired = [p for p in parked if now - float(p["parked_at"]) >= self.park_seconds]
-        if not expired:
-            return
-        remaining = [p for p in parked if p not in expired]
-        if remaining:
-            self.parked[key] = remaining
-        else:
-            del self.parked[key]
-        for entry in expired:
-            await self.dead_letter(
-                _Parked.load(entry),
-                "lifecycle",
-                "UnknownOrder",
-                f"the order {key} this event belongs to did not arrive within "
-                f"{self.park_seconds / 60:.0f} minutes; publish the order, then replay this "
-                "event",
-            )
 
     # ------------------------------------------------------------- the book
 
@@ -379,44 +502,3 @@ class Lifecycle(StageBase):
     def worker_urls(self) -> list[URL]:
         """The URLs of every worker currently in the group."""
         return [URL(url) for url in self.ownership.urls()]
-
-    # ---------------------------------------------------------------- helpers
-
-    # ---------------------------------------------------------------- helpers
-
-    def _department_for(self, matter_code: str) -> str | None:
-        matter = self.reference().matters.get(matter_code)
-        return matter.department if matter is not None else None
-    async def _deliver(self, parties: list[str], message: Any, kind: bytes) -> None:
-        kind_name = kind.decode()
-        trace = HubHeaders.from_kafka(message.headers).trace_id
-        headers = HubHeaders(kind=kind_name, trace_id=trace or None).to_kafka()
-        for party in parties:
-            inbox = self.inboxes.get(party)
-            if inbox is not None:
-                await self.out.send(inbox, message.key, message.value, headers)
-                RECORDS_OUT.labels(party, kind_name).inc()
-        if parties:
-            order = (message.key or b"").decode()
-            what = f"order {order}" if kind_name == "order" else f"{kind_name} of order {order}"
-            log.info("routed %s to %s", what, parties)
-    async def _escalate(self, view: OrderView, cause: OrderEvent) -> None:
-        """Emit ESCALATED for the justice bureau after the second return (审定)."""
-        escalation = OrderEvent.model_validate(
-            {
-                "source_party": "hub",
-                "source_id": f"escalation/{view.order_id}/return-{view.returns}",
-                "occurred_at": datetime.now(UTC),
-                "trace_id": cause.trace_id,
-                "order_id": view.order_id,
-                "event_type": EventType.ESCALATED,
-                "actor_party": "hub",
-                "reason": f"order returned {view.returns} times; the justice bureau rules "
-                "who handles it / 派单已被退回{view.returns}次，请司法局审定承办单位",
-            }
-        )
-        value = await self.serde.encode("order-event", escalation)
-        await self.out.send(
-            self.events_topic, view.order_id.encode(), value,
-            HubHeaders(kind="order-event").to_kafka(),
-        )

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.errors import RecordError
 from hub.mapping import SpecCatalogue, normalise_native, unknown_kind
 from hub.metrics import RECORDS_IN
-from hub.records import KINDS, validate
+from hub.records import KINDS, Envelope, validate
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
-from hub.stages._base import StageBase
+from hub.stages._base import Out, Park, StageBase, Step
 from hub.stream import Stage
 from hub.wire import (
     CHARSET_HEADER,
@@ -41,7 +41,63 @@ from hub.wire import (
     raw_topic,
 )
 
-log = logging.getLogger(__name__)
+
+def normalise(messages: Sequence[Any], reference: Reference, specs: SpecCatalogue) -> Step:
+    """The core: each raw record mapped by its party's spec for its native kind, checked
+    against the reference data, as the canonical record of its kind; a record that does
+    not map or check is parked with the rule and field."""
+    step = Step()
+    for message in messages:
+        try:
+            record, out = _canonical(message, reference, specs)
+        except RecordError as exc:
+            step.parked.append(Park(message, exc.stage, exc.reason, exc.message, exc.field))
+            continue
+        step.out.append(out)
+        step.notes.append(
+            f"normalised {out.headers.native_kind} {record.source_id} of "
+            f"{out.headers.source_party} into {out.headers.kind} {record.record_id}"
+        )
+    return step
+
+
+def _canonical(
+    message: Any, reference: Reference, specs: SpecCatalogue
+) -> tuple[Envelope, Out]:
+    party_id = party_of(str(message.topic), "raw") or str(message.topic)
+    try:
+        party: Party | None = reference.parties.get(party_id)
+    except KeyError:
+        party = None
+    native_kind = (header_of(message, NATIVE_KIND_HEADER) or b"").decode(errors="replace")
+    if party is None:
+        raise unknown_kind(party_id, native_kind)
+    charset = header_of(message, CHARSET_HEADER)
+    mapped = normalise_native(
+        specs, party, native_kind, message.value or b"",
+        charset.decode(errors="replace") if charset else None,
+    )
+    data = mapped.data
+    trace = (header_of(message, TRACE_HEADER) or b"").decode(errors="replace")
+    if "trace_id" not in data:  # without a trace header, one that its position fixes
+        data["trace_id"] = trace or hashlib.sha256(
+            f"{message.topic}/{message.partition}/{message.offset}".encode()
+        ).hexdigest()[:32]
+    # received when the raw record was written (the gateway's or connector's time), so
+    # a record processed again is the same record, byte for byte
+    written = getattr(message, "timestamp", None)
+    if written and "received_at" not in data:
+        data["received_at"] = datetime.fromtimestamp(written / 1000, UTC)
+    record = validate(mapped.canonical, data, reference if reference.matters else None)
+    kind = KINDS[mapped.canonical]
+    headers = HubHeaders(
+        kind=kind.name,
+        trace_id=str(record.trace_id),
+        source_party=party_id,
+        native_kind=native_kind,
+    )
+    return record, Out(kind.topic, kind.key_of(record), headers, record=record)
+
 
 class Normaliser(StageBase):
     """The normalisation stage: every party's raw topic in, canonical topics out."""
@@ -66,47 +122,7 @@ class Normaliser(StageBase):
 
     async def handle(self, message: Any) -> None:
         """Map one raw record and write its canonical record."""
-        party_id = party_of(str(message.topic), "raw") or str(message.topic)
-        reference = self.reference()
-        try:
-            party: Party | None = reference.parties.get(party_id)
-        except KeyError:
-            party = None
-        native_kind = (header_of(message, NATIVE_KIND_HEADER) or b"").decode(errors="replace")
-        if party is None:
-            raise unknown_kind(party_id, native_kind)
-        charset = header_of(message, CHARSET_HEADER)
-        mapped = normalise_native(
-            self.specs, party, native_kind, message.value or b"",
-            charset.decode(errors="replace") if charset else None,
-        )
-        data = mapped.data
-        trace = (header_of(message, TRACE_HEADER) or b"").decode(errors="replace")
-        if "trace_id" not in data:  # without a trace header, one that its position fixes
-            data["trace_id"] = trace or hashlib.sha256(
-                f"{message.topic}/{message.partition}/{message.offset}".encode()
-            ).hexdigest()[:32]
-        # received when the raw record was written (the gateway's or connector's time), so
-        # a record processed again is the same record, byte for byte
-        written = getattr(message, "timestamp", None)
-        if written and "received_at" not in data:
-            data["received_at"] = datetime.fromtimestamp(written / 1000, UTC)
-        record = validate(mapped.canonical, data, reference if reference.matters else None)
-        kind = KINDS[mapped.canonical]
-        value = await self.serde.encode(kind.name, record)
-        headers = HubHeaders(
-            kind=kind.name,
-            trace_id=str(record.trace_id),
-            source_party=party_id,
-            native_kind=native_kind,
-        ).to_kafka()
-        await self.out.send(kind.topic, kind.key_of(record), value, headers)
-        RECORDS_IN.labels(party_id, kind.name).inc()
-        log.info(
-            "normalised %s %s of %s into %s %s",
-            native_kind,
-            record.source_id,
-            party_id,
-            kind.name,
-            record.record_id,
-        )
+        step = normalise([message], self.reference(), self.specs)
+        await self.apply(step)
+        for out in step.out:
+            RECORDS_IN.labels(out.headers.source_party, out.headers.kind).inc()

@@ -23,7 +23,19 @@ from hub.reference import load_calendar, load_seed_reference
 from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
-from hub.stages import Assign, DeadlineSweep, Disclose, Lifecycle
+from hub.stages import (
+    Assign,
+    DeadlineSweep,
+    Disclose,
+    Lifecycle,
+    Read,
+    State,
+    Sweep,
+    World,
+    assign,
+    disclose,
+    lifecycle,
+)
 from hub.stream import Outputs, bind, unbind
 from hub.wire import DLQ_TOPIC, MemoryEmitter, header_of, inbox_topic
 from tests.samples import sample
@@ -221,3 +233,104 @@ async def test_a_missed_deadline_is_noticed_with_the_same_ids_each_sweep(
     again = both[len(first):]
     # the same notices again, with the same ids: the lifecycle stage applies them once
     assert [n.event_id for n in again] == [n.event_id for n in first]
+
+
+# ------------------------------------------------- the cores, plain values in and out
+
+
+def _read(kind: str, data: dict[str, Any], offset: int = 0) -> Read[Any]:
+    record = KINDS[kind].model.model_validate({**data, "trace_id": "ef" * 16},
+                                              context={"reference": REFERENCE})
+    message = SimpleNamespace(
+        topic=KINDS[kind].topic, partition=0, offset=offset, key=KINDS[kind].key_of(record),
+        value=f"{kind}-{offset}".encode(), headers=[("hub.trace_id", b"ef" * 16)],
+    )
+    return Read(message, record)
+
+
+def _world(**changes: Any) -> World:
+    deadlines = Deadlines(load_deadline_policy(HubSettings().deadlines_file),
+                          load_calendar(HubSettings().calendar_file))
+    fields: dict[str, Any] = {
+        "inboxes": {p.id: inbox_topic(p.id) for p in REFERENCE.parties.with_inbox()},
+        "reference": REFERENCE,
+        "dues": lambda view: deadlines.dues(view, REFERENCE.matters.get(view.matter_code)),
+        "now": datetime(2026, 12, 2, 9, 0, tzinfo=UTC),
+        "park_seconds": 3600.0,
+        "behind": lambda partition: False,
+        **changes,
+    }
+    return World(**fields)
+
+
+def test_the_lifecycle_core_applies_an_event_that_came_ahead_of_its_order_in_one_batch() -> None:
+    order = _read("order", _order(), 1)
+    order_id = str(order.record.order_id)
+    signed = _read("order-event", _event(order_id, "SIGNED"), 2)
+    orders, parked = State({}), State({})
+    step = lifecycle([signed, order], orders, parked, {}, _world())
+    assert orders.writes[order_id]["state"] == "SIGNED"
+    assert parked.writes == {order_id: None}  # parked, then applied: nothing left waiting
+    assert step.parked == []
+    delivered = [(out.topic, out.value) for out in step.out]
+    assert delivered == [(inbox_topic(DEPT), b"order-1"), (inbox_topic(STREET), b"order-event-2"),
+                         (inbox_topic(DEPT), b"order-event-2")]
+    assert {out.headers.kind for out in step.out} == {"order", "order-event"}
+
+
+def test_the_lifecycle_core_escalates_the_second_return_and_parks_what_does_not_fit() -> None:
+    order = _read("order", _order(), 1)
+    order_id = str(order.record.order_id)
+    reads = [order] + [
+        _read("order-event", _event(order_id, kind, actor, **extra), n)
+        for n, (actor, kind, extra) in enumerate((
+            (DEPT, "RETURNED", {"reason": "不属于本部门职责"}),
+            (STREET, "REASSIGNED", {"reassign_to": ["dept-water"]}),
+            ("dept-water", "RETURNED", {"reason": "不属于本部门职责"}),
+            ("dept-water", "FEEDBACK", {"comment": "已处理"}),
+        ), 2)
+    ]
+    orders = State({})
+    step = lifecycle(reads, orders, State({}), {}, _world())
+    escalated = [out.record for out in step.out if out.record is not None]
+    assert [(e.event_type.value, e.occurred_at) for e in escalated] == [
+        ("ESCALATED", datetime(2026, 12, 2, 9, 0, tzinfo=UTC))]
+    ((park,),) = [step.parked]
+    assert park.message is reads[-1].message and park.stage == "lifecycle"
+    assert orders.writes[order_id]["returns"] == 2
+
+
+def test_the_lifecycle_core_parks_events_whose_order_never_came_once_they_waited_enough() -> None:
+    signed = _read("order-event", _event(str(uuid.uuid4()), "SIGNED"), 5)
+    parked = State({})
+    lifecycle([signed], State({}), parked, {}, _world())
+    order_id = str(signed.record.order_id)
+    table = {order_id: parked.writes[order_id]}
+    soon = State(table)
+    step = lifecycle([Read(None, Sweep(order_id))], State({}), soon, {},
+                     _world(now=datetime(2026, 12, 2, 9, 30, tzinfo=UTC)))
+    assert step.parked == [] and soon.writes == {}
+    late = State(table)
+    step = lifecycle([Read(None, Sweep(order_id))], State({}), late, {},
+                     _world(now=datetime(2026, 12, 2, 10, 1, tzinfo=UTC)))
+    ((park,),) = [step.parked]
+    assert (park.reason, park.message.value, park.message.offset) == ("UnknownOrder",
+                                                                      b"order-event-5", 5)
+    assert late.writes == {order_id: None}
+
+
+def test_the_assign_and_disclose_cores_decide_without_io() -> None:
+    clue = _read("clue", sample("clue", source_party=DEPT, source_id="CL-9",
+                                matter_code="URB-001"))
+    (out,) = assign([clue], REFERENCE).out
+    assert out.topic == ORDERS and out.record is not None
+    assert out.record.to_parties == [clue.record.street]
+    stranger = Read(clue.message, clue.record.model_copy(update={"matter_code": "ZZZ-999"}))
+    step = assign([stranger], REFERENCE)
+    assert step.out == [] and [p.reason for p in step.parked] == ["UnknownMatter"]
+
+    case = _read("case", sample("case"))
+    disclosed = State({})
+    step = disclose([case, case], disclosed, inbox_topic("bigdata"))
+    assert [out.topic for out in step.out] == [KINDS["penalty"].topic, inbox_topic("bigdata")] * 2
+    assert list(disclosed.writes.values()) == [case.record.case_no]
