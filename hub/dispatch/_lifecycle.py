@@ -137,6 +137,7 @@ class OrderView:
     matter_code: str
     issued_at: datetime
     deadline: datetime | None = None  # the issuer's own answer deadline, if it set one
+    received: datetime | None = None  # when the hub received the order (its clocks start)
     priority: Priority = Priority.NORMAL
     subject_id: str | None = None
     case_owner: str | None = None  # case transfers: the issuer, then the accepting receiver
@@ -152,11 +153,13 @@ class OrderView:
 
     @property
     def received_at(self) -> datetime:
-        """When the current recipients received the order (its issue or last reassignment)."""
+        """When the current recipients received the order, by the hub's clock: when the hub
+        received it, or its last reassignment (never the issuer's own issued_at, which
+        would let an issuer start the statutory clocks when it likes)."""
         for step in reversed(self.history):
             if step.event_type is EventType.REASSIGNED:
                 return step.at
-        return self.issued_at
+        return self.received or self.issued_at  # views kept before the hub stored receipt
 
     def role_of(self, party: str) -> tuple[Role, ...]:
         """Every role party plays on this order."""
@@ -216,6 +219,7 @@ def open_order(order: DispatchOrder) -> OrderView:
         matter_code=order.matter_code,
         issued_at=order.issued_at,
         deadline=order.deadline,
+        received=order.received_at,
         priority=order.priority,
         subject_id=str(order.subject_id) if order.subject_id is not None else None,
         case_owner=order.from_party if order.order_type is OrderType.CASE_TRANSFER else None,
@@ -299,6 +303,7 @@ def view_to_dict(view: OrderView) -> dict[str, object]:
         "matter_code": view.matter_code,
         "issued_at": view.issued_at.isoformat(),
         "deadline": view.deadline.isoformat() if view.deadline is not None else None,
+        "received": view.received.isoformat() if view.received is not None else None,
         "priority": view.priority.value,
         "subject_id": view.subject_id,
         "case_owner": view.case_owner,
@@ -328,6 +333,7 @@ def view_from_dict(data: dict[str, Any]) -> OrderView:
         matter_code=data["matter_code"],
         issued_at=datetime.fromisoformat(data["issued_at"]),
         deadline=datetime.fromisoformat(data["deadline"]) if data.get("deadline") else None,
+        received=datetime.fromisoformat(data["received"]) if data.get("received") else None,
         priority=Priority(data.get("priority", Priority.NORMAL.value)),
         subject_id=data.get("subject_id"),
         case_owner=data.get("case_owner")

@@ -131,7 +131,11 @@ class Inbox:
         party = self._inbox_party(request)
         raw_limit = request.query.get("limit", "100")
         if not DIGITS.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 1000:
-            raise Problem("invalid-parameter", "limit must be an integer from 1 to 1000")
+            raise Problem(
+                "invalid-parameter",
+                "limit must be an integer from 1 to 1000",
+                detail_zh="limit应为1到1000之间的整数",
+            )
         positions = self._positions(request.query.get("cursor"))
         items, after = await self.inbox.read(inbox_topic(party.id), positions, int(raw_limit))
         rendered = []

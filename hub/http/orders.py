@@ -36,7 +36,15 @@ from hub.http.policy import ACTION_FIELDS
 from hub.http.problems import Problem, count_refusal
 from hub.http.records import Accepted, Records
 from hub.http.routes import Answer, Param, Route, install_routes, respond
-from hub.records import KINDS, EventType, OrderEvent
+from hub.records import (
+    KINDS,
+    AssistanceDetail,
+    EventType,
+    Location,
+    OrderEvent,
+    ReferralDetail,
+    TransferDetail,
+)
 from hub.reference import Party, PartyKind
 
 
@@ -79,8 +87,19 @@ class OrderDues(BaseModel):
 
 
 class OrderDetail(OrderSummary):
-    """派单详情 an order's whole story: summary, priority, subject, returns, history, dues."""
+    """派单详情 an order's whole story: summary, what is asked and where, priority,
+    subject, returns, history, dues."""
 
+    description: str | None = Field(
+        default=None, description="派单内容 what is asked (null for orders kept before it was)"
+    )
+    location: Location | None = None
+    referral: ReferralDetail | None = None
+    transfer: TransferDetail | None = None
+    assistance: AssistanceDetail | None = None
+    received_at: str | None = Field(
+        default=None, description="接收时间 when the hub received the order (clocks start)"
+    )
     priority: str
     subject_id: str | None
     returns: int = Field(ge=0)
@@ -177,7 +196,9 @@ class Orders:
         try:
             return str(uuid.UUID(raw))
         except ValueError:
-            raise Problem("not-found", f"'{raw}' is not an order id") from None
+            raise Problem(
+                "not-found", f"'{raw}' is not an order id", detail_zh=f"{raw}不是派单编号"
+            ) from None
 
     # --------------------------------------------------------------- handlers
 
@@ -191,6 +212,11 @@ class Orders:
         view = self._view(order_id, party)
         dues = self.engine.dues(view)
         rendered = _render(view)
+        order = (self.engine.stored(order_id) or {}).get("order") or {}
+        for name in ("description", "location", "referral", "transfer", "assistance"):
+            if order.get(name) is not None:
+                rendered[name] = order[name]
+        rendered["received_at"] = rendered.pop("received", None)
         rendered["dues"] = {
             name: (moment.isoformat() if moment is not None else None)
             for name, moment in (
@@ -211,7 +237,11 @@ class Orders:
         view = self._view(order_id, party)  # the order first: unknown to the caller is 404
         body = await self.platform.read_json(request)
         if not isinstance(body, dict):
-            raise Problem("invalid-record", "send a JSON object with event_type and its fields")
+            raise Problem(
+                "invalid-record",
+                "send a JSON object with event_type and its fields",
+                detail_zh="请求体应为含event_type等字段的JSON对象",
+            )
         unknown = sorted(set(body) - set(ACTION_FIELDS))
         if unknown:
             raise Problem(

@@ -67,6 +67,7 @@ class Peers:
             raise Problem(
                 "timeout",
                 "the order's partition is moving between workers; retry in a moment",
+                detail_zh="该派单所在分区正在工作节点间迁移，请稍后重试",
                 headers={"Retry-After": "2"},
             )
         headers = {

@@ -144,7 +144,11 @@ class Platform:
     async def read_json(request: web.Request) -> Any:
         """The JSON body of request; `Problem` for a wrong media type or bad JSON."""
         if request.content_type != "application/json":
-            raise Problem("unsupported-media-type", "send Content-Type: application/json")
+            raise Problem(
+                "unsupported-media-type",
+                "send Content-Type: application/json",
+                detail_zh="请求头Content-Type应为application/json",
+            )
         body = await request.read()
         try:
             return json.loads(body)
@@ -173,20 +177,29 @@ class Platform:
                 detail_zh=f"请求体超过{limit}字节",
             )
         except web.HTTPNotFound:
-            problem = Problem("not-found", f"no resource at {request.path}")
+            problem = Problem(
+                "not-found",
+                f"no resource at {request.path}",
+                detail_zh=f"没有此资源：{request.path}",
+            )
         except web.HTTPMethodNotAllowed as exc:
             problem = Problem(
                 "method-not-allowed",
                 f"{request.method} is not allowed on {request.path}",
+                detail_zh=f"{request.path}不支持{request.method}方法",
                 headers={"Allow": ", ".join(sorted(exc.allowed_methods))},
             )
         except web.HTTPClientError as exc:
-            problem = Problem("bad-request", exc.reason)
+            problem = Problem("bad-request", exc.reason, detail_zh=f"请求有误：{exc.reason}")
         except web.HTTPException:
             raise
         except Exception:  # noqa: BLE001 - answer in the contract's shape, log the cause
             log.exception("unhandled error on %s %s", request.method, request.path)
-            problem = Problem("internal", "an unexpected error; the hub logged it")
+            problem = Problem(
+                "internal",
+                "an unexpected error; the hub logged it",
+                detail_zh="枢纽内部错误，已记录日志",
+            )
         request[OUTCOME] = problem
         if request.method == "POST" and request.path.startswith(PUBLISH_PATHS):
             count_refusal(problem)
@@ -281,6 +294,7 @@ class Platform:
             raise Problem(
                 "timeout",
                 f"no answer within {self.settings.gateway_timeout:g} s; retry",
+                detail_zh=f"{self.settings.gateway_timeout:g}秒内未完成，请重试",
                 headers={"Retry-After": "1"},
             ) from None
         except KafkaUnavailableError as exc:

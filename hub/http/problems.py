@@ -111,7 +111,7 @@ class ProblemDetails(BaseModel):
     title_zh: str | None = None
     status: int
     detail: str
-    detail_zh: str | None = None
+    detail_zh: str
     instance: str | None = None
     errors: list[FieldProblem] | None = None
 
@@ -124,7 +124,7 @@ class Problem(Exception):
         slug: str,
         detail: str,
         *,
-        detail_zh: str | None = None,
+        detail_zh: str,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
@@ -148,10 +148,9 @@ class Problem(Exception):
             "title_zh": self.type.title_zh,
             "status": self.type.status,
             "detail": self.detail,
+            "detail_zh": self.detail_zh,
             "instance": instance,
         }
-        if self.detail_zh:
-            body["detail_zh"] = self.detail_zh
         if self.errors:
             body["errors"] = [error.as_dict() for error in self.errors]
         body.update(self.extra)

@@ -15,6 +15,7 @@ import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -198,7 +199,9 @@ class Records:
         trace = request.headers.get("X-Trace-Id", "")
         trace_id = data.get("trace_id") or (trace if _TRACE.fullmatch(trace) else uuid.uuid4().hex)
         try:
-            record = validate(kind, {**data, "trace_id": trace_id}, self.reference())
+            record = validate(
+                kind, {**data, "trace_id": trace_id}, self.reference(), datetime.now(UTC)
+            )
         except RecordInvalid as exc:
             raise Problem(
                 "invalid-record",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +87,19 @@ def kind_of(name: str) -> Kind:
         raise KeyError(f"unknown record kind '{name}'; known: {', '.join(KINDS)}") from None
 
 
-def validate(kind: str | Kind, data: Any, reference: Reference | None = None) -> Envelope:
+def validate(
+    kind: str | Kind, data: Any, reference: Reference | None = None, now: datetime | None = None
+) -> Envelope:
     """Validate data as a record of kind; `RecordInvalid` lists every broken rule at once.
 
     With a `Reference`, matter codes and officers are checked against the catalogue and
-    the roster too; without one, structure, checksums and party ids only.
+    the roster too; without one, structure, checksums and party ids only. With now (the
+    hub's clock, where a record enters the hub), times a sender may not set ahead of it
+    are checked too (an order's issued_at).
     """
     kind = kind if isinstance(kind, Kind) else kind_of(kind)
     try:
-        return kind.model.model_validate(data, context={"reference": reference})
+        return kind.model.model_validate(data, context={"reference": reference, "now": now})
     except ValidationError as exc:
         raise RecordInvalid(kind.name, field_errors(exc)) from None
 

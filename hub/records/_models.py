@@ -8,7 +8,7 @@ schema and its model drift apart.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -484,6 +484,10 @@ def _same_as_record_id(value: Any, info: ValidationInfo) -> Any:
     return record_id
 
 
+ISSUE_AHEAD = timedelta(minutes=5)
+"""How far an order's issued_at may be ahead of the hub's clock (sending systems' clocks
+drift); beyond it the order is refused where it enters the hub."""
+
 _DETAIL_OF = {
     OrderType.CRIMINAL_REFERRAL: "referral",
     OrderType.CASE_TRANSFER: "transfer",
@@ -566,6 +570,14 @@ class DispatchOrder(Envelope):
             raise rule_error("order.recipients")
         if order_type is OrderType.CRIMINAL_REFERRAL and "police" not in value:
             raise rule_error("order.referral_to_police")
+        return value
+
+    @field_validator("issued_at")
+    @classmethod
+    def _issued_by_the_hubs_clock(cls, value: Any, info: ValidationInfo) -> Any:
+        now = (info.context or {}).get("now")
+        if now is not None and value is not None and value > now + ISSUE_AHEAD:
+            raise rule_error("order.issued_in_future", value=value.isoformat())
         return value
 
     @field_validator("deadline")

@@ -65,6 +65,11 @@ RULES: dict[str, tuple[str, str]] = {
         "执法证号{value}已过期或被暂扣",
         "enforcement certificate {value} is expired or suspended",
     ),
+    "order.issued_in_future": (
+        "派单时间{value}晚于枢纽当前时间超过5分钟：请校准发送系统时钟",
+        "issued_at {value} is more than 5 minutes ahead of the hub's clock; fix the sending "
+        "system's clock (the statutory clocks start when the hub receives the order)",
+    ),
     "deadline.not_after_issue": (
         "办理期限必须晚于派单时间",
         "the deadline must be after the time the order was issued",

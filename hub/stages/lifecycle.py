@@ -200,14 +200,27 @@ class _Core:
                 f"order {key} names parties without an inbox: {unknown}",
             ))
             return
-        # delivered on every processing, a redelivery too (applied once: the view below)
-        self.deliver([p for p in view.parties if p != view.issuer], message, "order")
-        if self.orders.get(key) is not None:
+        stored = self.orders.get(key)
+        if stored is not None and _changed(stored.get("order"), order):
+            self.step.parked.append(Park(
+                message, "lifecycle", "order.changed",
+                f"order {key} was received before with other content; an order does not "
+                "change: act on it with events, or issue a new order / 派单已接收且内容不同，"
+                "派单不可修改：请以办理事件处理或另行派单",
+            ))
+            return
+        if stored is not None:
+            view = view_from_dict(stored)
+        # delivered on every processing, a redelivery too (applied once: the view below),
+        # as the hub applies it: with the deadline its recipients must answer by
+        self.deliver_order(order, view, [p for p in view.parties if p != view.issuer], message)
+        if stored is not None:
             return  # a re-sent or redelivered order: its view is there already
         self.orders[key] = {
             **view_to_dict(view),
             "assessment": credit(None, opened(view)),
             "partition": message.partition,
+            "order": order.model_dump(mode="json"),
         }
         if self.parked.pop(key):
             for read in self.waiting.pop(key, []):
@@ -237,6 +250,7 @@ class _Core:
         assert isinstance(outcome, Applied)  # noqa: S101
         changes = changes_of(view, outcome.view, event, self.world.dues(view))
         self.orders[key] = {
+            **stored,  # the order itself, kept with its view
             **view_to_dict(outcome.view),
             "assessment": credit(stored.get("assessment"), changes),
             "partition": stored.get("partition", message.partition),
@@ -245,6 +259,10 @@ class _Core:
         if event.event_type in (EventType.ESCALATED, EventType.OVERDUE) or outcome.escalate:
             targets.append(JUSTICE)
         self.deliver(list(dict.fromkeys(targets)), message, "order-event")
+        joined = [p for p in outcome.view.recipients if p not in view.parties]
+        if joined and stored.get("order") is not None:  # e.g. REASSIGNED: the order itself
+            order = DispatchOrder.model_validate(stored["order"])
+            self.deliver_order(order, outcome.view, joined, message)
         if outcome.escalate:
             self.escalate(outcome.view, event)
 
@@ -288,6 +306,24 @@ class _Core:
                 f"{limit / 60:.0f} minutes; publish the order, then replay this event",
             ))
 
+    def deliver_order(
+        self, order: DispatchOrder, view: OrderView, parties: list[str], message: Any
+    ) -> None:
+        """The order as its recipients now hold it: its current recipients and the
+        deadline the hub applies (the issuer's, or the policy's from the hub's receipt)."""
+        dues = self.world.dues(view)
+        applied = order.model_copy(update={
+            "to_parties": list(view.recipients),
+            "deadline": dues.answer or dues.acceptance or order.deadline,
+        })
+        headers = HubHeaders(kind="order", trace_id=order.trace_id)
+        for party in parties:
+            inbox = self.world.inboxes.get(party)
+            if inbox is not None:
+                self.step.out.append(Out(inbox, message.key, headers, record=applied))
+        if parties:
+            self.step.notes.append(f"routed order {view.order_id} to {parties}")
+
     def deliver(self, parties: list[str], message: Any, kind: str) -> None:
         trace = HubHeaders.from_kafka(message.headers).trace_id
         headers = HubHeaders(kind=kind, trace_id=trace or None)
@@ -312,13 +348,25 @@ class _Core:
                 "event_type": EventType.ESCALATED,
                 "actor_party": "hub",
                 "reason": f"order returned {view.returns} times; the justice bureau rules "
-                "who handles it / 派单已被退回{view.returns}次，请司法局审定承办单位",
+                f"who handles it / 派单已被退回{view.returns}次，请司法局审定承办单位",
             }
         )
         self.step.out.append(Out(
             KINDS["order-event"].topic, view.order_id.encode(),
             HubHeaders(kind="order-event"), record=escalation,
         ))
+
+
+_NOT_CONTENT = ("received_at", "trace_id")  # the same order, received again
+
+
+def _changed(stored: dict[str, Any] | None, order: DispatchOrder) -> bool:
+    """Whether order says something else than the order stored with its view (views
+    kept before the hub stored orders cannot tell: not changed)."""
+    if stored is None:
+        return False
+    now = order.model_dump(mode="json", exclude=set(_NOT_CONTENT))
+    return {k: v for k, v in stored.items() if k not in _NOT_CONTENT} != now
 
 
 class Ownership(Protocol):

@@ -42,14 +42,16 @@ from hub.wire import (
 )
 
 
-def normalise(messages: Sequence[Any], reference: Reference, specs: SpecCatalogue) -> Step:
+def normalise(
+    messages: Sequence[Any], reference: Reference, specs: SpecCatalogue, now: datetime
+) -> Step:
     """The core: each raw record mapped by its party's spec for its native kind, checked
     against the reference data, as the canonical record of its kind; a record that does
     not map or check is parked with the rule and field."""
     step = Step()
     for message in messages:
         try:
-            record, out = _canonical(message, reference, specs)
+            record, out = _canonical(message, reference, specs, now)
         except RecordError as exc:
             step.parked.append(Park(message, exc.stage, exc.reason, exc.message, exc.field))
             continue
@@ -62,7 +64,7 @@ def normalise(messages: Sequence[Any], reference: Reference, specs: SpecCatalogu
 
 
 def _canonical(
-    message: Any, reference: Reference, specs: SpecCatalogue
+    message: Any, reference: Reference, specs: SpecCatalogue, now: datetime
 ) -> tuple[Envelope, Out]:
     party_id = party_of(str(message.topic), "raw") or str(message.topic)
     try:
@@ -88,7 +90,7 @@ def _canonical(
     written = getattr(message, "timestamp", None)
     if written and "received_at" not in data:
         data["received_at"] = datetime.fromtimestamp(written / 1000, UTC)
-    record = validate(mapped.canonical, data, reference if reference.matters else None)
+    record = validate(mapped.canonical, data, reference if reference.matters else None, now)
     kind = KINDS[mapped.canonical]
     headers = HubHeaders(
         kind=kind.name,
@@ -122,7 +124,7 @@ class Normaliser(StageBase):
 
     async def handle(self, message: Any) -> None:
         """Map one raw record and write its canonical record."""
-        step = normalise([message], self.reference(), self.specs)
+        step = normalise([message], self.reference(), self.specs, datetime.now(UTC))
         await self.apply(step)
         for out in step.out:
             RECORDS_IN.labels(out.headers.source_party, out.headers.kind).inc()

@@ -57,6 +57,7 @@ def end_of(year: int, month: int, day: int) -> datetime:
 
 def order(order_type: str = "WHISTLE", *, drop: tuple[str, ...] = (), **changes: Any) -> OrderView:
     data = sample("order", source_id=f"ORD-{next(_counter)}", order_type=order_type, **changes)
+    data.setdefault("received_at", data["issued_at"])  # the hub received it as it was issued
     for key in drop:
         data.pop(key)
     if order_type == "CRIMINAL_REFERRAL":

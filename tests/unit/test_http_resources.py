@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,11 +102,31 @@ async def test_refusals_name_their_problem(
     assert served.broker.to("enf.clue.v1") == []
 
 
+async def test_an_order_issued_ahead_of_the_hubs_clock_is_refused(served: Served) -> None:
+    """Issue 16: an issued_at 30 days ahead was accepted and pushed every deadline back."""
+    now = datetime.now(UTC)
+
+    def order(ahead: timedelta) -> dict[str, Any]:
+        data = sample("order", source_id=f"WS-{uuid.uuid4().hex[:8]}", to_parties=[DEPT],
+                      issued_at=(now + ahead).isoformat(), occurred_at=now.isoformat())
+        data.pop("deadline")
+        return data
+
+    status, problem = await served.post("/v1/records/order", STREET, order(timedelta(days=30)))
+    assert status == 422
+    (error,) = problem["errors"]
+    assert (error["path"], error["rule"]) == ("issued_at", "order.issued_in_future")
+    assert "枢纽当前时间" in error["message_zh"]
+    status, _ = await served.post("/v1/records/order", STREET, order(timedelta(minutes=3)))
+    assert status == 202  # a sending system's clock a little ahead is fine
+
+
 async def test_not_json_is_415_and_bad_json_400(served: Served) -> None:
     text = await served.call(
         "POST", "/v1/records/clue", STREET, data="x", headers={"Content-Type": "text/plain"}
     )
     assert text.status == 415
+    assert text.body["detail_zh"] == "请求头Content-Type应为application/json"  # issue 16
     broken = await served.call(
         "POST", "/v1/records/clue", STREET, data="{", headers={"Content-Type": "application/json"}
     )
@@ -191,15 +212,24 @@ async def test_operators_have_no_inbox_and_a_bad_cursor_is_422(served: Served) -
 
 
 def _hold(served: Served, order: DispatchOrder) -> str:
-    served.book.views[str(order.order_id)] = view_to_dict(open_order(order))
+    """Keep order as the lifecycle stage does: its view, and the order itself."""
+    served.book.views[str(order.order_id)] = {
+        **view_to_dict(open_order(order)), "order": order.model_dump(mode="json"),
+    }
     return str(order.order_id)
 
 
 async def test_an_order_shows_its_state_history_and_dues_to_its_parties(served: Served) -> None:
-    order_id = _hold(served, _order())
+    data = {**_order().model_dump(mode="json"), "location": sample("clue")["location"]}
+    order = validate("order", data, load_seed_reference())
+    order_id = _hold(served, order)
     status, shown = await served.get(f"/v1/orders/{order_id}", DEPT)
     assert status == 200, shown
     assert shown["state"] == "ISSUED" and shown["dues"]["sign_off"].startswith("2026-12-02")
+    # issue 16: what is asked and where, and when the hub received it, were missing
+    assert shown["description"] == order.description
+    assert shown["location"] == order.model_dump(mode="json")["location"]
+    assert shown["received_at"] == order.received_at.isoformat()
     assert (await served.get(f"/v1/orders/{order_id}", "police"))[0] == 404
     assert (await served.get(f"/v1/orders/{order_id}", "ops"))[0] == 403
     assert (await served.get(f"/v1/orders/{order_id}", "justice"))[0] == 200

@@ -17,8 +17,8 @@ from typing import Any
 import faust
 import pytest
 
-from hub.dispatch import Deadlines, load_deadline_policy
-from hub.records import KINDS, OrderEvent
+from hub.dispatch import Deadlines, load_deadline_policy, open_order
+from hub.records import KINDS, DispatchOrder, OrderEvent
 from hub.reference import load_calendar, load_seed_reference
 from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
@@ -121,14 +121,17 @@ async def test_an_order_reaches_its_recipients_once_applied_and_again_when_repro
     handle = world.lifecycle.guarded(world.lifecycle.handle_order)
     message, order = await _message(world, "order", _order())
     await process(handle, message)
-    assert world.out.to(inbox_topic(DEPT)) == [(message.key, message.value,
-                                                world.out.to(inbox_topic(DEPT))[0][2])]
+    ((key, value, _),) = world.out.to(inbox_topic(DEPT))
+    delivered = await world.serde.decode("order", value)
+    assert key == message.key and delivered.order_id == order.order_id
+    assert delivered.deadline is not None  # the deadline the hub applies
     assert world.out.to(inbox_topic(STREET)) == []  # not the issuer's own inbox
     stored = world.lifecycle.stored(str(order.order_id))
     assert stored["state"] == "ISSUED" and stored["assessment"]
 
     await process(handle, message)  # after a crash before the commit
-    assert len(world.out.to(inbox_topic(DEPT))) == 2  # delivered again, same bytes
+    first, again = world.out.to(inbox_topic(DEPT))
+    assert first == again  # delivered again, same bytes
     assert world.lifecycle.stored(str(order.order_id)) == stored  # applied once
 
 
@@ -273,9 +276,70 @@ def test_the_lifecycle_core_applies_an_event_that_came_ahead_of_its_order_in_one
     assert parked.writes == {order_id: None}  # parked, then applied: nothing left waiting
     assert step.parked == []
     delivered = [(out.topic, out.value) for out in step.out]
-    assert delivered == [(inbox_topic(DEPT), b"order-1"), (inbox_topic(STREET), b"order-event-2"),
+    assert delivered == [(inbox_topic(DEPT), None), (inbox_topic(STREET), b"order-event-2"),
                          (inbox_topic(DEPT), b"order-event-2")]
-    assert {out.headers.kind for out in step.out} == {"order", "order-event"}
+    assert [out.headers.kind for out in step.out] == ["order", "order-event", "order-event"]
+    sent = step.out[0].record
+    assert isinstance(sent, DispatchOrder) and sent.description == order.record.description
+
+
+def test_an_order_reaches_its_recipients_with_the_deadline_the_hub_applies() -> None:
+    """Issue 16: the policy's default deadline was only in GET /v1/orders/{id}'s dues; the
+    order in the inbox said deadline: null."""
+    without = _order()
+    without.pop("deadline")
+    order = _read("order", without, 1)
+    world = _world()
+    step = lifecycle([order], State({}), State({}), {}, world)
+    (out,) = step.out
+    assert isinstance(out.record, DispatchOrder)
+    due = world.dues(open_order(order.record)).answer
+    assert due is not None and out.record.deadline == due
+
+
+def test_the_clocks_start_when_the_hub_received_the_order_not_at_issued_at() -> None:
+    """Issue 16: an issued_at the issuer chose (30 days ahead) pushed every deadline back."""
+    now = datetime.now(UTC)
+    ahead = _order(issued_at=(now + timedelta(days=30)).isoformat(),
+                   occurred_at=now.isoformat())
+    ahead.pop("deadline")
+    record = KINDS["order"].model.model_validate(
+        {**ahead, "trace_id": "ef" * 16, "received_at": now.isoformat()})
+    view = open_order(record)
+    dues = _world().dues(view)
+    assert dues.sign_off is not None and dues.sign_off - now < timedelta(days=1)
+    assert dues.answer is not None and dues.answer - now < timedelta(days=15)
+
+
+def test_a_reassigned_order_reaches_its_new_recipient_whole() -> None:
+    """Issue 16: after REASSIGNED the new recipient got only the event, never the order's
+    description, location or detail."""
+    order = _read("order", _order(), 1)
+    order_id = str(order.record.order_id)
+    reads = [order,
+             _read("order-event", _event(order_id, "RETURNED", reason="不属于本部门职责"), 2),
+             _read("order-event", _event(order_id, "REASSIGNED", STREET,
+                                         reassign_to=["dept-water"]), 3)]
+    step = lifecycle(reads, State({}), State({}), {}, _world())
+    to_water = [out for out in step.out if out.topic == inbox_topic("dept-water")]
+    assert [out.headers.kind for out in to_water] == ["order-event", "order"]
+    sent = to_water[1].record
+    assert isinstance(sent, DispatchOrder)
+    assert sent.description == order.record.description
+    assert sent.location == order.record.location and sent.to_parties == ["dept-water"]
+    assert sent.deadline is not None
+
+
+def test_an_order_received_again_with_other_content_is_parked_not_dropped() -> None:
+    order = _read("order", _order(), 1)
+    orders = State({})
+    lifecycle([order], orders, State({}), {}, _world())
+    changed = Read(order.message, order.record.model_copy(update={"description": "另一内容"}))
+    step = lifecycle([changed], State(dict(orders.writes)), State({}), {}, _world())
+    assert step.out == [] and [p.reason for p in step.parked] == ["order.changed"]
+    same = Read(order.message, order.record.model_copy(update={"trace_id": "12" * 16}))
+    step = lifecycle([same], State(dict(orders.writes)), State({}), {}, _world())
+    assert step.parked == [] and len(step.out) == 1  # delivered again, applied once
 
 
 def test_the_lifecycle_core_escalates_the_second_return_and_parks_what_does_not_fit() -> None:
@@ -292,9 +356,11 @@ def test_the_lifecycle_core_escalates_the_second_return_and_parks_what_does_not_
     ]
     orders = State({})
     step = lifecycle(reads, orders, State({}), {}, _world())
-    escalated = [out.record for out in step.out if out.record is not None]
+    escalated = [out.record for out in step.out if out.headers.kind == "order-event"
+                 and out.record is not None]
     assert [(e.event_type.value, e.occurred_at) for e in escalated] == [
         ("ESCALATED", datetime(2026, 12, 2, 9, 0, tzinfo=UTC))]
+    assert "派单已被退回2次" in str(escalated[0].reason)  # issue 16: it read "{view.returns}"
     ((park,),) = [step.parked]
     assert park.message is reads[-1].message and park.stage == "lifecycle"
     assert orders.writes[order_id]["returns"] == 2
