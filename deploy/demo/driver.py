@@ -1466,8 +1466,9 @@ class Demo:
 
     async def misplaced_feedback(self, party: str, memo: OrderMemo) -> None:
         """A department system pushes its feedback as a plain record before signing: the
-        gateway takes the record (it is valid), the dispatch engine parks it in the DLQ
-        (stage lifecycle, event.not_in_state)."""
+        hub checks it against the order (`hub.http.orders.Orders.admit`) and refuses it
+        with 409 (event.not_in_state), nothing written; before the order has reached the
+        hub's table it is taken, and the lifecycle stage parks it in the DLQ instead."""
         record = {
             "source_party": party,
             "source_id": f"demo-early-{memo.order_id}",
@@ -1477,7 +1478,17 @@ class Demo:
             "actor_party": party,
             "comment": "系统对接错误：未签收先推送反馈",
         }
-        await self.publish(party, "order-event", record, "反馈早于签收（将进入死信队列）", "dlq")
+        status, answer = await self.request(party, "POST", "/v1/records/order-event", record)
+        if status == 409:
+            self.stats.add("rejected")
+            self.stats.add("bad")
+            rule = answer.get("rule", "?") if isinstance(answer, dict) else "?"
+            self.say(f"{NAMES[party]} 故意在签收前推送反馈：409 {rule}（未写入）")
+        elif status == 202:
+            self.stats.add("dlq")
+            self.say(f"{NAMES[party]} 在派单到达前推送反馈（将进入死信队列）")
+        else:
+            self._refused(party, "misplaced feedback (expected 409)", status, answer)
 
     async def issuer_closes(self, party: str, memo: OrderMemo, evaluate: bool) -> None:
         await self.pause(2, 6)

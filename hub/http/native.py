@@ -52,7 +52,9 @@ ROUTES = (
         "Post a record in the caller's own native format (its mapping spec)", "records",
         (
             Answer(202, "mapped, valid, written to the party's raw topic", NativeAccepted),
-            Answer(404, "not one of the caller's native kinds"),
+            Answer(404, "not one of the caller's native kinds; or an order event's order is "
+                   "known and the caller is not on it"),
+            Answer(409, "an order event that does not fit its order's state"),
             Answer(413, "body too large"),
             Answer(422, "the mapping or a canonical rule is broken; see errors"),
         ),
@@ -109,6 +111,12 @@ class Native:
                 detail_zh=f"{party.name}无权发布{kind.name}类记录",
             )
         record, trace_id = self.records.check_record(request, kind, mapped.data)
+        admission = self.records.admission.get(kind.name)
+        admitted = None
+        if admission is not None:  # e.g. an order event: checked against its order
+            admitted = await admission.admit(request, record, must_exist=False)
+            if isinstance(admitted, web.Response):
+                return admitted
         headers = HubHeaders(
             native_kind=native_kind, connector="http-native", trace_id=trace_id
         ).to_kafka()
@@ -119,6 +127,8 @@ class Native:
         if isinstance(result, KafkaUnavailableError):
             raise result
         assert isinstance(result, Written)  # noqa: S101
+        if admission is not None:
+            admission.written(admitted)
         with traced(trace_id):
             log.info(
                 "accepted native %s %s from %s (%s/%d@%d)",

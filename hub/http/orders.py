@@ -5,6 +5,15 @@
 state (409 with the reason when it does not fit) and publishes the event;
 ``GET /v1/orders?role=issued|received&state=`` lists the caller's orders.
 
+Every order event that enters over HTTP passes one admission, `Orders.admit`, whichever
+address it was posted to (this one, ``/v1/records/order-event`` or a native kind that
+maps to an order event): on the worker that owns the order's partition, the actor must
+be on the order (404 otherwise, as if it did not exist) and the event must fit the
+order's state (409 with the rule), counting the events this worker admitted that the
+lifecycle stage has not applied yet, so a party may act twice in quick succession. An
+event for an order the hub has not seen yet is refused here (404) and accepted on the
+records door, where it waits for its order (docs/design.md §4).
+
 An order's view lives in the ``orders`` table on the worker that owns its partition.
 A request reaching another worker is forwarded there once; the list is gathered from
 every worker (`hub.http.peers`).
@@ -12,7 +21,9 @@ every worker (`hub.http.peers`).
 
 from __future__ import annotations
 
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -162,8 +173,21 @@ def not_ops(party: Party) -> None:
         )
 
 
+PENDING_SECONDS = 120.0  # how long an admitted event counts before the stage applies it
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """An order event that fits its order (or whose order the hub has not seen yet)."""
+
+    event: OrderEvent
+    state_after: OrderState | None  # None: the order is not known yet
+    duplicate: bool
+
+
 class Orders:
-    """Answers order actions from the dispatch engine's table (here or on its owner)."""
+    """Answers order actions from the dispatch engine's table (here or on its owner), and
+    admits every order event that enters over HTTP (module docstring)."""
 
     def __init__(
         self, platform: Platform, records: Records, engine: OrderBook, peers: Peers
@@ -172,6 +196,69 @@ class Orders:
         self.records = records
         self.engine = engine
         self.peers = peers
+        # order_id -> events admitted here and not yet seen applied (time admitted, event)
+        self._pending: dict[str, list[tuple[float, OrderEvent]]] = {}
+        records.admission["order-event"] = self
+
+    # -------------------------------------------------------------- admission
+
+    async def admit(
+        self, request: web.Request, event: OrderEvent, *, must_exist: bool
+    ) -> web.Response | Admitted:
+        """The one check of an order event (module docstring): the owner's answer when
+        the order lives on another worker, `Admitted` when it fits, `Problem` if not."""
+        order_id = str(event.order_id)
+        owner = self.peers.owner(order_id)
+        if owner is not None:
+            return await self.peers.forward(request, owner)
+        if event.event_type in (EventType.OVERDUE, EventType.ESCALATED):
+            raise Problem(
+                "forbidden",
+                f"{event.event_type.value} is raised by the hub's timers, not over HTTP",
+                detail_zh="超时和督办事件由枢纽发出",
+            )
+        stored = self.engine.stored(order_id)
+        if stored is None:
+            if must_exist:
+                raise _no_order(order_id)
+            return Admitted(event, None, duplicate=False)  # waits for its order
+        view = self._with_pending(view_from_dict(stored))
+        if event.actor_party not in view.parties and event.actor_party != "justice":
+            raise _no_order(order_id)  # not on the order: as if it did not exist
+        outcome = apply_event(view, event)
+        if isinstance(outcome, Rejection):
+            raise Problem(
+                "conflict",
+                outcome.message_en,
+                detail_zh=outcome.message_zh,
+                extra={"rule": outcome.rule, "state": view.state.value},
+            )
+        state = outcome.view.state if isinstance(outcome, Applied) else view.state
+        return Admitted(event, state, duplicate=isinstance(outcome, Duplicate))
+
+    def written(self, admitted: Admitted) -> None:
+        """The admitted event is in Kafka: count it until the stage applied it."""
+        if not admitted.duplicate:
+            order_id = str(admitted.event.order_id)
+            self._pending.setdefault(order_id, []).append((time.monotonic(), admitted.event))
+
+    def _with_pending(self, view: OrderView) -> OrderView:
+        """view with the events admitted here that the stage has not applied yet."""
+        horizon = time.monotonic() - PENDING_SECONDS
+        waiting = [
+            (at, event)
+            for at, event in self._pending.get(view.order_id, [])
+            if at >= horizon and str(event.event_id) not in view.applied
+        ]
+        if waiting:
+            self._pending[view.order_id] = waiting
+        else:
+            self._pending.pop(view.order_id, None)
+        for _, event in waiting:
+            outcome = apply_event(view, event)
+            if isinstance(outcome, Applied):
+                view = outcome.view
+        return view
 
     def install(self, app: web.Application) -> None:
         install_routes(app, ROUTES, self)
@@ -179,15 +266,10 @@ class Orders:
     def _view(self, order_id: str, party: Party) -> OrderView:
         stored = self.engine.stored(order_id)
         if stored is None:
-            raise Problem(
-                "not-found", f"no order {order_id}", detail_zh=f"没有编号为{order_id}的派单"
-            )
+            raise _no_order(order_id)
         view = view_from_dict(stored)
         if party.id not in view.parties and party.id != "justice":
-            # Not on the order: answer as if it did not exist, so ids leak nothing.
-            raise Problem(
-                "not-found", f"no order {order_id}", detail_zh=f"没有编号为{order_id}的派单"
-            )
+            raise _no_order(order_id)  # not on the order: as if it did not exist
         return view
 
     @staticmethod
@@ -234,7 +316,8 @@ class Orders:
             return await self.peers.forward(request, owner)
         party = self.platform.caller(request)
         not_ops(party)
-        view = self._view(order_id, party)  # the order first: unknown to the caller is 404
+        if self.engine.stored(order_id) is None:  # the order first: unknown is 404
+            raise _no_order(order_id)
         body = await self.platform.read_json(request)
         if not isinstance(body, dict):
             raise Problem(
@@ -264,28 +347,18 @@ class Orders:
             count_refusal(refused)
             raise
         assert isinstance(event, OrderEvent)  # noqa: S101
-        if event.event_type in (EventType.OVERDUE, EventType.ESCALATED):
-            raise Problem(
-                "forbidden",
-                f"{event.event_type.value} is raised by the hub's timers, not over HTTP",
-                detail_zh="超时和督办事件由枢纽发出",
-            )
-        outcome = apply_event(view, event)
-        if isinstance(outcome, Rejection):
-            raise Problem(
-                "conflict",
-                outcome.message_en,
-                detail_zh=outcome.message_zh,
-                extra={"rule": outcome.rule, "state": view.state.value},
-            )
+        admitted = await self.admit(request, event, must_exist=True)
+        if isinstance(admitted, web.Response):
+            return admitted  # pragma: no cover - the owner was asked before the body was read
         (answer,) = await self.records.write(kind, [(event, trace_id)])
         if isinstance(answer, Exception):
             raise answer
-        state = outcome.view.state if isinstance(outcome, Applied) else view.state
+        self.written(admitted)
+        assert admitted.state_after is not None  # noqa: S101 - the order is known here
         accepted = AcceptedAction(
             **answer.model_dump(exclude_unset=True),
-            state_after=state,
-            duplicate=isinstance(outcome, Duplicate),
+            state_after=admitted.state_after,
+            duplicate=admitted.duplicate,
         )
         return respond(accepted, 202)
 
@@ -329,6 +402,10 @@ SUMMARY_FIELDS = (
     "deadline",
     "case_owner",
 )
+
+
+def _no_order(order_id: str) -> Problem:
+    return Problem("not-found", f"no order {order_id}", detail_zh=f"没有编号为{order_id}的派单")
 
 
 def _summary(view: OrderView) -> dict[str, Any]:

@@ -29,6 +29,10 @@ ACTING_FIELD: dict[str, str] = {"order": "from_party", "order-event": "actor_par
 
 HTTP_KINDS = sorted(set().union(*PUBLISHABLE.values()))
 
+ADMITTED_KINDS = frozenset({"order-event"})
+"""Kinds checked against the hub's state before 202 (an order event against its order,
+`hub.http.orders.Orders.admit`), wherever they are posted; one at a time, no batch."""
+
 HUB_OWNED_FIELDS = ("record_id", "received_at")
 """Refused when a caller sends them: the hub derives the record id and stamps the time."""
 DERIVED_IDS = {"DispatchOrder": "order_id", "OrderEvent": "event_id"}

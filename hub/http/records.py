@@ -5,7 +5,9 @@ A party publishes canonical JSON records of the kinds its role allows
 reference data (422 naming every broken rule), written with acks=all, and answered 202
 with where it was written. A re-post of a record accepted earlier answers the same with
 ``duplicate: true``. `check_record` and `write` serve the native and order-action
-resources too, so every record that enters over HTTP is checked and written alike.
+resources too, so every record that enters over HTTP is checked and written alike; a
+kind with an admission (order events: `hub.http.orders.Orders.admit`) passes it too,
+whichever address it came to, and is posted one at a time (no batch).
 """
 
 from __future__ import annotations
@@ -16,14 +18,20 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
 from hub.errors import FieldError, KafkaUnavailableError, RecordInvalid
 from hub.http.platform import Platform, unavailable
-from hub.http.policy import ACTING_FIELD, HTTP_KINDS, HUB_OWNED_FIELDS, may_publish
+from hub.http.policy import (
+    ACTING_FIELD,
+    ADMITTED_KINDS,
+    HTTP_KINDS,
+    HUB_OWNED_FIELDS,
+    may_publish,
+)
 from hub.http.problems import Problem, ProblemDetails, count_refusal
 from hub.http.routes import Answer, Param, Route, install_routes, respond
 from hub.logs import traced
@@ -91,6 +99,7 @@ def _routes() -> tuple[Route, ...]:
     for name in HTTP_KINDS:
         model = KINDS[name].model.__name__
         operation = name.replace("-", "_")
+        admitted = name in ADMITTED_KINDS
         routes.append(Route(
             "POST", f"/v1/records/{name}", "publish_one", f"publish_{operation}",
             f"Publish one {name} record (202 once the broker acknowledged it)", "publish",
@@ -100,10 +109,15 @@ def _routes() -> tuple[Route, ...]:
                 Answer(413, "body too large"),
                 Answer(415, "not application/json"),
                 Answer(422, "validation errors, hub-owned fields"),
+                *((Answer(404, "the order is known and the actor is not on it"),
+                   Answer(409, "the event does not fit the order's state"))
+                  if admitted else ()),
             ),
             params=(TRACE_PARAM,), body=model, description=UNSAID,
             registered="/v1/records/{kind}",
         ))
+        if admitted:
+            continue  # one at a time: each is checked against its order (no batch)
         routes.append(Route(
             "POST", f"/v1/records/{name}/batch", "publish_batch", f"publish_{operation}_batch",
             f"Publish a batch of {name} records, answered per record", "publish",
@@ -141,6 +155,19 @@ def _routes() -> tuple[Route, ...]:
 ROUTES = _routes()
 
 
+class Admission(Protocol):
+    """A further check of one kind of record against the hub's state, where it lives."""
+
+    async def admit(
+        self, request: web.Request, event: Any, *, must_exist: bool
+    ) -> web.Response | Any:
+        """The answer of the worker that checks it, or what `written` takes; `Problem`
+        when the record does not fit."""
+
+    def written(self, admitted: Any) -> None:
+        """The admitted record is in Kafka."""
+
+
 class Records:
     """Checks and writes canonical records; answers the publish routes."""
 
@@ -153,6 +180,7 @@ class Records:
         self.serde = platform.serde
         self.settings = platform.settings
         self._accepted: OrderedDict[str, Accepted] = OrderedDict()
+        self.admission: dict[str, Admission] = {}  # kind -> its further check
 
     def install(self, app: web.Application) -> None:
         install_routes(app, ROUTES, self)
@@ -265,13 +293,28 @@ class Records:
         earlier = self._accepted.get(record_id)
         if earlier is not None:
             return respond(earlier.model_copy(update={"duplicate": True}), 202)
+        admission = self.admission.get(kind.name)
+        admitted = None
+        if admission is not None:
+            admitted = await admission.admit(request, record, must_exist=False)
+            if isinstance(admitted, web.Response):
+                return admitted  # answered by the worker that holds what it is checked against
         (answer,) = await self.write(kind, [(record, trace_id)])
         if isinstance(answer, KafkaUnavailableError):
             raise answer
+        if admission is not None:
+            admission.written(admitted)
         return respond(answer, 202)
 
     async def publish_batch(self, request: web.Request) -> web.Response:
         kind = self._kind(request)
+        if kind.name in self.admission:
+            raise Problem(
+                "unknown-kind",
+                f"{kind.name} records are posted one at a time (POST /v1/records/{kind.name} or "
+                "/v1/orders/{order_id}/events), each checked against its order before 202",
+                detail_zh=f"{kind.name}类记录须逐条提交，每条在受理前按所属派单校验",
+            )
         body = await self.platform.read_json(request)
         records = body.get("records") if isinstance(body, dict) else None
         if not isinstance(records, list) or not records:

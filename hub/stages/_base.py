@@ -165,8 +165,9 @@ class StageBase:
                     table.pop(key, None)
                 else:
                     table[key] = value
+        stage_log = logging.getLogger(type(self).__module__)  # e.g. hub.stages.lifecycle
         for note in step.notes:
-            log.info("%s", note)
+            stage_log.info("%s", note)
 
     async def dead_letter(
         self, message: Any, stage: str, reason: str, detail: str, field: str = ""

@@ -242,10 +242,23 @@ def test_records_naming_an_unknown_matter_go_to_the_dlq(hub: Hub) -> None:
     assert b"WAT-999" in parked["hub.error.message"]
 
 
-def test_an_event_that_does_not_fit_goes_to_the_dlq_with_its_reason(hub: Hub) -> None:
+def test_an_event_that_does_not_fit_is_409_over_http_and_parked_from_kafka(hub: Hub) -> None:
     order_id = hub.order("street-jiyuqiao")
     hub.inbox_for("dept-urban", order_id, 1)
-    hub.event("dept-urban", order_id, "FEEDBACK", comment="未签收先反馈")
+    body = {
+        "source_party": "dept-urban",
+        "source_id": f"E-{uuid.uuid4().hex[:12]}",
+        "occurred_at": "2026-11-25T10:00:00+08:00",
+        "order_id": order_id,
+        "event_type": "FEEDBACK",
+        "actor_party": "dept-urban",
+        "comment": "未签收先反馈",
+    }
+    status, problem = hub.post("/v1/records/order-event", body, "dept-urban")
+    assert status == 409 and problem["rule"] == "event.not_in_state", problem
+    # the same event from the party's own Kafka client (or a connector): parked with why
+    event = validate("order-event", body)
+    _produce(hub, "order-event", "enf.order-event.v1", event, order_id.encode())
 
     parked = _dlq_record(hub, order_id.encode())
     assert parked["hub.error.stage"] == b"lifecycle"

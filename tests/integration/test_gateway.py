@@ -404,12 +404,10 @@ async def test_body_over_the_limit_is_413(hub: GatewayHarness, path: str) -> Non
 
 async def test_batch_over_the_limit_is_413(hub: GatewayHarness) -> None:
     party = "dept-urban"
-    records = [
-        record_for("order-event", party) for _ in range(hub.settings.gateway_batch_limit + 1)
-    ]
+    records = [record_for("clue", party) for _ in range(hub.settings.gateway_batch_limit + 1)]
     body = encode({"records": records})
     assert len(body) <= hub.settings.gateway_body_limit
-    response = await post(hub.client, "/v1/records/order-event/batch", body, hub.token(party))
+    response = await post(hub.client, "/v1/records/clue/batch", body, hub.token(party))
     await expect_problem(response, 413, "batch-too-large")
 
 
@@ -495,10 +493,10 @@ async def test_forged_parties_are_403(
 
 async def test_forged_party_in_a_batch_is_refused_per_record(hub: GatewayHarness) -> None:
     party = "dept-urban"
-    good, forged = record_for("order-event", party), record_for("order-event", party)
-    forged["actor_party"] = "court"
+    good, forged = record_for("order", party), record_for("order", party)
+    forged["from_party"] = "street-jiyuqiao"
     response = await post(
-        hub.client, "/v1/records/order-event/batch", {"records": [good, forged]}, hub.token(party)
+        hub.client, "/v1/records/order/batch", {"records": [good, forged]}, hub.token(party)
     )
     answer = await response.json()
     assert response.status == 207, answer

@@ -6,6 +6,7 @@ never give are listed, with why, and must stay unreachable-by-design (none today
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from yarl import URL
 
 from hub.dispatch import open_order, view_to_dict
 from hub.http import HTTP_KINDS, openapi_document
+from hub.http.policy import ADMITTED_KINDS
 from hub.records import DispatchOrder, validate
 from hub.reference import load_seed_reference
 from tests.samples import sample
@@ -62,6 +64,12 @@ def publish(kind: str, status: int) -> Trigger:
         served = await serve()
         if status == 202:
             return await served.call("POST", path, party, json=_record(kind))
+        if status in (404, 409):  # an order event checked against its order
+            order_id = _held_order(served)
+            actor = "police" if status == 404 else DEPT  # police: not on the order
+            event = _record(kind, source_party=actor, actor_party=actor, order_id=order_id,
+                            event_type="FEEDBACK", comment="已处理")
+            return await served.call("POST", path, actor, json=event)
         if status == 400:
             return await served.call("POST", path, party, data="{", headers=JSON)
         if status == 415:
@@ -216,11 +224,33 @@ def native(status: int) -> Trigger:
     return trigger
 
 
+async def native_event_out_of_turn(serve: Serve) -> Answered:
+    """The police's own 不予立案 decision on a referral it has not accepted yet: 409."""
+    served = await serve()
+    data = sample("order", source_id=f"RF-{uuid.uuid4().hex[:8]}", order_type="CRIMINAL_REFERRAL",
+                  to_parties=["police"], deadline=None,
+                  referral={"suspected_offence": "非法经营罪", "evidence": ["现场检查笔录"]})
+    order = validate("order", {**data, "trace_id": "ab" * 16}, REFERENCE)
+    assert isinstance(order, DispatchOrder)
+    served.book.views[str(order.order_id)] = view_to_dict(open_order(order))
+    decision = {"文书编号": f"J{uuid.uuid4().int % 10**20:020d}", "文书名称": "不予立案通知书",
+                "文书文号": "武公（经）不立字〔2026〕15号", "移送案件编号": str(order.order_id),
+                "决定类型": "03", "决定时间": "2026年11月26日15时20分", "理由": "没有犯罪事实"}
+    return await served.call("POST", "/v1/native/decision", "police",
+                             data=json.dumps(decision, ensure_ascii=False).encode(), headers=JSON)
+
+
 def triggers() -> dict[tuple[str, str, int], Trigger]:
     found: dict[tuple[str, str, int], Trigger] = {}
     for kind in HTTP_KINDS:
         for status in (202, 400, 401, 403, 413, 415, 422, 503):
             found[("POST", f"/v1/records/{kind}", status)] = publish(kind, status)
+        if kind in ADMITTED_KINDS:
+            for status in (404, 409):
+                found[("POST", f"/v1/records/{kind}", status)] = publish(kind, status)
+            found[("POST", f"/v1/records/{kind}", 429)] = rate_limited(
+                "POST", f"/v1/records/{kind}", _publisher(kind), json=_record(kind))
+            continue  # no batch: one at a time
         for status in (202, 207, 400, 401, 403, 413, 415, 422, 503):
             found[("POST", f"/v1/records/{kind}/batch", status)] = batch(kind, status)
         found[("POST", f"/v1/records/{kind}", 429)] = rate_limited(
@@ -265,6 +295,7 @@ def triggers() -> dict[tuple[str, str, int], Trigger]:
     found[("GET", "/v1/assessment", 503)] = away("GET", "/v1/assessment", DEPT)
     for status in (202, 401, 404, 413, 422, 503):
         found[("POST", "/v1/native/{native_kind}", status)] = native(status)
+    found[("POST", "/v1/native/{native_kind}", 409)] = native_event_out_of_turn
     found[("POST", "/v1/native/{native_kind}", 429)] = rate_limited(
         "POST", "/v1/native/urban-case", DEPT, data=_native_bytes(), headers=JSON)
     found[("GET", "/v1/openapi.json", 200)] = simple("GET", "/v1/openapi.json", DEPT)

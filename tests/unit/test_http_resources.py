@@ -17,6 +17,7 @@ import pytest
 
 from hub.dispatch import open_order, view_to_dict
 from hub.http import HTTP_KINDS
+from hub.http.policy import ADMITTED_KINDS
 from hub.records import KINDS, DispatchOrder, validate
 from hub.reference import load_seed_reference
 from hub.wire import inbox_topic, raw_topic
@@ -235,6 +236,43 @@ async def test_an_order_shows_its_state_history_and_dues_to_its_parties(served: 
     assert (await served.get(f"/v1/orders/{order_id}", "justice"))[0] == 200
 
 
+def _event(order_id: str, actor: str, event_type: str, **more: Any) -> dict[str, Any]:
+    return {**sample("order-event"), "source_party": actor, "actor_party": actor,
+            "source_id": f"EV-{uuid.uuid4().hex[:8]}", "order_id": order_id,
+            "event_type": event_type, **more}
+
+
+async def test_an_order_event_meets_one_set_of_rules_at_either_address(served: Served) -> None:
+    """Issue 16: an event from a party not on the order was 202 on /v1/records/order-event
+    (then parked in the DLQ) and refused on /v1/orders/{id}/events."""
+    order_id = _hold(served, _order())
+    events = "enf.order-event.v1"
+    status, problem = await served.post("/v1/records/order-event", "police",
+                                        _event(order_id, "police", "SIGNED"))
+    assert status == 404 and problem["detail_zh"].startswith("没有编号为")
+    status, problem = await served.post("/v1/records/order-event", DEPT,
+                                        _event(order_id, DEPT, "FEEDBACK", comment="已处理"))
+    assert status == 409 and problem["rule"] and problem["state"] == "ISSUED"
+    assert served.broker.to(events) == []  # nothing refused was written
+    # a party acting twice in quick succession: the second counts the first, not yet applied
+    status, _ = await served.post("/v1/records/order-event", DEPT,
+                                  _event(order_id, DEPT, "SIGNED"))
+    assert status == 202
+    status, answer = await served.post(f"/v1/orders/{order_id}/events", DEPT,
+                                       {"event_type": "REPORTED"})
+    assert status == 202 and answer["state_after"] == "IN_PROGRESS", answer
+    assert len(served.broker.to(events)) == 2
+    # an event ahead of its order is taken on the records door (it waits for the order)
+    status, _ = await served.post("/v1/records/order-event", DEPT,
+                                  _event(str(uuid.uuid4()), DEPT, "SIGNED"))
+    assert status == 202
+    refused = await served.client.post("/v1/records/order-event/batch",
+                                       json={"records": [_event(order_id, DEPT, "SIGNED")]},
+                                       headers=served.auth(DEPT))
+    assert refused.status == 404
+    assert "逐条" in (await refused.json())["detail_zh"]
+
+
 async def test_an_action_that_fits_is_written_and_one_that_does_not_is_409(
     served: Served,
 ) -> None:
@@ -332,5 +370,7 @@ async def test_the_document_lists_every_route_the_worker_serves(served: Served) 
     for resource in served.client.app.router.resources():
         path = resource.canonical
         kinds = HTTP_KINDS if "{kind}" in path else [""]
+        if path.endswith("/batch"):  # order events are posted one at a time
+            kinds = [kind for kind in HTTP_KINDS if kind not in ADMITTED_KINDS]
         served_paths |= {path.replace("{kind}", kind) for kind in kinds}
     assert served_paths - {"/v1/openapi.json"} <= set(document["paths"])
