@@ -316,7 +316,13 @@ class Orders:
             return await self.peers.forward(request, owner)
         party = self.platform.caller(request)
         not_ops(party)
-        if self.engine.stored(order_id) is None:  # the order first: unknown is 404
+        # the order first, then the body: a stranger learns nothing from the validation
+        stored = self.engine.stored(order_id)
+        if stored is None:
+            raise _no_order(order_id)
+        if party.id not in self._with_pending(view_from_dict(stored)).parties and (
+            party.id != "justice"
+        ):
             raise _no_order(order_id)
         body = await self.platform.read_json(request)
         if not isinstance(body, dict):

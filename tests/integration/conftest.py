@@ -72,6 +72,25 @@ def worker_env(bootstrap: str, data: Path, app_prefix: str, **settings: str) -> 
     return env
 
 
+LATE_PRIORITY = "CRITICAL"
+
+
+def fast_deadlines(folder: Path) -> Path:
+    """The shipped deadlines with a CRITICAL whistle's sign-off due 2 seconds after the hub
+    received it: the tests' controllable clock (the hub's clocks start at its receipt,
+    so an order cannot be made late by backdating issued_at; an issuer's own past
+    deadline still makes its answer late)."""
+    path = folder / "deadlines-fast.yaml"
+    shipped = (ROOT / "hub/reference/deadlines.yaml").read_text(encoding="utf-8")
+    fast = shipped.replace(
+        "  CRITICAL: {sign_off_hours: 0.5, answer_working_days: 1}\nASSIGNMENT:",
+        "  CRITICAL: {sign_off_hours: 0.0005, answer_working_days: 1}\nASSIGNMENT:",
+    )
+    assert fast != shipped, "deadlines.yaml changed: update fast_deadlines"
+    path.write_text(fast, encoding="utf-8")
+    return path
+
+
 def issue_tokens(env: dict[str, str], parties: Iterable[str]) -> dict[str, str]:
     """A fresh bearer token for each party, in env's tokens file: what `hub tokens issue`
     does (tests/unit/test_cli.py runs the command), without a Python start-up per party."""

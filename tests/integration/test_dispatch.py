@@ -25,7 +25,13 @@ from hub.reference import BEIJING, REFERENCE_DIR, load_calendar
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT, free_port
-from tests.integration.conftest import http_json, issue_tokens, running_worker
+from tests.integration.conftest import (
+    LATE_PRIORITY,
+    fast_deadlines,
+    http_json,
+    issue_tokens,
+    running_worker,
+)
 from tests.samples import sample
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
@@ -131,6 +137,7 @@ def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "HUB_HTTP_PORT": str(port),
         "HUB_APP_ID": f"dispatch-{port}",
         "HUB_DEADLINE_SWEEP_SECONDS": "1",
+        "HUB_DEADLINES_FILE": str(fast_deadlines(data)),
     }
     loaded = subprocess.run(
         [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False
@@ -327,7 +334,10 @@ def test_the_second_return_escalates_to_justice(hub: Hub) -> None:
     ]
     assert escalations and escalations[0]["actor_party"] == "hub"
     hub.event("justice", order_id, "REASSIGNED", reassign_to=["dept-urban"])
-    assert hub.inbox_for("dept-urban", order_id, 3)[-1]["event_type"] == "REASSIGNED"
+    # the ruling, then the order itself again: the department holds it once more
+    *_, ruling, again = hub.inbox_for("dept-urban", order_id, 4)
+    assert ruling["event_type"] == "REASSIGNED" and ruling["actor_party"] == "justice"
+    assert again["order_id"] == order_id and again["to_parties"] == ["dept-urban"]
 
 
 def test_a_criminal_referral_keeps_police_and_procuratorate_informed(hub: Hub) -> None:
@@ -522,11 +532,12 @@ def test_order_endpoints_need_a_token(hub: Hub, matrix_order: str, endpoint: str
 
 
 def test_a_missed_deadline_is_reported_once_and_escalated_to_justice(hub: Hub) -> None:
-    """The controllable clock: an order issued 30 hours ago (past any matter's sign-off
-    time), due an hour ago."""
+    """The controllable clock: a CRITICAL whistle signs off 2 s after the hub received it
+    (`fast_deadlines`), and its issuer wanted the answer an hour ago."""
     now = datetime.now(UTC)
     order_id = hub.order(
         "street-jiyuqiao",
+        priority=LATE_PRIORITY,
         issued_at=(now - timedelta(hours=30)).isoformat(),
         deadline=(now - timedelta(hours=1)).isoformat(),
     )

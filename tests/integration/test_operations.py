@@ -41,8 +41,10 @@ from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT, free_port
 from tests.integration.conftest import (
+    LATE_PRIORITY,
     TopicWatch,
     clue_id,
+    fast_deadlines,
     header,
     running_worker,
     start_group_at_end,
@@ -301,6 +303,7 @@ def _start_worker(bootstrap: str, data: Path, party: ThreadedParty) -> Iterator[
         "HUB_KAFKA_OFFSET_RESET": "latest",  # only this module's traffic, not the session's backlog
         "HUB_CONNECTORS_FILE": str(connectors),
         "HUB_DEADLINE_SWEEP_SECONDS": "2",
+        "HUB_DEADLINES_FILE": str(fast_deadlines(data)),
         "HUB_REFERENCE_REFRESH_SECONDS": "5",
         "HUB_LOG_LEVEL": "INFO",
     }
@@ -768,9 +771,10 @@ async def test_tail_masks_personal_data_of_native_records(ops: Ops) -> None:
 def test_orders_show_and_status_agree_with_the_metrics(ops: Ops) -> None:
     now = datetime.now(UTC)
     signed = ops.order(to_parties=["dept-urban"])["record_id"]
-    late = ops.order(
+    late = ops.order(  # late by the tests' clock: `fast_deadlines`
         to_parties=["dept-housing"],
         matter_code="HSG-001",
+        priority=LATE_PRIORITY,
         issued_at=(now - timedelta(hours=30)).isoformat(),
         deadline=(now - timedelta(hours=1)).isoformat(),
     )["record_id"]
