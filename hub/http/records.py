@@ -308,7 +308,7 @@ class Records:
 
     async def publish_batch(self, request: web.Request) -> web.Response:
         kind = self._kind(request)
-        if kind.name in self.admission:
+        if kind.name in ADMITTED_KINDS:
             raise Problem(
                 "unknown-kind",
                 f"{kind.name} records are posted one at a time (POST /v1/records/{kind.name} or "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -447,15 +448,47 @@ class EnforcementCase(Envelope):
         description="法制审核通过 legal review 法制审核 passed",
     )
 
+    @field_validator("owner_party")
+    @classmethod
+    def _owner_publishes(cls, value: str, info: ValidationInfo) -> str:
+        source = info.data.get("source_party")
+        if source is not None and value != source:
+            raise rule_error("case.owner_not_publisher", value=value, expected=source)
+        return value
+
+    @field_validator("matter_code")
+    @classmethod
+    def _owner_holds_the_power(cls, value: str, info: ValidationInfo) -> str:
+        """A street decides matters delegated to streets; a department its own matters."""
+        reference, owner = reference_of(info), info.data.get("owner_party")
+        if reference is None or owner is None or owner not in reference.parties:
+            return value
+        matter = reference.matters.get(value)
+        if matter is None:
+            return value
+        kind = reference.parties.get(owner).kind
+        if kind == "street" and not matter.delegated_to_street:
+            raise rule_error("case.matter_not_delegated", value=value, expected=matter.department)
+        if kind == "department" and matter.department != owner:
+            raise rule_error("case.matter_of_another", value=value, expected=matter.department)
+        return value
+
     @field_validator("officers")
     @classmethod
-    def _two_distinct_officers(cls, value: list[Officer]) -> list[Officer]:
+    def _two_distinct_officers(cls, value: list[Officer], info: ValidationInfo) -> list[Officer]:
         numbers = [officer.certificate_no for officer in value]
         duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
         if duplicates:
             raise rule_error("officers.duplicate", value=", ".join(duplicates))
         if len(value) < 2:
             raise rule_error("officers.too_few")
+        reference, owner = reference_of(info), info.data.get("owner_party")
+        if reference is not None and owner is not None:
+            roster = reference.officers
+            strangers = [n for n in numbers if n in roster and roster[n].party != owner]
+            if strangers:
+                raise rule_error("case.officer_of_another", value=", ".join(strangers),
+                                 expected=owner)
         return value
 
     @field_validator("decision")
@@ -464,6 +497,17 @@ class EnforcementCase(Envelope):
         status = info.data.get("status")
         if status in _DECIDED and value is None:
             raise rule_error("case.decision_required", value=status.value)
+        reference = reference_of(info)
+        matter = reference.matters.get(info.data.get("matter_code") or "") if reference else None
+        if (
+            value is not None
+            and value.amount is not None
+            and matter is not None
+            and matter.max_fine_yuan > 0
+            and value.amount > Decimal(matter.max_fine_yuan)
+        ):
+            raise rule_error("case.fine_over_cap", value=str(value.amount),
+                             expected=f"{matter.max_fine_yuan} ({matter.code})")
         return value
 
     @field_validator("legal_review_passed")

@@ -65,6 +65,27 @@ RULES: dict[str, tuple[str, str]] = {
         "执法证号{value}已过期或被暂扣",
         "enforcement certificate {value} is expired or suspended",
     ),
+    "case.owner_not_publisher": (
+        "办案单位{value}须为发布方{expected}本身：请由办案单位发布本案",
+        "owner_party {value} must be the publisher {expected}: a case is published by the "
+        "party that handles it",
+    ),
+    "case.matter_not_delegated": (
+        "事项{value}未赋权街道，应由{expected}办理：街道只能办理赋权事项",
+        "matter {value} is not delegated to the streets; {expected} handles it",
+    ),
+    "case.matter_of_another": (
+        "事项{value}属{expected}主管：部门只能办理本部门事项",
+        "matter {value} belongs to {expected}; a department decides only its own matters",
+    ),
+    "case.officer_of_another": (
+        "执法人员{value}不属于办案单位{expected}：须由本单位持证人员办案",
+        "officers {value} are not certified for {expected}, the party handling the case",
+    ),
+    "case.fine_over_cap": (
+        "罚款{value}元超过该事项罚款上限{expected}元",
+        "a fine of {value} yuan is above the matter's cap of {expected} yuan",
+    ),
     "order.issued_in_future": (
         "派单时间{value}晚于枢纽当前时间超过5分钟：请校准发送系统时钟",
         "issued_at {value} is more than 5 minutes ahead of the hub's clock; fix the sending "

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -266,6 +267,23 @@ def _shared(model: Any) -> dict[str, Any]:
     return data
 
 
+def _case_of(party: str) -> dict[str, Any]:
+    """What makes the sample case party's own: owner, two of its usable officers, a
+    matter it may decide (a street's delegated ones, a department's own)."""
+    today = datetime.now(UTC).date()
+    officers = [
+        {"certificate_no": o.certificate_no, "name": o.name}
+        for o in sorted(_SEED.officers.values(), key=lambda o: o.certificate_no)
+        if o.party == party and o.usable_on(today)
+    ][:2]
+    street = _SEED.parties.get(party).kind == "street"
+    matter = next(
+        code for code, m in sorted(_SEED.matters.items())
+        if (m.delegated_to_street if street else m.department == party) and m.max_fine_yuan
+    )
+    return {"owner_party": party, "officers": officers, "matter_code": matter}
+
+
 def record_for(kind: str, party: str, sid: str | None = None) -> dict[str, Any]:
     """A record of kind that is valid when party publishes it (party is the source).
 
@@ -277,7 +295,7 @@ def record_for(kind: str, party: str, sid: str | None = None) -> dict[str, Any]:
     if kind == "clue":
         return sample("clue", **mine)
     if kind == "case":
-        return sample("case", **mine, owner_party=party)
+        return sample("case", **mine, **_case_of(party))
     if kind == "order":
         other = "street-jiyuqiao" if party == "dept-urban" else "dept-urban"
         return sample("order", **mine, from_party=party, to_parties=[other])

@@ -1,6 +1,6 @@
 """Valid sample records of every canonical kind, built from the seed reference files.
 
-Officers are certificates the seed roster keeps active and valid until 2029-12-31
+Officers are certificates the seed roster keeps active and valid until mid-2029
 (`test_record_validation` checks that they still are); matter codes are catalogue codes.
 Every function returns a fresh dict, so tests may change it freely.
 """
@@ -18,9 +18,10 @@ PERSON_ID_2 = "420106199001011231"  # Wuchang district, born 1990-01-01
 ORG_USCC = "91350100M000100Y43"  # GB 32100 published example
 ORG_USCC_2 = USCC  # a Wuchang code whose check character tests/samples.py computes
 
-# Active officers valid until 2029-12-31 (jiyuqiao/yangyuan/liangdao/huanghelou streets).
+# Active officers of street-yangyuan (the sample case's owner: a case's officers are its
+# owner's), valid until 2029-12-31 and 2029-06-30.
 OFFICER_A = {"certificate_no": "42010602002", "name": "杨帆"}
-OFFICER_B = {"certificate_no": "42010604002", "name": "孙婷"}
+OFFICER_B = {"certificate_no": "42010602001", "name": "陈静"}
 EXPIRED_OFFICER = {"certificate_no": "42010601004", "name": "刘洋"}  # expired 2025-06-30
 SUSPENDED_OFFICER = {"certificate_no": "42010628002", "name": "姜楠"}  # suspended
 UNKNOWN_OFFICER = {"certificate_no": "42010699999", "name": "无名"}

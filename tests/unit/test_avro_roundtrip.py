@@ -123,7 +123,7 @@ def record(
     source_party: st.SearchStrategy[str] | None = None,
 ) -> st.SearchStrategy[dict[str, Any]]:
     envelope = {
-        "source_party": source_party or st.sampled_from(PARTIES),
+        "source_party": source_party if source_party is not None else st.sampled_from(PARTIES),
         "source_id": SOURCE_IDS,
         "occurred_at": TIMESTAMPS,
     }
@@ -169,18 +169,36 @@ CLUES = record(
 )
 
 
+def _decides(owner: str, code: str) -> bool:
+    """Whether owner may decide matter code (a street its delegated matters, a department
+    its own), as the case rules say."""
+    matter, kind = REFERENCE.matters[code], REFERENCE.parties.get(owner).kind
+    return matter.delegated_to_street if kind == "street" else matter.department == owner
+
+
+# the parties that can hold a case: two usable officers of their own, matters to decide
+CASE_OWNERS = sorted(
+    owner for owner in {o.party for o in REFERENCE.officers.values()}
+    if sum(1 for no, _ in OFFICERS if REFERENCE.officers[no].party == owner) >= 2
+    and REFERENCE.parties.get(owner).kind in ("street", "department")
+    and any(_decides(owner, code) for code in MATTERS)
+)
+
+
 @st.composite
 def cases(draw: st.DrawFn) -> dict[str, Any]:
+    owner = draw(st.sampled_from(CASE_OWNERS))
     data = draw(
         record(
             {
                 "case_no": text(),
-                "owner_party": st.sampled_from(PARTIES),
-                "matter_code": st.sampled_from(MATTERS),
+                "owner_party": st.just(owner),
+                "matter_code": st.sampled_from([c for c in MATTERS if _decides(owner, c)]),
                 "legal_basis": text(200),
                 "status": enum("CaseStatus"),
             },
             {"major_decision": st.booleans()},
+            source_party=st.just(owner),
         )
     )
     person = draw(st.booleans())
@@ -198,7 +216,8 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             party[key] = draw(optional(strategy))
     data["party"] = party
-    officers = draw(st.lists(st.sampled_from(OFFICERS), min_size=2, max_size=4, unique=True))
+    own = [(no, name) for no, name in OFFICERS if REFERENCE.officers[no].party == owner]
+    officers = draw(st.lists(st.sampled_from(own), min_size=2, max_size=4, unique=True))
     data["officers"] = [{"certificate_no": no, "name": name} for no, name in officers]
     decided = data["status"] in ("DECIDED", "EXECUTING", "CLOSED")
     if decided or draw(st.booleans()):
@@ -209,7 +228,9 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
             "decided_at": draw(TIMESTAMPS),
         }
         if penalty == "FINE" or draw(st.booleans()):
-            decision["amount"] = draw(MONEY)
+            cap = REFERENCE.matters[data["matter_code"]].max_fine_yuan
+            amount = draw(MONEY)
+            decision["amount"] = amount if not cap or Decimal(amount) <= cap else str(cap)
         data["decision"] = decision
     if data.get("major_decision") and "decision" in data:
         data["legal_review_passed"] = True

@@ -103,6 +103,48 @@ async def test_refusals_name_their_problem(
     assert served.broker.to("enf.clue.v1") == []
 
 
+URBAN_OFFICERS = [{"certificate_no": "42010621001", "name": "贾鑫"},
+                  {"certificate_no": "42010621002", "name": "丁莉"}]
+
+
+@pytest.mark.parametrize(
+    ("publisher", "changes", "path", "rule", "says"),
+    [
+        pytest.param(STREET, {"matter_code": "URB-005", "decision": {
+            **sample("case")["decision"], "amount": "9999999.00"}},
+            "decision", "case.fine_over_cap", "超过该事项罚款上限20000", id="fine-over-cap"),
+        pytest.param(STREET, {"officers": URBAN_OFFICERS}, "officers", "case.officer_of_another",
+                     "不属于办案单位street-jiyuqiao", id="officers-of-another-unit"),
+        pytest.param(STREET, {"owner_party": "street-liangdao"}, "owner_party",
+                     "case.owner_not_publisher", "须为发布方street-jiyuqiao",
+                     id="owner-not-publisher"),
+        pytest.param(STREET, {"matter_code": "URB-003"}, "matter_code",
+                     "case.matter_not_delegated", "未赋权街道", id="street-undelegated-matter"),
+        pytest.param(DEPT, {"owner_party": DEPT, "officers": URBAN_OFFICERS,
+                            "matter_code": "WAT-001"}, "matter_code",
+                     "case.matter_of_another", "属dept-water主管", id="department-others-matter"),
+        pytest.param(STREET, {"major_decision": True, "legal_review_passed": False},
+                     "legal_review_passed", "case.legal_review_required", "法制审核",
+                     id="major-without-legal-review"),
+    ],
+)
+async def test_a_case_that_breaks_a_case_rule_is_422_with_the_rule(
+    served: Served, publisher: str, changes: dict[str, Any], path: str, rule: str, says: str
+) -> None:
+    """Issue 16: rules the reference data knows (the matter's cap, the officers' unit, the
+    owner, the delegation, legal review), each refused with its field, rule and message."""
+    case = {**sample("case"), "source_party": publisher,
+            "source_id": f"CASE-{uuid.uuid4().hex[:8]}", **changes}
+    status, problem = await served.post("/v1/records/case", publisher, case)
+    assert status == 422, problem
+    (error,) = problem["errors"]
+    assert (error["path"], error["rule"]) == (path, rule)
+    assert says in error["message_zh"] and error["message_en"]
+    assert served.broker.to("enf.case.v1") == []
+    fine = {**sample("case"), "source_id": f"CASE-{uuid.uuid4().hex[:8]}"}
+    assert (await served.post("/v1/records/case", STREET, fine))[0] == 202
+
+
 async def test_an_order_issued_ahead_of_the_hubs_clock_is_refused(served: Served) -> None:
     """Issue 16: an issued_at 30 days ahead was accepted and pushed every deadline back."""
     now = datetime.now(UTC)
