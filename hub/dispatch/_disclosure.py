@@ -20,8 +20,10 @@ from hub.records import (
 DISCLOSED_STATUSES = frozenset({CaseStatus.DECIDED, CaseStatus.EXECUTING, CaseStatus.CLOSED})
 
 
-def disclosure_of(case: EnforcementCase) -> PenaltyDisclosure | None:
-    """The disclosure of a decided case, or None while there is nothing to disclose.
+def disclosure_of(case: EnforcementCase, correction: int | None = None) -> PenaltyDisclosure | None:
+    """The disclosure of a decided case, or None while there is nothing to disclose;
+    with correction (the case's revision), the corrected disclosure of a decision whose
+    content changed after it was disclosed, under an id of its own.
 
     Its id derives from the case and the decision number, so a re-sent case, or the
     same case moving on to EXECUTING and CLOSED, discloses the decision once; its times
@@ -37,7 +39,8 @@ def disclosure_of(case: EnforcementCase) -> PenaltyDisclosure | None:
             "source_party": "hub",
             # source ids are ASCII; decision numbers are Chinese (武积执罚决字〔2026〕42号)
             "source_id": f"disclosure/{case.record_id}/"
-            + hashlib.sha256(decision.decision_no.encode()).hexdigest()[:16],
+            + hashlib.sha256(decision.decision_no.encode()).hexdigest()[:16]
+            + (f"/r{correction}" if correction is not None else ""),
             "occurred_at": decision.decided_at,
             "received_at": case.received_at,
             "trace_id": case.trace_id,

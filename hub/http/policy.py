@@ -29,6 +29,12 @@ ACTING_FIELD: dict[str, str] = {"order": "from_party", "order-event": "actor_par
 
 HTTP_KINDS = sorted(set().union(*PUBLISHABLE.values()))
 
+LATEST_WINS = frozenset({"entity", "permit", "officer", "matter"})
+"""Kinds whose records are the current state of a thing (a compacted topic keyed by it):
+the same id with other content is its new version, taken. For every other kind the same
+id with other content is refused (409): an order, clue or event does not change, and a
+case changes by revision."""
+
 ADMITTED_KINDS = frozenset({"order-event"})
 """Kinds checked against the hub's state before 202 (an order event against its order,
 `hub.http.orders.Orders.admit`), wherever they are posted; one at a time, no batch."""

@@ -4,10 +4,13 @@ A party publishes canonical JSON records of the kinds its role allows
 (`hub.http.policy`), as itself; each is validated against the record model and the
 reference data (422 naming every broken rule), written with acks=all, and answered 202
 with where it was written. A re-post of a record accepted earlier answers the same with
-``duplicate: true``. `check_record` and `write` serve the native and order-action
-resources too, so every record that enters over HTTP is checked and written alike; a
-kind with an admission (order events: `hub.http.orders.Orders.admit`) passes it too,
-whichever address it came to, and is posted one at a time (no batch).
+``duplicate: true``; the same record (id, and revision for a case) with other content
+is refused with 409 and why, unless its kind keeps only the latest version
+(`hub.http.policy.LATEST_WINS`): a changed record is never dropped silently.
+`check_record` and `write` serve the native and order-action resources too, so every
+record that enters over HTTP is checked and written alike; a kind with an admission
+(order events: `hub.http.orders.Orders.admit`) passes it too, whichever address it came
+to, and is posted one at a time (no batch).
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ from hub.http.policy import (
     ADMITTED_KINDS,
     HTTP_KINDS,
     HUB_OWNED_FIELDS,
+    LATEST_WINS,
     may_publish,
 )
 from hub.http.problems import Problem, ProblemDetails, count_refusal
 from hub.http.routes import Answer, Param, Route, install_routes, respond
 from hub.logs import traced
 from hub.metrics import PUBLISH, RECORDS_IN
-from hub.records import KINDS, Envelope, Kind, validate
+from hub.records import KINDS, Envelope, Kind, content_digest, identity, validate
 from hub.reference import Reference
 from hub.wire import HubHeaders, Publishes, Written
 
@@ -110,8 +114,12 @@ def _routes() -> tuple[Route, ...]:
                 Answer(415, "not application/json"),
                 Answer(422, "validation errors, hub-owned fields"),
                 *((Answer(404, "the order is known and the actor is not on it"),
-                   Answer(409, "the event does not fit the order's state"))
+                   Answer(409, "the event does not fit the order's state, or the same event "
+                          "was accepted with other content"))
                   if admitted else ()),
+                *((Answer(409, "the same record (a case: the same revision) was accepted "
+                          "before with other content"),)
+                  if not admitted and name not in LATEST_WINS else ()),
             ),
             params=(TRACE_PARAM,), body=model, description=UNSAID,
             registered="/v1/records/{kind}",
@@ -179,7 +187,8 @@ class Records:
         self.reference = reference
         self.serde = platform.serde
         self.settings = platform.settings
-        self._accepted: OrderedDict[str, Accepted] = OrderedDict()
+        # identity (record id, and revision) -> what it said (digest) and the answer given
+        self._accepted: OrderedDict[str, tuple[str, Accepted]] = OrderedDict()
         self.admission: dict[str, Admission] = {}  # kind -> its further check
 
     def install(self, app: web.Application) -> None:
@@ -239,10 +248,24 @@ class Records:
             ) from None
         return record, str(trace_id)
 
-    def _remember(self, record_id: str, answer: Accepted) -> None:
-        self._accepted[record_id] = answer
+    def _remember(self, record: Envelope, answer: Accepted) -> None:
+        self._accepted[identity(record)] = (content_digest(record), answer)
         while len(self._accepted) > 100_000:
             self._accepted.popitem(last=False)
+
+    def earlier(self, kind: Kind, record: Envelope) -> Accepted | None:
+        """The answer given when this record was accepted before (a duplicate); None when
+        it is new, or the new version of a kind that keeps the latest; `Problem` (409)
+        when the same record was accepted with other content."""
+        found = self._accepted.get(identity(record))
+        if found is None:
+            return None
+        said, answer = found
+        if said == content_digest(record):
+            return answer
+        if kind.name in LATEST_WINS:
+            return None
+        raise changed(kind, record)
 
     async def write(
         self, kind: Kind, records: list[tuple[Envelope, str]]
@@ -279,7 +302,7 @@ class Records:
                     partition=result.partition,
                     offset=result.offset,
                 )
-                self._remember(record_id, answer)
+                self._remember(record, answer)
                 answers.append(answer)
             else:
                 answers.append(result)
@@ -290,7 +313,7 @@ class Records:
         record, trace_id = self.check_record(request, kind, await self.platform.read_json(request))
         record_id = str(record.record_id)
         self.platform.mark(request, trace_id=trace_id, subject=record_id)
-        earlier = self._accepted.get(record_id)
+        earlier = self.earlier(kind, record)
         if earlier is not None:
             return respond(earlier.model_copy(update={"duplicate": True}), 202)
         admission = self.admission.get(kind.name)
@@ -347,11 +370,16 @@ class Records:
             )
         results: list[BatchItem | None] = [None] * len(records)
         to_write: list[tuple[int, Envelope, str]] = []
-        first_of: dict[str, int] = {}  # record_id -> index of its first copy in this batch
+        # identity -> index and digest of its first copy in this batch
+        first_of: dict[str, tuple[int, str]] = {}
         repeats: list[tuple[int, int]] = []
         for index, data in enumerate(records):
             try:
                 record, trace_id = self.check_record(request, kind, data)
+                earlier = self.earlier(kind, record)
+                same, said = identity(record), content_digest(record)
+                if same in first_of and first_of[same][1] != said and kind.name not in LATEST_WINS:
+                    raise changed(kind, record)
             except Problem as refused:
                 count_refusal(refused)
                 results[index] = BatchItem(
@@ -360,14 +388,12 @@ class Records:
                     problem=ProblemDetails.model_validate(refused.body(request.path)),
                 )
                 continue
-            record_id = str(record.record_id)
-            earlier = self._accepted.get(record_id)
             if earlier is not None:
                 results[index] = _item(index, earlier, duplicate=True)
-            elif record_id in first_of:
-                repeats.append((index, first_of[record_id]))
+            elif same in first_of and first_of[same][1] == said:
+                repeats.append((index, first_of[same][0]))
             else:
-                first_of[record_id] = index
+                first_of[same] = (index, said)
                 to_write.append((index, record, trace_id))
         if to_write:
             written = await self.write(kind, [(r, t) for _, r, t in to_write])
@@ -402,3 +428,23 @@ def _item(index: int, accepted: Accepted, *, duplicate: bool = False) -> BatchIt
     if duplicate:
         fields["duplicate"] = True
     return BatchItem(index=index, status=202, **fields)
+
+
+def changed(kind: Kind, record: Envelope) -> Problem:
+    """409: this record was accepted before with other content."""
+    revision = getattr(record, "revision", None)
+    if revision is not None:
+        return Problem(
+            "conflict",
+            f"{kind.name} {record.record_id} revision {revision} was accepted before with other "
+            f"content; send the change as revision {revision + 1}",
+            detail_zh=f"该案件第{revision}版已以不同内容受理：请将修改作为第{revision + 1}版发送",
+            extra={"rule": "case.revision_changed"},
+        )
+    return Problem(
+        "conflict",
+        f"{kind.name} {record.record_id} (source_id {record.source_id}) was accepted before with "
+        "other content; a record does not change: send a new record with a new source_id",
+        detail_zh=f"来源编号{record.source_id}的记录已以不同内容受理，记录不可修改：请以新的来源编号另行发送",
+        extra={"rule": "record.changed"},
+    )

@@ -11,7 +11,14 @@ from hub.records._checks import (
     uscc_check_char,
     uscc_problem,
 )
-from hub.records._envelope import HUB_NAMESPACE, CanonicalModel, Envelope, derive_record_id
+from hub.records._envelope import (
+    HUB_NAMESPACE,
+    CanonicalModel,
+    Envelope,
+    content_digest,
+    derive_record_id,
+    identity,
+)
 from hub.records._kinds import (
     KINDS,
     SCHEMAS_DIR,
@@ -104,7 +111,9 @@ __all__ = [
     "citizen_id_check_char",
     "citizen_id_problem",
     "committed_schema",
+    "content_digest",
     "derive_record_id",
+    "identity",
     "field_errors",
     "kind_of",
     "mask_citizen_id",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -77,3 +79,16 @@ class Envelope(CanonicalModel):
     @classmethod
     def _default_version(cls, value: Any) -> Any:
         return cls.SCHEMA_VERSION if value is None else value
+
+
+def identity(record: Envelope) -> str:
+    """What makes two records the same record: the record id, and a case's revision."""
+    revision = getattr(record, "revision", None)
+    return f"{record.record_id}#{revision}" if revision is not None else str(record.record_id)
+
+
+def content_digest(record: BaseModel, ignore: Iterable[str] = ("received_at", "trace_id")) -> str:
+    """What a record says, whenever it was received and under whichever trace it came: two
+    copies of one record have one digest, a changed record another."""
+    said = record.model_dump_json(exclude=set(ignore))
+    return hashlib.sha256(said.encode()).hexdigest()

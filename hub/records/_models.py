@@ -407,7 +407,14 @@ _DECIDED = (CaseStatus.DECIDED, CaseStatus.EXECUTING, CaseStatus.CLOSED)
 
 
 class EnforcementCase(Envelope):
-    """案件 EnforcementCase: an administrative enforcement case and its current status."""
+    """案件 EnforcementCase: an administrative enforcement case, one revision of it.
+
+    A case keeps its record_id for life (its source_id does not change); each change of
+    status or content is sent as the next revision. The same revision sent again is a
+    duplicate; the same revision with other content is refused (409)."""
+
+    # v2: revision (1 for cases written before it; BACKWARD)
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     model_config = ConfigDict(
         json_schema_extra=_rules(
@@ -425,6 +432,10 @@ class EnforcementCase(Envelope):
         )
     )
 
+    revision: int = Field(
+        default=1, ge=1, le=1000,
+        description="修订版本 revision: 1 when the case is first sent, one more for each change",
+    )
     case_no: ShortText = Field(description="案件编号 case number")
     owner_party: PartyId = Field(description="办案单位 party that handles the case")
     matter_code: MatterCode = Field(description="事项编码 matter code of the catalogue")

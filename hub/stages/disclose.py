@@ -1,7 +1,13 @@
 """The disclose stage: a case on ``enf.case.v1`` decided with a penalty is disclosed
 (三项制度 行政执法公示) on ``pub.penalty.v1`` and in the big-data bureau's inbox, with
-natural persons' names and id numbers masked and no phone or address; again, with the
-same id, whenever the case is processed again, and recorded once in ``disclosed``."""
+natural persons' names and id numbers masked and no phone or address.
+
+A decision is disclosed once: by the first revision of the case that carries it, and
+again (same id, same bytes) whenever that revision is processed again; the case's later
+revisions (EXECUTING, CLOSED) disclose nothing more. A later revision that changes what
+was disclosed (a corrected amount under the same decision number) is disclosed as a
+correction, under an id of its own. ``disclosed`` keeps, per disclosure id, the revision
+that disclosed it and what it said."""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hub.dispatch import disclosure_of
-from hub.records import KINDS, EnforcementCase
+from hub.records import KINDS, EnforcementCase, content_digest
 from hub.reference import Reference
 from hub.serde import AvroSerde
 from hub.stages._base import Out, Read, StageBase, State, Step
@@ -25,18 +31,35 @@ def disclose(
     and the big-data bureau's inbox; recorded in disclosed the first time."""
     step = Step()
     for read in cases:
-        disclosure = disclosure_of(read.record)
+        case = read.record
+        disclosure = disclosure_of(case)
         if disclosure is None:
             continue
+        said = content_digest(disclosure, _NOT_CONTENT)
+        earlier = _entry(disclosed.get(str(disclosure.record_id)))
+        if earlier is not None and earlier["revision"] != case.revision:
+            if earlier["digest"] == said:
+                continue  # disclosed by an earlier revision
+            disclosure = disclosure_of(case, correction=case.revision)  # a correction
+            assert disclosure is not None  # noqa: S101
         key = str(disclosure.record_id)
         headers = HubHeaders(kind="penalty", trace_id=disclosure.trace_id)
-        # published on every processing of the case (same id and key), recorded once
         for topic in (KINDS["penalty"].topic, bigdata_inbox):
             if topic is not None:
                 step.out.append(Out(topic, key.encode(), headers, record=disclosure))
         if disclosed.get(key) is None:
-            disclosed[key] = read.record.case_no
+            disclosed[key] = {"revision": case.revision, "digest": said, "case_no": case.case_no}
     return step
+
+
+_NOT_CONTENT = ("received_at", "trace_id", "source_id", "record_id")
+
+
+def _entry(value: Any) -> dict[str, Any] | None:
+    """A ``disclosed`` value; a case number alone was kept before revisions (revision 1)."""
+    if value is None or isinstance(value, dict):
+        return value
+    return {"revision": 1, "digest": None, "case_no": value}
 
 
 class Disclose(StageBase):

@@ -16,7 +16,7 @@ from yarl import URL
 
 from hub.dispatch import open_order, view_to_dict
 from hub.http import HTTP_KINDS, openapi_document
-from hub.http.policy import ADMITTED_KINDS
+from hub.http.policy import ADMITTED_KINDS, LATEST_WINS
 from hub.records import DispatchOrder, validate
 from hub.reference import load_seed_reference
 from tests.samples import sample
@@ -64,6 +64,11 @@ def publish(kind: str, status: int) -> Trigger:
         served = await serve()
         if status == 202:
             return await served.call("POST", path, party, json=_record(kind))
+        if status == 409 and kind not in ADMITTED_KINDS:  # the same record, other content
+            first = _record(kind)
+            await served.call("POST", path, party, json=first)
+            other = {**first, "occurred_at": "2026-11-01T08:00:00+08:00"}
+            return await served.call("POST", path, party, json=other)
         if status in (404, 409):  # an order event checked against its order
             order_id = _held_order(served)
             actor = "police" if status == 404 else DEPT  # police: not on the order
@@ -245,6 +250,8 @@ def triggers() -> dict[tuple[str, str, int], Trigger]:
     for kind in HTTP_KINDS:
         for status in (202, 400, 401, 403, 413, 415, 422, 503):
             found[("POST", f"/v1/records/{kind}", status)] = publish(kind, status)
+        if kind not in ADMITTED_KINDS and kind not in LATEST_WINS:
+            found[("POST", f"/v1/records/{kind}", 409)] = publish(kind, 409)
         if kind in ADMITTED_KINDS:
             for status in (404, 409):
                 found[("POST", f"/v1/records/{kind}", status)] = publish(kind, status)

@@ -53,6 +53,40 @@ async def test_a_record_is_written_once_and_answered_with_where(served: Served) 
     assert len(served.broker.to("enf.clue.v1")) == 1
 
 
+async def test_a_changed_record_is_refused_or_taken_as_a_new_version_never_dropped(
+    served: Served,
+) -> None:
+    """Issue 16: the same source_id with other content was answered duplicate: true and
+    the change was lost."""
+    clue = _clue("CLUE-CHANGED")
+    assert (await served.post("/v1/records/clue", STREET, clue))[0] == 202
+    again = await served.call("POST", "/v1/records/clue", STREET, json=clue)
+    assert again.status == 202 and again.body["duplicate"] is True
+    changed = {**clue, "description": "另一描述"}
+    status, problem = await served.post("/v1/records/clue", STREET, changed)
+    assert status == 409 and problem["rule"] == "record.changed"
+    assert "新的来源编号" in problem["detail_zh"]
+    assert len(served.broker.to("enf.clue.v1")) == 1
+
+    case = {**sample("case"), "status": "INVESTIGATING", "decision": None}
+    assert (await served.post("/v1/records/case", STREET, case))[0] == 202
+    decided = {**sample("case"), "revision": 2}
+    status, answer = await served.post("/v1/records/case", STREET, decided)
+    assert status == 202 and "duplicate" not in answer
+    status, problem = await served.post("/v1/records/case", STREET,
+                                        {**decided, "legal_basis": "另一依据"})
+    assert status == 409 and problem["rule"] == "case.revision_changed"
+    assert "第3版" in problem["detail_zh"]
+    assert len(served.broker.to("enf.case.v1")) == 2
+
+    entity = sample("entity", source_party="bigdata")
+    assert (await served.post("/v1/records/entity", "bigdata", entity))[0] == 202
+    moved = {**entity, "address": "武昌区中北路1号"}  # the entity's new version: taken
+    status, answer = await served.post("/v1/records/entity", "bigdata", moved)
+    assert status == 202 and "duplicate" not in answer
+    assert len(served.broker.to("share.entity.v1")) == 2
+
+
 async def test_every_request_writes_an_audit_event(served: Served) -> None:
     await served.post("/v1/records/clue", STREET, _clue())
     await served.post("/v1/records/clue", STREET, {"source_party": STREET})

@@ -399,4 +399,20 @@ def test_the_assign_and_disclose_cores_decide_without_io() -> None:
     disclosed = State({})
     step = disclose([case, case], disclosed, inbox_topic("bigdata"))
     assert [out.topic for out in step.out] == [KINDS["penalty"].topic, inbox_topic("bigdata")] * 2
-    assert list(disclosed.writes.values()) == [case.record.case_no]
+    assert [v["case_no"] for v in disclosed.writes.values()] == [case.record.case_no]
+
+
+def test_a_decision_is_disclosed_once_as_the_case_moves_on_and_corrections_apart() -> None:
+    """Issue 16: a case posted FILED, then DECIDED (a new revision), is disclosed once."""
+    base = {**sample("case"), "source_id": "CASE-REV"}
+    filed = _read("case", {**base, "status": "FILED", "decision": None, "revision": 1})
+    decided = _read("case", {**base, "revision": 2})
+    executing = _read("case", {**base, "status": "EXECUTING", "revision": 3})
+    disclosed = State({})
+    step = disclose([filed, decided, executing, decided], disclosed, None)
+    assert [out.record.record_id for out in step.out] == [decided_id := step.out[0].record.record_id] * 2
+    assert list(disclosed.writes) == [str(decided_id)]  # and again only for revision 2 itself
+    corrected = {**base, "revision": 4, "decision": {**base["decision"], "amount": "300.00"}}
+    step = disclose([_read("case", corrected)], State(dict(disclosed.writes)), None)
+    (out,) = step.out
+    assert out.record.record_id != decided_id and str(out.record.amount) == "300.00"
