@@ -410,7 +410,8 @@ def test_a_decision_is_disclosed_once_as_the_case_moves_on_and_corrections_apart
     executing = _read("case", {**base, "status": "EXECUTING", "revision": 3})
     disclosed = State({})
     step = disclose([filed, decided, executing, decided], disclosed, None)
-    assert [out.record.record_id for out in step.out] == [decided_id := step.out[0].record.record_id] * 2
+    decided_id = step.out[0].record.record_id
+    assert [out.record.record_id for out in step.out] == [decided_id] * 2
     assert list(disclosed.writes) == [str(decided_id)]  # and again only for revision 2 itself
     corrected = {**base, "revision": 4, "decision": {**base["decision"], "amount": "300.00"}}
     step = disclose([_read("case", corrected)], State(dict(disclosed.writes)), None)
