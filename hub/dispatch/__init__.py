@@ -5,7 +5,7 @@ the two-way assessment, disclosure, and the order book the stages keep
 from hub.dispatch._assessment import add_share, changes_of, credit, opened, period_of
 from hub.dispatch._assessment import merge as merge_assessment
 from hub.dispatch._assessment import report as assessment_report
-from hub.dispatch._book import OrderBook
+from hub.dispatch._book import CaseBook, OrderBook
 from hub.dispatch._deadlines import (
     DeadlinePolicy,
     Deadlines,
@@ -30,8 +30,21 @@ from hub.dispatch._lifecycle import (
     view_from_dict,
     view_to_dict,
 )
+from hub.dispatch._supervision import (
+    Supervision,
+    Supervisor,
+    load_supervision,
+    notice_of,
+    readers_of,
+)
 
 __all__ = [
+    "CaseBook",
+    "Supervision",
+    "Supervisor",
+    "load_supervision",
+    "notice_of",
+    "readers_of",
     "DeadlinePolicy",
     "Deadlines",
     "JUSTICE",

@@ -10,6 +10,16 @@ from hub.dispatch._deadlines import Dues
 from hub.dispatch._lifecycle import OrderView
 
 
+class CaseBook(Protocol):
+    """The cases a worker holds (`hub.stages.Cases`): what ``GET /v1/cases`` reads."""
+
+    def stored(self, case_id: str) -> dict[str, Any] | None:
+        """A case's revisions and its latest revision whole, None when not held here."""
+
+    def active_cases(self) -> list[dict[str, Any]]:
+        """The cases of the partitions this worker actively owns."""
+
+
 class OrderBook(Protocol):
     def stored(self, order_id: str) -> dict[str, Any] | None:
         """An order's stored view (`view_to_dict` form), None when not held here."""

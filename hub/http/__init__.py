@@ -3,12 +3,14 @@
 `platform` is what every resource stands on (middlewares, the caller, problems, the
 audit trail); each resource is one module with its routes: `records` (canonical
 publish), `native` (a party's own format), `inbox` (pages and SSE), `orders` (state,
-history, actions, lists), `assessment`, `ops` (health, readiness, metrics, the
+history, actions, lists), `cases` (a case as its owner or a supervisor may see
+it), `assessment`, `ops` (health, readiness, metrics, the
 operations page), `openapi`. `policy` says who may do what,
 `tokens` keeps the bearer tokens, `peers` forwards to and gathers from other workers.
 """
 
 from hub.http.assessment import Assessment
+from hub.http.cases import Cases
 from hub.http.core import Core
 from hub.http.inbox import Inbox
 from hub.http.native import Native
@@ -28,6 +30,7 @@ __all__ = [
     "PROBLEMS",
     "PUBLISHABLE",
     "Assessment",
+    "Cases",
     "Core",
     "Inbox",
     "Native",

@@ -15,6 +15,7 @@ from hub.records._avro import avro_schema
 from hub.records._envelope import Envelope
 from hub.records._models import (
     AuditEvent,
+    CaseNotice,
     CertifiedOfficer,
     Clue,
     DispatchOrder,
@@ -74,6 +75,7 @@ KINDS: dict[str, Kind] = {
         Kind("officer", CertifiedOfficer, "share.officer.v1", "certificate_no"),
         Kind("matter", Matter, "share.matter.v1", "code"),
         Kind("penalty", PenaltyDisclosure, "pub.penalty.v1", "record_id"),
+        Kind("case-notice", CaseNotice, "sup.case.v1", "case_record_id"),
         Kind("audit", AuditEvent, "hub.audit.v1", "actor_party"),
     )
 }

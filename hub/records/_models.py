@@ -820,6 +820,51 @@ class PenaltyDisclosure(Envelope):
         return value
 
 
+class NoticeParty(CanonicalModel):
+    """当事人（按监督方脱敏） the party of a case as a supervisor sees it: an organisation's
+    name and credit code (not personal data); a natural person's name and ID number in
+    full, masked or not at all, as the reader's entry in supervision.yaml says."""
+
+    party_type: PartyType = Field(description="当事人类型 natural person or organisation")
+    name: str | None = Field(
+        default=None, max_length=200, description="姓名或名称 name (a person as the reader sees it)"
+    )
+    id_number: str | None = Field(
+        default=None, max_length=18, description="公民身份号码 ID number (full, masked or absent)"
+    )
+    uscc: Uscc | None = Field(default=None, description="统一社会信用代码 organisation's USCC")
+
+
+class CaseNotice(Envelope):
+    """案件监督信息 CaseNotice: one revision of a case as one supervisor receives it.
+
+    Sent by the hub to each party that supervises the case (hub/reference/supervision.yaml:
+    who, on which rule, which fields); its id derives from the case, the revision and the
+    reader, so a revision processed again sends the same notice."""
+
+    case_record_id: uuid.UUID = Field(description="案件记录编号 record id of the case")
+    revision: int = Field(ge=1, le=1000, description="修订版本 the case's revision")
+    reader: PartyId = Field(description="监督方 the supervising party it is for")
+    basis: ShortText = Field(description="监督依据 the rule and duty it is sent for")
+    case_no: ShortText = Field(description="案件编号 case number")
+    owner_party: PartyId = Field(description="办案单位 party that handles the case")
+    matter_code: MatterCode = Field(description="事项编码 matter code")
+    legal_basis: Text = Field(description="法律依据 legal basis")
+    status: CaseStatus = Field(description="案件状态 case status")
+    party: NoticeParty = Field(description="当事人 the party of the case, as this reader sees it")
+    officers: list[str] = Field(
+        default_factory=list, max_length=20,
+        description="执法证号 the officers' certificate numbers (empty when withheld)",
+    )
+    decision: Decision | None = Field(default=None, description="处罚决定 decision")
+    major_decision: bool = Field(default=False, description="重大执法决定 major decision")
+    legal_review_passed: bool = Field(default=False, description="法制审核通过 legal review passed")
+    withheld: list[str] = Field(
+        default_factory=list, max_length=20,
+        description="未提供字段 the case's fields this reader does not receive",
+    )
+
+
 class AuditEvent(Envelope):
     """审计 AuditEvent: one exchange, allowed or refused (who, what, which record, result, when)."""
 

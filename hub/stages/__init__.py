@@ -3,6 +3,7 @@
 - `normalise`  raw.<party>.v1 (native records) → canonical topics
 - `assign`     enf.clue.v1 → an ASSIGNMENT on enf.order.v1
 - `lifecycle`  enf.order.v1 and enf.order-event.v1 → inboxes; owns the orders table
+- `cases`      enf.case.v1 → every revision kept; supervisors' inboxes and sup.case.v1
 - `disclose`   enf.case.v1 → pub.penalty.v1 and the big-data bureau's inbox
 - `deadlines`  a timer: OVERDUE and ESCALATED events for missed deadlines
 
@@ -15,6 +16,7 @@ step (outputs through a `hub.wire.Emitter`, refusals to the DLQ, table writes) a
 
 from hub.stages._base import Out, Park, Read, StageBase, State, Step
 from hub.stages.assign import Assign, assign, assignment_of
+from hub.stages.cases import CaseRevisions, CaseWorld, revise
 from hub.stages.deadlines import DeadlineSweep, deadline_notices
 from hub.stages.disclose import Disclose, disclose
 from hub.stages.lifecycle import Lifecycle, Ownership, Sweep, World, lifecycle
@@ -22,6 +24,8 @@ from hub.stages.normalise import Normaliser, normalise
 
 __all__ = [
     "Assign",
+    "CaseRevisions",
+    "CaseWorld",
     "DeadlineSweep",
     "Disclose",
     "Lifecycle",
@@ -41,4 +45,5 @@ __all__ = [
     "disclose",
     "lifecycle",
     "normalise",
+    "revise",
 ]

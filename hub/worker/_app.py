@@ -17,10 +17,10 @@ from prometheus_client import CollectorRegistry
 
 from connectors import ConnectorService, load_connectors, transport_of
 from hub.catalogue import load_reference
-from hub.dispatch import Deadlines, load_deadline_policy
+from hub.dispatch import Deadlines, load_deadline_policy, load_supervision
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
 from hub.errors import HubError
-from hub.http import Assessment, Core, Native, Ops, Orders, Peers, Platform
+from hub.http import Assessment, Cases, Core, Native, Ops, Orders, Peers, Platform
 from hub.mapping import load_catalogue
 from hub.metrics import FlowCollector, probe_loop_lag
 from hub.records import KINDS
@@ -34,7 +34,14 @@ from hub.registry import (
 )
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
-from hub.stages import Assign, DeadlineSweep, Disclose, Lifecycle, Normaliser
+from hub.stages import (
+    Assign,
+    CaseRevisions,
+    DeadlineSweep,
+    Disclose,
+    Lifecycle,
+    Normaliser,
+)
 from hub.stream import Pipeline
 from hub.topics import load_topics
 from hub.worker._http import HttpServer, build_web_app
@@ -189,8 +196,15 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         reference.ready, limit,
     )
     assign = Assign(out, serde, reference, reference.ready, limit)
+    supervision = load_supervision()
+    revisions = CaseRevisions(
+        out, pipeline, serde, reference, supervision, settings.app_id,
+        partitions[KINDS["case"].topic], reference.ready, limit,
+    )
     DeadlineSweep(app, out, serde, engine, reference.ready, settings.deadline_sweep_seconds)
-    for stage in [normaliser.stage(), *engine.stages(), disclose.stage(), assign.stage()]:
+    for stage in [
+        normaliser.stage(), *engine.stages(), revisions.stage(), disclose.stage(), assign.stage()
+    ]:
         pipeline.add(stage)
     Native(platform, records, catalogue).install(web_app)
     metrics = CollectorRegistry()
@@ -244,6 +258,9 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     peers = Peers(advertised, engine.owner_of, engine.worker_urls)
     peers.install(web_app)
     Orders(platform, records, engine, peers).install(web_app)
+    case_peers = Peers(advertised, revisions.owner_of, revisions.worker_urls)
+    case_peers.install(web_app)
+    Cases(platform, revisions, case_peers, reference, supervision).install(web_app)
     Assessment(platform, engine, peers).install(web_app)
 
     async def first_reference(_: web.Application) -> None:

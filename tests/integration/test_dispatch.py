@@ -32,7 +32,7 @@ from tests.integration.conftest import (
     issue_tokens,
     running_worker,
 )
-from tests.samples import sample
+from tests.samples import CITIZEN_ID, sample
 
 HUB = str(ROOT / ".venv" / "bin" / "hub")
 PARTIES = (
@@ -632,6 +632,89 @@ def test_a_decided_case_is_disclosed_to_the_bigdata_bureau_masked(hub: Hub) -> N
     assert disclosure["party_name"] == "李*"
     assert disclosure["id_number_masked"].startswith("420***")
     assert body["party"]["id_number"] not in json.dumps(disclosure)
+
+
+def _case_items(hub: Hub, party: str, kind: str, case_id: str, count: int) -> list[dict[str, Any]]:
+    """The records of kind about case_id in party's inbox, once there are count of them
+    (and a moment more, so that one too many would show)."""
+    deadline = time.monotonic() + 30
+    while True:
+        _, page = _get(hub, "/v1/inbox?limit=1000", party)
+        found = [
+            item["record"] for item in page["items"]
+            if item["kind"] == kind and item["record"]["case_record_id"] == case_id
+        ]
+        if len(found) >= count:
+            time.sleep(1.0)
+            _, page = _get(hub, "/v1/inbox?limit=1000", party)
+            return [
+                item["record"] for item in page["items"]
+                if item["kind"] == kind and item["record"]["case_record_id"] == case_id
+            ]
+        assert time.monotonic() < deadline, f"{party} has {len(found)} of {count} {kind}"
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def revised_case(hub: Hub) -> tuple[str, dict[str, Any]]:
+    """A case posted FILED (revision 1), then DECIDED with a fine (revision 2)."""
+    body = sample("case", source_id=f"CASE-{uuid.uuid4().hex[:10]}")
+    filed = {**body, "status": "FILED", "decision": None}
+    status, first = hub.post("/v1/records/case", filed, "street-jiyuqiao")
+    assert status == 202, first
+    status, second = hub.post("/v1/records/case", {**body, "revision": 2}, "street-jiyuqiao")
+    assert status == 202 and "duplicate" not in second, second
+    assert first["record_id"] == second["record_id"]  # one case, two revisions
+    return str(first["record_id"]), body
+
+
+def test_a_revised_case_is_disclosed_once_and_keeps_its_history(
+    hub: Hub, revised_case: tuple[str, dict[str, Any]]
+) -> None:
+    case_id, body = revised_case
+    (disclosure,) = _case_items(hub, "bigdata", "penalty", case_id, 1)
+    assert disclosure["decision_no"] == body["decision"]["decision_no"]
+    shown = _wait_for(hub, f"/v1/cases/{case_id}", "street-jiyuqiao",
+                      lambda b: b.get("revisions") and len(b["revisions"]) == 2)
+    assert [(r["revision"], r["status"]) for r in shown["revisions"]] == [
+        (1, "FILED"), (2, "DECIDED")]
+    assert shown["case"]["revision"] == 2 and shown["role"] == "owner"
+    status, problem = hub.post("/v1/records/case", {**body, "revision": 2, "legal_basis": "改"},
+                               "street-jiyuqiao")
+    assert status == 409 and problem["rule"] == "case.revision_changed", problem
+
+
+@pytest.mark.parametrize(
+    ("reader", "revisions", "person", "officers"),
+    [
+        pytest.param("dept-urban", [1, 2], {"party_type": "NATURAL_PERSON"}, True,
+                     id="delegating-department"),
+        pytest.param("justice", [1, 2], {"party_type": "NATURAL_PERSON", "name": "李*",
+                                         "id_number": CITIZEN_ID[:3] + "*" * 11 + CITIZEN_ID[-4:]},
+                     True, id="justice"),
+        pytest.param("procuratorate", [1, 2], {"party_type": "NATURAL_PERSON", "name": "李四",
+                                               "id_number": CITIZEN_ID}, False,
+                     id="procuratorate"),
+        pytest.param("finance", [2], {"party_type": "NATURAL_PERSON"}, False, id="finance"),
+    ],
+)
+def test_each_supervisor_gets_the_revisions_it_is_entitled_to_masked_as_documented(
+    hub: Hub, revised_case: tuple[str, dict[str, Any]], reader: str, revisions: list[int],
+    person: dict[str, str], officers: bool,
+) -> None:
+    case_id, body = revised_case
+    notices = _case_items(hub, reader, "case-notice", case_id, len(revisions))
+    assert sorted(n["revision"] for n in notices) == revisions
+    for notice in notices:
+        assert notice["reader"] == reader and notice["basis"]
+        assert {k: v for k, v in notice["party"].items() if v is not None} == person
+        assert bool(notice["officers"]) is officers
+        assert "13900001111" not in json.dumps(notice)  # nobody supervising gets the phone
+    decided = next(n for n in notices if n["revision"] == 2)
+    assert decided["decision"]["amount"] == body["decision"]["amount"]
+    shown = _wait_for(hub, f"/v1/cases/{case_id}", reader,
+                      lambda b: b.get("notice", {}).get("revision") == 2)
+    assert shown["role"] == "supervisor" and shown["notice"]["party"] == decided["party"]
 
 
 def _wait_for(hub: Hub, path: str, party: str, ready: Any, timeout: float = 30) -> Any:

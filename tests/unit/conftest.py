@@ -22,8 +22,18 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
-from hub.dispatch import Dues, OrderView, view_from_dict
-from hub.http import Assessment, Core, Native, Ops, Orders, Peers, TokenStore, openapi_document
+from hub.dispatch import Dues, OrderView, load_supervision, view_from_dict
+from hub.http import (
+    Assessment,
+    Cases,
+    Core,
+    Native,
+    Ops,
+    Orders,
+    Peers,
+    TokenStore,
+    openapi_document,
+)
 from hub.mapping import load_catalogue
 from hub.reference import Reference, load_seed_reference
 from hub.registry import MemoryRegistry
@@ -66,6 +76,34 @@ class Book:
 
 
 @dataclass
+class Shelf:
+    """A fake case book (`hub.dispatch.CaseBook`): the cases this 'worker' holds, kept as
+    the cases stage keeps them."""
+
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def stored(self, case_id: str) -> dict[str, Any] | None:
+        return self.cases.get(case_id)
+
+    def active_cases(self) -> list[dict[str, Any]]:
+        return list(self.cases.values())
+
+    def keep(self, *revisions: Any) -> str:
+        """Keep the revisions of one case (EnforcementCase records) as the stage does."""
+        case_id = str(revisions[0].record_id)
+        self.cases[case_id] = {
+            "revisions": [
+                {"revision": r.revision, "status": r.status.value, "digest": "",
+                 "received_at": r.received_at.isoformat()}
+                for r in revisions
+            ],
+            "current": revisions[-1].model_dump(mode="json"),
+            "partition": 0,
+        }
+        return case_id
+
+
+@dataclass
 class Answered:
     status: int
     body: Any
@@ -81,6 +119,7 @@ class Served:
     client: TestClient[web.Request, web.Application]
     broker: MemoryBroker
     book: Book
+    shelf: Shelf
     metrics: CollectorRegistry
     readiness: dict[str, str | None]  # each /readyz check's answer: None when fine
     serde: AvroSerde
@@ -145,7 +184,8 @@ def route_of(document: dict[str, Any], path: str) -> str:
     raise AssertionError(f"{path} is not a documented route")
 
 
-PARTIES = ("street-jiyuqiao", "dept-urban", "justice", "ops", "police", "bigdata")
+PARTIES = ("street-jiyuqiao", "dept-urban", "justice", "ops", "police", "bigdata", "procuratorate",
+           "finance")
 
 
 @pytest_asyncio.fixture
@@ -176,6 +216,10 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
             Native(core.platform, core.records, load_catalogue()).install(app)
             Orders(core.platform, core.records, book, cluster).install(app)
             Assessment(core.platform, book, cluster).install(app)
+            shelf = Shelf()
+            case_cluster = Peers("http://127.0.0.1:1", owner, peers)
+            Cases(core.platform, shelf, case_cluster, lambda: reference,
+                  load_supervision()).install(app)
             metrics = CollectorRegistry()
             readiness: dict[str, str | None] = {"kafka": None, "partitions": None}
 
@@ -188,7 +232,9 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
             Ops(core.platform, metrics, {name: check(name) for name in readiness}).install(app)
             client = await stack.enter_async_context(TestClient(TestServer(app)))
             document = openapi_document(None, reference)
-            return Served(client, broker, book, metrics, readiness, serde, tokens, document)
+            return Served(
+                client, broker, book, shelf, metrics, readiness, serde, tokens, document
+            )
 
         yield start
 

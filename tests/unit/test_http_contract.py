@@ -188,6 +188,21 @@ def order_route(status: int, act: bool) -> Trigger:
     return trigger
 
 
+def case_route(status: int) -> Trigger:
+    async def trigger(serve: Serve) -> Answered:
+        served = await serve(owner=lambda _: DEAD) if status == 503 else await serve()
+        case = validate("case", {**sample("case"), "trace_id": "ab" * 16}, REFERENCE)
+        case_id = served.shelf.keep(case)
+        path = f"/v1/cases/{case_id}"
+        if status == 404:
+            return await served.call("GET", path, "police")  # neither owner nor supervisor
+        if status in (200, 503):
+            return await served.call("GET", path, "justice")
+        return await platform(served, "GET", path, "justice", status)
+
+    return trigger
+
+
 def stream(status: int) -> Trigger:
     async def trigger(serve: Serve) -> Answered:
         served = await serve()
@@ -308,6 +323,16 @@ def triggers() -> dict[tuple[str, str, int], Trigger]:
     found[("GET", "/v1/openapi.json", 200)] = simple("GET", "/v1/openapi.json", DEPT)
     found[("GET", "/v1/openapi.json", 401)] = simple("GET", "/v1/openapi.json", None)
     found[("GET", "/v1/openapi.json", 429)] = rate_limited("GET", "/v1/openapi.json", DEPT)
+    found[("GET", "/v1/cases", 200)] = simple("GET", "/v1/cases?status=DECIDED", "justice")
+    found[("GET", "/v1/cases", 401)] = simple("GET", "/v1/cases", None)
+    found[("GET", "/v1/cases", 403)] = simple("GET", "/v1/cases", "ops")
+    found[("GET", "/v1/cases", 422)] = simple("GET", "/v1/cases?status=SOLVED", "justice")
+    found[("GET", "/v1/cases", 429)] = rate_limited("GET", "/v1/cases", "justice")
+    found[("GET", "/v1/cases", 503)] = away("GET", "/v1/cases", "justice")
+    for status in (200, 401, 403, 404, 503):
+        found[("GET", "/v1/cases/{case_id}", status)] = case_route(status)
+    found[("GET", "/v1/cases/{case_id}", 429)] = rate_limited(
+        "GET", f"/v1/cases/{uuid.uuid4()}", "justice")
     found[("GET", "/healthz", 200)] = simple("GET", "/healthz", None)
     found[("GET", "/readyz", 200)] = simple("GET", "/readyz", None)
 

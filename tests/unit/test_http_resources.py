@@ -21,13 +21,14 @@ from hub.http.policy import ADMITTED_KINDS
 from hub.records import KINDS, DispatchOrder, validate
 from hub.reference import load_seed_reference
 from hub.wire import inbox_topic, raw_topic
-from tests.samples import sample
+from tests.samples import CITIZEN_ID, sample
 
 if TYPE_CHECKING:
     from tests.unit.conftest import Served
 
 ROOT = Path(__file__).resolve().parents[2]
 STREET, DEPT = "street-jiyuqiao", "dept-urban"
+REFERENCE = load_seed_reference()
 
 
 def _clue(source_id: str = "CLUE-U-1") -> dict[str, Any]:
@@ -393,6 +394,49 @@ async def test_the_assessment_is_the_callers_own_and_justices_whole(served: Serv
 
 
 # ------------------------------------------------------------------ openapi
+
+
+# -------------------------------------------------------------------- cases
+
+
+async def test_a_case_is_read_whole_by_its_owner_and_as_allowed_by_each_supervisor(
+    served: Served,
+) -> None:
+    """Issue 16: no supervisor could see a case, and there was no way to read one."""
+    base = {**sample("case"), "trace_id": "ab" * 16}
+    filed = validate("case", {**base, "status": "FILED", "decision": None}, REFERENCE)
+    decided = validate("case", {**base, "revision": 2}, REFERENCE)
+    case_id = served.shelf.keep(filed, decided)
+    path = f"/v1/cases/{case_id}"
+
+    status, mine = await served.get(path, STREET)
+    assert status == 200 and mine["role"] == "owner"
+    assert mine["case"]["party"]["id_number"] == CITIZEN_ID  # the owner's own case, whole
+    assert [(r["revision"], r["status"]) for r in mine["revisions"]] == [
+        (1, "FILED"), (2, "DECIDED")]
+
+    seen = {}
+    for reader in ("justice", "procuratorate", DEPT, "finance"):
+        status, view = await served.get(path, reader)
+        assert status == 200 and view["role"] == "supervisor", (reader, view)
+        assert "case" not in view and len(view["revisions"]) == 2
+        seen[reader] = view["notice"]
+    assert seen["justice"]["party"] == {"party_type": "NATURAL_PERSON", "name": "李*",
+                                        "id_number": CITIZEN_ID[:3] + "*" * 11 + CITIZEN_ID[-4:]}
+    assert seen["procuratorate"]["party"]["id_number"] == CITIZEN_ID  # 有案必录
+    assert seen["procuratorate"]["officers"] == []
+    assert seen[DEPT]["party"] == {"party_type": "NATURAL_PERSON"}  # the delegating department
+    assert seen[DEPT]["officers"] == ["42010601001", "42010601002"]
+    assert seen["finance"]["decision"]["amount"] == "500.00"
+    assert "party.name" in seen["finance"]["withheld"] and seen["finance"]["officers"] == []
+    assert all("phone" not in str(notice["party"]) for notice in seen.values())
+
+    assert (await served.get(path, "police"))[0] == 404  # neither owner nor supervisor
+    assert (await served.get(path, "ops"))[0] == 403
+    status, listed = await served.get("/v1/cases", "justice")
+    assert status == 200 and [c["case_id"] for c in listed["cases"]] == [case_id]
+    assert listed["cases"][0]["role"] == "supervisor" and listed["cases"][0]["revision"] == 2
+    assert (await served.get("/v1/cases", "police"))[1]["cases"] == []
 
 
 # ---------------------------------------------------------------------- ops

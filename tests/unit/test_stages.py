@@ -17,7 +17,7 @@ from typing import Any
 import faust
 import pytest
 
-from hub.dispatch import Deadlines, load_deadline_policy, open_order
+from hub.dispatch import Deadlines, load_deadline_policy, load_supervision, open_order
 from hub.records import KINDS, DispatchOrder, OrderEvent
 from hub.reference import load_calendar, load_seed_reference
 from hub.registry import MemoryRegistry
@@ -25,6 +25,7 @@ from hub.serde import AvroSerde
 from hub.settings import HubSettings
 from hub.stages import (
     Assign,
+    CaseWorld,
     DeadlineSweep,
     Disclose,
     Lifecycle,
@@ -35,6 +36,7 @@ from hub.stages import (
     assign,
     disclose,
     lifecycle,
+    revise,
 )
 from hub.stream import Outputs, bind, unbind
 from hub.wire import DLQ_TOPIC, MemoryEmitter, header_of, inbox_topic
@@ -417,3 +419,34 @@ def test_a_decision_is_disclosed_once_as_the_case_moves_on_and_corrections_apart
     step = disclose([_read("case", corrected)], State(dict(disclosed.writes)), None)
     (out,) = step.out
     assert out.record.record_id != decided_id and str(out.record.amount) == "300.00"
+
+
+def _case_world() -> CaseWorld:
+    return CaseWorld(
+        REFERENCE, load_supervision(),
+        {p.id: inbox_topic(p.id) for p in REFERENCE.parties.with_inbox()},
+    )
+
+
+def test_every_revision_of_a_case_is_kept_and_reaches_its_supervisors() -> None:
+    base = {**sample("case"), "source_id": "CASE-SUP"}
+    filed = _read("case", {**base, "status": "FILED", "decision": None}, 1)
+    decided = _read("case", {**base, "revision": 2}, 2)
+    cases = State({})
+    step = revise([decided, filed], cases, _case_world())  # the older one comes late
+    (entry,) = cases.writes.values()
+    assert [r["revision"] for r in entry["revisions"]] == [1, 2]
+    assert entry["current"]["revision"] == 2 and entry["current"]["status"] == "DECIDED"
+    to = [(out.topic, out.record.reader, out.record.revision) for out in step.out
+          if out.topic != "sup.case.v1"]
+    # a decided fine: finance too; the FILED revision: the others only
+    assert to == [(inbox_topic(r), r, 2) for r in (DEPT, "justice", "procuratorate", "finance")] + [
+        (inbox_topic(r), r, 1) for r in (DEPT, "justice", "procuratorate")]
+    logged = [out.record.reader for out in step.out if out.topic == "sup.case.v1"]
+    assert logged == [DEPT, "justice", "procuratorate", "finance", DEPT, "justice", "procuratorate"]
+
+    again = revise([decided], State(dict(cases.writes)), _case_world())
+    assert [o.record for o in again.out] == [o.record for o in step.out[:8]]  # the same notices
+    changed = Read(decided.message, decided.record.model_copy(update={"legal_basis": "另一依据"}))
+    refused = revise([changed], State(dict(cases.writes)), _case_world())
+    assert refused.out == [] and [p.reason for p in refused.parked] == ["case.revision_changed"]
