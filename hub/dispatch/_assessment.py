@@ -52,7 +52,12 @@ MEASURES = (
 COUNTERS = (*MEASURES, "rating_sum", "response_count", "response_seconds_sum")
 BUCKET_RATIO = 1.05
 _LOG_RATIO = math.log(BUCKET_RATIO)
-_FIRST_RESPONSE = {EventType.SIGNED, EventType.ACCEPTED, EventType.RETURNED}
+_FIRST_RESPONSE = {
+    EventType.SIGNED, EventType.ACCEPTED, EventType.RETURNED, EventType.REFERRED,
+    EventType.DECLINED,
+}
+# a suggested referral is answered by referring or by declining with the reason
+_ANSWERS_A_SUGGESTION = {EventType.REFERRED, EventType.DECLINED}
 
 
 def period_of(moment: datetime) -> str:
@@ -106,7 +111,9 @@ def changes_of(before: OrderView, after: OrderView, event: OrderEvent, dues: Due
     if receipt:
         answered = kind is EventType.ACCEPTED
     else:
-        answered = kind is EventType.FEEDBACK and before.state is not OrderState.ANSWERED
+        answered = (
+            kind is EventType.FEEDBACK and before.state is not OrderState.ANSWERED
+        ) or kind in _ANSWERS_A_SUGGESTION
     if answered and actor in before.recipients:
         due = dues.acceptance if receipt else dues.answer
         on_time = due is None or at <= due

@@ -32,7 +32,10 @@ from hub.reference import Matter, WorkCalendar
 
 _WAITING_FOR_ANSWER = {OrderState.ISSUED, OrderState.SIGNED, OrderState.IN_PROGRESS}
 _WAITING_FOR_ACCEPTANCE = {OrderState.ISSUED, OrderState.SIGNED}
-RECEIPT_TYPES = frozenset({OrderType.CASE_TRANSFER, OrderType.CRIMINAL_REFERRAL})
+RECEIPT_TYPES = frozenset({
+    OrderType.CASE_TRANSFER, OrderType.CRIMINAL_REFERRAL, OrderType.REVERSE_TRANSFER,
+    OrderType.ENFORCEMENT_APPLICATION,
+})
 
 
 class Limits(BaseModel):
@@ -55,6 +58,11 @@ class DeadlinePolicy(BaseModel):
     ASSISTANCE: dict[Priority, Limits]
     CASE_TRANSFER: dict[Priority, Limits]
     CRIMINAL_REFERRAL: dict[Priority, Limits]
+    REVERSE_TRANSFER: dict[Priority, Limits]
+    SUGGEST_REFERRAL: dict[Priority, Limits]
+    SUPERVISION_NOTICE: dict[Priority, Limits]
+    RECOMMENDATION: dict[Priority, Limits]
+    ENFORCEMENT_APPLICATION: dict[Priority, Limits]
 
     @model_validator(mode="after")
     def _complete(self) -> DeadlinePolicy:

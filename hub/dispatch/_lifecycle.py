@@ -49,6 +49,10 @@ class OrderState(StrEnum):
     NOT_FILED = "NOT_FILED"  # 不予立案
     RECONSIDERING = "RECONSIDERING"  # 复议中
     SUPERVISED = "SUPERVISED"  # 立案监督中
+    REFERRED = "REFERRED"  # 已移送 (a suggested referral made)
+    DECLINED = "DECLINED"  # 不予移送 (a suggested referral declined, with why)
+    GRANTED = "GRANTED"  # 准予执行
+    DENIED = "DENIED"  # 不予执行
 
 
 class Role(StrEnum):
@@ -62,6 +66,7 @@ class Role(StrEnum):
 
 
 S, E, R = OrderState, EventType, Role
+Transitions = dict[tuple[OrderState, EventType], tuple[tuple[Role, ...], OrderState]]
 _ROUTINE = {
     (S.ISSUED, E.SIGNED): ((R.RECIPIENT,), S.SIGNED),
     (S.ISSUED, E.RETURNED): ((R.RECIPIENT,), S.RETURNED),
@@ -102,6 +107,42 @@ _REFERRAL = {
     (S.FILED, E.CLOSED): ((R.ISSUER,), S.CLOSED),
     (S.NOT_FILED, E.CLOSED): ((R.ISSUER,), S.CLOSED),
 }
+# The procuratorate suggests a referral 建议移送: the authority signs, then refers (naming
+# the CRIMINAL_REFERRAL it made) or declines with the reason; the procuratorate closes.
+_SUGGESTION: Transitions = {
+    (S.ISSUED, E.SIGNED): ((R.RECIPIENT,), S.SIGNED),
+    (S.ISSUED, E.REFERRED): ((R.RECIPIENT,), S.REFERRED),
+    (S.SIGNED, E.REFERRED): ((R.RECIPIENT,), S.REFERRED),
+    (S.ISSUED, E.DECLINED): ((R.RECIPIENT,), S.DECLINED),
+    (S.SIGNED, E.DECLINED): ((R.RECIPIENT,), S.DECLINED),
+    (S.DECLINED, E.REFERRED): ((R.RECIPIENT,), S.REFERRED),  # it thought again
+    (S.REFERRED, E.CLOSED): ((R.ISSUER,), S.CLOSED),
+    (S.DECLINED, E.CLOSED): ((R.ISSUER,), S.CLOSED),
+}
+# A supervision notice 执法监督意见 or a procuratorial recommendation 检察建议: the
+# authority signs and replies in writing by the deadline; the issuer closes. It cannot
+# be returned: the notice is addressed to it.
+_REPLY: Transitions = {
+    (S.ISSUED, E.SIGNED): ((R.RECIPIENT,), S.SIGNED),
+    (S.ISSUED, E.FEEDBACK): ((R.RECIPIENT,), S.ANSWERED),
+    (S.SIGNED, E.FEEDBACK): ((R.RECIPIENT,), S.ANSWERED),
+    (S.ANSWERED, E.FEEDBACK): ((R.RECIPIENT,), S.ANSWERED),
+    (S.ANSWERED, E.CLOSED): ((R.ISSUER,), S.CLOSED),
+}
+# An application to the court for compulsory enforcement 申请法院强制执行: the court
+# accepts it (or returns it, 不予受理, with the reason) and rules 准予执行 or 不予执行.
+_ENFORCEMENT: Transitions = {
+    (S.ISSUED, E.SIGNED): ((R.RECIPIENT,), S.SIGNED),
+    (S.ISSUED, E.ACCEPTED): ((R.RECIPIENT,), S.ACCEPTED),
+    (S.SIGNED, E.ACCEPTED): ((R.RECIPIENT,), S.ACCEPTED),
+    (S.ISSUED, E.RETURNED): ((R.RECIPIENT,), S.RETURNED),
+    (S.SIGNED, E.RETURNED): ((R.RECIPIENT,), S.RETURNED),
+    (S.ACCEPTED, E.GRANTED): ((R.RECIPIENT,), S.GRANTED),
+    (S.ACCEPTED, E.DENIED): ((R.RECIPIENT,), S.DENIED),
+    (S.GRANTED, E.CLOSED): ((R.ISSUER,), S.CLOSED),
+    (S.DENIED, E.CLOSED): ((R.ISSUER,), S.CLOSED),
+    (S.RETURNED, E.CLOSED): ((R.ISSUER,), S.CLOSED),
+}
 TRANSITIONS: dict[
     OrderType, dict[tuple[OrderState, EventType], tuple[tuple[Role, ...], OrderState]]
 ] = {
@@ -110,8 +151,14 @@ TRANSITIONS: dict[
     OrderType.ASSISTANCE: _ROUTINE,
     OrderType.CASE_TRANSFER: _TRANSFER,
     OrderType.CRIMINAL_REFERRAL: _REFERRAL,
+    OrderType.REVERSE_TRANSFER: _TRANSFER,  # the receiving authority takes the case over
+    OrderType.SUGGEST_REFERRAL: _SUGGESTION,
+    OrderType.SUPERVISION_NOTICE: _REPLY,
+    OrderType.RECOMMENDATION: _REPLY,
+    OrderType.ENFORCEMENT_APPLICATION: _ENFORCEMENT,
 }
 FINAL_STATES = frozenset({S.EVALUATED})
+TRANSFERS = frozenset({OrderType.CASE_TRANSFER, OrderType.REVERSE_TRANSFER})  # case owners move
 _NOTICES = frozenset({E.OVERDUE, E.ESCALATED})  # change no state
 
 
@@ -222,7 +269,7 @@ def open_order(order: DispatchOrder) -> OrderView:
         received=order.received_at,
         priority=order.priority,
         subject_id=str(order.subject_id) if order.subject_id is not None else None,
-        case_owner=order.from_party if order.order_type is OrderType.CASE_TRANSFER else None,
+        case_owner=order.from_party if order.order_type in TRANSFERS else None,
     )
 
 
@@ -281,7 +328,7 @@ def apply_event(view: OrderView, event: OrderEvent) -> Applied | Rejection | Dup
         return Applied(updated, escalate=updated.returns >= RETURNS_BEFORE_RULING)
     if event.event_type is EventType.REASSIGNED:
         updated = replace(updated, recipients=tuple(event.reassign_to))
-    if event.event_type is EventType.ACCEPTED and view.order_type is OrderType.CASE_TRANSFER:
+    if event.event_type is EventType.ACCEPTED and view.order_type in TRANSFERS:
         updated = replace(updated, case_owner=event.actor_party)  # the receiver owns the case
     return Applied(updated)
 
@@ -337,7 +384,7 @@ def view_from_dict(data: dict[str, Any]) -> OrderView:
         priority=Priority(data.get("priority", Priority.NORMAL.value)),
         subject_id=data.get("subject_id"),
         case_owner=data.get("case_owner")
-        or (data["issuer"] if data["order_type"] == OrderType.CASE_TRANSFER.value else None),
+        or (data["issuer"] if OrderType(data["order_type"]) in TRANSFERS else None),
         state=OrderState(data["state"]),
         returns=int(data["returns"]),
         history=tuple(

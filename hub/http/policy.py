@@ -8,6 +8,7 @@ disclosures and audit events are written by the hub itself, never over HTTP.
 
 from __future__ import annotations
 
+from hub.records import OrderType
 from hub.reference import PartyKind
 
 _CASE_WORK = frozenset({"clue", "case", "order", "order-event"})
@@ -15,14 +16,33 @@ _CASE_WORK = frozenset({"clue", "case", "order", "order-event"})
 PUBLISHABLE: dict[PartyKind, frozenset[str]] = {
     PartyKind.STREET: _CASE_WORK,
     PartyKind.DEPARTMENT: _CASE_WORK,
-    PartyKind.POLICE: frozenset({"order-event"}),
-    PartyKind.PROCURATORATE: frozenset({"order-event"}),
+    PartyKind.POLICE: frozenset({"order", "order-event"}),
+    PartyKind.PROCURATORATE: frozenset({"order", "order-event"}),
     PartyKind.COURT: frozenset({"order-event"}),
     PartyKind.BIGDATA: frozenset({"entity", "permit"}),
-    PartyKind.JUSTICE: frozenset({"officer", "matter", "order-event"}),
+    PartyKind.JUSTICE: frozenset({"officer", "matter", "order", "order-event"}),
     PartyKind.FINANCE: frozenset(),
     PartyKind.OPS: frozenset(),
 }
+
+_AUTHORITY_ORDERS = frozenset({
+    OrderType.WHISTLE, OrderType.ASSIGNMENT, OrderType.ASSISTANCE, OrderType.CASE_TRANSFER,
+    OrderType.CRIMINAL_REFERRAL, OrderType.ENFORCEMENT_APPLICATION,
+})
+ISSUABLE: dict[PartyKind, frozenset[OrderType]] = {
+    PartyKind.STREET: _AUTHORITY_ORDERS,
+    PartyKind.DEPARTMENT: _AUTHORITY_ORDERS,
+    PartyKind.POLICE: frozenset({OrderType.REVERSE_TRANSFER}),  # 反向移送
+    PartyKind.PROCURATORATE: frozenset({  # 建议移送, 检察建议
+        OrderType.SUGGEST_REFERRAL, OrderType.RECOMMENDATION,
+    }),
+    PartyKind.JUSTICE: frozenset({OrderType.SUPERVISION_NOTICE}),  # 执法监督意见
+}
+"""The order types each kind of party may issue (rules 三.五, 四.六, 三.四.3)."""
+
+
+def may_issue(kind: PartyKind, order_type: OrderType) -> bool:
+    return order_type in ISSUABLE.get(kind, frozenset())
 
 # The field of each kind that names who acted; it must be the caller, like source_party.
 ACTING_FIELD: dict[str, str] = {"order": "from_party", "order-event": "actor_party"}

@@ -34,13 +34,14 @@ from hub.http.policy import (
     HTTP_KINDS,
     HUB_OWNED_FIELDS,
     LATEST_WINS,
+    may_issue,
     may_publish,
 )
 from hub.http.problems import Problem, ProblemDetails, count_refusal
 from hub.http.routes import Answer, Param, Route, install_routes, respond
 from hub.logs import traced
 from hub.metrics import PUBLISH, RECORDS_IN
-from hub.records import KINDS, Envelope, Kind, content_digest, identity, validate
+from hub.records import KINDS, Envelope, Kind, OrderType, content_digest, identity, validate
 from hub.reference import Reference
 from hub.wire import HubHeaders, Publishes, Written
 
@@ -50,12 +51,18 @@ _TRACE = re.compile(r"^[0-9a-f]{16,32}$")
 UNSAID = (
     "JSON 模式无法表达、以422拒绝并在问题中指明的规则：统一社会信用代码（GB 32100）和公民身份"
     "号码（GB 11643）的校验码，身份号码中的出生日期须为过去的真实日期；派单接收方不含派单方，"
-    "办理期限晚于派单时间；案件执法人员不得重复。事项编码和执法证号以工作节点当前参考数据为准"
+    "办理期限晚于派单时间，派单时间不晚于枢纽当前时间5分钟以上；公安、检察、司法局的派单只发往"
+    "街道和部门；案件执法人员不得重复，且为办案单位本单位持证人员；办案单位即发布方，街道只办理赋权"
+    "事项、部门只办理本部门事项，罚款不超过该事项上限。事项编码和执法证号以工作节点当前参考数据为准"
     "（即其所提供文档中的枚举）。 "
     "Rules a JSON schema cannot say, refused with 422 and named in the problem: the check "
     "characters of a unified social credit code (GB 32100) and of a citizen identity "
     "number (GB 11643), whose birth date is a real past date; an order's recipients "
-    "other than its issuer and its deadline after its issue; a case's officers distinct. "
+    "other than its issuer, its deadline after its issue, its issued_at no more than 5 "
+    "minutes ahead of the hub's clock, and the orders of police, procuratorate and justice "
+    "to streets and departments only; a case's officers distinct and certified for its "
+    "owner, its owner the publisher, its matter one the owner decides (a street's "
+    "delegated ones, a department's own) and its fine within the matter's cap. "
     "Matter codes and certificate numbers are those of the worker's current reference "
     "data (the enums of the document it serves)."
 )
@@ -246,6 +253,13 @@ class Records:
                 detail_zh=f"记录有{len(exc.errors)}处错误",
                 errors=exc.errors,
             ) from None
+        order_type = getattr(record, "order_type", None)
+        if isinstance(order_type, OrderType) and not may_issue(party.kind, order_type):
+            raise Problem(
+                "forbidden",
+                f"{party.id} ({party.kind.value}) may not issue {order_type.value} orders",
+                detail_zh=f"{party.name}无权发出{order_type.value}类派单",
+            )
         return record, str(trace_id)
 
     def _remember(self, record: Envelope, answer: Accepted) -> None:

@@ -31,6 +31,7 @@ from hub.records._types import (
     Text,
     Timestamp,
     Uscc,
+    parties_of,
     reference_of,
 )
 
@@ -115,6 +116,11 @@ class OrderType(StrEnum):
     ASSISTANCE = "ASSISTANCE"  # 协助
     CASE_TRANSFER = "CASE_TRANSFER"  # 移送
     CRIMINAL_REFERRAL = "CRIMINAL_REFERRAL"  # 涉嫌犯罪移送
+    REVERSE_TRANSFER = "REVERSE_TRANSFER"  # 反向移送: police → administrative authority
+    SUGGEST_REFERRAL = "SUGGEST_REFERRAL"  # 建议移送: procuratorate → authority
+    SUPERVISION_NOTICE = "SUPERVISION_NOTICE"  # 执法监督意见: justice → authority
+    RECOMMENDATION = "RECOMMENDATION"  # 检察建议: procuratorate → authority
+    ENFORCEMENT_APPLICATION = "ENFORCEMENT_APPLICATION"  # 申请法院强制执行: authority → court
 
 
 class Priority(StrEnum):
@@ -151,6 +157,10 @@ class EventType(StrEnum):
     NOT_FILED = "NOT_FILED"  # 不予立案
     RECONSIDERATION = "RECONSIDERATION"  # 复议
     SUPERVISION = "SUPERVISION"  # 立案监督
+    REFERRED = "REFERRED"  # 已移送 (a suggested referral: linked_order_id names it)
+    DECLINED = "DECLINED"  # 不予移送 (a suggested referral declined, with the reason)
+    GRANTED = "GRANTED"  # 准予执行 (the court's ruling)
+    DENIED = "DENIED"  # 不予执行 (the court's ruling, with the reason)
 
 
 class EntityStatus(StrEnum):
@@ -357,6 +367,18 @@ class Decision(CanonicalModel):
         return value
 
 
+class EnforcementDetail(CanonicalModel):
+    """申请强制执行 what an application to the court for compulsory enforcement names:
+    the decision left unpaid (the order's subject_id is the case) and the reminder."""
+
+    decision_no: ShortText = Field(description="决定书文号 decision document number")
+    amount: Money = Field(description="未缴金额 amount left unpaid, yuan")
+    decided_at: Timestamp = Field(description="决定时间 when the decision was made")
+    reminder_served_at: Timestamp = Field(
+        description="催告书送达时间 when the written reminder was served (行政强制法 §54)"
+    )
+
+
 class ReferralDetail(CanonicalModel):
     """移送明细 what a criminal referral 涉嫌犯罪移送 carries."""
 
@@ -547,7 +569,17 @@ _DETAIL_OF = {
     OrderType.CRIMINAL_REFERRAL: "referral",
     OrderType.CASE_TRANSFER: "transfer",
     OrderType.ASSISTANCE: "assistance",
+    OrderType.REVERSE_TRANSFER: "transfer",
+    OrderType.SUGGEST_REFERRAL: "referral",
+    OrderType.ENFORCEMENT_APPLICATION: "enforcement",
 }
+_DETAILS = ("referral", "transfer", "assistance", "enforcement")
+# orders only enforcement units (streets, departments) receive, and the court's one
+TO_AUTHORITIES = frozenset({
+    OrderType.REVERSE_TRANSFER, OrderType.SUGGEST_REFERRAL, OrderType.SUPERVISION_NOTICE,
+    OrderType.RECOMMENDATION,
+})
+COURT = "court"
 
 
 def _order_rules() -> Any:
@@ -561,8 +593,12 @@ def _order_rules() -> Any:
     ]
     for order_type, detail in _DETAIL_OF.items():
         typed.append((_where("order_type", _is([order_type])), _where(detail, {"type": "object"})))
-        typed.append((_where("order_type", _is([order_type], negate=True)),
+    for detail in _DETAILS:
+        types = [t for t, d in _DETAIL_OF.items() if d == detail]
+        typed.append((_where("order_type", _is(types, negate=True)),
                       {"properties": {detail: _NULL}}))
+    typed.append((_where("order_type", _is([OrderType.ENFORCEMENT_APPLICATION])),
+                  {"properties": {"to_parties": {"const": [COURT]}}}))
     return _rules(*typed)
 
 
@@ -573,7 +609,9 @@ class DispatchOrder(Envelope):
 
     # v2: deadline may be left out; the hub then applies the default for the order type
     # and priority (deadlines.yaml), counted in working days.
-    SCHEMA_VERSION: ClassVar[int] = 2
+    # v3: the flows of issue 16 (reverse transfer, suggested referral, supervision notice,
+    # procuratorial recommendation, application for compulsory enforcement: `enforcement`)
+    SCHEMA_VERSION: ClassVar[int] = 3
 
     order_id: uuid.UUID = Field(
         default=None,
@@ -609,6 +647,11 @@ class DispatchOrder(Envelope):
     assistance: AssistanceDetail | None = Field(
         validate_default=True, default=None, description="协助明细 assistance detail"
     )
+    enforcement: EnforcementDetail | None = Field(
+        validate_default=True,
+        default=None,
+        description="申请强制执行 application for compulsory enforcement (that type only)",
+    )
 
     @field_validator("order_id", mode="before")
     @classmethod
@@ -643,7 +686,24 @@ class DispatchOrder(Envelope):
             raise rule_error("deadline.not_after_issue")
         return value
 
-    @field_validator("referral", "transfer", "assistance")
+    @field_validator("enforcement")
+    @classmethod
+    def _recipients_of_type(cls, value: Any, info: ValidationInfo) -> Any:
+        """An application for enforcement goes to the court alone; the orders of police,
+        procuratorate and justice to enforcement units (streets, departments)."""
+        order_type, recipients = info.data.get("order_type"), info.data.get("to_parties") or []
+        if order_type is OrderType.ENFORCEMENT_APPLICATION and recipients != [COURT]:
+            raise rule_error("order.enforcement_to_court")
+        if order_type in TO_AUTHORITIES:
+            parties = parties_of(info)
+            others = [p for p in recipients if p in parties and parties.get(p).kind not in (
+                "street", "department")]
+            if others:
+                raise rule_error("order.to_authorities", value=order_type.value,
+                                 expected=", ".join(others))
+        return value
+
+    @field_validator("referral", "transfer", "assistance", "enforcement")
     @classmethod
     def _detail_fits_type(cls, value: Any, info: ValidationInfo) -> Any:
         order_type = info.data.get("order_type")
@@ -659,7 +719,10 @@ class DispatchOrder(Envelope):
         return value
 
 
-_REASON_REQUIRED = {EventType.RETURNED, EventType.NOT_FILED, EventType.RECONSIDERATION}
+_REASON_REQUIRED = {
+    EventType.RETURNED, EventType.NOT_FILED, EventType.RECONSIDERATION, EventType.DECLINED,
+    EventType.DENIED,
+}
 
 
 def _event_rules() -> Any:
@@ -671,6 +734,8 @@ def _event_rules() -> Any:
         (_where("event_type", _is(evaluated, negate=True)), {"properties": {"rating": _NULL}}),
         (_where("event_type", _is(_REASON_REQUIRED)), _where("reason", {"type": "string"})),
         (_where("event_type", _is([EventType.REASSIGNED])), _where("reassign_to", {"minItems": 1})),
+        (_where("event_type", _is([EventType.REFERRED])),
+         _where("linked_order_id", {"type": "string"})),
     )
 
 
@@ -678,6 +743,10 @@ class OrderEvent(Envelope):
     """派单事件 OrderEvent: one step in the life of a dispatch order."""
 
     model_config = ConfigDict(json_schema_extra=_event_rules())
+
+    # v2: the events of issue 16's flows (REFERRED with linked_order_id, DECLINED,
+    # GRANTED, DENIED)
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     event_id: uuid.UUID = Field(
         default=None,
@@ -701,6 +770,11 @@ class OrderEvent(Envelope):
         default_factory=list,
         max_length=10,
         description="改派接收方 new recipients",
+    )
+    linked_order_id: uuid.UUID | None = Field(
+        validate_default=True,
+        default=None,
+        description="关联派单 the order this one led to (REFERRED: the criminal referral made)",
     )
     attachments: list[Attachment] = Field(
         default_factory=list, max_length=20, description="附件 attachment references"
@@ -734,6 +808,13 @@ class OrderEvent(Envelope):
     def _reassign(cls, value: list[str], info: ValidationInfo) -> list[str]:
         if info.data.get("event_type") is EventType.REASSIGNED and not value:
             raise rule_error("event.reassign_target_required")
+        return value
+
+    @field_validator("linked_order_id")
+    @classmethod
+    def _linked(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("event_type") is EventType.REFERRED and value is None:
+            raise rule_error("event.linked_order_required")
         return value
 
 

@@ -86,6 +86,18 @@ RULES: dict[str, tuple[str, str]] = {
         "罚款{value}元超过该事项罚款上限{expected}元",
         "a fine of {value} yuan is above the matter's cap of {expected} yuan",
     ),
+    "order.enforcement_to_court": (
+        "申请强制执行只能发往法院（court）",
+        "an application for compulsory enforcement goes to the court (court) alone",
+    ),
+    "order.to_authorities": (
+        "{value}类派单只能发往街道或部门，不能发往{expected}",
+        "{value} orders go to streets and departments, not to {expected}",
+    ),
+    "event.linked_order_required": (
+        "已移送须写明所作涉嫌犯罪移送的派单编号（linked_order_id）",
+        "REFERRED names the criminal referral it made (linked_order_id)",
+    ),
     "order.issued_in_future": (
         "派单时间{value}晚于枢纽当前时间超过5分钟：请校准发送系统时钟",
         "issued_at {value} is more than 5 minutes ahead of the hub's clock; fix the sending "

@@ -37,9 +37,13 @@ def reference_of(info: ValidationInfo) -> Reference | None:
     return None
 
 
-def _parties(info: ValidationInfo) -> Registry:
+def parties_of(info: ValidationInfo) -> Registry:
+    """The parties to check against: the Reference's, or the packaged file's."""
     reference = reference_of(info)
     return reference.parties if reference is not None else packaged_parties()
+
+
+_parties = parties_of
 
 
 def _utc_millis(value: datetime) -> datetime:

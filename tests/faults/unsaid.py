@@ -16,6 +16,16 @@ from typing import Any
 
 from hub.records import citizen_id_check_char, uscc_check_char
 from hub.records._checks import CITIZEN_ID_SHAPE, USCC_SHAPE
+from hub.records._models import TO_AUTHORITIES
+from hub.reference import load_seed_reference
+
+_SEED = load_seed_reference()
+_AUTHORITIES = sorted(p.id for p in _SEED.parties if p.kind in ("street", "department"))
+_CASE_OWNERS = {
+    party for party in _AUTHORITIES
+    if sum(1 for o in _SEED.officers.values()
+           if o.party == party and o.usable_on(datetime.now(UTC).date())) >= 2
+}
 
 _USCC = re.compile(USCC_SHAPE)
 _CITIZEN_ID = re.compile(CITIZEN_ID_SHAPE)
@@ -47,7 +57,9 @@ def mend(body: Any, roster: list[str]) -> Any:
         body["id_number"] = first + citizen_id_check_char(first)
     _recipients(body)
     _deadline(body)
+    _not_ahead(body)
     _distinct_officers(body, roster)
+    _case_of_its_owner(body)
     for value in body.values():
         mend(value, roster)
     return body
@@ -61,9 +73,61 @@ def _recipients(body: dict[str, Any]) -> None:
     if issuer == "police" and body.get("order_type") == "CRIMINAL_REFERRAL":
         body["from_party"] = issuer = "dept-urban"
     kept = [party for party in recipients if party != issuer]
+    if body.get("order_type") in TO_AUTHORITIES:  # streets and departments only
+        kept = [party for party in kept if party in _AUTHORITIES]
     if not kept and body.get("order_type") != "WHISTLE":
         kept = ["dept-water" if issuer != "dept-water" else "dept-urban"]
     body["to_parties"] = kept
+
+
+def _not_ahead(body: dict[str, Any]) -> None:
+    """An order issued no later than now, by the hub's clock (5 minutes' grace)."""
+    issued = _instant(body.get("issued_at"))
+    if issued is None or "order_type" not in body:
+        return
+    now = datetime.now(UTC)
+    if issued > now:
+        body["issued_at"] = now.isoformat()
+        deadline = _instant(body.get("deadline"))
+        if deadline is not None and deadline <= now:
+            body["deadline"] = (now + timedelta(days=1)).isoformat()
+
+
+def _case_of_its_owner(body: dict[str, Any]) -> None:
+    """A case is its publisher's: the owner is the publisher, its officers the owner's,
+    its matter one the owner decides (a street's delegated ones, a department's own), its
+    fine within the matter's cap."""
+    if "case_no" not in body or "owner_party" not in body:
+        return
+    owner = body.get("source_party")
+    if owner not in _CASE_OWNERS:  # a party that can hold a case: two officers of its own
+        owner = "street-jiyuqiao"
+        body["source_party"] = owner
+    body["owner_party"] = owner
+    street = _SEED.parties.get(owner).kind == "street"
+    mine = [code for code, m in sorted(_SEED.matters.items())
+            if (m.delegated_to_street if street else m.department == owner)]
+    if mine and body.get("matter_code") not in mine:
+        body["matter_code"] = mine[0]
+    officers = [o.certificate_no for o in sorted(_SEED.officers.values(),
+                                                 key=lambda o: o.certificate_no)
+                if o.party == owner and o.usable_on(datetime.now(UTC).date())]
+    listed = body.get("officers")
+    if isinstance(listed, list) and len(officers) >= 2:
+        for index, officer in enumerate(listed):
+            if isinstance(officer, dict):
+                officer["certificate_no"] = officers[index % len(officers)]
+        del listed[len(officers):]
+    matter = _SEED.matters.get(body.get("matter_code", ""))
+    decision = body.get("decision")
+    if matter is not None and matter.max_fine_yuan and isinstance(decision, dict):
+        amount = decision.get("amount")
+        try:
+            over = amount is not None and float(amount) > float(matter.max_fine_yuan)
+        except (TypeError, ValueError):
+            over = False
+        if over:
+            decision["amount"] = str(matter.max_fine_yuan)
 
 
 def _instant(value: Any) -> datetime | None:

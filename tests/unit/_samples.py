@@ -121,6 +121,30 @@ _ORDER_DETAILS: dict[str, dict[str, Any]] = {
             "seized_items": ["挖掘机一台"],
         },
     },
+    "REVERSE_TRANSFER": {
+        "source_party": "police", "from_party": "police", "to_parties": ["street-yangyuan"],
+        "transfer": {"stop_order_issued": False, "reason": "不构成犯罪，依法应予行政处罚",
+                     "materials": ["不予立案通知书", "询问笔录"]},
+    },
+    "SUGGEST_REFERRAL": {
+        "source_party": "procuratorate", "from_party": "procuratorate",
+        "to_parties": ["street-yangyuan"],
+        "referral": {"suspected_offence": "非法经营罪", "evidence": ["行政处罚决定书"]},
+    },
+    "SUPERVISION_NOTICE": {
+        "source_party": "justice", "from_party": "justice", "to_parties": ["street-yangyuan"],
+    },
+    "RECOMMENDATION": {
+        "source_party": "procuratorate", "from_party": "procuratorate",
+        "to_parties": ["dept-urban"],
+    },
+    "ENFORCEMENT_APPLICATION": {
+        "source_party": "street-yangyuan", "from_party": "street-yangyuan",
+        "to_parties": ["court"], "subject_id": CASE_RECORD_ID,
+        "enforcement": {"decision_no": "武杨执罚决字〔2026〕7号", "amount": "500.00",
+                        "decided_at": "2026-03-10T10:00:00+08:00",
+                        "reminder_served_at": "2026-06-20T10:00:00+08:00"},
+    },
 }
 
 _EVENT: dict[str, Any] = {
@@ -203,6 +227,26 @@ _PENALTY: dict[str, Any] = {
     "decided_at": "2026-03-10T10:00:00+08:00",
 }
 
+_NOTICE: dict[str, Any] = {
+    "source_party": "hub",
+    "source_id": "notice/7d2c1a4e/r2/justice",
+    **_BASE,
+    "case_record_id": CASE_RECORD_ID,
+    "revision": 2,
+    "reader": "justice",
+    "basis": "三.四.3 行政执法监督",
+    "case_no": "武杨执罚〔2026〕7号",
+    "owner_party": "street-yangyuan",
+    "matter_code": MATTER,
+    "legal_basis": "《城市道路管理条例》第四十二条",
+    "status": "DECIDED",
+    "party": {"party_type": "NATURAL_PERSON", "name": "李*", "id_number": "110***********002X"},
+    "officers": ["42010602002", "42010602001"],
+    "decision": {"decision_no": "武杨执罚决字〔2026〕7号", "penalty_type": "FINE",
+                 "amount": "500.00", "decided_at": "2026-03-10T10:00:00+08:00"},
+    "withheld": ["party.phone", "party.address"],
+}
+
 _AUDIT: dict[str, Any] = {
     "source_party": "ops",
     "source_id": "AUD-0001",
@@ -240,6 +284,7 @@ _BY_KIND: dict[str, dict[str, Any]] = {
     "officer": _OFFICER,
     "matter": _MATTER,
     "penalty": _PENALTY,
+    "case-notice": _NOTICE,
     "audit": _AUDIT,
 }
 

@@ -261,7 +261,17 @@ DETAILS = {
         "assistance",
         st.fixed_dictionaries({"kind": enum("AssistanceKind"), "question": text(200)}),
     ),
+    "ENFORCEMENT_APPLICATION": (
+        "enforcement",
+        st.fixed_dictionaries({"decision_no": text(), "amount": MONEY, "decided_at": TIMESTAMPS,
+                               "reminder_served_at": TIMESTAMPS}),
+    ),
 }
+DETAILS["REVERSE_TRANSFER"] = DETAILS["CASE_TRANSFER"]
+DETAILS["SUGGEST_REFERRAL"] = DETAILS["CRIMINAL_REFERRAL"]
+AUTHORITIES = [
+    p.id for p in REFERENCE.parties if p.kind in ("street", "department")
+]
 
 
 @st.composite
@@ -290,6 +300,13 @@ def orders(draw: st.DrawFn) -> dict[str, Any]:
     )
     if order_type == "CRIMINAL_REFERRAL":
         recipients = ["police", *recipients[:3]]
+    if order_type == "ENFORCEMENT_APPLICATION":
+        recipients = ["court"]
+        data["from_party"] = data["source_party"] = "street-yangyuan"
+    if order_type in ("REVERSE_TRANSFER", "SUGGEST_REFERRAL", "SUPERVISION_NOTICE",
+                      "RECOMMENDATION"):
+        recipients = [p for p in recipients if p in AUTHORITIES] or [
+            next(p for p in AUTHORITIES if p != data["from_party"])]
     data["to_parties"] = recipients
     issued = draw(TIMESTAMPS)
     data["issued_at"] = issued
@@ -317,12 +334,14 @@ def order_events(draw: st.DrawFn) -> dict[str, Any]:
             {"comment": optional(text(200)), "attachments": ATTACHMENTS},
         )
     )
-    if event_type in ("RETURNED", "NOT_FILED", "RECONSIDERATION"):
+    if event_type in ("RETURNED", "NOT_FILED", "RECONSIDERATION", "DECLINED", "DENIED"):
         data["reason"] = draw(text(200))
     elif draw(st.booleans()):
         data["reason"] = draw(optional(text(200)))
     if event_type == "EVALUATED":
         data["rating"] = draw(st.integers(1, 5))
+    if event_type == "REFERRED" or draw(st.booleans()):
+        data["linked_order_id"] = draw(st.uuids())
     minimum = 1 if event_type == "REASSIGNED" else 0
     if minimum or draw(st.booleans()):
         data["reassign_to"] = draw(
@@ -399,6 +418,33 @@ PENALTIES = record(
         "amount": optional(MONEY),
     },
 )
+NOTICES = record(
+    {
+        "case_record_id": st.uuids(),
+        "revision": st.integers(1, 1000),
+        "reader": st.sampled_from(PARTIES),
+        "basis": text(),
+        "case_no": text(),
+        "owner_party": st.sampled_from(PARTIES),
+        "matter_code": st.sampled_from(MATTERS),
+        "legal_basis": text(300),
+        "status": enum("CaseStatus"),
+        "party": st.fixed_dictionaries(
+            {"party_type": enum("PartyType")},
+            optional={"name": optional(text(100)), "id_number": optional(MASKED_IDS),
+                      "uscc": optional(uscc_codes())},
+        ),
+    },
+    {
+        "officers": st.lists(st.sampled_from([no for no, _ in OFFICERS]), max_size=4),
+        "decision": optional(st.fixed_dictionaries({
+            "decision_no": text(), "penalty_type": enum("PenaltyType"),
+            "decided_at": TIMESTAMPS, "amount": MONEY})),
+        "major_decision": st.booleans(),
+        "legal_review_passed": st.booleans(),
+        "withheld": st.lists(text(), max_size=5),
+    },
+)
 AUDITS = record(
     {
         "actor_party": raw_text(40),
@@ -424,6 +470,7 @@ STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "officer": OFFICER_RECORDS,
     "matter": MATTER_RECORDS,
     "penalty": PENALTIES,
+    "case-notice": NOTICES,
     "audit": AUDITS,
 }
 PARSED = {name: fastavro.parse_schema(kind.schema()) for name, kind in KINDS.items()}

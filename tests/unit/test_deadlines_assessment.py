@@ -32,6 +32,7 @@ from hub.dispatch import (
 )
 from hub.dispatch import _assessment as assessment
 from hub.dispatch._assessment import Change, add, changes_of, opened, report
+from hub.dispatch._deadlines import RECEIPT_TYPES
 from hub.dispatch._metrics import AssessmentCollector
 from hub.errors import ConfigError, ReferenceDataError
 from hub.records import DispatchOrder, OrderEvent, OrderType, Priority, validate
@@ -187,7 +188,7 @@ def test_the_shipped_policy_has_limits_for_every_order_type_and_priority() -> No
     for order_type in OrderType:
         for priority in Priority:
             limits = POLICY.limits(order_type, priority)
-            if order_type in (OrderType.CASE_TRANSFER, OrderType.CRIMINAL_REFERRAL):
+            if order_type in RECEIPT_TYPES:
                 assert limits.acceptance_days is not None
             else:
                 assert limits.sign_off_hours and limits.answer_working_days

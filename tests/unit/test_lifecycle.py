@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,8 +54,12 @@ def event(view: OrderView, event_type: str, actor: str, **extra: Any) -> OrderEv
         "actor_party": actor,
         **extra,
     }
-    if event_type in ("RETURNED", "NOT_FILED", "RECONSIDERATION") and "reason" not in data:
+    if event_type in ("RETURNED", "NOT_FILED", "RECONSIDERATION", "DECLINED", "DENIED") and (
+        "reason" not in data
+    ):
         data["reason"] = "理由"
+    if event_type == "REFERRED" and "linked_order_id" not in data:
+        data["linked_order_id"] = str(uuid.uuid4())
     if event_type == "EVALUATED" and "rating" not in data:
         data["rating"] = 5
     record = validate("order-event", data)

@@ -18,6 +18,7 @@ from hub.records import (
     DispatchOrder,
     EnforcementCase,
     OrderEvent,
+    OrderType,
     derive_record_id,
     validate,
 )
@@ -69,11 +70,7 @@ def test_samples_cover_every_kind_and_order_type() -> None:
     labels = [label for label, _ in all_samples()]
     assert {label.split(":")[0] for label in labels} == set(KINDS)
     assert {label.split(":")[1] for label in labels if ":" in label} == {
-        "WHISTLE",
-        "ASSIGNMENT",
-        "ASSISTANCE",
-        "CASE_TRANSFER",
-        "CRIMINAL_REFERRAL",
+        t.value for t in OrderType
     }
 
 
@@ -124,7 +121,7 @@ def test_order_id_equals_record_id(order_type: str, reference: Reference) -> Non
     record = validate("order", order(order_type), reference)
     assert isinstance(record, DispatchOrder)
     assert record.order_id == record.record_id
-    assert record.order_id == derive_record_id("street-jiyuqiao", f"ORD-{order_type}-0001")
+    assert record.order_id == derive_record_id(record.source_party, f"ORD-{order_type}-0001")
     assert KINDS["order"].key_of(record) == str(record.record_id).encode()
 
 

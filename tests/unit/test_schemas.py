@@ -346,7 +346,7 @@ def test_enum_symbols_are_the_enum_values() -> None:
     schema = committed_schema(KINDS["order-event"])
     (event_type,) = [n for n in iter_named(schema) if n["name"] == "EventType"]
     assert event_type["symbols"][:3] == ["SIGNED", "REPORTED", "FEEDBACK"]
-    assert len(event_type["symbols"]) == 14
+    assert len(event_type["symbols"]) == 18  # v2 added REFERRED, DECLINED, GRANTED, DENIED
 
 
 def test_hub_schemas_check_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
@@ -355,8 +355,9 @@ def test_hub_schemas_check_exits_zero(capsys: pytest.CaptureFixture[str]) -> Non
     for name in KINDS:
         version = KINDS[name].version
         assert re.search(rf"^ok\s+{re.escape(name)}\s+v{version} ", out, re.MULTILINE), name
-    # the order went to v2 (deadline optional): v1 data stays readable (BACKWARD)
-    assert re.search(r"^ok\s+order\s+v2 \(2 version\(s\), BACKWARD\)", out, re.MULTILINE)
+    # the order went to v2 (deadline optional), then v3 (issue 16's flows): v1 and v2 data
+    # stay readable (BACKWARD)
+    assert re.search(r"^ok\s+order\s+v3 \(3 version\(s\), BACKWARD\)", out, re.MULTILINE)
     assert "error" not in err
 
 
