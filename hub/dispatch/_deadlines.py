@@ -45,7 +45,7 @@ class Limits(BaseModel):
 
     sign_off_hours: float | None = Field(default=None, gt=0, le=24 * 30)
     answer_working_days: int | None = Field(default=None, ge=1, le=250)
-    acceptance_days: int | None = Field(default=None, ge=1, le=90)
+    acceptance_days: float | None = Field(default=None, gt=0, le=90)
 
 
 class DeadlinePolicy(BaseModel):

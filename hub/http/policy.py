@@ -75,6 +75,7 @@ ACTION_FIELDS = (
     "comment",
     "rating",
     "reassign_to",
+    "linked_order_id",
     "attachments",
 )
 

@@ -4,7 +4,8 @@
 - `assign`     enf.clue.v1 → an ASSIGNMENT on enf.order.v1
 - `lifecycle`  enf.order.v1 and enf.order-event.v1 → inboxes; owns the orders table
 - `cases`      enf.case.v1 → every revision kept; supervisors' inboxes and sup.case.v1
-- `disclose`   enf.case.v1 → pub.penalty.v1 and the big-data bureau's inbox
+- `disclose`   enf.case.v1 → pub.penalty.v1 and the big-data bureau's inbox (run by the
+               cases agent: one agent reads a topic)
 - `deadlines`  a timer: OVERDUE and ESCALATED events for missed deadlines
 
 Each is a pure core ``(reads, state, context) -> Step`` over a batch of records
@@ -18,7 +19,7 @@ from hub.stages._base import Out, Park, Read, StageBase, State, Step
 from hub.stages.assign import Assign, assign, assignment_of
 from hub.stages.cases import CaseRevisions, CaseWorld, revise
 from hub.stages.deadlines import DeadlineSweep, deadline_notices
-from hub.stages.disclose import Disclose, disclose
+from hub.stages.disclose import disclose
 from hub.stages.lifecycle import Lifecycle, Ownership, Sweep, World, lifecycle
 from hub.stages.normalise import Normaliser, normalise
 
@@ -27,7 +28,6 @@ __all__ = [
     "CaseRevisions",
     "CaseWorld",
     "DeadlineSweep",
-    "Disclose",
     "Lifecycle",
     "Normaliser",
     "Out",

@@ -10,6 +10,10 @@ supervisor of the case (`hub.dispatch.readers_of`, from supervision.yaml) gets a
 `CaseNotice` with the fields its entry allows, in its inbox and on ``sup.case.v1``;
 again, with the same ids, whenever the revision is processed again.
 
+The agent runs the disclose step's core too (`hub.stages.disclose`): the runtime hands
+``enf.case.v1``'s records to one agent, which keeps both tables (``cases``,
+``disclosed``). A revision parked as changed is not disclosed.
+
 The stage is also the worker's case book: what ``GET /v1/cases`` reads.
 """
 
@@ -27,6 +31,7 @@ from hub.records import KINDS, EnforcementCase, content_digest
 from hub.reference import Reference
 from hub.serde import AvroSerde
 from hub.stages._base import Out, Park, Read, StageBase, State, Step
+from hub.stages.disclose import disclose
 from hub.stages.lifecycle import Ownership
 from hub.stream import Stage, Table
 from hub.wire import Emitter, HubHeaders, inbox_topic, partition_for
@@ -88,7 +93,7 @@ def revise(reads: Sequence[Read[EnforcementCase]], cases: State, world: CaseWorl
 
 
 class CaseRevisions(StageBase):
-    """The agent around `revise`, and the worker's case book."""
+    """The agent around `revise` and `disclose`, and the worker's case book."""
 
     agent = "cases"
 
@@ -114,18 +119,30 @@ class CaseRevisions(StageBase):
         }
         # case record id -> {"revisions": [...], "current": case JSON, "partition": n}
         self.table = Table("cases", app_id, partitions)
+        # disclosure id -> {"revision", "digest", "case_no"} (`hub.stages.disclose`)
+        self.disclosed = Table("disclosed", app_id, partitions)
+        self.bigdata_inbox = self.inboxes.get("bigdata")
 
     def stage(self) -> Stage:
-        return Stage("cases", (self.topic,), self.guarded(self.handle_case), (self.table,))
+        return Stage(
+            "cases", (self.topic,), self.guarded(self.handle_case), (self.table, self.disclosed)
+        )
 
     async def handle_case(self, message: Any) -> None:
         # checked against the reference data where it entered; a case kept in Kafka
         # stays readable when its officers or the catalogue change later
         case = await self.serde.decode("case", message.value)
         assert isinstance(case, EnforcementCase)  # noqa: S101
-        cases = State(self.table)
+        reads = [Read(message, case)]
+        cases, disclosed = State(self.table), State(self.disclosed)
         world = CaseWorld(self.reference(), self.supervision, self.inboxes)
-        await self.apply(revise([Read(message, case)], cases, world), (self.table, cases))
+        step = revise(reads, cases, world)
+        refused = {id(park.message) for park in step.parked}
+        published = disclose(
+            [r for r in reads if id(r.message) not in refused], disclosed, self.bigdata_inbox
+        )
+        step.out += published.out
+        await self.apply(step, (self.table, cases), (self.disclosed, disclosed))
 
     # ------------------------------------------------------------- the book
 

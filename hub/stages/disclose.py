@@ -1,4 +1,4 @@
-"""The disclose stage: a case on ``enf.case.v1`` decided with a penalty is disclosed
+"""The disclose step: a case on ``enf.case.v1`` decided with a penalty is disclosed
 (三项制度 行政执法公示) on ``pub.penalty.v1`` and in the big-data bureau's inbox, with
 natural persons' names and id numbers masked and no phone or address.
 
@@ -7,21 +7,20 @@ again (same id, same bytes) whenever that revision is processed again; the case'
 revisions (EXECUTING, CLOSED) disclose nothing more. A later revision that changes what
 was disclosed (a corrected amount under the same decision number) is disclosed as a
 correction, under an id of its own. ``disclosed`` keeps, per disclosure id, the revision
-that disclosed it and what it said."""
+that disclosed it and what it said.
+
+The cases agent (`hub.stages.cases.CaseRevisions`) runs this core beside `revise` on every
+case it reads: the runtime hands a topic's records to one agent."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from hub.dispatch import disclosure_of
 from hub.records import KINDS, EnforcementCase, content_digest
-from hub.reference import Reference
-from hub.serde import AvroSerde
-from hub.stages._base import Out, Read, StageBase, State, Step
-from hub.stream import Stage, Table
-from hub.wire import Emitter, HubHeaders, inbox_topic
+from hub.stages._base import Out, Read, State, Step
+from hub.wire import HubHeaders
 
 
 def disclose(
@@ -60,37 +59,3 @@ def _entry(value: Any) -> dict[str, Any] | None:
     if value is None or isinstance(value, dict):
         return value
     return {"revision": 1, "digest": None, "case_no": value}
-
-
-class Disclose(StageBase):
-    """case decided with a penalty → disclosure."""
-
-    agent = "dispatch"
-
-    def __init__(
-        self,
-        out: Emitter,
-        serde: AvroSerde,
-        reference: Callable[[], Reference],
-        app_id: str,
-        case_partitions: int,
-        reference_ready: asyncio.Event | None = None,
-        record_limit: int = 1024 * 1024,
-    ) -> None:
-        super().__init__(out, serde, reference, reference_ready, record_limit)
-        self.disclosed = Table("disclosed", app_id, case_partitions)
-        has_inbox = {party.id for party in reference().parties.with_inbox()}
-        self.bigdata_inbox = inbox_topic("bigdata") if "bigdata" in has_inbox else None
-
-    def stage(self) -> Stage:
-        return Stage(
-            "dispatch-disclosures", (KINDS["case"].topic,), self.guarded(self.handle_case),
-            (self.disclosed,),
-        )
-
-    async def handle_case(self, message: Any) -> None:
-        case = await self.serde.decode("case", message.value)
-        assert isinstance(case, EnforcementCase)  # noqa: S101
-        disclosed = State(self.disclosed)
-        step = disclose([Read(message, case)], disclosed, self.bigdata_inbox)
-        await self.apply(step, (self.disclosed, disclosed))

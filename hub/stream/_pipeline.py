@@ -165,6 +165,13 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
     # ------------------------------------------------------------ set-up
 
     def add(self, stage: Stage) -> None:
+        """Run stage; one stage reads a topic (a second would silently take its records)."""
+        taken = [t for t in stage.topics if t in self._by_topic]
+        if taken:
+            raise ValueError(
+                f"stage {stage.name}: {taken} already read by "
+                f"{[self._by_topic[t].name for t in taken]}; one agent per topic"
+            )
         self.stages[stage.name] = stage
         self.states[stage.name] = StageState()
         group = "+".join(sorted(t.name for t in stage.tables))

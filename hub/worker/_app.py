@@ -38,7 +38,6 @@ from hub.stages import (
     Assign,
     CaseRevisions,
     DeadlineSweep,
-    Disclose,
     Lifecycle,
     Normaliser,
 )
@@ -191,10 +190,6 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         app, out, pipeline, serde, reference, order_partitions, deadlines, reference.ready,
         record_limit=limit, park_seconds=settings.park_seconds,
     )
-    disclose = Disclose(
-        out, serde, reference, settings.app_id, partitions[KINDS["case"].topic],
-        reference.ready, limit,
-    )
     assign = Assign(out, serde, reference, reference.ready, limit)
     supervision = load_supervision()
     revisions = CaseRevisions(
@@ -203,7 +198,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     )
     DeadlineSweep(app, out, serde, engine, reference.ready, settings.deadline_sweep_seconds)
     for stage in [
-        normaliser.stage(), *engine.stages(), revisions.stage(), disclose.stage(), assign.stage()
+        normaliser.stage(), *engine.stages(), revisions.stage(), assign.stage()
     ]:
         pipeline.add(stage)
     Native(platform, records, catalogue).install(web_app)

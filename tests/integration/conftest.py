@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.error
@@ -77,17 +78,15 @@ LATE_PRIORITY = "CRITICAL"
 
 
 def fast_deadlines(folder: Path) -> Path:
-    """The shipped deadlines with a CRITICAL whistle's sign-off due 2 seconds after the hub
-    received it: the tests' controllable clock (the hub's clocks start at its receipt,
-    so an order cannot be made late by backdating issued_at; an issuer's own past
-    deadline still makes its answer late)."""
+    """The shipped deadlines with every CRITICAL order's sign-off and acceptance due 2 to 3
+    seconds after the hub received it: the tests' controllable clock (the hub's clocks
+    start at its receipt, so an order cannot be made late by backdating issued_at; an
+    issuer's own past deadline still makes its answer late)."""
     path = folder / "deadlines-fast.yaml"
     shipped = (ROOT / "hub/reference/deadlines.yaml").read_text(encoding="utf-8")
-    fast = shipped.replace(
-        "  CRITICAL: {sign_off_hours: 0.5, answer_working_days: 1}\nASSIGNMENT:",
-        "  CRITICAL: {sign_off_hours: 0.0005, answer_working_days: 1}\nASSIGNMENT:",
-    )
-    assert fast != shipped, "deadlines.yaml changed: update fast_deadlines"
+    fast = re.sub(r"(CRITICAL: \{sign_off_hours: )[0-9.]+", r"\g<1>0.0005", shipped)
+    fast = re.sub(r"(CRITICAL: \{acceptance_days: )[0-9.]+", r"\g<1>0.00003", fast)
+    assert fast.count("0.0005,") == 6 and fast.count("0.00003}") == 4, "update fast_deadlines"
     path.write_text(fast, encoding="utf-8")
     return path
 

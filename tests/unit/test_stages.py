@@ -25,9 +25,9 @@ from hub.serde import AvroSerde
 from hub.settings import HubSettings
 from hub.stages import (
     Assign,
+    CaseRevisions,
     CaseWorld,
     DeadlineSweep,
-    Disclose,
     Lifecycle,
     Read,
     State,
@@ -88,7 +88,8 @@ def world() -> SimpleNamespace:
     return SimpleNamespace(
         app=app, out=out, serde=serde, lifecycle=lifecycle,
         assign=Assign(out, serde, lambda: REFERENCE),
-        disclose=Disclose(out, serde, lambda: REFERENCE, app.conf.id, 6),
+        cases=CaseRevisions(out, Everything(), serde, lambda: REFERENCE, load_supervision(),
+                            app.conf.id, 6),
         sweep=DeadlineSweep(app, out, serde, lifecycle),
         offsets=iter(range(1_000_000)),
     )
@@ -210,14 +211,15 @@ async def test_a_clue_becomes_its_assignment_and_an_unknown_matter_is_parked(
 
 
 async def test_a_decided_case_is_disclosed_again_and_recorded_once(world: SimpleNamespace) -> None:
-    disclose = world.disclose
+    cases = world.cases
     message, _ = await _message(world, "case", sample("case"))
-    await process(disclose.guarded(disclose.handle_case), message)
-    await process(disclose.guarded(disclose.handle_case), message)
+    await process(cases.guarded(cases.handle_case), message)
+    await process(cases.guarded(cases.handle_case), message)
     published = world.out.to(KINDS["penalty"].topic)
     assert len(published) == 2 and published[0] == published[1]
     assert world.out.to(inbox_topic("bigdata")) == published
-    assert len(list(disclose.disclosed.items())) == 1
+    assert len(list(cases.disclosed.items())) == 1
+    assert len(world.out.to(inbox_topic("justice"))) == 2  # its supervisors' notices too
 
 
 async def test_a_missed_deadline_is_noticed_with_the_same_ids_each_sweep(
