@@ -24,6 +24,10 @@ class OrderBook(Protocol):
     def stored(self, order_id: str) -> dict[str, Any] | None:
         """An order's stored view (`view_to_dict` form), None when not held here."""
 
+    def settled(self, order_id: str) -> bool:
+        """Whether every order and event written for order_id's partition so far is applied
+        here (none in flight): only then does its stored view say what comes next."""
+
     def dues(self, view: OrderView) -> Dues:
         """When the order's sign-off, answer and acceptance are due."""
 

@@ -10,9 +10,13 @@ address it was posted to (this one, ``/v1/records/order-event`` or a native kind
 maps to an order event): on the worker that owns the order's partition, the actor must
 be on the order (404 otherwise, as if it did not exist) and the event must fit the
 order's state (409 with the rule), counting the events this worker admitted that the
-lifecycle stage has not applied yet, so a party may act twice in quick succession. An
-event for an order the hub has not seen yet is refused here (404) and accepted on the
-records door, where it waits for its order (docs/design.md §4).
+lifecycle stage has not applied yet, so a party may act twice in quick succession. The
+state is checked only while the worker has applied everything written for the order's
+partition (`OrderBook.settled`): with events in flight (written by another worker
+before a rebalance, or just now) the view is not yet what comes next, and the event is
+taken to be applied in order after them, as the stage decides (a misfit is parked with
+its rule). An event for an order the hub has not seen yet is refused here (404) and
+accepted on the records door, where it waits for its order (docs/design.md §4).
 
 An order's view lives in the ``orders`` table on the worker that owns its partition.
 A request reaching another worker is forwarded there once; the list is gathered from
@@ -225,6 +229,8 @@ class Orders:
         view = self._with_pending(view_from_dict(stored))
         if event.actor_party not in view.parties and event.actor_party != "justice":
             raise _no_order(order_id)  # not on the order: as if it did not exist
+        if not self.engine.settled(order_id):
+            return Admitted(event, None, duplicate=False)  # in flight: applied in order
         outcome = apply_event(view, event)
         if isinstance(outcome, Rejection):
             raise Problem(
@@ -360,10 +366,9 @@ class Orders:
         if isinstance(answer, Exception):
             raise answer
         self.written(admitted)
-        assert admitted.state_after is not None  # noqa: S101 - the order is known here
         accepted = AcceptedAction(
             **answer.model_dump(exclude_unset=True),
-            state_after=admitted.state_after,
+            state_after=admitted.state_after or view_from_dict(stored).state,
             duplicate=admitted.duplicate,
         )
         return respond(accepted, 202)

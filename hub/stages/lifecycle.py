@@ -494,6 +494,15 @@ class Lifecycle(StageBase):
     def owns(self, order_id: str) -> bool:
         return self.partition_of(order_id) in self.ownership.owned(self.orders_topic)
 
+    def settled(self, order_id: str) -> bool:
+        """Whether this worker has applied everything written to order_id's partition of
+        the order and event topics, as far as its last fetch saw (`hub.dispatch.OrderBook`)."""
+        partition = self.partition_of(order_id)
+        return not any(
+            self.ownership.behind(topic, partition)
+            for topic in (self.orders_topic, self.events_topic)
+        )
+
     def stored(self, order_id: str) -> dict[str, Any] | None:
         """An order's stored view, None when this worker holds no such order."""
         stored = self.table.get(order_id)

@@ -62,8 +62,13 @@ class Book:
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     shares: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
+    in_flight: set[str] = field(default_factory=set)  # orders with events not applied yet
+
     def stored(self, order_id: str) -> dict[str, Any] | None:
         return self.views.get(order_id)
+
+    def settled(self, order_id: str) -> bool:
+        return order_id not in self.in_flight
 
     def dues(self, view: OrderView) -> Dues:
         return Dues(sign_off=datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
