@@ -145,7 +145,8 @@ def test_expected_kinds_and_filters() -> None:
     assert found["police/decision"] == ("order-event", "in", {})
     assert found["procuratorate/referral-copy"] == ("order", "out", referral)
     assert found["procuratorate/supervision"] == ("order-event", "in", {})
-    assert found["court/enforcement-application"] == ("order", "out", {"order_type": "ASSISTANCE"})
+    assert found["court/enforcement-application"] == (
+        "order", "out", {"order_type": "ENFORCEMENT_APPLICATION"})
     assert found["court/ruling"] == ("order-event", "in", {})
     assert found["street/street-clue"] == ("clue", "in", {})
     assert found["street/street-order"] == ("order", "out", {})
@@ -315,11 +316,12 @@ def test_police_decisions_map_to_referral_events(reference: Reference) -> None:
     assert [(e.path, e.rule) for e in caught.value.errors] == [("reason", "event.reason_required")]
 
 
-def test_court_refusal_is_feedback_carrying_the_ruling() -> None:
+def test_court_refusal_is_denied_with_the_ruling_as_its_reason() -> None:
     native = copy.deepcopy(sample_of("court/ruling")["native"])
     native.update({"cdjg": "不准予执行", "cdzw": "不准予强制执行，行政处罚决定书未依法送达"})
     mapped = map_native(spec("court/ruling"), native)
-    assert mapped["event_type"] == "FEEDBACK"
+    assert mapped["event_type"] == "DENIED"
+    assert mapped["reason"] == "不准予强制执行，行政处罚决定书未依法送达"
     assert mapped["actor_party"] == "court"
     assert mapped["comment"] == (
         "不准予执行（（2026）鄂0106行审15号）：不准予强制执行，行政处罚决定书未依法送达"
