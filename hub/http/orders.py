@@ -178,6 +178,9 @@ def not_ops(party: Party) -> None:
 
 
 PENDING_SECONDS = 120.0  # how long an admitted event counts before the stage applies it
+# refusals that events still in flight may make wrong (the state moves on); a role or a
+# party does not change but by an event the membership check has counted already
+IN_FLIGHT_RULES = frozenset({"event.not_in_state", "event.order_final"})
 
 
 @dataclass(frozen=True)
@@ -229,9 +232,14 @@ class Orders:
         view = self._with_pending(view_from_dict(stored))
         if event.actor_party not in view.parties and event.actor_party != "justice":
             raise _no_order(order_id)  # not on the order: as if it did not exist
-        if not self.engine.settled(order_id):
-            return Admitted(event, None, duplicate=False)  # in flight: applied in order
         outcome = apply_event(view, event)
+        if (
+            isinstance(outcome, Rejection)
+            and outcome.rule in IN_FLIGHT_RULES
+            and not self.engine.settled(order_id)
+        ):
+            # events in flight: the state is not yet what comes next; applied in order
+            return Admitted(event, view.state, duplicate=False)
         if isinstance(outcome, Rejection):
             raise Problem(
                 "conflict",
@@ -359,6 +367,12 @@ class Orders:
             count_refusal(refused)
             raise
         assert isinstance(event, OrderEvent)  # noqa: S101
+        earlier = self.records.earlier(kind, event, timed="occurred_at" in body)
+        if earlier is not None:  # sent before: answered as then, nothing written again
+            state = self._with_pending(view_from_dict(stored)).state
+            return respond(AcceptedAction(
+                **earlier.model_dump(exclude_unset=True), state_after=state, duplicate=True
+            ), 202)
         admitted = await self.admit(request, event, must_exist=True)
         if isinstance(admitted, web.Response):
             return admitted  # pragma: no cover - the owner was asked before the body was read

@@ -168,6 +168,7 @@ def _routes() -> tuple[Route, ...]:
 
 
 ROUTES = _routes()
+UNTIMED = ("received_at", "trace_id", "occurred_at")  # what a record says, whenever it happened
 
 
 class Admission(Protocol):
@@ -195,7 +196,7 @@ class Records:
         self.serde = platform.serde
         self.settings = platform.settings
         # identity (record id, and revision) -> what it said (digest) and the answer given
-        self._accepted: OrderedDict[str, tuple[str, Accepted]] = OrderedDict()
+        self._accepted: OrderedDict[str, tuple[str, str, Accepted]] = OrderedDict()
         self.admission: dict[str, Admission] = {}  # kind -> its further check
 
     def install(self, app: web.Application) -> None:
@@ -263,19 +264,24 @@ class Records:
         return record, str(trace_id)
 
     def _remember(self, record: Envelope, answer: Accepted) -> None:
-        self._accepted[identity(record)] = (content_digest(record), answer)
+        self._accepted[identity(record)] = (
+            content_digest(record), content_digest(record, UNTIMED), answer
+        )
         while len(self._accepted) > 100_000:
             self._accepted.popitem(last=False)
 
-    def earlier(self, kind: Kind, record: Envelope) -> Accepted | None:
+    def earlier(self, kind: Kind, record: Envelope, *, timed: bool = True) -> Accepted | None:
         """The answer given when this record was accepted before (a duplicate); None when
         it is new, or the new version of a kind that keeps the latest; `Problem` (409)
-        when the same record was accepted with other content."""
+        when the same record was accepted with other content. timed=False: occurred_at
+        was the hub's default (an order action that left it out), not the sender's."""
         found = self._accepted.get(identity(record))
         if found is None:
             return None
-        said, answer = found
-        if said == content_digest(record):
+        said, untimed, answer = found
+        if timed and said == content_digest(record):
+            return answer
+        if not timed and untimed == content_digest(record, UNTIMED):
             return answer
         if kind.name in LATEST_WINS:
             return None

@@ -378,6 +378,8 @@ class Ownership(Protocol):
 
     def behind(self, topic: str, partition: int) -> bool: ...
 
+    def in_flight(self, topic: str, partition: int) -> bool: ...
+
     def urls(self) -> list[str]: ...
 
 
@@ -499,7 +501,7 @@ class Lifecycle(StageBase):
         the order and event topics, as far as its last fetch saw (`hub.dispatch.OrderBook`)."""
         partition = self.partition_of(order_id)
         return not any(
-            self.ownership.behind(topic, partition)
+            self.ownership.in_flight(topic, partition)
             for topic in (self.orders_topic, self.events_topic)
         )
 

@@ -55,7 +55,7 @@ from hub.stream._assignor import HubAssignor
 from hub.stream._leave import StaticLeave, leave_errors
 from hub.stream._outputs import Outputs, StateWrite, bind, current, settle, unbind
 from hub.stream._table import Table, decode_key, decode_value, encode_key, encode_value
-from hub.wire import KafkaHeaders, aiokafka_options, new_producer
+from hub.wire import KafkaHeaders, aiokafka_options, new_producer, position_now
 
 log = logging.getLogger(__name__)
 noisy = RateLimited(log, every=30.0)
@@ -762,6 +762,20 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         if highwater is None or progress.done is None:
             return True
         return bool(highwater > progress.done)
+
+    def in_flight(self, topic: str, partition: int) -> bool:
+        """Whether records of topic's partition were written, as far as the last fetch
+        saw, that this worker has not done yet (True when it cannot tell: not its
+        partition, nothing fetched yet)."""
+        tp = TopicPartition(topic, partition)
+        if self.consumer is None or tp not in self.ready:
+            return True
+        highwater = self.consumer.highwater(tp)
+        progress = self.progress.get(tp)
+        done = progress.done if progress is not None else None
+        if done is None:  # nothing done since the assignment: where the consumer stands
+            done = position_now(self.consumer, tp)
+        return highwater is None or done is None or highwater > done
 
     def owner(self, topic: str, partition: int) -> str | None:
         return self.assignor.owner(topic, partition)

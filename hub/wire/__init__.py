@@ -20,6 +20,7 @@ from hub.wire._clients import (
     new_producer,
     open_reader,
     partitions_of,
+    position_now,
     read_to_end,
     ssl_context,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "open_reader",
     "partition_for",
     "partitions_of",
+    "position_now",
     "party_of",
     "raw_topic",
     "read_kafka_view",

@@ -89,6 +89,20 @@ async def cluster_metadata(consumer: AIOKafkaConsumer) -> ClusterMetadata:
     return await consumer._client.fetch_all_metadata()
 
 
+def position_now(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """consumer's position in tp as it stands, asking nobody (aiokafka's public
+    `position()` may wait for a fetch); None when it has none yet. The same private API
+    as `cluster_metadata`."""
+    try:
+        assignment = consumer._subscription.subscription.assignment
+        state = assignment.state_value(tp) if assignment is not None else None
+    except AttributeError:
+        return None
+    if state is None or not state.has_valid_position:
+        return None
+    return int(state.position)
+
+
 async def track(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> None:
     """Make consumer's client keep metadata for topics, all at once. Asked for offsets
     of topics it does not track, aiokafka learns them one topic per metadata round with

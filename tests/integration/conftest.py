@@ -275,12 +275,23 @@ def _case_of(party: str) -> dict[str, Any]:
         for o in sorted(_SEED.officers.values(), key=lambda o: o.certificate_no)
         if o.party == party and o.usable_on(today)
     ][:2]
+    if len(officers) < 2:  # not a party that holds cases (its publishing is refused)
+        return {"owner_party": party}
     street = _SEED.parties.get(party).kind == "street"
     matter = next(
         code for code, m in sorted(_SEED.matters.items())
         if (m.delegated_to_street if street else m.department == party) and m.max_fine_yuan
     )
     return {"owner_party": party, "officers": officers, "matter_code": matter}
+
+
+# the order type each supervising party issues (`hub.http.policy.ISSUABLE`)
+_ORDER_OF: dict[str, dict[str, Any]] = {
+    "police": {"order_type": "REVERSE_TRANSFER", "transfer": {
+        "stop_order_issued": False, "reason": "不构成犯罪", "materials": ["不予立案通知书"]}},
+    "procuratorate": {"order_type": "RECOMMENDATION"},
+    "justice": {"order_type": "SUPERVISION_NOTICE"},
+}
 
 
 def record_for(kind: str, party: str, sid: str | None = None) -> dict[str, Any]:
@@ -297,7 +308,8 @@ def record_for(kind: str, party: str, sid: str | None = None) -> dict[str, Any]:
         return sample("case", **mine, **_case_of(party))
     if kind == "order":
         other = "street-jiyuqiao" if party == "dept-urban" else "dept-urban"
-        return sample("order", **mine, from_party=party, to_parties=[other])
+        return sample("order", **mine, from_party=party, to_parties=[other],
+                      **_ORDER_OF.get(party, {}))
     if kind == "order-event":
         return sample("order-event", **mine, actor_party=party, order_id=str(uuid.uuid4()))
     if kind in ("entity", "permit"):

@@ -59,6 +59,9 @@ class Everything:
     def behind(self, topic: str, partition: int) -> bool:
         return False
 
+    def in_flight(self, topic: str, partition: int) -> bool:
+        return False
+
     def urls(self) -> list[str]:
         return []
 
