@@ -224,14 +224,11 @@ class Orders:
                 f"{event.event_type.value} is raised by the hub's timers, not over HTTP",
                 detail_zh="超时和督办事件由枢纽发出",
             )
-        stored = self.engine.stored(order_id)
-        if stored is None:
+        view = self._member_view(order_id, event.actor_party)
+        if view is None:
             if must_exist:
                 raise _no_order(order_id)
             return Admitted(event, None, duplicate=False)  # waits for its order
-        view = self._with_pending(view_from_dict(stored))
-        if event.actor_party not in view.parties and event.actor_party != "justice":
-            raise _no_order(order_id)  # not on the order: as if it did not exist
         outcome = apply_event(view, event)
         if (
             isinstance(outcome, Rejection)
@@ -255,6 +252,17 @@ class Orders:
         if not admitted.duplicate:
             order_id = str(admitted.event.order_id)
             self._pending.setdefault(order_id, []).append((time.monotonic(), admitted.event))
+
+    def _member_view(self, order_id: str, party: str) -> OrderView | None:
+        """The order's view with the events admitted here and not applied yet; None when
+        the hub has not seen the order; 404 when party is not on it (nor justice)."""
+        stored = self.engine.stored(order_id)
+        if stored is None:
+            return None
+        view = self._with_pending(view_from_dict(stored))
+        if party not in view.parties and party != "justice":
+            raise _no_order(order_id)  # not on the order: as if it did not exist
+        return view
 
     def _with_pending(self, view: OrderView) -> OrderView:
         """view with the events admitted here that the stage has not applied yet."""
@@ -331,12 +339,8 @@ class Orders:
         party = self.platform.caller(request)
         not_ops(party)
         # the order first, then the body: a stranger learns nothing from the validation
-        stored = self.engine.stored(order_id)
-        if stored is None:
-            raise _no_order(order_id)
-        if party.id not in self._with_pending(view_from_dict(stored)).parties and (
-            party.id != "justice"
-        ):
+        view = self._member_view(order_id, party.id)
+        if view is None:
             raise _no_order(order_id)
         body = await self.platform.read_json(request)
         if not isinstance(body, dict):
@@ -369,9 +373,8 @@ class Orders:
         assert isinstance(event, OrderEvent)  # noqa: S101
         earlier = self.records.earlier(kind, event, timed="occurred_at" in body)
         if earlier is not None:  # sent before: answered as then, nothing written again
-            state = self._with_pending(view_from_dict(stored)).state
             return respond(AcceptedAction(
-                **earlier.model_dump(exclude_unset=True), state_after=state, duplicate=True
+                **earlier.model_dump(exclude_unset=True), state_after=view.state, duplicate=True
             ), 202)
         admitted = await self.admit(request, event, must_exist=True)
         if isinstance(admitted, web.Response):
@@ -382,7 +385,7 @@ class Orders:
         self.written(admitted)
         accepted = AcceptedAction(
             **answer.model_dump(exclude_unset=True),
-            state_after=admitted.state_after or view_from_dict(stored).state,
+            state_after=admitted.state_after or view.state,
             duplicate=admitted.duplicate,
         )
         return respond(accepted, 202)

@@ -168,7 +168,15 @@ def _routes() -> tuple[Route, ...]:
 
 
 ROUTES = _routes()
-UNTIMED = ("received_at", "trace_id", "occurred_at")  # what a record says, whenever it happened
+Said = tuple[str, object]  # what a record says apart from when it happened, and when
+
+
+def said_of(record: Envelope) -> Said:
+    """What record says (one digest, whenever and under whichever trace it was received)
+    apart from its occurred_at, and its occurred_at: two copies of one record say the same;
+    an order action resent without occurred_at (the hub's default) says the same too."""
+    digest = content_digest(record, ("received_at", "trace_id", "occurred_at"))
+    return digest, record.occurred_at
 
 
 class Admission(Protocol):
@@ -195,8 +203,8 @@ class Records:
         self.reference = reference
         self.serde = platform.serde
         self.settings = platform.settings
-        # identity (record id, and revision) -> what it said (digest) and the answer given
-        self._accepted: OrderedDict[str, tuple[str, str, Accepted]] = OrderedDict()
+        # identity (record id, and revision) -> what it said (`said_of`) and the answer given
+        self._accepted: OrderedDict[str, tuple[Said, Accepted]] = OrderedDict()
         self.admission: dict[str, Admission] = {}  # kind -> its further check
 
     def install(self, app: web.Application) -> None:
@@ -264,24 +272,24 @@ class Records:
         return record, str(trace_id)
 
     def _remember(self, record: Envelope, answer: Accepted) -> None:
-        self._accepted[identity(record)] = (
-            content_digest(record), content_digest(record, UNTIMED), answer
-        )
+        self._accepted[identity(record)] = (said_of(record), answer)
         while len(self._accepted) > 100_000:
             self._accepted.popitem(last=False)
 
-    def earlier(self, kind: Kind, record: Envelope, *, timed: bool = True) -> Accepted | None:
+    def earlier(
+        self, kind: Kind, record: Envelope, *, timed: bool = True, said: Said | None = None
+    ) -> Accepted | None:
         """The answer given when this record was accepted before (a duplicate); None when
         it is new, or the new version of a kind that keeps the latest; `Problem` (409)
         when the same record was accepted with other content. timed=False: occurred_at
-        was the hub's default (an order action that left it out), not the sender's."""
+        was the hub's default (an order action that left it out), not the sender's.
+        said: the record's `said_of`, when the caller has it already."""
         found = self._accepted.get(identity(record))
         if found is None:
             return None
-        said, untimed, answer = found
-        if timed and said == content_digest(record):
-            return answer
-        if not timed and untimed == content_digest(record, UNTIMED):
+        (content, occurred), answer = found
+        now_content, now_occurred = said or said_of(record)
+        if content == now_content and (not timed or occurred == now_occurred):
             return answer
         if kind.name in LATEST_WINS:
             return None
@@ -391,13 +399,13 @@ class Records:
         results: list[BatchItem | None] = [None] * len(records)
         to_write: list[tuple[int, Envelope, str]] = []
         # identity -> index and digest of its first copy in this batch
-        first_of: dict[str, tuple[int, str]] = {}
+        first_of: dict[str, tuple[int, Said]] = {}
         repeats: list[tuple[int, int]] = []
         for index, data in enumerate(records):
             try:
                 record, trace_id = self.check_record(request, kind, data)
-                earlier = self.earlier(kind, record)
-                same, said = identity(record), content_digest(record)
+                same, said = identity(record), said_of(record)
+                earlier = self.earlier(kind, record, said=said)
                 if same in first_of and first_of[same][1] != said and kind.name not in LATEST_WINS:
                     raise changed(kind, record)
             except Problem as refused:

@@ -500,10 +500,9 @@ class EnforcementCase(Envelope):
         if matter is None:
             return value
         kind = reference.parties.get(owner).kind
-        if kind == "street" and not matter.delegated_to_street:
-            raise rule_error("case.matter_not_delegated", value=value, expected=matter.department)
-        if kind == "department" and matter.department != owner:
-            raise rule_error("case.matter_of_another", value=value, expected=matter.department)
+        if kind in ("street", "department") and not matter.decided_by(owner, kind):
+            rule = "case.matter_not_delegated" if kind == "street" else "case.matter_of_another"
+            raise rule_error(rule, value=value, expected=matter.department)
         return value
 
     @field_validator("officers")

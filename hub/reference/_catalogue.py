@@ -35,6 +35,13 @@ class Matter:
     max_fine_yuan: Decimal
     sign_off_hours: int
 
+    def decided_by(self, party: str, kind: str) -> bool:
+        """Whether a party of kind may decide a case on this matter: a street the matters
+        delegated to streets, a department its own (the case rule of docs/design.md §3)."""
+        if kind == "street":
+            return self.delegated_to_street
+        return kind == "department" and self.department == party
+
 
 @dataclass(frozen=True, slots=True)
 class Officer:

@@ -104,9 +104,8 @@ def _case_of_its_owner(body: dict[str, Any]) -> None:
         owner = "street-jiyuqiao"
         body["source_party"] = owner
     body["owner_party"] = owner
-    street = _SEED.parties.get(owner).kind == "street"
-    mine = [code for code, m in sorted(_SEED.matters.items())
-            if (m.delegated_to_street if street else m.department == owner)]
+    kind = _SEED.parties.get(owner).kind
+    mine = [code for code, m in sorted(_SEED.matters.items()) if m.decided_by(owner, kind)]
     if mine and body.get("matter_code") not in mine:
         body["matter_code"] = mine[0]
     officers = [o.certificate_no for o in sorted(_SEED.officers.values(),

@@ -277,10 +277,10 @@ def _case_of(party: str) -> dict[str, Any]:
     ][:2]
     if len(officers) < 2:  # not a party that holds cases (its publishing is refused)
         return {"owner_party": party}
-    street = _SEED.parties.get(party).kind == "street"
+    kind = _SEED.parties.get(party).kind
     matter = next(
         code for code, m in sorted(_SEED.matters.items())
-        if (m.delegated_to_street if street else m.department == party) and m.max_fine_yuan
+        if m.decided_by(party, kind) and m.max_fine_yuan
     )
     return {"owner_party": party, "officers": officers, "matter_code": matter}
 

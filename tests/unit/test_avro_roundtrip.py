@@ -172,8 +172,7 @@ CLUES = record(
 def _decides(owner: str, code: str) -> bool:
     """Whether owner may decide matter code (a street its delegated matters, a department
     its own), as the case rules say."""
-    matter, kind = REFERENCE.matters[code], REFERENCE.parties.get(owner).kind
-    return matter.delegated_to_street if kind == "street" else matter.department == owner
+    return REFERENCE.matters[code].decided_by(owner, REFERENCE.parties.get(owner).kind)
 
 
 # the parties that can hold a case: two usable officers of their own, matters to decide
