@@ -37,21 +37,33 @@ class EmbeddedRegistry:
         self._start_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
         self._started = False
+        self._stopped = False  # stopped by its owner: a late caller must not restart it
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.write_error: str | None = None  # the last write failed: why (readiness)
         self._probe: asyncio.Task[None] | None = None
 
     async def ensure_started(self) -> None:
-        """Start once, whoever asks first (the HTTP server or an agent decoding a record)."""
+        """Start once, whoever asks first (the HTTP server or an agent decoding a record).
+
+        Once its owner stopped it (the worker shutting down), a record still being
+        decoded gets a retriable 503 and stays uncommitted, instead of starting clients
+        nobody will stop or being parked as if it were bad."""
         if self._started:
             return
         async with self._start_lock:
+            if self._stopped:
+                raise SchemaRegistryError("registry stopped", status=503, error_code=50003)
             if not self._started:
-                await self.start()
+                await self._start()
 
     async def start(self) -> None:
         """Connect and read the whole topic; `KafkaUnavailableError` when Kafka is down."""
+        async with self._start_lock:
+            self._stopped = False
+            await self._start()
+
+    async def _start(self) -> None:
         options = aiokafka_options(self._settings)
         self._producer = new_producer(self._settings, client_id="hub-registry")
         self._consumer = AIOKafkaConsumer(
@@ -61,7 +73,7 @@ class EmbeddedRegistry:
             await self._producer.start()
             await self._consumer.start()
         except KafkaError as exc:
-            await self.stop()
+            await self._close()
             raise KafkaUnavailableError(f"schema registry cannot reach Kafka: {exc}") from None
         self._consumer.assign([self._partition])
         await self._consumer.seek_to_beginning(self._partition)
@@ -86,6 +98,12 @@ class EmbeddedRegistry:
                 log.warning("schema registry: %s", exc.message)
 
     async def stop(self) -> None:
+        """Close the clients; waits for a start in progress, so none is left open."""
+        async with self._start_lock:
+            self._stopped = True
+            await self._close()
+
+    async def _close(self) -> None:
         self._started = False
         if self._probe is not None:
             self._probe.cancel()

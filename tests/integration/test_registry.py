@@ -118,6 +118,25 @@ async def test_ids_survive_a_registry_restart(kafka_bootstrap: str, schemas_topi
         await second.stop()
 
 
+async def test_a_record_decoded_while_the_worker_stops_is_retried_not_parked(
+    kafka_bootstrap: str, schemas_topic: str
+) -> None:
+    """The worker stops its registry with its HTTP server while an agent may still be
+    decoding: the late start must neither crash on half-closed clients nor leave clients
+    open; the record gets a retriable 503 (the pipeline retries it, nothing committed)."""
+    registry = EmbeddedRegistry(HubSettings(kafka_bootstrap=kafka_bootstrap), topic=schemas_topic)
+    await asyncio.gather(registry.ensure_started(), registry.stop())
+    with pytest.raises(SchemaRegistryError) as refused:
+        await registry.ensure_started()  # what decoding a record asks first
+    assert refused.value.retriable
+    assert refused.value.message == "registry stopped"
+    await registry.start()  # its owner may start it again
+    try:
+        assert await registry.schema_by_id(10**9) is None
+    finally:
+        await registry.stop()
+
+
 async def test_two_registries_racing_agree_on_ids(kafka_bootstrap: str, schemas_topic: str) -> None:
     settings = HubSettings(kafka_bootstrap=kafka_bootstrap)
     left = EmbeddedRegistry(settings, topic=schemas_topic)
