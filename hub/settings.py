@@ -182,6 +182,11 @@ class HubSettings(BaseSettings):
         default=Path(__file__).resolve().parent / "reference" / "deadlines.yaml",
         description="Default order deadlines per order type and priority.",
     )
+    enforcement_file: Path = Field(
+        default=Path(__file__).resolve().parent / "reference" / "enforcement.yaml",
+        description="Statutory periods of a decided fine: payment, challenges, reminder, "
+        "the window to apply to the court.",
+    )
     connectors_file: Path | None = Field(
         default=None,
         description="YAML file of the party connectors a worker runs (none when unset).",

@@ -9,13 +9,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hub.records import citizen_id_check_char, uscc_check_char
+from hub.records import citizen_id_check_char, derive_record_id, uscc_check_char
 
 USCC = "91420106MA4K" + "00001"  # 17 characters before the check character
 USCC = USCC + uscc_check_char(USCC)
 CITIZEN_ID = "42010619850312001"
 CITIZEN_ID = CITIZEN_ID + citizen_id_check_char(CITIZEN_ID)
 ORDER_ID = "6f1c2d1e-3b1a-5c55-9a51-0d3c1c2b7e10"
+CASE_ID = str(derive_record_id("street-jiyuqiao", "CASE-2026-0042"))  # the case sample's
 
 _ENVELOPE = {"occurred_at": "2026-11-25T09:30:00+08:00"}
 
@@ -172,6 +173,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "decision": {"decision_no": "武积执罚决字〔2026〕42号", "penalty_type": "FINE",
                      "amount": "500.00", "decided_at": "2026-11-20T15:00:00+08:00"},
         "withheld": ["party.phone", "party.address"],
+    },
+    "execution": {
+        **_ENVELOPE,
+        "source_party": "street-jiyuqiao",
+        "source_id": "PAY-2026-0042",
+        "case_id": CASE_ID,
+        "decision_no": "武积执罚决字〔2026〕42号",
+        "execution_type": "PAID",
+        "amount": "500.00",
+        "note": "当事人已通过非税收入缴款系统缴纳罚款",
     },
     "audit": {
         **_ENVELOPE,

@@ -2,7 +2,15 @@
 the two-way assessment, disclosure, and the order book the stages keep
 (`hub.stages` runs them)."""
 
-from hub.dispatch._assessment import add_share, changes_of, credit, opened, period_of
+from hub.dispatch._assessment import (
+    AssessmentBook,
+    add_share,
+    changes_of,
+    credit,
+    opened,
+    period_of,
+    shares_of,
+)
 from hub.dispatch._assessment import merge as merge_assessment
 from hub.dispatch._assessment import report as assessment_report
 from hub.dispatch._book import CaseBook, OrderBook
@@ -15,6 +23,18 @@ from hub.dispatch._deadlines import (
     missed_deadlines,
 )
 from hub.dispatch._disclosure import disclosure_of
+from hub.dispatch._execution import (
+    FINANCE,
+    Due,
+    EnforcementPeriods,
+    Period,
+    Standing,
+    fine_of,
+    load_enforcement_periods,
+    may_report,
+    notices_due,
+    standing,
+)
 from hub.dispatch._lifecycle import (
     JUSTICE,
     TRANSITIONS,
@@ -39,7 +59,19 @@ from hub.dispatch._supervision import (
 )
 
 __all__ = [
+    "AssessmentBook",
+    "shares_of",
     "CaseBook",
+    "Due",
+    "FINANCE",
+    "fine_of",
+    "may_report",
+    "EnforcementPeriods",
+    "Period",
+    "Standing",
+    "load_enforcement_periods",
+    "notices_due",
+    "standing",
     "Supervision",
     "Supervisor",
     "load_supervision",

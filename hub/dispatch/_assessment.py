@@ -12,7 +12,10 @@ counts in one month of its recipient however long it takes:
   transfer or referral) and whether it came by the answer (acceptance) deadline; the time
   from receipt to it goes into a response-time histogram (mean and p90);
 - ``returned`` returns 退单 by the party, ``overdue`` missed deadlines of its orders;
-- evaluations 评价 given by the issuer, credited to the order's recipients.
+- evaluations 评价 given by the issuer, credited to the order's recipients;
+- ``disclosed`` / ``disclosed_late``: decisions the party made that month, disclosed, and
+  of them those the hub received after the 7 working days of 行政执法公示 (kept by the
+  disclose step, `hub.stages.disclose`, not by the orders).
 
 Each order carries its own credits: the ``assessment`` entry of its view in the dispatch
 engine's ``orders`` table maps ``party|YYYY-MM`` to the counters the order's story has
@@ -30,7 +33,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from hub.dispatch._deadlines import RECEIPT_TYPES, Dues
 from hub.dispatch._lifecycle import OrderState, OrderView
@@ -48,6 +51,8 @@ MEASURES = (
     "returned",
     "overdue",
     "evaluations",
+    "disclosed",
+    "disclosed_late",
 )
 COUNTERS = (*MEASURES, "rating_sum", "response_count", "response_seconds_sum")
 BUCKET_RATIO = 1.05
@@ -180,6 +185,22 @@ def add_share(share: dict[str, Any], counters: dict[str, Any]) -> None:
             share[name] = share.get(name, 0) + int(value)
 
 
+class AssessmentBook(Protocol):
+    """Whatever keeps assessment counters (the orders, the disclosures)."""
+
+    def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
+        """This worker's counters of period, per party: one share per partition."""
+
+
+def shares_of(books: Iterable[AssessmentBook], period: str) -> dict[str, list[dict[str, Any]]]:
+    """Every book's shares of period, per party."""
+    shares: dict[str, list[dict[str, Any]]] = {}
+    for book in books:
+        for party, more in book.assessment_shares(period).items():
+            shares.setdefault(party, []).extend(more)
+    return shares
+
+
 def merge(shares: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """The sum of per-partition shares of one party and month."""
     total: dict[str, Any] = {}
@@ -216,6 +237,8 @@ def report(party: str, period: str, total: dict[str, Any]) -> dict[str, Any]:
         ),
         "p90_response_hours": _p90_hours(buckets),
         "evaluations": counts["evaluations"],
+        "disclosed": counts["disclosed"],
+        "disclosed_late": counts["disclosed_late"],
         "mean_evaluation": (
             round(counts["rating_sum"] / counts["evaluations"], 2)
             if counts["evaluations"]

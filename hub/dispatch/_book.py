@@ -19,6 +19,14 @@ class CaseBook(Protocol):
     def active_cases(self) -> list[dict[str, Any]]:
         """The cases of the partitions this worker actively owns."""
 
+    def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
+        """This worker's disclosure counters of period (``disclosed``, ``disclosed_late``),
+        per party: one share per partition."""
+
+    def settled(self, case_id: str) -> bool:
+        """Whether every case revision and execution written for case_id's partition so
+        far is applied here (none in flight): only then is a case it lacks unknown."""
+
 
 class OrderBook(Protocol):
     def stored(self, order_id: str) -> dict[str, Any] | None:

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from hub.dispatch._assessment import MEASURES, bucket_upper, merge, period_of
+from hub.dispatch._assessment import (
+    MEASURES,
+    AssessmentBook,
+    bucket_upper,
+    merge,
+    period_of,
+    shares_of,
+)
 from hub.dispatch._deadlines import Dues, passed_deadlines
 from hub.dispatch._lifecycle import OrderState, OrderView
 
@@ -96,16 +103,17 @@ class OrdersCollector(Collector):
 class AssessmentCollector(Collector):
     """Reads the engine's assessment table at scrape time (no copies kept)."""
 
-    def __init__(self, engine: OrderBook) -> None:
-        self.engine = engine
+    def __init__(self, *books: AssessmentBook) -> None:
+        self.books = books
 
     def collect(self) -> Iterator[Metric]:
         period = period_of(datetime.now(UTC))
         orders = GaugeMetricFamily(
             "hub_assessment_orders",
-            "双向考核 this month's assessment counters per party (orders received this month); "
-            "measure: received, issued, signed, signed_on_time, answered, answered_on_time, "
-            "returned, overdue, evaluations",
+            "双向考核 this month's assessment counters per party (orders received this month, "
+            "decisions made this month); measure: received, issued, signed, signed_on_time, "
+            "answered, answered_on_time, returned, overdue, evaluations, disclosed, "
+            "disclosed_late",
             labels=["party", "period", "measure"],
         )
         ratings = GaugeMetricFamily(
@@ -118,7 +126,7 @@ class AssessmentCollector(Collector):
             "Time from receiving an order to the first answer, this month",
             labels=["party", "period"],
         )
-        for party, shares in sorted(self.engine.assessment_shares(period).items()):
+        for party, shares in sorted(shares_of(self.books, period).items()):
             total = merge(shares)
             for measure in MEASURES:
                 orders.add_metric([party, period, measure], float(total.get(measure, 0)))

@@ -4,12 +4,19 @@ gathered from every worker; the justice bureau sees every party, a party only it
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from hub.dispatch import OrderBook, assessment_report, merge_assessment, period_of
+from hub.dispatch import (
+    AssessmentBook,
+    assessment_report,
+    merge_assessment,
+    period_of,
+    shares_of,
+)
 from hub.http.orders import not_ops
 from hub.http.peers import Peers
 from hub.http.platform import Platform
@@ -38,6 +45,10 @@ class Figures(BaseModel):
     p90_response_hours: float | None
     evaluations: int = Field(ge=0)
     mean_evaluation: float | None
+    disclosed: int = Field(ge=0, description="decisions made that month, disclosed")
+    disclosed_late: int = Field(
+        ge=0, description="of them, received after the 7 working days of 行政执法公示"
+    )
 
 
 class MonthAssessment(BaseModel):
@@ -63,11 +74,13 @@ ROUTES = (
 
 
 class Assessment:
-    """Answers the assessment route from the dispatch engine's counters."""
+    """Answers the assessment route from the counters of the orders and disclosures."""
 
-    def __init__(self, platform: Platform, engine: OrderBook, peers: Peers) -> None:
+    def __init__(
+        self, platform: Platform, books: Sequence[AssessmentBook], peers: Peers
+    ) -> None:
         self.platform = platform
-        self.engine = engine
+        self.books = books
         self.peers = peers
 
     def install(self, app: web.Application) -> None:
@@ -86,7 +99,7 @@ class Assessment:
                 f"period '{period}' is not a month; write YYYY-MM, e.g. 2026-11",
                 detail_zh="考核期间应为年月，格式YYYY-MM",
             )
-        shares = self.engine.assessment_shares(period)
+        shares = shares_of(self.books, period)
         if party.id != "justice":
             shares = {party.id: shares.get(party.id, [])}
         if self.peers.forwarded(request):  # a peer gathering: this worker's raw shares

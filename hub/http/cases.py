@@ -11,6 +11,17 @@ did not exist; operators 403. Every read is audited (`hub.http.platform`).
 A case lives in the ``cases`` table on the worker that owns its partition: a request
 reaching another worker is forwarded there once; the list is gathered from every worker
 (`hub.http.peers`).
+
+What became of a decided fine (its payments, challenges, reminder, the hub's notices:
+`hub.dispatch.standing`) is part of the case as everyone who sees it sees it
+(``execution``): no personal data is in it.
+
+This resource also admits every execution record that enters over HTTP
+(``/v1/records/execution`` or a native kind mapping to it), on the worker holding its
+case: the case must be one the caller decided (finance: any fine), the decision number
+its fine's (422 ``execution.no_such_fine``); the hub's own notices are not taken (403),
+nor anything but payments from finance. A case the hub has not applied yet while its
+partition still has records in flight is taken, and checked by the stage.
 """
 
 from __future__ import annotations
@@ -22,13 +33,32 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from hub.dispatch import CaseBook, Supervision, notice_of, readers_of
+from hub.dispatch import (
+    FINANCE,
+    CaseBook,
+    EnforcementPeriods,
+    Supervision,
+    fine_of,
+    may_report,
+    notice_of,
+    readers_of,
+    standing,
+)
+from hub.errors import FieldError
 from hub.http.orders import not_ops
 from hub.http.peers import Peers
 from hub.http.platform import Platform
 from hub.http.problems import Problem
+from hub.http.records import Records
 from hub.http.routes import Answer, Param, Route, install_routes, respond
-from hub.records import CaseNotice, CaseStatus, EnforcementCase
+from hub.records import (
+    HUB_EXECUTION_TYPES,
+    CaseNotice,
+    CaseStatus,
+    EnforcementCase,
+    Execution,
+    ExecutionType,
+)
 from hub.reference import Party, Reference
 
 
@@ -61,15 +91,41 @@ class CaseRecord(EnforcementCase):
     hub filled (record_id, received_at)."""
 
 
+class ExecutionStep(BaseModel):
+    """执行记录 one execution of the fine: what, when, reported by whom."""
+
+    execution_type: ExecutionType
+    at: str
+    party: str
+    amount: str | None = None
+
+
+class ExecutionStanding(BaseModel):
+    """执行情况 where the case's fine stands (`hub.dispatch.standing`): amounts in yuan,
+    times in UTC; the window is when the court may be applied to."""
+
+    state: Literal["UNPAID", "PAID", "REVOKED", "CHALLENGED", "APPLIED", "LAPSED"]
+    amount: str
+    paid: str
+    outstanding: str
+    payment_due: str
+    window_opens: str | None
+    window_closes: str | None
+    reminder_served_at: str | None
+    apply_from: str | None
+    history: list[ExecutionStep]
+
+
 class CaseDetail(BaseModel):
     """案件详情 the latest revision as the caller may see it, and every revision's status:
-    ``case`` whole for its owner, ``notice`` for a supervisor."""
+    ``case`` whole for its owner, ``notice`` for a supervisor; ``execution`` for a fine."""
 
     case_id: str
     role: Literal["owner", "supervisor"]
     case: CaseRecord | None = None
     notice: CaseNotice | None = None
     revisions: list[CaseRevision]
+    execution: ExecutionStanding | None = None
 
 
 CASE_ID = Param("case_id", "path", {"type": "string"}, "the case's id (its record_id)")
@@ -98,16 +154,69 @@ class Cases:
     def __init__(
         self,
         platform: Platform,
+        records: Records,
         book: CaseBook,
         peers: Peers,
         reference: Callable[[], Reference],
         supervision: Supervision,
+        periods: EnforcementPeriods,
     ) -> None:
         self.platform = platform
         self.book = book
         self.peers = peers
         self.reference = reference
         self.supervision = supervision
+        self.periods = periods
+        records.admission["execution"] = self
+
+    # -------------------------------------------------------------- admission
+
+    async def admit(
+        self, request: web.Request, execution: Execution, *, must_exist: bool
+    ) -> web.Response | Execution:
+        """The one check of an execution (module docstring): the owner's answer when the
+        case lives on another worker, the execution when it fits, `Problem` if not."""
+        party = self.platform.caller(request)
+        kind = execution.execution_type
+        if kind in HUB_EXECUTION_TYPES:
+            raise Problem(
+                "forbidden",
+                f"{kind.value} is raised by the hub's enforcement clock, not over HTTP",
+                detail_zh="逾期未缴、应当催告、申请强制执行和期限届满由枢纽发出",
+            )
+        if party.id == FINANCE and kind is not ExecutionType.PAID:
+            raise Problem(
+                "forbidden",
+                "the finance bureau reports payments (PAID); the deciding party reports the rest",
+                detail_zh="财政局报送缴款（PAID），其余执行情况由作出决定的单位报送",
+            )
+        case_id = str(execution.case_id)
+        owner = self.peers.owner(case_id)
+        if owner is not None:
+            return await self.peers.forward(request, owner)
+        stored = self.book.stored(case_id)
+        current = stored.get("current") if stored else None
+        if current is None:
+            if must_exist or self.book.settled(case_id):
+                raise _no_case(case_id)
+            return execution  # its case is still in flight: the stage checks it
+        if not may_report(party.id, kind, str(current["owner_party"])):
+            raise _no_case(case_id)  # not the caller's: as if it did not exist
+        if not fine_of(current, execution.decision_no):
+            raise Problem(
+                "invalid-record",
+                "decision_no is not the fine this case decided",
+                detail_zh="决定书文号不是该案件的罚款决定",
+                errors=[FieldError(
+                    "decision_no", "execution.no_such_fine",
+                    f"案件{case_id}没有文号为{execution.decision_no}的罚款决定",
+                    f"case {case_id} has no fine decided under {execution.decision_no}",
+                )],
+            )
+        return execution
+
+    def written(self, admitted: Execution) -> None:
+        """Nothing to count: the stage applies an execution whatever the case's state."""
 
     def install(self, app: web.Application) -> None:
         install_routes(app, ROUTES, self)
@@ -151,7 +260,34 @@ class Cases:
             detail.update(role="owner", case=CaseRecord.model_validate(stored["current"]))
         else:
             detail.update(role="supervisor", notice=role)
+        detail["execution"] = self._execution(stored)
         return respond(CaseDetail.model_validate(detail))
+
+    def _execution(self, stored: dict[str, Any]) -> dict[str, Any] | None:
+        """Where the case's fine stands, for `ExecutionStanding`; None without a fine."""
+        executions = stored.get("executions") or []
+        fine = standing(stored["current"], executions, self.periods)
+        if fine is None:
+            return None
+
+        def when(at: Any) -> str | None:
+            return at.isoformat() if at is not None else None
+
+        return {
+            "state": fine.state,
+            "amount": str(fine.amount),
+            "paid": str(fine.paid),
+            "outstanding": str(fine.outstanding),
+            "payment_due": fine.payment_due.isoformat(),
+            "window_opens": when(fine.window_opens),
+            "window_closes": when(fine.window_closes),
+            "reminder_served_at": when(fine.reminder_served_at),
+            "apply_from": when(fine.apply_from),
+            "history": [
+                {k: e[k] for k in ("execution_type", "at", "party", "amount")}
+                for e in executions
+            ],
+        }
 
     async def list_cases(self, request: web.Request) -> web.Response:
         party = self.platform.caller(request)

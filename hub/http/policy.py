@@ -11,7 +11,7 @@ from __future__ import annotations
 from hub.records import OrderType
 from hub.reference import PartyKind
 
-_CASE_WORK = frozenset({"clue", "case", "order", "order-event"})
+_CASE_WORK = frozenset({"clue", "case", "order", "order-event", "execution"})
 
 PUBLISHABLE: dict[PartyKind, frozenset[str]] = {
     PartyKind.STREET: _CASE_WORK,
@@ -21,7 +21,7 @@ PUBLISHABLE: dict[PartyKind, frozenset[str]] = {
     PartyKind.COURT: frozenset({"order-event"}),
     PartyKind.BIGDATA: frozenset({"entity", "permit"}),
     PartyKind.JUSTICE: frozenset({"officer", "matter", "order", "order-event"}),
-    PartyKind.FINANCE: frozenset(),
+    PartyKind.FINANCE: frozenset({"execution"}),  # payments: 罚缴分离
     PartyKind.OPS: frozenset(),
 }
 
@@ -55,9 +55,10 @@ the same id with other content is its new version, taken. For every other kind t
 id with other content is refused (409): an order, clue or event does not change, and a
 case changes by revision."""
 
-ADMITTED_KINDS = frozenset({"order-event"})
+ADMITTED_KINDS = frozenset({"order-event", "execution"})
 """Kinds checked against the hub's state before 202 (an order event against its order,
-`hub.http.orders.Orders.admit`), wherever they are posted; one at a time, no batch."""
+`hub.http.orders.Orders.admit`; an execution against its case, `hub.http.cases.Cases.admit`),
+wherever they are posted; one at a time, no batch."""
 
 HUB_OWNED_FIELDS = ("record_id", "received_at")
 """Refused when a caller sends them: the hub derives the record id and stamps the time."""

@@ -30,6 +30,7 @@ from hub.records._kinds import (
 )
 from hub.records._masking import mask_citizen_id, mask_name, mask_phone
 from hub.records._models import (
+    HUB_EXECUTION_TYPES,
     AssistanceDetail,
     AssistanceKind,
     Attachment,
@@ -47,6 +48,8 @@ from hub.records._models import (
     EnforcementDetail,
     EntityStatus,
     EventType,
+    Execution,
+    ExecutionType,
     Location,
     MarketEntity,
     Matter,
@@ -94,6 +97,9 @@ __all__ = [
     "EntityStatus",
     "Envelope",
     "EventType",
+    "Execution",
+    "ExecutionType",
+    "HUB_EXECUTION_TYPES",
     "Kind",
     "Location",
     "MarketEntity",

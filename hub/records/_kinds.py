@@ -20,6 +20,7 @@ from hub.records._models import (
     Clue,
     DispatchOrder,
     EnforcementCase,
+    Execution,
     MarketEntity,
     Matter,
     OrderEvent,
@@ -76,6 +77,7 @@ KINDS: dict[str, Kind] = {
         Kind("matter", Matter, "share.matter.v1", "code"),
         Kind("penalty", PenaltyDisclosure, "pub.penalty.v1", "record_id"),
         Kind("case-notice", CaseNotice, "sup.case.v1", "case_record_id"),
+        Kind("execution", Execution, "enf.execution.v1", "case_id"),
         Kind("audit", AuditEvent, "hub.audit.v1", "actor_party"),
     )
 }

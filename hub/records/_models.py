@@ -945,6 +945,67 @@ class CaseNotice(Envelope):
     )
 
 
+class ExecutionType(StrEnum):
+    """执行情况 what became of a decided fine: what its decider or finance reports, and
+    the notices the hub raises on the statutory clock (`hub.dispatch.standing`)."""
+
+    PAID = "PAID"  # 已缴纳 (from the deciding party, or finance's non-tax revenue system)
+    RECONSIDERATION = "RECONSIDERATION"  # 当事人申请行政复议
+    LAWSUIT = "LAWSUIT"  # 当事人提起行政诉讼
+    UPHELD = "UPHELD"  # 复议或诉讼维持原决定
+    REVOKED = "REVOKED"  # 决定被撤销（复议、诉讼或自行纠正）
+    REMINDER_SERVED = "REMINDER_SERVED"  # 催告书已送达 (行政强制法 §54)
+    # raised by the hub
+    PAYMENT_OVERDUE = "PAYMENT_OVERDUE"  # 逾期未缴纳 (行政处罚法 §67: 15日)
+    REMINDER_DUE = "REMINDER_DUE"  # 申请期限已开始，应当催告 (行政强制法 §53, §54)
+    APPLICATION_RAISED = "APPLICATION_RAISED"  # 已向法院申请强制执行
+    WINDOW_LAPSED = "WINDOW_LAPSED"  # 申请强制执行期限届满
+
+
+HUB_EXECUTION_TYPES = frozenset({
+    ExecutionType.PAYMENT_OVERDUE, ExecutionType.REMINDER_DUE,
+    ExecutionType.APPLICATION_RAISED, ExecutionType.WINDOW_LAPSED,
+})
+
+
+class Execution(Envelope):
+    """执行情况 Execution: one step in the execution of a decided fine (罚缴分离).
+
+    The deciding party reports payment, a challenge (复议, 诉讼) and its outcome, and the
+    service of the written reminder (催告); the finance bureau reports payments its
+    non-tax revenue system received; the hub raises what the statutory clock makes due.
+    Keyed by the case, beside it (``enf.execution.v1``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            (_where("execution_type", _is(["PAID"])), _where("amount", _SOMETHING)),
+        )
+    )
+
+    case_id: uuid.UUID = Field(description="案件记录编号 the case's record id")
+    decision_no: ShortText = Field(description="决定书文号 the decision's document number")
+    execution_type: ExecutionType = Field(description="执行情况 what happened")
+    amount: Money | None = Field(
+        validate_default=True, default=None, description="缴款金额 amount paid, yuan (PAID)"
+    )
+    due_at: Timestamp | None = Field(
+        default=None,
+        description="期限 what the hub's notice says is due by then (the application "
+        "window's end, the earliest day to apply)",
+    )
+    order_id: uuid.UUID | None = Field(
+        default=None, description="派单编号 the application the hub raised (APPLICATION_RAISED)"
+    )
+    note: Text | None = Field(default=None, description="说明 note")
+
+    @field_validator("amount")
+    @classmethod
+    def _paid_has_amount(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("execution_type") is ExecutionType.PAID and value is None:
+            raise rule_error("execution.amount_required")
+        return value
+
+
 class AuditEvent(Envelope):
     """审计 AuditEvent: one exchange, allowed or refused (who, what, which record, result, when)."""
 

@@ -179,6 +179,10 @@ RULES: dict[str, tuple[str, str]] = {
         "罚款决定必须填写金额",
         "a fine needs its amount",
     ),
+    "execution.amount_required": (
+        "缴款记录必须填写缴款金额",
+        "a PAID record needs the amount paid",
+    ),
 }
 
 _BUILTIN_ZH: dict[str, str] = {

@@ -6,10 +6,15 @@
 - `cases`      enf.case.v1 → every revision kept; supervisors' inboxes and sup.case.v1
 - `disclose`   enf.case.v1 → pub.penalty.v1 and the big-data bureau's inbox (run by the
                cases agent: one agent reads a topic)
+- `execution`  enf.execution.v1 → what became of a decided fine, on the case's entry; the
+               decider's and finance's inboxes; the court application it raises
 - `deadlines`  a timer: OVERDUE and ESCALATED events for missed deadlines
+- `execution`  also a timer (`EnforcementSweep`): the notices a fine's statutory clock
+               makes due (payment overdue, reminder due, application, window lapsed)
 
 Each is a pure core ``(reads, state, context) -> Step`` over a batch of records
-(`normalise`, `assign`, `lifecycle`, `disclose`, `deadline_notices`, built on
+(`normalise`, `assign`, `lifecycle`, `revise`, `disclose`, `execute`,
+`deadline_notices`, `enforcement_notices`, built on
 `hub.dispatch` and `hub.mapping`) and a thin agent around it that decodes, applies the
 step (outputs through a `hub.wire.Emitter`, refusals to the DLQ, table writes) and logs
 (`hub.stages._base`).
@@ -19,7 +24,14 @@ from hub.stages._base import Out, Park, Read, StageBase, State, Step
 from hub.stages.assign import Assign, assign, assignment_of
 from hub.stages.cases import CaseRevisions, CaseWorld, revise
 from hub.stages.deadlines import DeadlineSweep, deadline_notices
-from hub.stages.disclose import disclose
+from hub.stages.disclose import disclose, disclosure_shares
+from hub.stages.execution import (
+    EnforcementSweep,
+    ExecutionWorld,
+    application_of,
+    enforcement_notices,
+    execute,
+)
 from hub.stages.lifecycle import Lifecycle, Ownership, Sweep, World, lifecycle
 from hub.stages.normalise import Normaliser, normalise
 
@@ -28,6 +40,11 @@ __all__ = [
     "CaseRevisions",
     "CaseWorld",
     "DeadlineSweep",
+    "EnforcementSweep",
+    "ExecutionWorld",
+    "application_of",
+    "enforcement_notices",
+    "execute",
     "Lifecycle",
     "Normaliser",
     "Out",
@@ -43,6 +60,7 @@ __all__ = [
     "assignment_of",
     "deadline_notices",
     "disclose",
+    "disclosure_shares",
     "lifecycle",
     "normalise",
     "revise",

@@ -12,7 +12,9 @@ again, with the same ids, whenever the revision is processed again.
 
 The agent runs the disclose step's core too (`hub.stages.disclose`): the runtime hands
 ``enf.case.v1``'s records to one agent, which keeps both tables (``cases``,
-``disclosed``). A revision parked as changed is not disclosed.
+``disclosed``). A revision parked as changed is not disclosed. It also reads
+``enf.execution.v1`` (co-partitioned, keyed by case) and runs the execution step's core
+(`hub.stages.execution`) on the same ``cases`` entries: what became of a decided fine.
 
 The stage is also the worker's case book: what ``GET /v1/cases`` reads.
 """
@@ -22,16 +24,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from yarl import URL
 
-from hub.dispatch import Supervision, notice_of, readers_of
-from hub.records import KINDS, EnforcementCase, content_digest
-from hub.reference import Reference
+from hub.dispatch import EnforcementPeriods, Supervision, notice_of, readers_of
+from hub.records import KINDS, EnforcementCase, Execution, content_digest
+from hub.reference import Reference, WorkCalendar
 from hub.serde import AvroSerde
 from hub.stages._base import Out, Park, Read, StageBase, State, Step
-from hub.stages.disclose import disclose
+from hub.stages.disclose import disclose, disclosure_shares
+from hub.stages.execution import ExecutionWorld, execute
 from hub.stages.lifecycle import Ownership
 from hub.stream import Stage, Table
 from hub.wire import Emitter, HubHeaders, inbox_topic, partition_for
@@ -104,14 +108,20 @@ class CaseRevisions(StageBase):
         serde: AvroSerde,
         reference: Callable[[], Reference],
         supervision: Supervision,
+        periods: EnforcementPeriods,
         app_id: str,
         partitions: int,
         reference_ready: asyncio.Event | None = None,
         record_limit: int = 1024 * 1024,
+        calendar: WorkCalendar | None = None,
     ) -> None:
+        """calendar: the working days a disclosure is due in (none: never late)."""
         super().__init__(out, serde, reference, reference_ready, record_limit)
         self.ownership = ownership
         self.supervision = supervision
+        self.periods = periods
+        self.calendar = calendar
+        self.executions_topic = KINDS["execution"].topic
         self.partitions = partitions
         self.topic = KINDS["case"].topic
         self.inboxes = {
@@ -123,10 +133,21 @@ class CaseRevisions(StageBase):
         self.disclosed = Table("disclosed", app_id, partitions)
         self.bigdata_inbox = self.inboxes.get("bigdata")
 
-    def stage(self) -> Stage:
-        return Stage(
-            "cases", (self.topic,), self.guarded(self.handle_case), (self.table, self.disclosed)
-        )
+    def stages(self) -> list[Stage]:
+        tables = (self.table, self.disclosed)
+        return [
+            Stage("cases", (self.topic,), self.guarded(self.handle_case), tables),
+            Stage("executions", (self.executions_topic,), self.guarded(self.handle_execution),
+                  tables),
+        ]
+
+    async def handle_execution(self, message: Any) -> None:
+        execution = await self.serde.decode("execution", message.value)
+        assert isinstance(execution, Execution)  # noqa: S101
+        cases = State(self.table)
+        world = ExecutionWorld(self.periods, self.inboxes)
+        step = execute([Read(message, execution)], cases, world)
+        await self.apply(step, (self.table, cases))
 
     async def handle_case(self, message: Any) -> None:
         # checked against the reference data where it entered; a case kept in Kafka
@@ -139,12 +160,24 @@ class CaseRevisions(StageBase):
         step = revise(reads, cases, world)
         refused = {id(park.message) for park in step.parked}
         published = disclose(
-            [r for r in reads if id(r.message) not in refused], disclosed, self.bigdata_inbox
+            [r for r in reads if id(r.message) not in refused], disclosed, self.bigdata_inbox,
+            self._disclosure_due,
         )
         step.out += published.out
         await self.apply(step, (self.table, cases), (self.disclosed, disclosed))
 
+    def _disclosure_due(self, decided_at: datetime) -> datetime:
+        """When a decision made at decided_at is to be disclosed by."""
+        if self.calendar is None:
+            return datetime.max.replace(tzinfo=UTC)
+        return self.calendar.add_working_days(decided_at, self.periods.disclosure.working_days)
+
     # ------------------------------------------------------------- the book
+
+    def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
+        """The disclosure counters of period of the partitions this worker owns."""
+        owned = self.ownership.owned(self.topic)
+        return disclosure_shares([v for _, v in list(self.disclosed.items())], period, owned)
 
     def stored(self, case_id: str) -> dict[str, Any] | None:
         """A case's revisions and its latest revision, None when not held here."""
@@ -159,6 +192,13 @@ class CaseRevisions(StageBase):
             for _, value in list(self.table.items())
             if value is not None and value.get("partition") in owned
         ]
+
+    def settled(self, case_id: str) -> bool:
+        partition = partition_for(case_id, self.partitions)
+        return not any(
+            self.ownership.in_flight(topic, partition)
+            for topic in (self.topic, self.executions_topic)
+        )
 
     def owner_of(self, case_id: str) -> URL | None:
         """The URL of the worker whose partitions hold case_id."""

@@ -9,25 +9,37 @@ was disclosed (a corrected amount under the same decision number) is disclosed a
 correction, under an id of its own. ``disclosed`` keeps, per disclosure id, the revision
 that disclosed it and what it said.
 
+A decision is to be disclosed within 7 working days of being made (行政执法公示,
+``enforcement.yaml``'s ``disclosure``); the hub discloses when it receives the revision
+that carries it, so a revision received after that is disclosed late. Each disclosure's
+entry keeps the deciding party, the month of the decision (Beijing time) and whether it
+was late: the deciding party's ``disclosed`` and ``disclosed_late`` in the two-way
+assessment (`disclosure_shares`), counted once per decision.
+
 The cases agent (`hub.stages.cases.CaseRevisions`) runs this core beside `revise` on every
 case it reads: the runtime hands a topic's records to one agent."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from hub.dispatch import disclosure_of
+from hub.dispatch import disclosure_of, period_of
 from hub.records import KINDS, EnforcementCase, content_digest
 from hub.stages._base import Out, Read, State, Step
 from hub.wire import HubHeaders
 
 
 def disclose(
-    cases: Sequence[Read[EnforcementCase]], disclosed: State, bigdata_inbox: str | None
+    cases: Sequence[Read[EnforcementCase]],
+    disclosed: State,
+    bigdata_inbox: str | None,
+    due: Callable[[datetime], datetime] | None = None,
 ) -> Step:
     """The core: the disclosure of each case decided with a penalty, to the public topic
-    and the big-data bureau's inbox; recorded in disclosed the first time."""
+    and the big-data bureau's inbox; recorded in disclosed the first time, late when the
+    hub received it after due(decided_at) (no due: never late)."""
     step = Step()
     for read in cases:
         case = read.record
@@ -47,8 +59,42 @@ def disclose(
             if topic is not None:
                 step.out.append(Out(topic, key.encode(), headers, record=disclosure))
         if disclosed.get(key) is None:
-            disclosed[key] = {"revision": case.revision, "digest": said, "case_no": case.case_no}
+            decision = case.decision
+            assert decision is not None  # noqa: S101 - disclosure_of: decided
+            late = due is not None and case.received_at > due(decision.decided_at)
+            disclosed[key] = {
+                "revision": case.revision, "digest": said, "case_no": case.case_no,
+                "party": case.owner_party, "period": period_of(decision.decided_at),
+                "late": late, "partition": read.message.partition,
+            }
+            if late:
+                step.notes.append(
+                    f"case {case.record_id}: decision {decision.decision_no} of "
+                    f"{decision.decided_at.isoformat()} disclosed late (received "
+                    f"{case.received_at.isoformat()})"
+                )
     return step
+
+
+def disclosure_shares(
+    entries: Iterable[Any], period: str, partitions: set[int]
+) -> dict[str, list[dict[str, Any]]]:
+    """The assessment counters (``disclosed``, ``disclosed_late``) of period that the
+    entries of ``disclosed`` in partitions give, one share per party and partition."""
+    summed: dict[tuple[str, int], dict[str, Any]] = {}
+    for value in entries:
+        entry = _entry(value)
+        if entry is None or entry.get("period") != period:
+            continue
+        if entry.get("partition") not in partitions:
+            continue
+        share = summed.setdefault((str(entry["party"]), int(entry["partition"])), {})
+        share["disclosed"] = int(share.get("disclosed", 0)) + 1
+        share["disclosed_late"] = int(share.get("disclosed_late", 0)) + int(bool(entry["late"]))
+    shares: dict[str, list[dict[str, Any]]] = {}
+    for (party, _), share in summed.items():
+        shares.setdefault(party, []).append(share)
+    return shares
 
 
 _NOT_CONTENT = ("received_at", "trace_id", "source_id", "record_id")

@@ -17,7 +17,12 @@ from prometheus_client import CollectorRegistry
 
 from connectors import ConnectorService, load_connectors, transport_of
 from hub.catalogue import load_reference
-from hub.dispatch import Deadlines, load_deadline_policy, load_supervision
+from hub.dispatch import (
+    Deadlines,
+    load_deadline_policy,
+    load_enforcement_periods,
+    load_supervision,
+)
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
 from hub.errors import HubError
 from hub.http import Assessment, Cases, Core, Native, Ops, Orders, Peers, Platform
@@ -38,6 +43,7 @@ from hub.stages import (
     Assign,
     CaseRevisions,
     DeadlineSweep,
+    EnforcementSweep,
     Lifecycle,
     Normaliser,
 )
@@ -192,13 +198,18 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     )
     assign = Assign(out, serde, reference, reference.ready, limit)
     supervision = load_supervision()
+    periods = load_enforcement_periods(settings.enforcement_file)
     revisions = CaseRevisions(
-        out, pipeline, serde, reference, supervision, settings.app_id,
-        partitions[KINDS["case"].topic], reference.ready, limit,
+        out, pipeline, serde, reference, supervision, periods, settings.app_id,
+        partitions[KINDS["case"].topic], reference.ready, limit, deadlines.calendar,
     )
     DeadlineSweep(app, out, serde, engine, reference.ready, settings.deadline_sweep_seconds)
+    EnforcementSweep(
+        app, out, serde, reference, revisions.active_cases, periods, reference.ready,
+        settings.deadline_sweep_seconds,
+    )
     for stage in [
-        normaliser.stage(), *engine.stages(), revisions.stage(), assign.stage()
+        normaliser.stage(), *engine.stages(), *revisions.stages(), assign.stage()
     ]:
         pipeline.add(stage)
     Native(platform, records, catalogue).install(web_app)
@@ -229,7 +240,10 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         web_app.on_cleanup.append(stop_connectors)
         metrics.register(ConnectorCollector(connectors))
     watch = KafkaWatch(settings, groups, {settings.app_id: pipeline.topics})
-    for collector in (FlowCollector(), AssessmentCollector(engine), OrdersCollector(engine), watch):
+    collectors = (
+        FlowCollector(), AssessmentCollector(engine, revisions), OrdersCollector(engine), watch
+    )
+    for collector in collectors:
         metrics.register(collector)
 
     async def registry_reachable() -> str | None:
@@ -255,8 +269,10 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     Orders(platform, records, engine, peers).install(web_app)
     case_peers = Peers(advertised, revisions.owner_of, revisions.worker_urls)
     case_peers.install(web_app)
-    Cases(platform, revisions, case_peers, reference, supervision).install(web_app)
-    Assessment(platform, engine, peers).install(web_app)
+    Cases(
+        platform, records, revisions, case_peers, reference, supervision, periods
+    ).install(web_app)
+    Assessment(platform, [engine, revisions], peers).install(web_app)
 
     async def first_reference(_: web.Application) -> None:
         reference.replace(await load_reference(settings, serde))

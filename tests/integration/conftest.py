@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import pytest
+import yaml
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web_exceptions import NotAppKeyWarning
@@ -88,6 +89,28 @@ def fast_deadlines(folder: Path) -> Path:
     fast = re.sub(r"(CRITICAL: \{acceptance_days: )[0-9.]+", r"\g<1>0.00003", fast)
     assert fast.count("0.0005,") == 6 and fast.count("0.00003}") == 4, "update fast_deadlines"
     path.write_text(fast, encoding="utf-8")
+    return path
+
+
+FAST_FINE_SECONDS = {  # a decided fine's periods on the tests' clock, in seconds
+    "payment": 2, "reconsideration": 3, "lawsuit": 5, "reminder_wait": 3,
+    "application_window": 600,
+}
+
+
+def fast_enforcement(folder: Path) -> Path:
+    """The shipped enforcement periods, each as FAST_FINE_SECONDS says: a fine decided
+    now is overdue 2 s later, its window opens at 5 s, an application may follow 3 s
+    after the reminder was served (the tests' controllable clock for a fine)."""
+    shipped = yaml.safe_load((ROOT / "hub/reference/enforcement.yaml").read_text("utf-8"))
+    assert set(shipped) == {*FAST_FINE_SECONDS, "disclosure"}, "update FAST_FINE_SECONDS"
+    fast = {
+        name: {"days": FAST_FINE_SECONDS[name] / 86400, "basis": period["basis"]}
+        if name in FAST_FINE_SECONDS else period
+        for name, period in shipped.items()
+    }
+    path = folder / "enforcement-fast.yaml"
+    path.write_text(yaml.safe_dump(fast, allow_unicode=True), encoding="utf-8")
     return path
 
 

@@ -26,8 +26,10 @@ from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT, free_port
 from tests.integration.conftest import (
+    FAST_FINE_SECONDS,
     LATE_PRIORITY,
     fast_deadlines,
+    fast_enforcement,
     http_json,
     issue_tokens,
     running_worker,
@@ -138,6 +140,7 @@ def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "HUB_APP_ID": f"dispatch-{port}",
         "HUB_DEADLINE_SWEEP_SECONDS": "1",
         "HUB_DEADLINES_FILE": str(fast_deadlines(data)),
+        "HUB_ENFORCEMENT_FILE": str(fast_enforcement(data)),
     }
     loaded = subprocess.run(
         [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False
@@ -979,3 +982,97 @@ def test_each_new_flow_runs_end_to_end_with_its_deadline_overdue_and_assessment(
     assert mine["received"] >= before.get("received", 0) + 1
     assert mine["overdue"] >= before.get("overdue", 0) + 1
     assert mine["answered"] >= before.get("answered", 0) + 1
+
+
+# ---------------------------------------------- a decided fine: payment and enforcement
+
+
+def _fine(hub: Hub, owner: str = "street-jiyuqiao") -> tuple[str, str]:
+    """A case decided now with a fine of 500 yuan; (its id, its decision number)."""
+    now = datetime.now(UTC)
+    body = sample("case", source_id=f"FINE-{uuid.uuid4().hex[:10]}", occurred_at=now.isoformat())
+    body["decision"]["decided_at"] = now.isoformat()
+    status, answer = hub.post("/v1/records/case", body, owner)
+    assert status == 202, answer
+    return str(answer["record_id"]), body["decision"]["decision_no"]
+
+
+def _executions(hub: Hub, party: str, case_id: str, wanted: str, timeout: float = 30,
+                ) -> list[dict[str, Any]]:
+    """The executions about case_id in party's inbox, once one of them is wanted."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _, page = _get(hub, "/v1/inbox?limit=1000", party)
+        found = [item["record"] for item in page["items"]
+                 if item["kind"] == "execution" and item["record"]["case_id"] == case_id]
+        if any(e["execution_type"] == wanted for e in found):
+            return found
+        assert time.monotonic() < deadline, (party, wanted, found)
+        time.sleep(0.3)
+
+
+def test_an_unpaid_fine_raises_the_reminder_when_its_window_opens_and_the_court_gets_it(
+    hub: Hub,
+) -> None:
+    """Issue 16: a decided fine with no PAID record is reported overdue, the reminder is
+    due when the challenge periods have run out, and once the reminder was served and its
+    wait is over the application reaches the court, whose ruling comes back (on the tests'
+    clock: `fast_enforcement`)."""
+    street = "street-jiyuqiao"
+    case_id, decision_no = _fine(hub)
+    seen = _executions(hub, street, case_id, "REMINDER_DUE")
+    assert [e["execution_type"] for e in seen] == ["PAYMENT_OVERDUE", "REMINDER_DUE"]
+    assert all(e["source_party"] == "hub" for e in seen)
+    assert "催告" in seen[1]["note"] and seen[1]["due_at"]
+    assert [e["execution_type"] for e in _executions(hub, "finance", case_id, "REMINDER_DUE")
+            ] == ["PAYMENT_OVERDUE", "REMINDER_DUE"]  # finance oversees fines
+    served = {**sample("execution"), "source_id": f"CG-{uuid.uuid4().hex[:8]}",
+              "case_id": case_id, "decision_no": decision_no,
+              "execution_type": "REMINDER_SERVED", "amount": None,
+              "occurred_at": datetime.now(UTC).isoformat()}
+    status, answer = hub.post("/v1/records/execution", served, street)
+    assert status == 202, answer
+    time.sleep(FAST_FINE_SECONDS["reminder_wait"] / 2)
+    (raised,) = [e for e in _executions(hub, street, case_id, "REMINDER_SERVED")
+                 if e["execution_type"] == "APPLICATION_RAISED"] or [None]  # not yet: §54
+    assert raised is None
+    raised = _executions(hub, street, case_id, "APPLICATION_RAISED")[-1]
+    order_id = raised["order_id"]
+    (application,) = hub.inbox_for("court", order_id, 1)
+    assert application["order_type"] == "ENFORCEMENT_APPLICATION"
+    assert application["from_party"] == street and application["subject_id"] == case_id
+    assert application["enforcement"]["amount"] == "500.00"
+    assert application["enforcement"]["decision_no"] == decision_no
+    for event_type, extra in (("ACCEPTED", {}), ("GRANTED", {"comment": "裁定准予执行"})):
+        status, acted = hub.post(f"/v1/orders/{order_id}/events",
+                                 {"event_type": event_type, **extra}, "court")
+        assert status == 202, acted
+    ruling = hub.inbox_for(street, order_id, 3)
+    assert [r.get("event_type") for r in ruling][-1] == "GRANTED"
+    shown = _wait_for(hub, f"/v1/cases/{case_id}", "finance",
+                      lambda b: (b.get("execution") or {}).get("state") == "APPLIED")
+    assert shown["execution"]["outstanding"] == "500.00"
+    assert [s["execution_type"] for s in shown["execution"]["history"]] == [
+        "PAYMENT_OVERDUE", "REMINDER_DUE", "REMINDER_SERVED", "APPLICATION_RAISED"]
+
+
+def test_a_fine_paid_through_finance_raises_nothing(hub: Hub) -> None:
+    case_id, decision_no = _fine(hub)
+    paid = {**sample("execution"), "source_party": "finance",
+            "source_id": f"FIN-{uuid.uuid4().hex[:8]}", "case_id": case_id,
+            "decision_no": decision_no, "occurred_at": datetime.now(UTC).isoformat()}
+    deadline = time.monotonic() + 30
+    while True:  # the case may still be on its way to the stage: 404 until it is applied
+        status, answer = hub.post("/v1/records/execution", paid, "finance")
+        if status == 202:
+            break
+        assert status == 404 and time.monotonic() < deadline, answer
+        time.sleep(0.2)
+    time.sleep(FAST_FINE_SECONDS["lawsuit"] + 3)  # past the payment and the window's opening
+    seen = [e["execution_type"] for e in _executions(hub, "street-jiyuqiao", case_id, "PAID")]
+    # a payment applied after its due moment (2 s here) may follow an overdue notice;
+    # paid in full, nothing of the enforcement window is ever raised
+    assert seen in (["PAID"], ["PAYMENT_OVERDUE", "PAID"]), seen
+    shown = _wait_for(hub, f"/v1/cases/{case_id}", "street-jiyuqiao",
+                      lambda b: (b.get("execution") or {}).get("state") == "PAID")
+    assert shown["execution"]["paid"] == "500.00" and shown["execution"]["outstanding"] == "0.00"

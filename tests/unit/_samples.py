@@ -247,6 +247,17 @@ _NOTICE: dict[str, Any] = {
     "withheld": ["party.phone", "party.address"],
 }
 
+_EXECUTION: dict[str, Any] = {
+    "source_party": "finance",
+    "source_id": "FIN-PAY-0007",
+    **_BASE,
+    "case_id": CASE_RECORD_ID,
+    "decision_no": "武杨执罚决字〔2026〕7号",
+    "execution_type": "PAID",
+    "amount": "500.00",
+    "note": "非税收入缴款书 4201060000007",
+}
+
 _AUDIT: dict[str, Any] = {
     "source_party": "ops",
     "source_id": "AUD-0001",
@@ -285,6 +296,7 @@ _BY_KIND: dict[str, dict[str, Any]] = {
     "matter": _MATTER,
     "penalty": _PENALTY,
     "case-notice": _NOTICE,
+    "execution": _EXECUTION,
     "audit": _AUDIT,
 }
 

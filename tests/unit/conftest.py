@@ -22,7 +22,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
-from hub.dispatch import Dues, OrderView, load_supervision, view_from_dict
+from hub.dispatch import (
+    Dues,
+    OrderView,
+    load_enforcement_periods,
+    load_supervision,
+    view_from_dict,
+)
 from hub.http import (
     Assessment,
     Cases,
@@ -86,12 +92,16 @@ class Shelf:
     the cases stage keeps them."""
 
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    in_flight: set[str] = field(default_factory=set)  # cases with records not applied yet
 
     def stored(self, case_id: str) -> dict[str, Any] | None:
         return self.cases.get(case_id)
 
     def active_cases(self) -> list[dict[str, Any]]:
         return list(self.cases.values())
+
+    def settled(self, case_id: str) -> bool:
+        return case_id not in self.in_flight
 
     def keep(self, *revisions: Any) -> str:
         """Keep the revisions of one case (EnforcementCase records) as the stage does."""
@@ -220,11 +230,12 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
             cluster = Peers("http://127.0.0.1:1", owner, peers)
             Native(core.platform, core.records, load_catalogue()).install(app)
             Orders(core.platform, core.records, book, cluster).install(app)
-            Assessment(core.platform, book, cluster).install(app)
+            Assessment(core.platform, [book], cluster).install(app)
             shelf = Shelf()
             case_cluster = Peers("http://127.0.0.1:1", owner, peers)
-            Cases(core.platform, shelf, case_cluster, lambda: reference,
-                  load_supervision()).install(app)
+            Cases(core.platform, core.records, shelf, case_cluster, lambda: reference,
+                  load_supervision(), load_enforcement_periods(settings.enforcement_file)
+                  ).install(app)
             metrics = CollectorRegistry()
             readiness: dict[str, str | None] = {"kafka": None, "partitions": None}
 

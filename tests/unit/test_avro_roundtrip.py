@@ -459,6 +459,22 @@ AUDITS = record(
     },
 )
 
+EXECUTIONS = record(
+    {
+        "case_id": st.uuids(),
+        "decision_no": text(),
+        "execution_type": enum("ExecutionType"),
+    },
+    {
+        "amount": optional(MONEY),
+        "due_at": optional(TIMESTAMPS),
+        "order_id": optional(st.uuids()),
+        "note": optional(text(300)),
+    },
+).filter(  # a payment names what was paid
+    lambda d: d["execution_type"] != "PAID" or d.get("amount") is not None
+)
+
 STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "clue": CLUES,
     "case": cases(),
@@ -470,6 +486,7 @@ STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "matter": MATTER_RECORDS,
     "penalty": PENALTIES,
     "case-notice": NOTICES,
+    "execution": EXECUTIONS,
     "audit": AUDITS,
 }
 PARSED = {name: fastavro.parse_schema(kind.schema()) for name, kind in KINDS.items()}

@@ -42,6 +42,18 @@ def _record(kind: str, **changes: Any) -> dict[str, Any]:
     return {**sample(kind), "source_id": f"C-{uuid.uuid4().hex[:12]}", **changes}
 
 
+def _held_case(served: Served) -> str:
+    case = validate("case", {**sample("case"), "trace_id": "ab" * 16}, REFERENCE)
+    return served.shelf.keep(case)
+
+
+def _record_on(served: Served, kind: str) -> dict[str, Any]:
+    """A record of kind that fits what served holds: an execution of a case it keeps."""
+    if kind == "execution":
+        return _record(kind, case_id=_held_case(served))
+    return _record(kind)
+
+
 def _held_order(served: Served) -> str:
     data = sample("order", source_id=f"WS-{uuid.uuid4().hex[:8]}", to_parties=[DEPT])
     order = validate("order", {**data, "trace_id": "ab" * 16}, REFERENCE)
@@ -63,12 +75,14 @@ def publish(kind: str, status: int) -> Trigger:
             return await served.call("POST", path, party, json={"pad": "x" * 2048})
         served = await serve()
         if status == 202:
-            return await served.call("POST", path, party, json=_record(kind))
-        if status == 409 and kind not in ADMITTED_KINDS:  # the same record, other content
-            first = _record(kind)
+            return await served.call("POST", path, party, json=_record_on(served, kind))
+        if status == 409 and (kind == "execution" or kind not in ADMITTED_KINDS):
+            first = _record_on(served, kind)  # the same record, other content
             await served.call("POST", path, party, json=first)
             other = {**first, "occurred_at": "2026-11-01T08:00:00+08:00"}
             return await served.call("POST", path, party, json=other)
+        if status == 404 and kind == "execution":  # a case the hub does not hold
+            return await served.call("POST", path, party, json=_record(kind))
         if status in (404, 409):  # an order event checked against its order
             order_id = _held_order(served)
             actor = "police" if status == 404 else DEPT  # police: not on the order
@@ -82,7 +96,7 @@ def publish(kind: str, status: int) -> Trigger:
                                      headers={"Content-Type": "text/plain"})
         if status == 422:
             return await served.call("POST", path, party, json={"source_party": party})
-        return await platform(served, "POST", path, party, status, json=_record(kind))
+        return await platform(served, "POST", path, party, status, json=_record_on(served, kind))
 
     return trigger
 

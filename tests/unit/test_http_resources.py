@@ -447,6 +447,46 @@ async def test_a_case_is_read_whole_by_its_owner_and_as_allowed_by_each_supervis
     assert (await served.get("/v1/cases", "police"))[1]["cases"] == []
 
 
+async def test_an_execution_is_admitted_only_for_a_fine_its_reporter_may_report(
+    served: Served,
+) -> None:
+    """Issue 16: the decider reports payments, challenges and the reminder of its own fine;
+    finance reports payments of any fine (罚缴分离); the hub's notices are not taken."""
+    case = validate("case", {**sample("case"), "trace_id": "ab" * 16}, REFERENCE)
+    case_id = served.shelf.keep(case)
+
+    def execution(party: str, kind: str, **more: Any) -> dict[str, Any]:
+        return {**sample("execution"), "source_party": party, "case_id": case_id,
+                "source_id": f"EX-{uuid.uuid4().hex[:8]}", "execution_type": kind,
+                "amount": None, **more}
+
+    path = "/v1/records/execution"
+    paid = execution("finance", "PAID", amount="200")
+    assert (await served.post(path, "finance", paid))[0] == 202
+    assert (await served.post(path, STREET, execution(STREET, "REMINDER_SERVED")))[0] == 202
+    status, problem = await served.post(path, "finance",
+                                        execution("finance", "REMINDER_SERVED"))
+    assert status == 403 and "财政局" in problem["detail_zh"]
+    status, problem = await served.post(path, STREET, execution(STREET, "APPLICATION_RAISED"))
+    assert status == 403 and "枢纽" in problem["detail_zh"]
+    assert (await served.post(path, DEPT, execution(DEPT, "PAID", amount="1")))[0] == 404
+    status, problem = await served.post(path, STREET, execution(
+        STREET, "PAID", amount="1", decision_no="武积执罚决字〔2026〕99号"))
+    assert status == 422
+    assert [(e["path"], e["rule"]) for e in problem["errors"]] == [
+        ("decision_no", "execution.no_such_fine")]
+    status, problem = await served.post(path, STREET, execution(STREET, "PAID"))
+    assert status == 422 and problem["errors"][0]["rule"] == "execution.amount_required"
+
+    unknown = {**execution(STREET, "PAID", amount="1"), "case_id": str(uuid.uuid4())}
+    assert (await served.post(path, STREET, unknown))[0] == 404  # nothing in flight
+    served.shelf.in_flight.add(unknown["case_id"])  # its case may be on its way: the stage checks
+    assert (await served.post(path, STREET, unknown))[0] == 202
+    written = served.broker.to("enf.execution.v1")
+    assert len(written) == 3 and {key for key, _, _ in written} == {case_id.encode(),
+                                                                     unknown["case_id"].encode()}
+
+
 # ---------------------------------------------------------------------- ops
 
 

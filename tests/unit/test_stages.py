@@ -11,14 +11,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import faust
 import pytest
 
-from hub.dispatch import Deadlines, load_deadline_policy, load_supervision, open_order
-from hub.records import KINDS, DispatchOrder, OrderEvent
+from hub.dispatch import (
+    Deadlines,
+    load_deadline_policy,
+    load_enforcement_periods,
+    load_supervision,
+    open_order,
+)
+from hub.records import KINDS, DispatchOrder, Execution, OrderEvent
 from hub.reference import load_calendar, load_seed_reference
 from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
@@ -28,6 +35,7 @@ from hub.stages import (
     CaseRevisions,
     CaseWorld,
     DeadlineSweep,
+    ExecutionWorld,
     Lifecycle,
     Read,
     State,
@@ -35,6 +43,9 @@ from hub.stages import (
     World,
     assign,
     disclose,
+    disclosure_shares,
+    enforcement_notices,
+    execute,
     lifecycle,
     revise,
 )
@@ -43,6 +54,7 @@ from hub.wire import DLQ_TOPIC, MemoryEmitter, header_of, inbox_topic
 from tests.samples import sample
 
 REFERENCE = load_seed_reference()
+PERIODS = load_enforcement_periods(HubSettings().enforcement_file)
 ORDERS, EVENTS = KINDS["order"].topic, KINDS["order-event"].topic
 STREET, DEPT = "street-jiyuqiao", "dept-urban"
 
@@ -92,7 +104,7 @@ def world() -> SimpleNamespace:
         app=app, out=out, serde=serde, lifecycle=lifecycle,
         assign=Assign(out, serde, lambda: REFERENCE),
         cases=CaseRevisions(out, Everything(), serde, lambda: REFERENCE, load_supervision(),
-                            app.conf.id, 6),
+                            PERIODS, app.conf.id, 6),
         sweep=DeadlineSweep(app, out, serde, lifecycle),
         offsets=iter(range(1_000_000)),
     )
@@ -455,3 +467,158 @@ def test_every_revision_of_a_case_is_kept_and_reaches_its_supervisors() -> None:
     changed = Read(decided.message, decided.record.model_copy(update={"legal_basis": "另一依据"}))
     refused = revise([changed], State(dict(cases.writes)), _case_world())
     assert refused.out == [] and [p.reason for p in refused.parked] == ["case.revision_changed"]
+
+
+# ------------------------------------------------- a decided fine on its statutory clock
+
+DECIDED_AT = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 Beijing time
+
+
+def _fined_case() -> tuple[State, str, str]:
+    """A case decided with a fine of 500 yuan at DECIDED_AT, kept as the cases stage
+    keeps it; (its state, its id, its decision number)."""
+    base = sample("case")
+    base["decision"]["decided_at"] = DECIDED_AT.isoformat()
+    cases = State({})
+    revise([_read("case", base)], cases, _case_world())
+    ((case_id, entry),) = cases.writes.items()
+    return State(dict(cases.writes)), case_id, entry["current"]["decision"]["decision_no"]
+
+
+def _execution(case_id: str, decision_no: str, kind: str, at: datetime, party: str = STREET,
+               **more: Any) -> Read[Execution]:
+    return _read("execution", {
+        **sample("execution"), "source_party": party, "source_id": f"EX-{uuid.uuid4().hex[:8]}",
+        "case_id": case_id, "decision_no": decision_no, "execution_type": kind,
+        "occurred_at": at.isoformat(), "amount": None, **more,
+    })
+
+
+def _tick(cases: State, now: datetime) -> list[Execution]:
+    """One sweep of the enforcement clock at now; what it raised is applied, as the
+    stage applies what the sweep writes to enf.execution.v1."""
+    raised = [out.record for out in enforcement_notices(
+        [v for _, v in cases.items()], now, PERIODS).out]
+    for notice in raised:
+        assert isinstance(notice, Execution)
+        step = execute([_read("execution", notice.model_dump(mode="json"))], cases, _exec_world())
+        assert step.parked == []
+    return raised
+
+
+def _exec_world() -> ExecutionWorld:
+    inboxes = {p.id: inbox_topic(p.id) for p in REFERENCE.parties.with_inbox()}
+    return ExecutionWorld(PERIODS, inboxes)
+
+
+def test_an_unpaid_fine_raises_each_notice_once_on_its_clock_and_the_court_gets_the_application(
+) -> None:
+    """Issue 16: with no PAID record, the payment is overdue after 15 days; the reminder
+    is due when the 6-month lawsuit period has run out; 10 days after the reminder was
+    served the hub applies to the court for the decider (the clock is the test's)."""
+    cases, case_id, decision_no = _fined_case()
+    day = timedelta(days=1)
+    assert _tick(cases, DECIDED_AT + 14 * day) == []
+    (overdue,) = _tick(cases, DECIDED_AT + 15 * day + timedelta(seconds=1))
+    assert overdue.execution_type.value == "PAYMENT_OVERDUE"
+    assert overdue.source_party == "hub" and "500.00" in (overdue.note or "")
+    assert _tick(cases, DECIDED_AT + 100 * day) == []  # raised once
+    six_months = datetime(2026, 9, 10, 2, 0, tzinfo=UTC)  # 行政诉讼法 §46
+    assert _tick(cases, six_months - timedelta(seconds=1)) == []
+    (reminder,) = _tick(cases, six_months)
+    assert reminder.execution_type.value == "REMINDER_DUE"
+    assert reminder.due_at == datetime(2026, 12, 10, 2, 0, tzinfo=UTC)  # 3 months (§53)
+
+    served = _execution(case_id, decision_no, "REMINDER_SERVED", six_months + 2 * day)
+    step = execute([served], cases, _exec_world())
+    assert [out.topic for out in step.out] == [inbox_topic(STREET), inbox_topic("finance")]
+    assert _tick(cases, six_months + 11 * day) == []  # 10 days after it was served (§54)
+    (applied,) = _tick(cases, six_months + 12 * day)
+    assert applied.execution_type.value == "APPLICATION_RAISED"
+
+    again = execute([_read("execution", applied.model_dump(mode="json"))], cases, _exec_world())
+    (order,) = [out.record for out in again.out if out.topic == ORDERS]
+    assert isinstance(order, DispatchOrder)
+    assert (order.order_type.value, order.from_party, order.to_parties) == (
+        "ENFORCEMENT_APPLICATION", STREET, ["court"])
+    assert str(order.order_id) == str(applied.order_id) and str(order.subject_id) == case_id
+    assert order.enforcement is not None and str(order.enforcement.amount) == "500.00"
+    assert order.enforcement.reminder_served_at == six_months + 2 * day
+    twice = execute([_read("execution", applied.model_dump(mode="json"))], cases, _exec_world())
+    assert [o.record for o in twice.out] == [o.record for o in again.out]  # the same again
+    assert _tick(cases, datetime(2027, 12, 1, tzinfo=UTC)) == []  # applied: never lapses
+
+
+def test_a_paid_revoked_or_challenged_fine_raises_what_its_standing_calls_for() -> None:
+    day = timedelta(days=1)
+    cases, case_id, decision_no = _fined_case()
+    execute([_execution(case_id, decision_no, "PAID", DECIDED_AT + day, party="finance",
+                        amount="500.00")], cases, _exec_world())
+    assert _tick(cases, DECIDED_AT + 400 * day) == []  # paid in full: nothing to collect
+
+    cases, case_id, decision_no = _fined_case()
+    execute([_execution(case_id, decision_no, "PAID", DECIDED_AT + day, amount="200.00")],
+            cases, _exec_world())
+    execute([_execution(case_id, decision_no, "RECONSIDERATION", DECIDED_AT + 20 * day)],
+            cases, _exec_world())
+    raised = _tick(cases, DECIDED_AT + 300 * day)  # challenge pending: no window
+    assert [n.execution_type.value for n in raised] == ["PAYMENT_OVERDUE"]
+    assert "300.00" in (raised[0].note or "")  # what is left
+    upheld = DECIDED_AT + 310 * day
+    execute([_execution(case_id, decision_no, "UPHELD", upheld)], cases, _exec_world())
+    (reminder,) = _tick(cases, upheld)  # the decision stands: the window opens
+    assert reminder.execution_type.value == "REMINDER_DUE"
+    assert reminder.due_at == datetime(2027, 4, 14, 2, 0, tzinfo=UTC)
+    (lapsed,) = _tick(cases, datetime(2027, 4, 14, 2, 0, tzinfo=UTC))  # never served
+    assert lapsed.execution_type.value == "WINDOW_LAPSED"
+
+    cases, case_id, decision_no = _fined_case()
+    execute([_execution(case_id, decision_no, "REVOKED", DECIDED_AT + day)], cases, _exec_world())
+    assert _tick(cases, DECIDED_AT + 400 * day) == []
+
+
+def test_an_execution_the_case_does_not_allow_is_parked_with_its_reason() -> None:
+    cases, case_id, decision_no = _fined_case()
+    at = DECIDED_AT + timedelta(days=1)
+    paid = _execution(case_id, decision_no, "PAID", at, amount="500.00")
+    refused = [
+        _execution(str(uuid.uuid4()), decision_no, "PAID", at, amount="1.00"),
+        _execution(case_id, "另一文号", "PAID", at, amount="1.00"),
+        _execution(case_id, decision_no, "REMINDER_SERVED", at, party="finance"),
+        _execution(case_id, decision_no, "PAID", at, party="street-yangyuan", amount="1.00"),
+        _execution(case_id, decision_no, "APPLICATION_RAISED", at),
+        Read(paid.message, paid.record.model_copy(update={"amount": Decimal("400.00")})),
+    ]
+    step = execute([paid, *refused], cases, _exec_world())
+    assert [p.reason for p in step.parked] == [
+        "execution.case_unknown", "execution.no_such_fine", "execution.not_entitled",
+        "execution.not_entitled", "execution.not_entitled", "record.changed",
+    ]
+    (entry,) = cases.writes.values()
+    assert [e["execution_type"] for e in entry["executions"]] == ["PAID"]
+
+
+def test_a_decision_received_after_seven_working_days_counts_as_disclosed_late() -> None:
+    """Issue 16: a decided penalty is disclosed within 7 working days (行政执法公示); the
+    hub discloses on receipt, so a deciding revision received later is late, once."""
+    calendar = load_calendar(HubSettings().calendar_file)
+    decided = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)  # a Friday, 15:00 Beijing time
+
+    def received(at: datetime, source_id: str) -> Read[Any]:
+        case = sample("case", source_id=source_id)
+        case["decision"]["decided_at"] = decided.isoformat()
+        read = _read("case", case)
+        return Read(read.message, read.record.model_copy(update={"received_at": at}))
+
+    def due(at: datetime) -> datetime:
+        return calendar.add_working_days(at, PERIODS.disclosure.working_days)
+
+    on_time = received(datetime(2026, 12, 1, 15, 59, tzinfo=UTC), "CASE-ON-TIME")  # Tue 23:59
+    late = received(datetime(2026, 12, 1, 16, 0, tzinfo=UTC), "CASE-LATE")  # Wed 00:00
+    disclosed = State({})
+    disclose([on_time, late, late], disclosed, None, due)
+    assert [v["late"] for v in disclosed.writes.values()] == [False, True]
+    shares = disclosure_shares(disclosed.writes.values(), "2026-11", {0})
+    assert shares == {STREET: [{"disclosed": 2, "disclosed_late": 1}]}
+    assert disclosure_shares(disclosed.writes.values(), "2026-12", {0}) == {}
+    assert disclosure_shares(disclosed.writes.values(), "2026-11", {1}) == {}  # not owned

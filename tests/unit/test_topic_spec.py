@@ -16,7 +16,8 @@ TOPICS_DIR = ROOT / "topics"
 PARTIES_FILE = ROOT / "hub" / "reference" / "parties.yaml"
 
 DAY_MS = 86_400_000
-CANONICAL = ["enf.clue.v1", "enf.case.v1", "enf.order.v1", "enf.order-event.v1"]
+CANONICAL = ["enf.clue.v1", "enf.case.v1", "enf.order.v1", "enf.order-event.v1",
+             "enf.execution.v1"]
 SHARED = ["share.entity.v1", "share.permit.v1", "share.officer.v1", "share.matter.v1"]
 OTHERS = ["pub.penalty.v1", "sup.case.v1", "hub.dlq.v1", "hub.audit.v1", "_schemas",
           "hub.connector-state.v1"]
@@ -51,7 +52,7 @@ def test_shipped_folder_expands_to_exactly_the_design_topics(
     assert len(raw) == 28
     assert len(out) == 28
     assert set(specs) == raw | out | set(CANONICAL) | set(SHARED) | set(OTHERS)
-    assert len(specs) == 28 + 28 + 14
+    assert len(specs) == 28 + 28 + 15
 
 
 def test_every_exchanging_party_has_raw_and_out(specs: dict[str, TopicSpec]) -> None:
