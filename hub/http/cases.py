@@ -27,7 +27,7 @@ partition still has records in flight is taken, and checked by the stage.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from aiohttp import web
@@ -45,7 +45,7 @@ from hub.dispatch import (
     standing,
 )
 from hub.errors import FieldError
-from hub.http.orders import not_ops
+from hub.http.orders import OrderSummary, not_ops
 from hub.http.peers import Peers
 from hub.http.platform import Platform
 from hub.http.problems import Problem
@@ -126,6 +126,11 @@ class CaseDetail(BaseModel):
     notice: CaseNotice | None = None
     revisions: list[CaseRevision]
     execution: ExecutionStanding | None = None
+    orders: list[OrderSummary] = Field(
+        default_factory=list,
+        description="the orders about the case the caller is on: criminal referral and its "
+        "state (有案必录), transfers, suggestions, the court application",
+    )
 
 
 CASE_ID = Param("case_id", "path", {"type": "string"}, "the case's id (its record_id)")
@@ -148,6 +153,9 @@ ROUTES = (
 )
 
 
+OrdersAbout = Callable[[web.Request, str], Awaitable[list[dict[str, Any]]]]
+
+
 class Cases:
     """Answers case reads from the cases stage's table (here or on its owner)."""
 
@@ -160,13 +168,16 @@ class Cases:
         reference: Callable[[], Reference],
         supervision: Supervision,
         periods: EnforcementPeriods,
+        orders_about: OrdersAbout,
     ) -> None:
+        """orders_about: the orders about a case the caller is on (`Orders.about`)."""
         self.platform = platform
         self.book = book
         self.peers = peers
         self.reference = reference
         self.supervision = supervision
         self.periods = periods
+        self.orders_about = orders_about
         records.admission["execution"] = self
 
     # -------------------------------------------------------------- admission
@@ -261,6 +272,7 @@ class Cases:
         else:
             detail.update(role="supervisor", notice=role)
         detail["execution"] = self._execution(stored)
+        detail["orders"] = await self.orders_about(request, case_id)
         return respond(CaseDetail.model_validate(detail))
 
     def _execution(self, stored: dict[str, Any]) -> dict[str, Any] | None:

@@ -77,6 +77,9 @@ class OrderSummary(BaseModel):
     case_owner: str | None = Field(
         description="case transfers: who owns the case (the receiver once accepted)"
     )
+    subject_id: str | None = Field(
+        default=None, description="the case or clue the order is about"
+    )
 
 
 class OrderList(BaseModel):
@@ -135,11 +138,15 @@ STATES = {"type": "string", "enum": [state.value for state in OrderState]}
 ROUTES = (
     Route(
         "GET", "/v1/orders", "list_orders", "list_orders",
-        "The orders the caller issued or received", "orders",
-        (Answer(200, "orders", OrderList), Answer(422, "bad role or state")),
+        "The orders the caller issued or received, or every order it is on about a case",
+        "orders",
+        (Answer(200, "orders", OrderList), Answer(422, "bad role, state or subject")),
         params=(
             Param("role", "query", {"type": "string", "enum": ["issued", "received"]}),
             Param("state", "query", STATES),
+            Param("subject", "query", {"type": "string", "format": "uuid"},
+                  "a case's (or clue's) record_id: the orders about it that the caller is on "
+                  "(issuer, recipient or copy; justice: all), whatever the role"),
         ),
     ),
     Route(
@@ -407,9 +414,31 @@ class Orders:
                 f"state must be one of {', '.join(OrderState)}",
                 detail_zh="state应为派单状态之一（如ISSUED、SIGNED）",
             )
+        subject = request.query.get("subject")
+        if subject is not None:
+            try:
+                subject = str(uuid.UUID(subject))
+            except ValueError:
+                raise Problem(
+                    "invalid-parameter",
+                    "subject must be a case's or clue's record_id (a UUID)",
+                    detail_zh="subject应为案件或线索的记录编号（UUID）",
+                ) from None
+        if subject is not None and not self.peers.forwarded(request):
+            found = await self.about(request, subject)
+            if wanted is not None:
+                found = [o for o in found if o["state"] == wanted]
+            return respond(OrderList.model_validate({"orders": found}))
         orders = []
         for view in self.engine.active_views():
-            mine = view.issuer == party.id if role == "issued" else party.id in view.recipients
+            if subject is not None:
+                mine = view.subject_id == subject and (
+                    party.id in view.parties or party.id == "justice"
+                )
+            elif role == "issued":
+                mine = view.issuer == party.id
+            else:
+                mine = party.id in view.recipients
             if mine and (wanted is None or view.state.value == wanted):
                 orders.append(_summary(view))
         if not self.peers.forwarded(request):
@@ -417,6 +446,20 @@ class Orders:
             orders += [order for answer in answers for order in answer["orders"]]
         orders.sort(key=lambda o: o["issued_at"])
         return respond(OrderList.model_validate({"orders": orders}))
+
+    async def about(self, request: web.Request, subject_id: str) -> list[dict[str, Any]]:
+        """The summaries of the orders about subject_id that the caller is on (justice:
+        all), from every worker: what ``GET /v1/orders?subject=`` answers."""
+        party = self.platform.caller(request)
+        found = [
+            _summary(view) for view in self.engine.active_views()
+            if view.subject_id == subject_id
+            and (party.id in view.parties or party.id == "justice")
+        ]
+        for answer in await self.peers.gather(request, "/v1/orders", {"subject": subject_id}):
+            found += answer["orders"]
+        found.sort(key=lambda o: o["issued_at"])
+        return found
 
 
 SUMMARY_FIELDS = (
@@ -429,6 +472,7 @@ SUMMARY_FIELDS = (
     "issued_at",
     "deadline",
     "case_owner",
+    "subject_id",
 )
 
 

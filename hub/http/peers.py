@@ -6,7 +6,7 @@ gathering answers with its own share only."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -93,8 +93,11 @@ class Peers:
         except (aiohttp.ClientError, TimeoutError):
             raise _away(owner) from None
 
-    async def gather(self, request: web.Request, path: str) -> list[dict[str, Any]]:
-        """Ask every other worker the same question (marked forwarded) and collect."""
+    async def gather(
+        self, request: web.Request, path: str, query: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Ask every other worker the same question (marked forwarded; the request's own
+        query unless query is given), as the caller, and collect."""
         peers = [url for url in self.worker_urls() if not self._here(url)]
         if not peers:
             return []
@@ -104,7 +107,8 @@ class Peers:
         async def ask(peer: URL) -> dict[str, Any]:
             try:
                 async with session.get(
-                    peer.with_path(path).with_query(request.query), headers=headers
+                    peer.with_path(path).with_query(request.query if query is None else query),
+                    headers=headers,
                 ) as answer:
                     if answer.status != 200:
                         raise _away(peer)

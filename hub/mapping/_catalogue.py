@@ -23,6 +23,7 @@ _FOLDERS = {
     "procuratorate": PartyKind.PROCURATORATE,
     "court": PartyKind.COURT,
     "street": PartyKind.STREET,
+    "finance": PartyKind.FINANCE,
 }
 
 

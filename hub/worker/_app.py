@@ -266,11 +266,12 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     web_app.on_cleanup.append(stop_watch)
     peers = Peers(advertised, engine.owner_of, engine.worker_urls)
     peers.install(web_app)
-    Orders(platform, records, engine, peers).install(web_app)
+    orders = Orders(platform, records, engine, peers)
+    orders.install(web_app)
     case_peers = Peers(advertised, revisions.owner_of, revisions.worker_urls)
     case_peers.install(web_app)
     Cases(
-        platform, records, revisions, case_peers, reference, supervision, periods
+        platform, records, revisions, case_peers, reference, supervision, periods, orders.about
     ).install(web_app)
     Assessment(platform, [engine, revisions], peers).install(web_app)
 

@@ -229,13 +229,14 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
             book = Book()
             cluster = Peers("http://127.0.0.1:1", owner, peers)
             Native(core.platform, core.records, load_catalogue()).install(app)
-            Orders(core.platform, core.records, book, cluster).install(app)
+            orders = Orders(core.platform, core.records, book, cluster)
+            orders.install(app)
             Assessment(core.platform, [book], cluster).install(app)
             shelf = Shelf()
             case_cluster = Peers("http://127.0.0.1:1", owner, peers)
             Cases(core.platform, core.records, shelf, case_cluster, lambda: reference,
-                  load_supervision(), load_enforcement_periods(settings.enforcement_file)
-                  ).install(app)
+                  load_supervision(), load_enforcement_periods(settings.enforcement_file),
+                  orders.about).install(app)
             metrics = CollectorRegistry()
             readiness: dict[str, str | None] = {"kafka": None, "partitions": None}
 

@@ -230,6 +230,34 @@ async def test_a_native_record_is_mapped_checked_and_kept_as_sent(served: Served
     assert dict(headers)["hub.native.kind"] == b"urban-case"
 
 
+@pytest.mark.parametrize(
+    ("folder", "native_kind", "party", "kind"),
+    [
+        ("police", "reverse-transfer", "police", "order"),
+        ("procuratorate", "suggestion", "procuratorate", "order"),
+        ("procuratorate", "recommendation", "procuratorate", "order"),
+        ("finance", "payment", "finance", "execution"),
+    ],
+)
+async def test_the_new_flows_enter_in_each_partys_own_format(
+    served: Served, folder: str, native_kind: str, party: str, kind: str
+) -> None:
+    """Issue 16: the police's reverse transfer, the procuratorate's suggestion and
+    recommendation, and finance's payment confirmation, each in its system's format."""
+    native = json.loads((ROOT / f"connectors/{folder}/samples/{native_kind}.json")
+                        .read_text(encoding="utf-8"))["native"]
+    if kind == "execution":  # a payment is checked against its case: the hub holds it
+        case = validate("case", {**sample("case"), "trace_id": "ab" * 16}, REFERENCE)
+        assert served.shelf.keep(case) == native["ajbh"]
+    answer = await served.call(
+        "POST", f"/v1/native/{native_kind}", party,
+        data=json.dumps(native, ensure_ascii=False).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status == 202, answer.body
+    assert answer.body["kind"] == kind and answer.body["topic"] == raw_topic(party)
+
+
 async def test_a_native_kind_the_party_lacks_is_404(served: Served) -> None:
     status, problem = await served.post("/v1/native/urban-case", STREET, {})
     assert status == 404 and problem["type"].endswith(":unknown-kind")
@@ -445,6 +473,42 @@ async def test_a_case_is_read_whole_by_its_owner_and_as_allowed_by_each_supervis
     assert status == 200 and [c["case_id"] for c in listed["cases"]] == [case_id]
     assert listed["cases"][0]["role"] == "supervisor" and listed["cases"][0]["revision"] == 2
     assert (await served.get("/v1/cases", "police"))[1]["cases"] == []
+
+
+async def test_a_case_shows_its_referral_to_those_on_it_and_where_its_fine_stands(
+    served: Served,
+) -> None:
+    """Issue 16: the procuratorate reads every case with its referral status (有案必录), and
+    finance where each fine stands (罚没收入)."""
+    case = validate("case", {**sample("case"), "trace_id": "ab" * 16}, REFERENCE)
+    case_id = served.shelf.keep(case)
+    referral = validate("order", {
+        **sample("order"), "source_id": f"REF-{uuid.uuid4().hex[:8]}",
+        "order_type": "CRIMINAL_REFERRAL", "to_parties": ["police"], "deadline": None,
+        "subject_id": case_id, "trace_id": "ab" * 16,
+        "referral": {"suspected_offence": "非法经营罪", "evidence": ["现场检查笔录"]},
+    }, REFERENCE)
+    assert isinstance(referral, DispatchOrder)
+    served.book.views[str(referral.order_id)] = view_to_dict(open_order(referral))
+    served.shelf.cases[case_id]["executions"] = [{
+        "id": "x", "digest": "", "execution_type": "PAID", "amount": "200.00",
+        "at": "2026-11-21T02:00:00+00:00", "party": "finance",
+        "received_at": "2026-11-21T02:00:01+00:00",
+    }]
+    for reader in ("procuratorate", "justice", STREET):
+        status, shown = await served.get(f"/v1/cases/{case_id}", reader)
+        assert status == 200, shown
+        assert [(o["order_type"], o["state"]) for o in shown["orders"]] == [
+            ("CRIMINAL_REFERRAL", "ISSUED")], reader
+    status, shown = await served.get(f"/v1/cases/{case_id}", "finance")
+    assert shown["orders"] == []  # not on the referral
+    standing = shown["execution"]
+    assert (standing["state"], standing["paid"], standing["outstanding"]) == (
+        "UNPAID", "200.00", "300.00")
+    assert standing["payment_due"] == "2026-12-05T07:00:00+00:00"  # 15 days (行政处罚法 §67)
+    status, listed = await served.get(f"/v1/orders?subject={case_id}", "procuratorate")
+    assert [o["order_id"] for o in listed["orders"]] == [str(referral.order_id)]
+    assert (await served.get("/v1/orders?subject=x", "procuratorate"))[0] == 422
 
 
 async def test_an_execution_is_admitted_only_for_a_fine_its_reporter_may_report(

@@ -40,7 +40,7 @@ CATALOGUE = load_catalogue()
 SHIPPED = CATALOGUE.shipped
 INBOUND = [item for item in SHIPPED if item.spec.direction == "in"]
 OUTBOUND = [item for item in SHIPPED if item.spec.direction == "out"]
-FOLDERS = {"department", "bigdata", "police", "procuratorate", "court", "street"}
+FOLDERS = {"department", "bigdata", "police", "procuratorate", "court", "street", "finance"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -114,7 +114,7 @@ def reference() -> Reference:
 def test_every_folder_ships_an_inbound_and_an_outbound_spec() -> None:
     assert {folder_of(item) for item in INBOUND} == FOLDERS
     assert {folder_of(item) for item in OUTBOUND} == FOLDERS
-    assert len(SHIPPED) == 27
+    assert len(SHIPPED) == 32
 
 
 def test_each_department_has_one_clue_spec_and_one_order_spec(reference: Reference) -> None:
@@ -148,6 +148,11 @@ def test_expected_kinds_and_filters() -> None:
     assert found["court/enforcement-application"] == (
         "order", "out", {"order_type": "ENFORCEMENT_APPLICATION"})
     assert found["court/ruling"] == ("order-event", "in", {})
+    assert found["police/reverse-transfer"] == ("order", "in", {})
+    assert found["procuratorate/suggestion"] == ("order", "in", {})
+    assert found["procuratorate/recommendation"] == ("order", "in", {})
+    assert found["finance/payment"] == ("execution", "in", {})
+    assert found["finance/fine-notice"] == ("case-notice", "out", {"reader": "finance"})
     assert found["street/street-clue"] == ("clue", "in", {})
     assert found["street/street-order"] == ("order", "out", {})
 
