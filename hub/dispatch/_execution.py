@@ -208,9 +208,11 @@ def standing(
 
 @dataclass(frozen=True)
 class Due:
-    """A notice the clock makes due: its type and the moment it names (``due_at``)."""
+    """A notice the clock makes due: its type, the moment it became due (``at``: the
+    same however late the clock looks), the moment it names (``due_at``), and why."""
 
     execution_type: ExecutionType
+    at: datetime
     due_at: datetime
     reason_en: str
     reason_zh: str
@@ -223,7 +225,7 @@ def notices_due(fine: Standing, now: datetime) -> list[Due]:
     due: list[Due] = []
     if now >= fine.payment_due:
         due.append(Due(
-            ExecutionType.PAYMENT_OVERDUE, fine.payment_due,
+            ExecutionType.PAYMENT_OVERDUE, fine.payment_due, fine.payment_due,
             f"{fine.outstanding} yuan of decision {fine.decision_no} unpaid after "
             f"{fine.payment_due.isoformat()}",
             f"处罚决定{fine.decision_no}尚有{fine.outstanding}元逾期未缴纳",
@@ -233,14 +235,14 @@ def notices_due(fine: Standing, now: datetime) -> list[Due]:
         if now >= closes:
             if ExecutionType.APPLICATION_RAISED not in fine.raised:
                 due.append(Due(
-                    ExecutionType.WINDOW_LAPSED, closes,
+                    ExecutionType.WINDOW_LAPSED, closes, closes,
                     f"the period to apply for compulsory enforcement of {fine.decision_no} "
                     f"ended {closes.isoformat()} with no application",
                     f"处罚决定{fine.decision_no}申请强制执行期限已届满，未申请",
                 ))
         elif fine.reminder_served_at is None:
             due.append(Due(
-                ExecutionType.REMINDER_DUE, closes,
+                ExecutionType.REMINDER_DUE, opens, closes,
                 f"the periods to challenge {fine.decision_no} have run out: serve the written "
                 f"reminder now; the court may be applied to 10 days after it is served, by "
                 f"{closes.isoformat()}",
@@ -249,7 +251,7 @@ def notices_due(fine: Standing, now: datetime) -> list[Due]:
             ))
         elif fine.apply_from is not None and now >= fine.apply_from:
             due.append(Due(
-                ExecutionType.APPLICATION_RAISED, closes,
+                ExecutionType.APPLICATION_RAISED, fine.apply_from, closes,
                 f"reminder served {fine.reminder_served_at.isoformat()} and "
                 f"{fine.outstanding} yuan still unpaid: the hub applied to the court",
                 f"催告书送达后仍有{fine.outstanding}元未缴纳：枢纽已代为向法院申请强制执行",

@@ -43,6 +43,7 @@ from hub.dispatch import (
     standing,
 )
 from hub.records import (
+    HUB_EXECUTION_TYPES,
     KINDS,
     DispatchOrder,
     EnforcementCase,
@@ -83,7 +84,16 @@ def execute(reads: Sequence[Read[Execution]], cases: State, world: ExecutionWorl
         said = content_digest(execution)
         executions: list[dict[str, Any]] = list(stored.get("executions") or [])
         seen = next((e for e in executions if e["id"] == str(execution.record_id)), None)
-        if seen is not None and seen["digest"] != said:
+        notice = execution.execution_type in HUB_EXECUTION_TYPES
+        if seen is None and notice and not _still_due(current, executions, execution, world):
+            step.notes.append(
+                f"case {key}: {execution.execution_type.value} no longer due (paid or revoked "
+                "meanwhile); not applied"
+            )
+            continue
+        # the hub's notice raised again is the same notice (its note may count a payment
+        # made in between); a party's record with other content is a change
+        if seen is not None and seen["digest"] != said and not notice:
             step.parked.append(Park(
                 read.message, "execution", "record.changed",
                 f"execution {execution.record_id} was received before with other content; "
@@ -119,6 +129,16 @@ def execute(reads: Sequence[Read[Execution]], cases: State, world: ExecutionWorl
             f"case {key}: {execution.execution_type.value} from {execution.source_party}"
         )
     return step
+
+
+def _still_due(
+    current: Mapping[str, Any], executions: list[dict[str, Any]], execution: Execution,
+    world: ExecutionWorld,
+) -> bool:
+    """Whether the hub's notice execution is still due when applied: what the sweep saw
+    may have changed since (a payment or revocation in flight)."""
+    fine = standing(current, executions, world.periods)
+    return fine is not None and fine.open
 
 
 def _refusal(execution: Execution, current: Mapping[str, Any] | None) -> tuple[str, str] | None:
@@ -197,7 +217,7 @@ def enforcement_notices(
             notice = Execution.model_validate({
                 "source_party": "hub",
                 "source_id": f"{case_id}/{due.execution_type.value}",
-                "occurred_at": now,
+                "occurred_at": due.at,
                 "case_id": case_id,
                 "decision_no": fine.decision_no,
                 "execution_type": due.execution_type,

@@ -25,7 +25,7 @@ from hub.dispatch import (
     load_supervision,
     open_order,
 )
-from hub.records import KINDS, DispatchOrder, Execution, OrderEvent
+from hub.records import KINDS, DispatchOrder, Execution, OrderEvent, content_digest
 from hub.reference import load_calendar, load_seed_reference
 from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
@@ -533,8 +533,19 @@ def test_an_unpaid_fine_raises_each_notice_once_on_its_clock_and_the_court_gets_
     step = execute([served], cases, _exec_world())
     assert [out.topic for out in step.out] == [inbox_topic(STREET), inbox_topic("finance")]
     assert _tick(cases, six_months + 11 * day) == []  # 10 days after it was served (§54)
+    entries = [v for _, v in cases.items()]
+    early, late = (enforcement_notices(entries, six_months + n * day, PERIODS).out
+                   for n in (12, 40))  # two sweeps, one later: the same notice
+    assert content_digest(early[0].record) == content_digest(late[0].record)
+    paid = _execution(case_id, decision_no, "PAID", six_months + 12 * day, amount="500.00")
+    in_flight = State(dict(cases.writes))
+    execute([paid], in_flight, _exec_world())  # paid while the sweep's notice was on its way
+    stale = execute([_read("execution", early[0].record.model_dump(mode="json"))], in_flight,
+                    _exec_world())
+    assert stale.out == [] and stale.parked == []  # no longer due: no application
     (applied,) = _tick(cases, six_months + 12 * day)
     assert applied.execution_type.value == "APPLICATION_RAISED"
+    assert applied.occurred_at == six_months + 12 * day  # when it became due, not the sweep's
 
     again = execute([_read("execution", applied.model_dump(mode="json"))], cases, _exec_world())
     (order,) = [out.record for out in again.out if out.topic == ORDERS]
