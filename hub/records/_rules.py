@@ -115,6 +115,10 @@ RULES: dict[str, tuple[str, str]] = {
         "经度和纬度须同时提供",
         "give both latitude and longitude, or neither",
     ),
+    "timestamp.type": (
+        "时间须为ISO 8601文本（例如2026-11-25T09:30:00+08:00），不能是数字",
+        "a time is ISO 8601 text (for example 2026-11-25T09:30:00+08:00), not a number",
+    ),
     "timestamp.naive": (
         "时间必须带时区（例如+08:00或Z）",
         "time must carry a time zone (for example +08:00 or Z)",

@@ -104,9 +104,18 @@ def _strip(value: Any) -> Any:
 
 
 YEARS = (1900, 2999)
+def _timestamp_text(value: Any) -> Any:
+    """A time is sent as text (what the document says), never as a number of seconds,
+    which pydantic would otherwise read as a Unix time."""
+    if isinstance(value, int | float | Decimal):
+        raise rule_error("timestamp.type")
+    return value
+
+
 Timestamp = Annotated[
     datetime,
     Field(json_schema_extra={"pattern": "^(19|2[0-9])[0-9]{2}-"}),
+    BeforeValidator(_timestamp_text),
     AfterValidator(_utc_millis),
 ]
 """A point in time: time zone required, years 1900-2999, stored as UTC with millisecond

@@ -215,6 +215,15 @@ def test_timestamps_outside_the_years_1900_to_2999_are_refused_not_crashed(
     assert pairs(errors_of("case", data, reference)) == {("occurred_at", "timestamp.range")}
 
 
+@pytest.mark.parametrize("number", [0, 1764650000, 1764650000.5])
+def test_a_time_sent_as_a_number_is_refused(number: Any, reference: Reference) -> None:
+    """Found by the fault suite's contract run: "occurred_at": 0 was read as a Unix time
+    (1970) and answered 202, though the document says a time is text."""
+    data = sample("order-event")
+    data["occurred_at"] = number
+    assert pairs(errors_of("order-event", data, reference)) == {("occurred_at", "timestamp.type")}
+
+
 def test_deadline_must_follow_issue_after_millisecond_truncation(reference: Reference) -> None:
     data = order()
     data["issued_at"] = "2026-03-01T10:00:00.000100+08:00"
