@@ -182,6 +182,11 @@ class HubSettings(BaseSettings):
         default=Path(__file__).resolve().parent / "reference" / "deadlines.yaml",
         description="Default order deadlines per order type and priority.",
     )
+    datasets_file: Path = Field(
+        default=Path(__file__).resolve().parent / "reference" / "datasets.yaml",
+        description="The data catalogue: shared datasets, their keys, field classes and "
+        "readers.",
+    )
     enforcement_file: Path = Field(
         default=Path(__file__).resolve().parent / "reference" / "enforcement.yaml",
         description="Statutory periods of a decided fine: payment, challenges, reminder, "

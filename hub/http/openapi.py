@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from hub import __version__
-from hub.http import assessment, cases, inbox, native, ops, orders, records
+from hub.http import assessment, cases, inbox, native, ops, orders, records, shared
 from hub.http.policy import ACTION_FIELDS, DERIVED_IDS, HTTP_KINDS, HUB_OWNED_FIELDS
 from hub.http.problems import MEDIA_TYPE, ProblemDetails
 from hub.http.routes import PLATFORM_ANSWERS, Answer, Route, install_routes
@@ -45,6 +45,7 @@ def all_routes() -> tuple[Route, ...]:
         *orders.ROUTES,
         *assessment.ROUTES,
         *cases.ROUTES,
+        *shared.ROUTES,
         *native.ROUTES,
         *ops.ROUTES,
         *ROUTES,

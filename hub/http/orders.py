@@ -175,12 +175,12 @@ ROUTES = (
 
 
 def not_ops(party: Party) -> None:
-    """Operators read metrics and DLQ metadata, never orders: 403."""
+    """Operators read metrics and DLQ metadata, never business data: 403."""
     if party.kind is PartyKind.OPS:
         raise Problem(
             "forbidden",
-            "operators read metrics and DLQ metadata, not orders",
-            detail_zh="运维方只能查看指标和死信元数据，不能查看派单",
+            "operators read metrics and DLQ metadata, not orders, cases or shared data",
+            detail_zh="运维方只能查看指标和死信元数据，不能查看派单、案件和共享数据",
         )
 
 

@@ -49,6 +49,7 @@ TOKEN = web.RequestKey("hub_token", TokenEntry)
 OUTCOME = web.RequestKey("hub_outcome", Problem)
 TRACE = web.RequestKey("hub_trace_id", str)
 SUBJECT = web.RequestKey("hub_subject", str)
+READ = web.RequestKey("hub_read", dict)  # a read of shared data: purpose, dataset, key, fields
 
 
 def _route(request: web.Request) -> str:
@@ -137,6 +138,18 @@ class Platform:
             request[TRACE] = trace_id
         if subject is not None:
             request[SUBJECT] = subject
+
+    @staticmethod
+    def mark_read(
+        request: web.Request, *, purpose: str | None, dataset: str, key: str,
+        fields: list[str] | None = None, returned: int | None = None,
+    ) -> None:
+        """What a read of shared data goes into its audit event as: why, which dataset
+        and key, and the names of the fields returned (never their values)."""
+        request[READ] = {
+            "purpose": purpose, "dataset": dataset, "record_key": key.strip()[:200] or None,
+            "fields": sorted(fields or [])[:100], "returned": returned,
+        }
 
     # ------------------------------------------------------------- JSON bodies
 
@@ -329,6 +342,7 @@ class Platform:
                 "status_code": status,
                 "client_address": (request.remote or "")[:64] or None,
                 "detail": detail or None,
+                **request.get(READ, {}),
             }
         )
         task = asyncio.create_task(self._send_audit(event))

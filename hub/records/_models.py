@@ -1009,6 +1009,9 @@ class Execution(Envelope):
 class AuditEvent(Envelope):
     """审计 AuditEvent: one exchange, allowed or refused (who, what, which record, result, when)."""
 
+    # v2: purpose, dataset, record_key, fields, returned (reads of shared data; BACKWARD)
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     actor_party: str = Field(
         min_length=1, max_length=40, description="操作方 caller party id, or 'anonymous'"
     )
@@ -1023,3 +1026,16 @@ class AuditEvent(Envelope):
         default=None, max_length=64, description="客户端地址 client address"
     )
     detail: Text | None = Field(default=None, description="说明 reason or detail")
+    # v2: a read of shared data 共享数据调阅 says which, why and what it returned
+    purpose: ShortText | None = Field(
+        default=None, description="用途 why shared data was read (X-Hub-Purpose)"
+    )
+    dataset: str | None = Field(default=None, max_length=40, description="数据集 dataset read")
+    record_key: ShortText | None = Field(
+        default=None, description="键 the key (or secondary key=value) looked up"
+    )
+    fields: list[str] = Field(
+        default_factory=list, max_length=100,
+        description="返回字段 the field names returned (never their values)",
+    )
+    returned: int | None = Field(default=None, ge=0, description="返回条数 records returned")

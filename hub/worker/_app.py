@@ -25,7 +25,7 @@ from hub.dispatch import (
 )
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
 from hub.errors import HubError
-from hub.http import Assessment, Cases, Core, Native, Ops, Orders, Peers, Platform
+from hub.http import Assessment, Cases, Core, Native, Ops, Orders, Peers, Platform, Shared
 from hub.mapping import load_catalogue
 from hub.metrics import FlowCollector, probe_loop_lag
 from hub.records import KINDS
@@ -39,6 +39,7 @@ from hub.registry import (
 )
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
+from hub.shared import SharedView, load_datasets
 from hub.stages import (
     Assign,
     CaseRevisions,
@@ -274,6 +275,17 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         platform, records, revisions, case_peers, reference, supervision, periods, orders.about
     ).install(web_app)
     Assessment(platform, [engine, revisions], peers).install(web_app)
+    shared_view = SharedView(settings, serde, load_datasets(settings.datasets_file))
+    Shared(platform, shared_view.catalogue, shared_view).install(web_app)
+
+    async def start_shared(_: web.Application) -> None:
+        await shared_view.start()
+
+    async def stop_shared(_: web.Application) -> None:
+        await shared_view.stop()
+
+    web_app.on_startup.append(start_shared)
+    web_app.on_cleanup.append(stop_shared)
 
     async def first_reference(_: web.Application) -> None:
         reference.replace(await load_reference(settings, serde))

@@ -228,14 +228,17 @@ def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[
 
 
 def http_json(
-    base: str, path: str, token: str, body: Any = None, timeout: float = 10.0
+    base: str, path: str, token: str, body: Any = None, timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
-    """GET (or POST body as JSON) path of a worker with a bearer token: (status, JSON)."""
+    """GET (or POST body as JSON) path of a worker with a bearer token (and headers):
+    (status, JSON)."""
     request = urllib.request.Request(  # noqa: S310
         base + path,
         data=None if body is None else json.dumps(body).encode(),
         method="GET" if body is None else "POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                 **(headers or {})},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
@@ -335,7 +338,7 @@ def record_for(kind: str, party: str, sid: str | None = None) -> dict[str, Any]:
                       **_ORDER_OF.get(party, {}))
     if kind == "order-event":
         return sample("order-event", **mine, actor_party=party, order_id=str(uuid.uuid4()))
-    if kind in ("entity", "permit"):
+    if kind in ("entity", "permit", "execution"):
         return sample(kind, **mine)
     if kind == "matter":
         return {**_shared(matter_record(_SEED.matters["URB-001"], publisher=party)), **mine}

@@ -37,6 +37,7 @@ from hub.http import (
     Ops,
     Orders,
     Peers,
+    Shared,
     TokenStore,
     openapi_document,
 )
@@ -45,6 +46,7 @@ from hub.reference import Reference, load_seed_reference
 from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
+from hub.shared import SharedView, load_datasets
 from hub.wire import MemoryBroker
 from hub.worker._http import build_web_app
 
@@ -135,6 +137,7 @@ class Served:
     broker: MemoryBroker
     book: Book
     shelf: Shelf
+    shared: SharedView  # not reading Kafka: tests put records in and set it ready
     metrics: CollectorRegistry
     readiness: dict[str, str | None]  # each /readyz check's answer: None when fine
     serde: AvroSerde
@@ -237,6 +240,8 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
             Cases(core.platform, core.records, shelf, case_cluster, lambda: reference,
                   load_supervision(), load_enforcement_periods(settings.enforcement_file),
                   orders.about).install(app)
+            shared = SharedView(settings, serde, load_datasets(settings.datasets_file))
+            Shared(core.platform, shared.catalogue, shared).install(app)
             metrics = CollectorRegistry()
             readiness: dict[str, str | None] = {"kafka": None, "partitions": None}
 
@@ -250,7 +255,8 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
             client = await stack.enter_async_context(TestClient(TestServer(app)))
             document = openapi_document(None, reference)
             return Served(
-                client, broker, book, shelf, metrics, readiness, serde, tokens, document
+                client, broker, book, shelf, shared, metrics, readiness, serde, tokens,
+                document,
             )
 
         yield start

@@ -456,6 +456,11 @@ AUDITS = record(
         "status_code": optional(st.integers(100, 599)),
         "client_address": optional(raw_text(64)),
         "detail": optional(text(300)),
+        "purpose": optional(text()),
+        "dataset": optional(raw_text(40)),
+        "record_key": optional(text()),
+        "fields": st.lists(raw_text(40), max_size=5),
+        "returned": optional(st.integers(0, 1000)),
     },
 )
 

@@ -217,6 +217,36 @@ def case_route(status: int) -> Trigger:
     return trigger
 
 
+def shared_route(template: str, status: int) -> Trigger:
+    """A lookup (one key, or a search by secondary key) answering status."""
+    purpose = {"X-Hub-Purpose": "inspection"}
+
+    async def trigger(serve: Serve) -> Answered:
+        served = await serve(gateway_rate=0.001, gateway_burst=1) if status == 429 else (
+            await serve())
+        if status != 503:
+            entity = validate("entity", {**sample("entity"), "trace_id": "ab" * 16}, REFERENCE)
+            served.shared.apply("share.entity.v1", entity.uscc.encode(),
+                                entity.model_dump(mode="json"))
+            served.shared.ready.set()
+        one = template.endswith("{key}")
+        dataset = "nothing" if status == 404 and not one else "entity"
+        key = "91420106MA4K000000" if status == 404 else sample("entity")["uscc"]
+        path = f"/v1/shared/{dataset}/{key}" if one else (
+            f"/v1/shared/{dataset}" if status == 422 else f"/v1/shared/{dataset}?uscc={key}")
+        if not one and status != 422:
+            path = f"/v1/shared/permit?holder_uscc={key}"
+            if status == 404:
+                path = "/v1/shared/nothing?x=1"
+        party = {401: None, 403: "ops"}.get(status, STREET)
+        headers = {} if status == 400 else purpose
+        if status == 429:
+            await served.client.get(path, headers={**served.auth(party), **headers})
+        return await served.call("GET", path, party, headers=headers)
+
+    return trigger
+
+
 def stream(status: int) -> Trigger:
     async def trigger(serve: Serve) -> Answered:
         served = await serve()
@@ -347,6 +377,14 @@ def triggers() -> dict[tuple[str, str, int], Trigger]:
         found[("GET", "/v1/cases/{case_id}", status)] = case_route(status)
     found[("GET", "/v1/cases/{case_id}", 429)] = rate_limited(
         "GET", f"/v1/cases/{uuid.uuid4()}", "justice")
+    for status in (200, 401, 403):
+        found[("GET", "/v1/catalogue", status)] = simple(
+            "GET", "/v1/catalogue", {200: STREET, 401: None, 403: "ops"}[status])
+    found[("GET", "/v1/catalogue", 429)] = rate_limited("GET", "/v1/catalogue", STREET)
+    for path in ("/v1/shared/{dataset}/{key}", "/v1/shared/{dataset}"):
+        for status in (200, 400, 401, 403, 404, 429, 503):
+            found[("GET", path, status)] = shared_route(path, status)
+    found[("GET", "/v1/shared/{dataset}", 422)] = shared_route("/v1/shared/{dataset}", 422)
     found[("GET", "/healthz", 200)] = simple("GET", "/healthz", None)
     found[("GET", "/readyz", 200)] = simple("GET", "/readyz", None)
 

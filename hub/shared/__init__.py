@@ -1,0 +1,24 @@
+"""Information sharing 信息共享 (rule 四.四; docs/design.md §4): the data catalogue, and the
+materialised view of the shared datasets that lookups read."""
+
+from hub.shared._catalogue import (
+    Access,
+    DataCatalogue,
+    Dataset,
+    FieldClass,
+    load_datasets,
+    mask_personal,
+)
+from hub.shared._view import Dataview, SharedDataLoading, SharedView
+
+__all__ = [
+    "Access",
+    "DataCatalogue",
+    "Dataset",
+    "Dataview",
+    "FieldClass",
+    "SharedDataLoading",
+    "SharedView",
+    "load_datasets",
+    "mask_personal",
+]

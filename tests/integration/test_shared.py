@@ -1,0 +1,111 @@
+"""Information sharing on the real broker (issue 17): the big-data bureau publishes an
+entity and its permits; a street looks them up through a worker with a purpose and gets
+the masked view; its read is in the audit topic; without a purpose it is 400, and a party
+the dataset is not open to gets 403."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from hub.records import AuditEvent, uscc_check_char
+from hub.registry import RegistryClient
+from hub.serde import AvroSerde
+from tests.integration.conftest import (
+    Worker,
+    end_offsets,
+    http_json,
+    hub_worker,
+    read_range,
+)
+from tests.samples import sample
+
+pytestmark = pytest.mark.kafka
+
+STREET = "street-jiyuqiao"
+PURPOSE = {"X-Hub-Purpose": quote("派单 WS-2026-0001 现场核查")}
+
+
+@pytest.fixture(scope="module")
+def worker(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    with hub_worker(applied_topics, Path(tmp_path_factory.mktemp("shared"))) as started:
+        yield started
+
+
+def _new_uscc() -> str:
+    body = "91420106MA4K" + f"{uuid.uuid4().int % 10**5:05d}"
+    return body + uscc_check_char(body)
+
+
+def _get(worker: Worker, path: str, party: str, headers: dict[str, str] | None = None,
+         ) -> tuple[int, Any]:
+    return http_json(worker.base, path, worker.tokens[party], headers=headers)
+
+
+def test_a_street_reads_an_entity_and_its_permits_masked_and_the_read_is_audited(
+    worker: Worker, applied_topics: str
+) -> None:
+    uscc = _new_uscc()
+    entity = sample("entity", source_id=f"entity/{uscc}", uscc=uscc, legal_representative="赵六")
+    permit = sample("permit", source_id=f"permit/{uscc}", permit_no=f"JY{uscc[-8:]}",
+                    holder_uscc=uscc)
+    for kind, record in (("entity", entity), ("permit", permit)):
+        status, answer = http_json(worker.base, f"/v1/records/{kind}",
+                                   worker.tokens["bigdata"], record)
+        assert status == 202, answer
+
+    deadline = time.monotonic() + 30
+    while True:  # the view follows the share topics: within moments
+        status, found = _get(worker, f"/v1/shared/entity/{uscc}", STREET, PURPOSE)
+        if status == 200:
+            break
+        assert status in (404, 503) and time.monotonic() < deadline, found
+        time.sleep(0.3)
+    assert found["access"] == "masked"
+    assert found["record"]["legal_representative"] == "赵*"
+    assert "source_party" not in found["record"]
+    status, permits = _get(worker, f"/v1/shared/permit?holder_uscc={uscc}", STREET, PURPOSE)
+    deadline = time.monotonic() + 30
+    while status == 200 and not permits["records"] and time.monotonic() < deadline:
+        time.sleep(0.3)
+        status, permits = _get(worker, f"/v1/shared/permit?holder_uscc={uscc}", STREET, PURPOSE)
+    assert status == 200 and [p["permit_no"] for p in permits["records"]] == [permit["permit_no"]]
+
+    status, refused = _get(worker, f"/v1/shared/entity/{uscc}", STREET)
+    assert status == 400 and "X-Hub-Purpose" in refused["detail"]
+    status, refused = _get(worker, f"/v1/shared/permit/{permit['permit_no']}", "finance", PURPOSE)
+    assert status == 403 and "request" in refused["detail"]
+
+    reads = asyncio.run(_reads_of(applied_topics, worker.base, uscc))
+    assert {(a.actor_party, a.dataset, a.purpose) for a in reads} >= {
+        (STREET, "entity", "派单 WS-2026-0001 现场核查")}
+    entity_read = next(a for a in reads if a.dataset == "entity" and a.result.value == "ACCEPTED")
+    assert "legal_representative" in entity_read.fields and "赵" not in str(entity_read.detail)
+
+
+async def _reads_of(bootstrap: str, base: str, uscc: str) -> list[AuditEvent]:
+    """The audited reads of shared data naming uscc, waiting up to 30 s for them; decoded
+    with the worker's own registry."""
+    serde = AvroSerde(RegistryClient(f"{base}/registry"))
+    deadline = time.monotonic() + 30
+    while True:
+        ends = await end_offsets(bootstrap, "hub.audit.v1")
+        messages = await read_range(bootstrap, "hub.audit.v1", {}, ends)
+        reads = []
+        for message in messages:
+            if uscc.encode() in message.value:
+                event = await serde.decode("audit", message.value)
+                assert isinstance(event, AuditEvent)
+                if event.dataset is not None:
+                    reads.append(event)
+        if len(reads) >= 4:  # the entity, the permits, the 400, the 403
+            return reads
+        assert time.monotonic() < deadline, f"{len(reads)} audited reads"
+        await asyncio.sleep(0.5)
