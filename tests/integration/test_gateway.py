@@ -65,6 +65,7 @@ PUBLISHER_OF = {
     "permit": "bigdata",
     "officer": "justice",
     "matter": "justice",
+    "execution": "finance",
 }
 
 
