@@ -121,3 +121,27 @@ async def _audited(bootstrap: str, serde: AvroSerde, uscc: str) -> list[AuditEve
             return reads
         assert time.monotonic() < deadline, f"{len(reads)} audited reads"
         await asyncio.sleep(0.5)
+
+
+def test_a_decided_penalty_joins_the_entitys_enforcement_record_within_seconds(
+    worker: Worker,
+) -> None:
+    """Issue 17: enforcement results flow back into shared data (信用记录)."""
+    uscc = _new_uscc()
+    case = sample("case", source_id=f"CASE-{uuid.uuid4().hex[:10]}",
+                  party={"party_type": "ORGANISATION", "name": "武汉市武昌区示例商行",
+                         "uscc": uscc})
+    status, answer = http_json(worker.base, "/v1/records/case", worker.tokens[STREET], case)
+    assert status == 202, answer
+    started = time.monotonic()
+    while True:
+        status, found = _get(worker, f"/v1/shared/penalty?uscc={uscc}", "bigdata", PURPOSE)
+        assert status == 200, found
+        if found["records"]:
+            break
+        assert time.monotonic() - started < 30, "the penalty never reached the record"
+        time.sleep(0.3)
+    (penalty,) = found["records"]
+    assert penalty["case_record_id"] == answer["record_id"]
+    assert (penalty["party_name"], penalty["amount"]) == ("武汉市武昌区示例商行", "500.00")
+    assert penalty["decision_no"] == case["decision"]["decision_no"]

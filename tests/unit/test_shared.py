@@ -45,7 +45,8 @@ async def test_the_catalogue_says_how_each_caller_reads_each_dataset(served: Ser
     status, listed = await served.get("/v1/catalogue", STREET)
     assert status == 200
     access = {d["id"]: d["access"] for d in listed["datasets"]}
-    assert access == {"entity": "masked", "permit": "full", "officer": "full", "matter": "full"}
+    assert access == {"entity": "masked", "permit": "full", "officer": "full", "matter": "full",
+                      "penalty": "full"}
     permit = next(d for d in listed["datasets"] if d["id"] == "permit")
     assert (permit["owner"], permit["key"], permit["secondary"]) == (
         "bigdata", "permit_no", ["holder_uscc"])
