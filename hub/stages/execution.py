@@ -118,7 +118,10 @@ def execute(reads: Sequence[Read[Execution]], cases: State, world: ExecutionWorl
             if topic is not None:
                 step.out.append(Out(topic, key.encode(), headers, record=execution))
         if execution.execution_type is ExecutionType.APPLICATION_RAISED:
-            fine = standing(current, executions, world.periods)
+            # the fine as it stood when the application was raised: the same order
+            # however often, and after whatever, the notice is processed again
+            upto = [e["id"] for e in executions].index(str(execution.record_id)) + 1
+            fine = standing(current, executions[:upto], world.periods)
             assert fine is not None  # noqa: S101 - _refusal: the case has a fine
             order = application_of(EnforcementCase.model_validate(current), fine, execution)
             step.out.append(Out(

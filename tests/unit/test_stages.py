@@ -555,6 +555,8 @@ def test_an_unpaid_fine_raises_each_notice_once_on_its_clock_and_the_court_gets_
     assert str(order.order_id) == str(applied.order_id) and str(order.subject_id) == case_id
     assert order.enforcement is not None and str(order.enforcement.amount) == "500.00"
     assert order.enforcement.reminder_served_at == six_months + 2 * day
+    execute([_execution(case_id, decision_no, "PAID", six_months + 13 * day, amount="100.00")],
+            cases, _exec_world())  # a part paid after the application
     twice = execute([_read("execution", applied.model_dump(mode="json"))], cases, _exec_world())
     assert [o.record for o in twice.out] == [o.record for o in again.out]  # the same again
     assert _tick(cases, datetime(2027, 12, 1, tzinfo=UTC)) == []  # applied: never lapses
