@@ -202,6 +202,45 @@ def cmd_reference_load(settings: HubSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shared_load(settings: HubSettings, args: argparse.Namespace) -> int:
+    """Bulk-load a dataset's extract (`hub.shared.load_file`)."""
+    from hub.registry import open_registry
+    from hub.serde import AvroSerde
+    from hub.shared import LoadResult, load_datasets, load_file, loadable
+
+    catalogue = load_datasets(settings.datasets_file)
+    dataset = catalogue.get(args.dataset)
+    if dataset is None or not loadable(dataset):
+        names = ", ".join(d.id for d in catalogue.datasets if loadable(d))
+        raise ConfigError(f"--dataset {args.dataset}: not a dataset loaded from a file; "
+                          f"one of {names}")
+
+    def progress(result: LoadResult, share: float) -> None:
+        rate = result.read / result.seconds if result.seconds else 0.0
+        print(f"\r{dataset.id}: {share:6.1%}  {result.read:,} rows read, {result.written:,} "
+              f"written, {result.rejected:,} rejected, {rate:,.0f} rows/s", end="",
+              file=sys.stderr, flush=True)
+
+    async def run() -> LoadResult:
+        async with open_registry(settings) as registry:
+            return await load_file(settings, AvroSerde(registry), dataset, args.file,
+                                   None if args.quiet else progress)
+
+    result = asyncio.run(run())
+    if not args.quiet:
+        print(file=sys.stderr)
+    for problem in result.problems:
+        print(f"rejected {problem}", file=sys.stderr)
+    if result.rejected > len(result.problems):
+        print(f"… and {result.rejected - len(result.problems):,} more rejected rows",
+              file=sys.stderr)
+    rate = result.written / result.seconds if result.seconds else 0.0
+    print(f"{dataset.id}: {result.written:,} of {result.read:,} rows written to "
+          f"{dataset.topic} in {result.seconds:.1f} s ({rate:,.0f} rows/s); "
+          f"{result.rejected:,} rejected")
+    return 1 if result.rejected else 0
+
+
 def cmd_reference_sync(settings: HubSettings, args: argparse.Namespace) -> int:
     """Read the share topics into the local reference cache that `hub validate` uses."""
     from hub.catalogue import cache_path, read_shared
@@ -320,3 +359,22 @@ def add_commands(commands: Any) -> None:
         "$HUB_DATA_DIR/reference-cache.json.",
     )
     sync.set_defaults(handler=cmd_reference_sync)
+
+    shared = commands.add_parser("shared", help="shared data: bulk loads of a dataset")
+    shared_actions = shared.add_subparsers(dest="shared_command", metavar="ACTION", required=True)
+    bulk = shared_actions.add_parser(
+        "load",
+        help="load an owner's full extract of a dataset (e.g. the entity register)",
+        description="Check every row of FILE (JSON lines, or CSV with a header row of field "
+        "names; UTF-8) as a record of the dataset published by its owner, and write the "
+        "good ones to the dataset's compacted topic in file order (acks=all). Rows that "
+        "break a rule are reported with their line and rule and not written; exit 1 when "
+        "any were. Progress on stderr once a second.",
+    )
+    bulk.add_argument("file", type=Path, metavar="FILE", help="the extract: .jsonl or .csv")
+    bulk.add_argument(
+        "--dataset", default="entity",
+        help="the dataset of hub/reference/datasets.yaml to load (default: entity)",
+    )
+    bulk.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+    bulk.set_defaults(handler=cmd_shared_load)

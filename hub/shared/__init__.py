@@ -9,6 +9,7 @@ from hub.shared._catalogue import (
     load_datasets,
     mask_personal,
 )
+from hub.shared._load import LoadResult, load_file, loadable, rows_of
 from hub.shared._view import Dataview, SharedDataLoading, SharedView
 
 __all__ = [
@@ -17,8 +18,12 @@ __all__ = [
     "Dataset",
     "Dataview",
     "FieldClass",
+    "LoadResult",
     "SharedDataLoading",
     "SharedView",
     "load_datasets",
+    "load_file",
+    "loadable",
+    "rows_of",
     "mask_personal",
 ]

@@ -6,6 +6,9 @@ the dataset is not open to gets 403."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,6 +21,7 @@ import pytest
 from hub.records import AuditEvent, uscc_check_char
 from hub.registry import RegistryClient
 from hub.serde import AvroSerde
+from tests.conftest import ROOT
 from tests.integration.conftest import (
     Worker,
     end_offsets,
@@ -28,6 +32,7 @@ from tests.integration.conftest import (
 from tests.samples import sample
 
 pytestmark = pytest.mark.kafka
+HUB = str(ROOT / ".venv" / "bin" / "hub")
 
 STREET = "street-jiyuqiao"
 PURPOSE = {"X-Hub-Purpose": quote("派单 WS-2026-0001 现场核查")}
@@ -145,3 +150,38 @@ def test_a_decided_penalty_joins_the_entitys_enforcement_record_within_seconds(
     assert penalty["case_record_id"] == answer["record_id"]
     assert (penalty["party_name"], penalty["amount"]) == ("武汉市武昌区示例商行", "500.00")
     assert penalty["decision_no"] == case["decision"]["decision_no"]
+
+
+def test_an_owners_extract_is_bulk_loaded_checked_row_by_row_and_then_looked_up(
+    worker: Worker, applied_topics: str, tmp_path: Path
+) -> None:
+    """Issue 17: the big-data bureau loads its register from a file (`hub shared load`);
+    good rows become lookups, a bad row is named with its line and rule."""
+    usccs = [_new_uscc() for _ in range(40)]
+    rows = [
+        {"uscc": u, "name": f"武昌示例商户{i}", "legal_representative": "钱七",
+         "address": "武昌区中南路1号", "registered_on": "2020-01-01", "status": "ACTIVE"}
+        for i, u in enumerate(usccs)
+    ]
+    extract = tmp_path / "entities.jsonl"
+    lines = [json.dumps(row, ensure_ascii=False) for row in rows]
+    lines.insert(10, json.dumps({**rows[0], "uscc": "91420106MA4K00000X"}))  # bad check char
+    extract.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = {**os.environ, "HUB_KAFKA_BOOTSTRAP": applied_topics,
+           "HUB_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([HUB, "shared", "load", str(extract), "--dataset", "entity"],
+                          env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 1, done.stderr  # one row refused
+    assert "40 of 41 rows written to share.entity.v1" in done.stdout, done.stdout
+    assert "line 11: uscc: [uscc." in done.stderr, done.stderr
+    assert "rows/s" in done.stderr  # the progress line
+
+    deadline = time.monotonic() + 30
+    while True:
+        status, found = _get(worker, f"/v1/shared/entity/{usccs[-1]}", STREET, PURPOSE)
+        if status == 200:
+            break
+        assert status == 404 and time.monotonic() < deadline, found
+        time.sleep(0.3)
+    assert found["record"]["name"] == "武昌示例商户39"
+    assert found["record"]["legal_representative"] == "钱*"

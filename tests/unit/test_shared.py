@@ -4,6 +4,7 @@ the names of the fields it returned (issue 17)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -12,7 +13,7 @@ import pytest
 from hub.records import KINDS, validate
 from hub.reference import load_seed_reference
 from hub.settings import HubSettings
-from hub.shared import Access, Dataview, SharedView, load_datasets, mask_personal
+from hub.shared import Access, Dataview, SharedView, load_datasets, mask_personal, rows_of
 from tests.samples import USCC, sample
 
 if TYPE_CHECKING:
@@ -132,3 +133,18 @@ def test_personal_values_are_masked_the_way_the_hub_masks_them() -> None:
     assert mask_personal("420106198503120011") == "420***********0011"
     assert mask_personal("13812345678").startswith("138")
     assert mask_personal("13812345678") != "13812345678"
+
+
+def test_an_extract_is_read_row_by_row_from_json_lines_or_csv(tmp_path: Path) -> None:
+    lines = tmp_path / "register.jsonl"
+    lines.write_text('{"uscc": "A"}\n\nnot json\n[1]\n{"uscc": "B"}\n', encoding="utf-8")
+    assert [(n, r) for n, r, _ in rows_of(lines)] == [
+        (1, {"uscc": "A"}), (3, "not JSON: Expecting value"), (4, "not a JSON object"),
+        (5, {"uscc": "B"})]
+    table = tmp_path / "register.csv"
+    table.write_bytes("\ufeffuscc,name,scope\nA,甲商行,\nB,乙商行,零售\n".encode())
+    rows = [(n, r) for n, r, _ in rows_of(table)]
+    assert rows == [(2, {"uscc": "A", "name": "甲商行"}),  # a BOM is no part of a name;
+                    (3, {"uscc": "B", "name": "乙商行", "scope": "零售"})]  # blanks are absent
+    (_, _, read), = list(rows_of(tmp_path / "register.csv"))[-1:]
+    assert read == table.stat().st_size
