@@ -222,9 +222,16 @@ def cmd_shared_load(settings: HubSettings, args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
 
     async def run() -> LoadResult:
+        from hub.ops import audit
+
         async with open_registry(settings) as registry:
-            return await load_file(settings, AvroSerde(registry), dataset, args.file,
+            serde = AvroSerde(registry)
+            done = await load_file(settings, serde, dataset, args.file,
                                    None if args.quiet else progress)
+            await audit(settings, serde, f"shared.load {dataset.id}",
+                        f"{args.file.name}: {done.written} of {done.read} rows written to "
+                        f"{dataset.topic}, {done.rejected} rejected")
+            return done
 
     result = asyncio.run(run())
     if not args.quiet:

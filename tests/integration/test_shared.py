@@ -185,3 +185,21 @@ def test_an_owners_extract_is_bulk_loaded_checked_row_by_row_and_then_looked_up(
         time.sleep(0.3)
     assert found["record"]["name"] == "武昌示例商户39"
     assert found["record"]["legal_representative"] == "钱*"
+    (loaded,) = asyncio.run(_loads_of(applied_topics, worker.base, extract.name))
+    assert loaded.action == "shared.load entity" and "40 of 41 rows" in (loaded.detail or "")
+
+
+async def _loads_of(bootstrap: str, base: str, file_name: str) -> list[AuditEvent]:
+    """The audit events of bulk loads of file_name."""
+    registry = RegistryClient(f"{base}/registry")
+    try:
+        ends = await end_offsets(bootstrap, "hub.audit.v1")
+        found = []
+        for message in await read_range(bootstrap, "hub.audit.v1", {}, ends):
+            if file_name.encode() in message.value:
+                event = await AvroSerde(registry).decode("audit", message.value)
+                assert isinstance(event, AuditEvent)
+                found.append(event)
+        return found
+    finally:
+        await registry.close()
