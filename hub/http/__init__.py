@@ -4,7 +4,8 @@
 audit trail); each resource is one module with its routes: `records` (canonical
 publish), `native` (a party's own format), `inbox` (pages and SSE), `orders` (state,
 history, actions, lists), `cases` (a case as its owner or a supervisor may see it),
-`shared` (the data catalogue and lookups of shared data), `assessment`, `ops` (health,
+`shared` (the data catalogue and lookups of shared data), `subscriptions` (requests,
+decisions and revocations of subscriptions to shared data), `assessment`, `ops` (health,
 readiness, metrics, the operations page), `openapi`. `policy` says who may do what,
 `tokens` keeps the bearer tokens, `peers` forwards to and gathers from other workers.
 """
@@ -24,6 +25,7 @@ from hub.http.policy import HTTP_KINDS, PUBLISHABLE, may_publish, may_read_inbox
 from hub.http.problems import PROBLEMS, Problem
 from hub.http.records import Records
 from hub.http.shared import Shared
+from hub.http.subscriptions import Subscriptions
 from hub.http.tokens import TokenEntry, TokenStore, token_hash
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "Problem",
     "Records",
     "Shared",
+    "Subscriptions",
     "TokenEntry",
     "TokenStore",
     "may_publish",

@@ -17,7 +17,17 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from hub import __version__
-from hub.http import assessment, cases, inbox, native, ops, orders, records, shared
+from hub.http import (
+    assessment,
+    cases,
+    inbox,
+    native,
+    ops,
+    orders,
+    records,
+    shared,
+    subscriptions,
+)
 from hub.http.policy import ACTION_FIELDS, DERIVED_IDS, HTTP_KINDS, HUB_OWNED_FIELDS
 from hub.http.problems import MEDIA_TYPE, ProblemDetails
 from hub.http.routes import PLATFORM_ANSWERS, Answer, Route, install_routes
@@ -46,6 +56,7 @@ def all_routes() -> tuple[Route, ...]:
         *assessment.ROUTES,
         *cases.ROUTES,
         *shared.ROUTES,
+        *subscriptions.ROUTES,
         *native.ROUTES,
         *ops.ROUTES,
         *ROUTES,

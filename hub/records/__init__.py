@@ -66,6 +66,9 @@ from hub.records._models import (
     Priority,
     ReferralDetail,
     Reporter,
+    SharedChange,
+    SubscriptionAction,
+    SubscriptionEvent,
     TransferDetail,
 )
 from hub.records._rules import RULES, field_errors
@@ -104,6 +107,9 @@ __all__ = [
     "Location",
     "MarketEntity",
     "Matter",
+    "SharedChange",
+    "SubscriptionAction",
+    "SubscriptionEvent",
     "MatterCategory",
     "Officer",
     "OfficerStatus",

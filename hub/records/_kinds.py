@@ -26,6 +26,8 @@ from hub.records._models import (
     OrderEvent,
     PenaltyDisclosure,
     Permit,
+    SharedChange,
+    SubscriptionEvent,
 )
 from hub.records._rules import field_errors
 from hub.reference import Reference
@@ -79,6 +81,8 @@ KINDS: dict[str, Kind] = {
         Kind("case-notice", CaseNotice, "sup.case.v1", "case_record_id"),
         Kind("execution", Execution, "enf.execution.v1", "case_id"),
         Kind("audit", AuditEvent, "hub.audit.v1", "actor_party"),
+        Kind("subscription", SubscriptionEvent, "data.subscription.v1", "subscription_id"),
+        Kind("shared-change", SharedChange, "data.change.v1", "subscription_id"),
     )
 }
 

@@ -1039,3 +1039,62 @@ class AuditEvent(Envelope):
         description="返回字段 the field names returned (never their values)",
     )
     returned: int | None = Field(default=None, ge=0, description="返回条数 records returned")
+
+
+class SubscriptionAction(StrEnum):
+    """数据订阅 what happened to a subscription to a shared dataset (申请—审批—订阅)."""
+
+    REQUESTED = "REQUESTED"  # 申请 the subscriber asks (taken at once when it may read)
+    APPROVED = "APPROVED"  # 批准 the dataset's owner approves, with an access and an end
+    REFUSED = "REFUSED"  # 拒绝 the owner refuses, with a reason
+    REVOKED = "REVOKED"  # 撤销 the subscriber or the owner ends it
+    EXPIRED = "EXPIRED"  # 到期 the hub ends it when its end has passed
+    DELIVER = "DELIVER"  # the hub: deliver the dataset's next changes (its own timer)
+
+
+class SubscriptionEvent(Envelope):
+    """数据订阅事件 SubscriptionEvent: one step of a subscription to a shared dataset.
+
+    Written by the hub for a party's request or decision over HTTP, and by its timers
+    (EXPIRED, DELIVER); keyed by the subscription (``data.subscription.v1``), applied in
+    order by the subscriptions stage; the requests reach the owner's inbox and the
+    decisions the subscriber's."""
+
+    subscription_id: uuid.UUID = Field(description="订阅编号 the subscription's id")
+    action: SubscriptionAction = Field(description="操作 what happened")
+    actor_party: PartyId = Field(description="操作方 who did it (hub for the hub's timers)")
+    dataset: str = Field(
+        min_length=2, max_length=40, pattern=r"^[a-z][a-z-]+$",
+        description="数据集 the dataset's id in the data catalogue",
+    )
+    subscriber: PartyId = Field(description="订阅方 the party that receives the changes")
+    filter_field: str | None = Field(
+        default=None, max_length=40, description="筛选字段 only records whose field …"
+    )
+    filter_value: ShortText | None = Field(default=None, description="筛选值 … has this value")
+    access: str | None = Field(
+        default=None, pattern=r"^(full|masked)$",
+        description="访问级别 full, or masked personal data (APPROVED)",
+    )
+    expires_at: Timestamp | None = Field(
+        default=None, description="到期时间 when the subscription ends (APPROVED)"
+    )
+    purpose: ShortText | None = Field(default=None, description="用途 why (REQUESTED)")
+    reason: Text | None = Field(default=None, description="理由 why refused or revoked")
+
+
+class SharedChange(Envelope):
+    """共享数据变更 SharedChange: one record of a subscribed dataset (or its deletion) as
+    its subscriber receives it: the snapshot first, then every change, masked as the
+    subscription was approved. Its id derives from the subscription and the record's
+    place in the dataset's topic, so a change delivered again has the same id."""
+
+    subscription_id: uuid.UUID = Field(description="订阅编号 the subscription")
+    dataset: str = Field(min_length=2, max_length=40, description="数据集 the dataset")
+    key: ShortText = Field(description="键 the record's key")
+    deleted: bool = Field(default=False, description="已删除 the record was deleted")
+    data: str | None = Field(
+        default=None, max_length=200_000,
+        description="数据 the record as the subscriber sees it, JSON (not deleted)",
+    )
+    position: ShortText = Field(description="位置 topic/partition/offset it was read at")

@@ -8,6 +8,9 @@
                cases agent: one agent reads a topic)
 - `execution`  enf.execution.v1 → what became of a decided fine, on the case's entry; the
                decider's and finance's inboxes; the court application it raises
+- `subscribe`  data.subscription.v1 → subscriptions to shared datasets (requests,
+               decisions) and their deliveries to the subscribers' inboxes; owns the
+               subscriptions table; its pump is a timer
 - `deadlines`  a timer: OVERDUE and ESCALATED events for missed deadlines
 - `execution`  also a timer (`EnforcementSweep`): the notices a fine's statutory clock
                makes due (payment overdue, reminder due, application, window lapsed)
@@ -34,9 +37,27 @@ from hub.stages.execution import (
 )
 from hub.stages.lifecycle import Lifecycle, Ownership, Sweep, World, lifecycle
 from hub.stages.normalise import Normaliser, normalise
+from hub.stages.subscribe import (
+    Change,
+    DatasetReader,
+    SubscriptionPump,
+    Subscriptions,
+    SubscriptionWorld,
+    deliver,
+    pump_steps,
+    subscribe,
+)
 
 __all__ = [
     "Assign",
+    "Change",
+    "DatasetReader",
+    "SubscriptionPump",
+    "Subscriptions",
+    "SubscriptionWorld",
+    "deliver",
+    "pump_steps",
+    "subscribe",
     "CaseRevisions",
     "CaseWorld",
     "DeadlineSweep",

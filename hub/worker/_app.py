@@ -25,7 +25,18 @@ from hub.dispatch import (
 )
 from hub.dispatch._metrics import AssessmentCollector, OrdersCollector
 from hub.errors import HubError
-from hub.http import Assessment, Cases, Core, Native, Ops, Orders, Peers, Platform, Shared
+from hub.http import (
+    Assessment,
+    Cases,
+    Core,
+    Native,
+    Ops,
+    Orders,
+    Peers,
+    Platform,
+    Shared,
+)
+from hub.http import Subscriptions as SubscriptionsResource
 from hub.mapping import load_catalogue
 from hub.metrics import FlowCollector, probe_loop_lag
 from hub.records import KINDS
@@ -43,10 +54,13 @@ from hub.shared import SharedView, load_datasets
 from hub.stages import (
     Assign,
     CaseRevisions,
+    DatasetReader,
     DeadlineSweep,
     EnforcementSweep,
     Lifecycle,
     Normaliser,
+    SubscriptionPump,
+    Subscriptions,
 )
 from hub.stream import Pipeline
 from hub.topics import load_topics
@@ -209,8 +223,16 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         app, out, serde, reference, revisions.active_cases, periods, reference.ready,
         settings.deadline_sweep_seconds,
     )
+    datasets = load_datasets(settings.datasets_file)
+    dataset_reader = DatasetReader(settings, serde)
+    subscriptions = Subscriptions(
+        out, serde, reference, datasets, dataset_reader, settings.app_id, pipeline,
+        reference.ready, limit,
+    )
+    SubscriptionPump(app, subscriptions)
     for stage in [
-        normaliser.stage(), *engine.stages(), *revisions.stages(), assign.stage()
+        normaliser.stage(), *engine.stages(), *revisions.stages(), assign.stage(),
+        subscriptions.stage(),
     ]:
         pipeline.add(stage)
     Native(platform, records, catalogue).install(web_app)
@@ -275,14 +297,20 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         platform, records, revisions, case_peers, reference, supervision, periods, orders.about
     ).install(web_app)
     Assessment(platform, [engine, revisions], peers).install(web_app)
-    shared_view = SharedView(settings, serde, load_datasets(settings.datasets_file))
-    Shared(platform, shared_view.catalogue, shared_view).install(web_app)
+    shared_view = SharedView(settings, serde, datasets)
+    Shared(platform, datasets, shared_view).install(web_app)
+    subscription_peers = Peers(advertised, subscriptions.owner_of, subscriptions.worker_urls)
+    subscription_peers.install(web_app)
+    SubscriptionsResource(
+        platform, records, datasets, subscriptions, subscription_peers
+    ).install(web_app)
 
     async def start_shared(_: web.Application) -> None:
         await shared_view.start()
 
     async def stop_shared(_: web.Application) -> None:
         await shared_view.stop()
+        await dataset_reader.close()
 
     web_app.on_startup.append(start_shared)
     web_app.on_cleanup.append(stop_shared)

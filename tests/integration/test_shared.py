@@ -203,3 +203,90 @@ async def _loads_of(bootstrap: str, base: str, file_name: str) -> list[AuditEven
         return found
     finally:
         await registry.close()
+
+
+def _inbox(worker: Worker, party: str, kind: str) -> list[dict[str, Any]]:
+    status, page = _get(worker, "/v1/inbox?limit=1000", party)
+    assert status == 200, page
+    return [item["record"] for item in page["items"] if item.get("kind") == kind]
+
+
+def _until(what: str, found: Any, seconds: float = 30.0) -> Any:
+    """found() until it is truthy, at most seconds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = found()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds:.0f} s"
+        time.sleep(0.5)
+
+
+def _permit_of(worker: Worker, uscc: str, number: str) -> None:
+    permit = sample("permit", source_id=f"permit/{number}", permit_no=number, holder_uscc=uscc)
+    status, answer = http_json(worker.base, "/v1/records/permit", worker.tokens["bigdata"], permit)
+    assert status == 202, answer
+
+
+def test_a_party_without_access_subscribes_with_approval_gets_the_snapshot_and_changes_until_revoked(  # noqa: E501
+    worker: Worker,
+) -> None:
+    uscc = _new_uscc()
+    first, later, after = (f"JY{uscc[-8:]}{n}" for n in "123")
+    _permit_of(worker, uscc, first)
+    status, refused = _get(worker, f"/v1/shared/permit/{first}", "finance", PURPOSE)
+    assert status == 403, refused
+
+    # finance asks for one holder's permits; the big-data bureau, their owner, is told
+    status, asked = http_json(worker.base, "/v1/subscriptions", worker.tokens["finance"], {
+        "dataset": "permit", "purpose": "罚没款收缴核对", "filter_field": "holder_uscc",
+        "filter_value": uscc,
+    })
+    assert status == 202, asked
+    assert asked["state_after"] == "PENDING"
+    sub_id = asked["subscription_id"]
+    requests = _until("the request in the owner's inbox", lambda: [
+        r for r in _inbox(worker, "bigdata", "subscription") if r["subscription_id"] == sub_id
+    ])
+    assert requests[0]["action"] == "REQUESTED" and requests[0]["subscriber"] == "finance"
+
+    status, approved = http_json(
+        worker.base, f"/v1/subscriptions/{sub_id}/approve", worker.tokens["bigdata"],
+        {"access": "full", "reason": "收缴核对需要许可信息"},
+    )
+    assert status == 202, approved
+    assert approved["state_after"] == "ACTIVE"
+
+    def changes() -> list[dict[str, Any]]:
+        return [r for r in _inbox(worker, "finance", "shared-change")
+                if r["subscription_id"] == sub_id]
+
+    # the snapshot: the permit that was there before the approval
+    snapshot = _until("the snapshot in the subscriber's inbox", changes)
+    assert [c["key"] for c in snapshot] == [first]
+    assert json.loads(snapshot[0]["data"])["holder_uscc"] == uscc
+    decisions = [r["action"] for r in _inbox(worker, "finance", "subscription")
+                 if r["subscription_id"] == sub_id]
+    assert decisions == ["APPROVED"]
+
+    # then every change
+    _permit_of(worker, uscc, later)
+    _until("a later change in the subscriber's inbox",
+           lambda: [c for c in changes() if c["key"] == later])
+    shown = _until("the delivery counted (the cursor is written after the outputs)", lambda: (
+        lambda got: got[1] if got[0] == 200 and got[1]["delivered"] >= 2 else None
+    )(_get(worker, f"/v1/subscriptions/{sub_id}", "finance")))
+    assert shown["state"] == "ACTIVE" and shown["access"] == "full"
+    assert [step["action"] for step in shown["history"]] == ["REQUESTED", "APPROVED"]
+
+    # revoked: nothing more arrives
+    status, revoked = http_json(worker.base, f"/v1/subscriptions/{sub_id}/revoke",
+                                worker.tokens["finance"], {"reason": "核对完毕"})
+    assert status == 202, revoked
+    _until("the revocation applied", lambda: _get(
+        worker, f"/v1/subscriptions/{sub_id}", "finance")[1]["state"] == "REVOKED")
+    _permit_of(worker, uscc, after)
+    _until("the permit published after the revocation in the view", lambda: _get(
+        worker, f"/v1/shared/permit/{after}", STREET, PURPOSE)[0] == 200)
+    time.sleep(3)  # the pump runs every second: it had its chances to deliver
+    assert [c["key"] for c in changes()] == [first, later]

@@ -272,6 +272,31 @@ _AUDIT: dict[str, Any] = {
     "detail": "已接收",
 }
 
+_SUBSCRIPTION: dict[str, Any] = {
+    "source_party": "finance",
+    "source_id": "http/5b0d6c2e",
+    **_BASE,
+    "subscription_id": "6f1c9a52-3d7e-4b8a-9c21-0e5f4d3b2a19",
+    "action": "REQUESTED",
+    "actor_party": "finance",
+    "dataset": "permit",
+    "subscriber": "finance",
+    "filter_field": "holder_uscc",
+    "filter_value": "91420106MA4KXXXX1A",
+    "purpose": "罚没款收缴核对",
+}
+
+_SHARED_CHANGE: dict[str, Any] = {
+    "source_party": "hub",
+    "source_id": "6f1c9a52-3d7e-4b8a-9c21-0e5f4d3b2a19/share.permit.v1/0/12",
+    **_BASE,
+    "subscription_id": "6f1c9a52-3d7e-4b8a-9c21-0e5f4d3b2a19",
+    "dataset": "permit",
+    "key": "JY14201060001234",
+    "data": '{"permit_no": "JY14201060001234", "permit_type": "食品经营许可"}',
+    "position": "share.permit.v1/0/12",
+}
+
 
 def order(order_type: str = "ASSIGNMENT") -> dict[str, Any]:
     """A valid dispatch order of order_type."""
@@ -298,6 +323,8 @@ _BY_KIND: dict[str, dict[str, Any]] = {
     "case-notice": _NOTICE,
     "execution": _EXECUTION,
     "audit": _AUDIT,
+    "subscription": _SUBSCRIPTION,
+    "shared-change": _SHARED_CHANGE,
 }
 
 

@@ -38,6 +38,7 @@ from hub.http import (
     Orders,
     Peers,
     Shared,
+    Subscriptions,
     TokenStore,
     openapi_document,
 )
@@ -46,7 +47,7 @@ from hub.reference import Reference, load_seed_reference
 from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
-from hub.shared import SharedView, load_datasets
+from hub.shared import SharedView, Subscription, load_datasets
 from hub.wire import MemoryBroker
 from hub.worker._http import build_web_app
 
@@ -121,6 +122,24 @@ class Shelf:
 
 
 @dataclass
+class Ledger:
+    """A fake subscription book (`hub.http.subscriptions.SubscriptionBook`): the
+    subscriptions this 'worker' holds."""
+
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    held: bool = True
+
+    def stored(self, subscription_id: str) -> Subscription | None:
+        return self.subscriptions.get(subscription_id)
+
+    def all(self) -> list[Subscription]:
+        return list(self.subscriptions.values())
+
+    def here(self) -> bool:
+        return self.held
+
+
+@dataclass
 class Answered:
     status: int
     body: Any
@@ -138,6 +157,7 @@ class Served:
     book: Book
     shelf: Shelf
     shared: SharedView  # not reading Kafka: tests put records in and set it ready
+    ledger: Ledger
     metrics: CollectorRegistry
     readiness: dict[str, str | None]  # each /readyz check's answer: None when fine
     serde: AvroSerde
@@ -242,6 +262,9 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
                   orders.about).install(app)
             shared = SharedView(settings, serde, load_datasets(settings.datasets_file))
             Shared(core.platform, shared.catalogue, shared).install(app)
+            ledger = Ledger()
+            Subscriptions(core.platform, core.records, shared.catalogue, ledger,
+                          Peers("http://127.0.0.1:1", owner, peers)).install(app)
             metrics = CollectorRegistry()
             readiness: dict[str, str | None] = {"kafka": None, "partitions": None}
 
@@ -255,7 +278,7 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
             client = await stack.enter_async_context(TestClient(TestServer(app)))
             document = openapi_document(None, reference)
             return Served(
-                client, broker, book, shelf, shared, metrics, readiness, serde, tokens,
+                client, broker, book, shelf, shared, ledger, metrics, readiness, serde, tokens,
                 document,
             )
 

@@ -480,6 +480,37 @@ EXECUTIONS = record(
     lambda d: d["execution_type"] != "PAID" or d.get("amount") is not None
 )
 
+SUBSCRIPTIONS = record(
+    {
+        "subscription_id": st.uuids(),
+        "action": enum("SubscriptionAction"),
+        "actor_party": st.sampled_from(PARTIES),
+        "dataset": st.sampled_from(["entity", "permit", "penalty"]),
+        "subscriber": st.sampled_from(PARTIES),
+    },
+    {
+        "filter_field": optional(st.sampled_from(["uscc", "holder_uscc"])),
+        "filter_value": optional(text()),
+        "access": optional(st.sampled_from(["full", "masked"])),
+        "expires_at": optional(TIMESTAMPS),
+        "purpose": optional(text()),
+        "reason": optional(text(300)),
+    },
+)
+
+SHARED_CHANGES = record(
+    {
+        "subscription_id": st.uuids(),
+        "dataset": st.sampled_from(["entity", "permit", "penalty"]),
+        "key": text(),
+        "position": text(),
+    },
+    {
+        "deleted": st.booleans(),
+        "data": optional(raw_text(500)),
+    },
+)
+
 STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "clue": CLUES,
     "case": cases(),
@@ -493,6 +524,8 @@ STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "case-notice": NOTICES,
     "execution": EXECUTIONS,
     "audit": AUDITS,
+    "subscription": SUBSCRIPTIONS,
+    "shared-change": SHARED_CHANGES,
 }
 PARSED = {name: fastavro.parse_schema(kind.schema()) for name, kind in KINDS.items()}
 

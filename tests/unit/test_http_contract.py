@@ -19,6 +19,7 @@ from hub.http import HTTP_KINDS, openapi_document
 from hub.http.policy import ADMITTED_KINDS, LATEST_WINS
 from hub.records import DispatchOrder, validate
 from hub.reference import load_seed_reference
+from hub.shared import Subscription, SubscriptionState
 from tests.samples import sample
 
 if TYPE_CHECKING:
@@ -247,6 +248,80 @@ def shared_route(template: str, status: int) -> Trigger:
     return trigger
 
 
+def _held_subscription(served: Served, state: str = "PENDING") -> str:
+    """finance's request for permits, as the subscriptions stage keeps it."""
+    subscription_id = str(uuid.uuid4())
+    served.ledger.subscriptions[subscription_id] = Subscription(
+        subscription_id=subscription_id, dataset="permit", subscriber="finance",
+        approver="bigdata", purpose="罚没款收缴核对", state=SubscriptionState(state),
+        requested_at="2026-12-01T09:00:00+08:00",
+    )
+    return subscription_id
+
+
+def subscription_route(verb: str | None, status: int) -> Trigger:
+    """POST /v1/subscriptions (verb None) or …/{id}/{verb} answering status."""
+
+    async def trigger(serve: Serve) -> Answered:
+        if status == 413:
+            served = await serve(gateway_body_limit=1024)
+        elif status == 429:
+            served = await serve(gateway_rate=0.001, gateway_burst=1)
+        else:
+            served = await serve()
+        ended = "REVOKED" if verb == "revoke" else "ACTIVE"  # nothing left to decide
+        subscription_id = _held_subscription(served, ended if status == 409 else "PENDING")
+        path = "/v1/subscriptions" if verb is None else (
+            f"/v1/subscriptions/{subscription_id}/{verb}")
+        actor = "finance" if verb in (None, "revoke") else "bigdata"
+        body: dict[str, Any] = (
+            {"dataset": "permit", "purpose": "罚没款收缴核对"} if verb is None
+            else {"reason": "不再需要"} if verb in ("refuse", "revoke") else {"access": "masked"}
+        )
+        if status == 400:
+            return await served.call("POST", path, actor, data="{", headers=JSON)
+        if status == 413:
+            return await served.call("POST", path, actor, json={**body, "purpose": "x" * 2048})
+        if status == 415:
+            return await served.call("POST", path, actor, data="x",
+                                     headers={"Content-Type": "text/plain"})
+        if status == 422:
+            wrong = {"dataset": "permit"} if verb is None else {"access": "everything"}
+            return await served.call("POST", path, actor, json=wrong)
+        if status == 403 and verb in ("approve", "refuse"):  # the subscriber may not decide
+            return await served.call("POST", path, "finance", json=body)
+        if status == 404:
+            return await served.call(
+                "POST", f"/v1/subscriptions/{uuid.uuid4()}/{verb}", actor, json=body)
+        if status == 429:
+            await served.client.post(path, json=body, headers=served.auth(actor))
+        if status in (202, 409, 429):
+            return await served.call("POST", path, actor, json=body)
+        return await platform(served, "POST", path, actor, status, json=body)
+
+    return trigger
+
+
+def subscription_read(one: bool, status: int) -> Trigger:
+    """GET /v1/subscriptions (one False) or /v1/subscriptions/{id} answering status."""
+
+    async def trigger(serve: Serve) -> Answered:
+        served = await serve(owner=lambda _: DEAD) if status == 503 else await serve()
+        subscription_id = _held_subscription(served)
+        path = f"/v1/subscriptions/{subscription_id}" if one else "/v1/subscriptions"
+        if status == 404:
+            return await served.call("GET", f"/v1/subscriptions/{uuid.uuid4()}", "finance")
+        if status == 422:
+            return await served.call("GET", "/v1/subscriptions?role=everyone", "finance")
+        if status == 429:
+            return await rate_limited("GET", path, "bigdata")(serve)
+        if status in (200, 503):
+            return await served.call("GET", path, "bigdata")
+        return await platform(served, "GET", path, "bigdata", status)
+
+    return trigger
+
+
 def stream(status: int) -> Trigger:
     async def trigger(serve: Serve) -> Answered:
         served = await serve()
@@ -385,6 +460,17 @@ def triggers() -> dict[tuple[str, str, int], Trigger]:
         for status in (200, 400, 401, 403, 404, 429, 503):
             found[("GET", path, status)] = shared_route(path, status)
     found[("GET", "/v1/shared/{dataset}", 422)] = shared_route("/v1/shared/{dataset}", 422)
+    for status in (202, 400, 401, 403, 413, 415, 422, 429, 503):
+        found[("POST", "/v1/subscriptions", status)] = subscription_route(None, status)
+    for verb in ("approve", "refuse", "revoke"):
+        for status in (202, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503):
+            found[("POST", f"/v1/subscriptions/{{subscription_id}}/{verb}", status)] = (
+                subscription_route(verb, status))
+    for status in (200, 401, 403, 422, 429, 503):
+        found[("GET", "/v1/subscriptions", status)] = subscription_read(False, status)
+    for status in (200, 401, 403, 404, 429, 503):
+        found[("GET", "/v1/subscriptions/{subscription_id}", status)] = (
+            subscription_read(True, status))
     found[("GET", "/healthz", 200)] = simple("GET", "/healthz", None)
     found[("GET", "/readyz", 200)] = simple("GET", "/readyz", None)
 

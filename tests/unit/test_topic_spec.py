@@ -20,7 +20,7 @@ CANONICAL = ["enf.clue.v1", "enf.case.v1", "enf.order.v1", "enf.order-event.v1",
              "enf.execution.v1"]
 SHARED = ["share.entity.v1", "share.permit.v1", "share.officer.v1", "share.matter.v1"]
 OTHERS = ["pub.penalty.v1", "sup.case.v1", "hub.dlq.v1", "hub.audit.v1", "_schemas",
-          "hub.connector-state.v1"]
+          "hub.connector-state.v1", "data.subscription.v1", "data.change.v1"]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_shipped_folder_expands_to_exactly_the_design_topics(
     assert len(raw) == 28
     assert len(out) == 28
     assert set(specs) == raw | out | set(CANONICAL) | set(SHARED) | set(OTHERS)
-    assert len(specs) == 28 + 28 + 15
+    assert len(specs) == 28 + 28 + 17
 
 
 def test_every_exchanging_party_has_raw_and_out(specs: dict[str, TopicSpec]) -> None:
