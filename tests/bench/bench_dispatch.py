@@ -40,7 +40,8 @@ from hub.records import derive_record_id, validate
 from hub.registry import open_registry
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
-from tests.bench.bench_gateway import HUB, KAFKA_SH, _cpu, _free_port, _wait_healthy
+from tests.bench.bench_gateway import HUB, KAFKA_SH, _cpu, _wait_healthy
+from tests.conftest import free_port
 from tests.samples import sample
 
 BENCH_PORT = "29393"
@@ -308,7 +309,7 @@ def main() -> None:
         for round_no in range(args.rounds):
             print(f"round {round_no + 1}: writing {args.orders} orders and their stories ...")
             written = asyncio.run(prefill(bootstrap, args.orders))
-            port = _free_port()
+            port = free_port()
             # a fresh group reads the whole topic; only this round's records are counted
             env = {**base_env, "HUB_HTTP_PORT": str(port), "HUB_APP_ID": f"bench-d-{port}"}
             since = int(time.time() * 1000)
@@ -341,7 +342,7 @@ def main() -> None:
             "max": max(rates),
             "rounds": rounds,
         }
-        port = _free_port()
+        port = free_port()
         env = {**base_env, "HUB_HTTP_PORT": str(port), "HUB_APP_ID": f"bench-latency-{port}"}
         tokens = {
             party: subprocess.run(

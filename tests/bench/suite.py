@@ -95,7 +95,7 @@ from tests.bench.bench_dispatch import (
     latency_run,
     stop_worker,
 )
-from tests.bench.bench_gateway import HUB, KAFKA_SH, _cpu, _free_port, _wait_healthy, closed_loop
+from tests.bench.bench_gateway import HUB, KAFKA_SH, _cpu, _wait_healthy, closed_loop
 from tests.bench.loops import (
     NATIVE_KIND,
     NATIVE_KIND_HEADER,
@@ -105,6 +105,7 @@ from tests.bench.loops import (
     native_records,
     spec_and_sample,
 )
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBS = ROOT / "deploy" / "kafka" / ".cache" / "libs"
@@ -395,7 +396,7 @@ class Suite:
     def fresh_group(self, prefix: str) -> tuple[str, dict[TopicPartition, int]]:
         """A new app id whose consumer group starts at today's ends of every topic a
         worker reads (raw.*, enf.*), and those ends plus the inboxes' and the DLQ's."""
-        port = _free_port()
+        port = free_port()
         app_id = f"{prefix}-{port}"
         ends = self.ends(r"(raw|enf|out)\..+\.v1|hub\.dlq\.v1")
         offsets = {
@@ -675,7 +676,7 @@ class Suite:
         rebalance instead of the first one starting alone."""
         started = []
         for index in range(count):
-            port = _free_port()
+            port = free_port()
             env = {**self.env, "HUB_APP_ID": app_id, "HUB_HTTP_PORT": str(port)}
             log = self.workdir / f"{name}-{index + 1}.log"
             with log.open("w") as out:
@@ -952,7 +953,7 @@ class Suite:
         self.setup()
         try:
             if "H2" in self.only:
-                port = _free_port()
+                port = free_port()
                 log = self.workdir / "noop.log"
                 with log.open("w") as out:
                     noop = subprocess.Popen(

@@ -4,6 +4,7 @@ rather than in the middle of `make bench`)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -32,3 +33,14 @@ def test_an_offline_loop_processes_every_record_and_reports_one_json_line(case: 
         assert result["view_bytes"] > 300
     else:
         assert 150 < result["avro_bytes"] < 250
+
+
+BENCH_MODULES = sorted(
+    p.stem for p in (ROOT / "tests" / "bench").glob("*.py") if p.stem != "__init__"
+)
+
+
+@pytest.mark.parametrize("module", BENCH_MODULES)
+def test_every_bench_module_imports(module: str) -> None:
+    """`make bench` runs these; an import broken by a move elsewhere must fail here first."""
+    importlib.import_module(f"tests.bench.{module}")
