@@ -13,7 +13,8 @@ values). Operators read no shared data (403).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from collections.abc import Awaitable
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -25,6 +26,7 @@ from hub.http.problems import Problem
 from hub.http.routes import Answer, Param, Route, install_routes, respond
 from hub.shared import Access, DataCatalogue, Dataset, FieldClass, SharedDataLoading
 
+T = TypeVar("T")
 PURPOSE_HEADER = "X-Hub-Purpose"
 PURPOSE_LIMIT = 200
 
@@ -32,9 +34,9 @@ PURPOSE_LIMIT = 200
 class SharedReads(Protocol):
     """What lookups read (`hub.shared.SharedView`)."""
 
-    def get(self, dataset_id: str, key: str) -> dict[str, Any] | None: ...
+    async def get(self, dataset_id: str, key: str) -> dict[str, Any] | None: ...
 
-    def find(self, dataset_id: str, name: str, value: str) -> list[dict[str, Any]]: ...
+    async def find(self, dataset_id: str, name: str, value: str) -> list[dict[str, Any]]: ...
 
 
 class DatasetEntry(BaseModel):
@@ -136,7 +138,7 @@ class Shared:
     async def lookup(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
         dataset, access, purpose = self._reader(request, key)
-        record = self._read(lambda: self.view.get(dataset.id, key))
+        record = await self._read(self.view.get(dataset.id, key))
         if record is None:
             self.platform.mark_read(request, purpose=purpose, dataset=dataset.id, key=key,
                                     returned=0)
@@ -166,7 +168,7 @@ class Shared:
             )
         (name,) = asked
         value = request.query[name]
-        found = self._read(lambda: self.view.find(dataset.id, name, value))
+        found = await self._read(self.view.find(dataset.id, name, value))
         seen = [dataset.view(record, access) for record in found]
         returned = sorted({field for record in seen for field in record})
         self.platform.mark_read(request, purpose=purpose, dataset=dataset.id,
@@ -214,9 +216,9 @@ class Shared:
         return dataset, access, purpose
 
     @staticmethod
-    def _read(read: Any) -> Any:
+    async def _read(read: Awaitable[T]) -> T:
         try:
-            return read()
+            return await read
         except SharedDataLoading as exc:
             raise Problem(
                 "timeout", exc.message, detail_zh="共享数据正在加载，请稍后重试",

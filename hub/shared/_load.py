@@ -27,7 +27,7 @@ from hub.records import KINDS, validate
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
 from hub.shared._catalogue import Dataset
-from hub.wire import new_producer
+from hub.wire import BulkWriter, new_producer
 
 FLUSH_EVERY = 5000  # rows between waits for the broker's acknowledgements
 REPORTED = 20  # rejected rows shown one by one; the rest are counted
@@ -92,27 +92,28 @@ async def load_file(
     result = LoadResult()
     started = last = time.monotonic()
     now = datetime.now(UTC).isoformat()
-    producer = new_producer(settings, client_id=f"hub-shared-load-{dataset.id}")
+    producer = new_producer(settings, client_id=f"hub-shared-load-{dataset.id}",
+                            linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     try:
         writer = await serde.writer(kind)
+        bulk = BulkWriter(producer, kind.topic)
         pending = 0
         for number, row, done in rows_of(path):
             result.read += 1
             record = _record_of(dataset, row, number, now, result)
             if record is not None:
-                await producer.send(kind.topic, key=kind.key_of(record),
-                                    value=serde.encode_with(writer, record))
+                await bulk.add(kind.key_of(record), serde.encode_with(writer, record))
                 result.written += 1
                 pending += 1
                 if pending >= FLUSH_EVERY:
-                    await producer.flush()
+                    await bulk.flush()
                     pending = 0
             if progress is not None and time.monotonic() - last >= 1.0:
                 last = time.monotonic()
                 result.seconds = last - started
                 progress(result, done / size)
-        await producer.flush()
+        await bulk.flush()
     finally:
         await producer.stop()
     result.seconds = time.monotonic() - started

@@ -227,8 +227,8 @@ def shared_route(template: str, status: int) -> Trigger:
             await serve())
         if status != 503:
             entity = validate("entity", {**sample("entity"), "trace_id": "ab" * 16}, REFERENCE)
-            served.shared.apply("share.entity.v1", entity.uscc.encode(),
-                                entity.model_dump(mode="json"))
+            await served.shared.apply("share.entity.v1", entity.uscc.encode(),
+                                      await served.serde.encode("entity", entity))
             served.shared.ready.set()
         one = template.endswith("{key}")
         dataset = "nothing" if status == 404 and not one else "entity"

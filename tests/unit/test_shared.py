@@ -24,16 +24,18 @@ STREET = "street-jiyuqiao"
 PURPOSE = {"X-Hub-Purpose": quote("案件 CASE-2026-0042 现场检查")}
 
 
-def _load(view: SharedView, kind: str, data: dict[str, Any]) -> None:
+async def _load(view: SharedView, kind: str, data: dict[str, Any]) -> None:
+    """data as its owner's record on its topic, read by the view (its Avro bytes)."""
     record = validate(kind, {**data, "trace_id": "ab" * 16}, REFERENCE)
-    view.apply(KINDS[kind].topic, KINDS[kind].key_of(record), record.model_dump(mode="json"))
+    value = await view.serde.encode(kind, record)
+    await view.apply(KINDS[kind].topic, KINDS[kind].key_of(record), value)
 
 
-def _held(served: Served) -> None:
-    _load(served.shared, "entity", sample("entity"))
-    _load(served.shared, "permit", sample("permit"))
-    _load(served.shared, "permit", sample("permit", source_id="permit/2", permit_no="JY2",
-                                           permit_type="烟草专卖零售许可证"))
+async def _held(served: Served) -> None:
+    await _load(served.shared, "entity", sample("entity"))
+    await _load(served.shared, "permit", sample("permit"))
+    await _load(served.shared, "permit", sample("permit", source_id="permit/2", permit_no="JY2",
+                                                 permit_type="烟草专卖零售许可证"))
     served.shared.ready.set()
 
 
@@ -60,7 +62,7 @@ async def test_a_street_looks_up_an_entity_and_its_permits_with_a_purpose(
     served: Served,
 ) -> None:
     """Issue 17: a street officer on an inspection needs the shop's licence and permits."""
-    _held(served)
+    await _held(served)
     answer = await served.call("GET", f"/v1/shared/entity/{USCC}", STREET, headers=PURPOSE)
     assert answer.status == 200, answer.body
     record = answer.body["record"]
@@ -97,7 +99,7 @@ async def test_a_street_looks_up_an_entity_and_its_permits_with_a_purpose(
 async def test_a_lookup_that_cannot_be_answered_says_why(
     served: Served, path: str, party: str, headers: dict[str, str], status: int, says: str
 ) -> None:
-    _held(served)
+    await _held(served)
     answer = await served.call("GET", path, party, headers=headers)
     assert answer.status == status, answer.body
     assert says in answer.body["detail"] and answer.body["detail_zh"]
@@ -113,13 +115,14 @@ async def test_a_lookup_before_the_view_has_loaded_is_503_with_retry_after(
 def test_the_view_keeps_the_latest_record_per_key_and_its_indexes_right() -> None:
     catalogue = load_datasets(HubSettings().datasets_file)
     permits = Dataview(next(d for d in catalogue.datasets if d.id == "permit"))
-    permits.put("P1", {"permit_no": "P1", "holder_uscc": "A"})
-    permits.put("P2", {"permit_no": "P2", "holder_uscc": "A"})
-    permits.put("P1", {"permit_no": "P1", "holder_uscc": "B"})  # moved to another holder
-    assert [p["permit_no"] for p in permits.find("holder_uscc", "A")] == ["P2"]
-    assert [p["permit_no"] for p in permits.find("holder_uscc", "B")] == ["P1"]
+    permits.put("P1", b"P1 of A", ("A",))
+    permits.put("P2", b"P2 of A", ("A",))
+    permits.put("P1", b"P1 of B", ("B",))  # moved to another holder
+    assert permits.keys_of("holder_uscc", "A") == ["P2"]
+    assert permits.keys_of("holder_uscc", "B") == ["P1"]
+    assert permits.records["P1"] == b"P1 of B"
     permits.put("P2", None)  # a tombstone
-    assert permits.find("holder_uscc", "A") == [] and "P2" not in permits.records
+    assert permits.keys_of("holder_uscc", "A") == [] and "P2" not in permits.records
     assert permits.index["holder_uscc"] == {"B": {"P1"}}
 
 
