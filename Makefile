@@ -46,8 +46,9 @@ check: install  ## ruff, and mypy strict on hub/ and connectors/
 	$(VENV)/bin/mypy
 	$(HUB) schemas check
 
-bench: system install kafka  ## benchmarks: Kafka's ceiling, raw client loops, the hub (bench/results/latest.md)
+bench: system install kafka  ## benchmarks: Kafka's ceiling, raw client loops, the hub, shared data at a million entities (bench/results/)
 	$(PY) -m tests.bench.suite $(BENCH_ARGS)
+	$(PY) -m tests.bench.bench_shared $(SHARED_BENCH_ARGS)
 
 faults: system install kafka  ## the fault suite, full profile, three runs (faults/results/latest.md)
 	$(PY) -m tests.faults.suite $(FAULTS_ARGS)

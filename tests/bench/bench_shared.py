@@ -362,6 +362,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"# Shared data bench ({result['entities']:,} entities, "
         f"{result.get('avro_bytes', 0):.0f} B Avro, file {result.get('file_mib', 0):.0f} MiB)",
         "",
+        f"{result.get('when', '')}, {result.get('machine', '')}; "
+        "`python -m tests.bench.bench_shared` (part of `make bench`).",
+        "",
         "| figure | value | target | met |",
         "|---|---|---|---|",
     ]
@@ -393,6 +396,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     bench = Bench(args)
+    bench.result["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    bench.result["machine"] = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
     try:
         bench.setup()
         bench.run()
