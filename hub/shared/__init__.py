@@ -10,6 +10,7 @@ from hub.shared._catalogue import (
     mask_personal,
 )
 from hub.shared._load import LoadResult, load_file, loadable, rows_of
+from hub.shared._store import ViewStore
 from hub.shared._subscriptions import (
     ENDED,
     Refusal,
@@ -31,6 +32,7 @@ __all__ = [
     "Subscription",
     "SubscriptionState",
     "SubscriptionStep",
+    "ViewStore",
     "advance",
     "due_to_expire",
     "FieldClass",

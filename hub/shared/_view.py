@@ -8,15 +8,13 @@ reading. It is ready once it has read up to where the topics ended when it start
 lookups before that are answered 503 (`SharedDataLoading`). Kafka away: the reader
 retries with backoff, the view keeps answering from what it holds.
 
-The view keeps each record as the Avro bytes it read (a register of a million entities
-is some 250 MB so, against twice that as Python objects, and reading it costs no
-decoding): a lookup decodes and checks the few records it returns. Only a dataset with
-secondary keys has its records' datums read as they arrive, for the keys' values. A
-record that cannot be decoded is answered as absent and logged (it reached the topic
-through the hub's own checks, so this is an operator's matter).
-
-Memory and restart cost follow the datasets' size (`make bench` measures them: S3, S4);
-the view is in memory and rebuilt from the topics at start.
+The view keeps each record as the Avro bytes it read, in a RocksDB on the worker's disk
+(`hub.shared._store`): reading a record costs no decoding and no memory, a lookup
+decodes and checks the few records it returns, and a restarted worker reads only what
+was written since it stopped. Only a dataset with secondary keys has its records'
+datums read as they arrive, for the keys' values. A record that cannot be decoded is
+answered as absent and logged (it reached the topic through the hub's own checks, so
+this is an operator's matter). `make bench` measures memory and restart (S3, S4).
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ from hub.errors import HubError, KafkaUnavailableError
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
 from hub.shared._catalogue import DataCatalogue, Dataset
+from hub.shared._store import SEP, ViewStore, index_key, record_key, secondaries_key
 from hub.wire import open_reader, partitions_of
 
 log = logging.getLogger(__name__)
@@ -46,42 +45,41 @@ class SharedDataLoading(HubError):
 
 
 class Dataview:
-    """One dataset's records (their Avro bytes) by key, and its secondary indexes."""
+    """One dataset's records (their Avro bytes) by key, and its secondary indexes, in
+    the view's store."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, store: ViewStore) -> None:
         self.dataset = dataset
-        self.records: dict[str, bytes] = {}
-        self.index: dict[str, dict[str, set[str]]] = {name: {} for name in dataset.secondary}
-        self._secondaries: dict[str, tuple[str, ...]] = {}  # key → its secondary values
+        self.store = store
 
-    def clear(self) -> None:
-        self.records.clear()
-        self._secondaries.clear()
-        self.index = {name: {} for name in self.dataset.secondary}
+    def get(self, key: str) -> bytes | None:
+        return self.store.get(record_key(self.dataset.id, key))
 
     def put(self, key: str, value: bytes | None, secondaries: tuple[str, ...] = ()) -> None:
         """Upsert (or, for None, delete) key, with the values of its secondary keys (in
-        the dataset's order), keeping the indexes right."""
-        old = self._secondaries.pop(key, None)
-        if old is not None:
-            for index, was in zip(self.index.values(), old, strict=True):
-                keys = index.get(was)
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
-                        del index[was]
+        the dataset's order), keeping the indexes right. Applying the same change again
+        changes nothing."""
+        dataset = self.dataset.id
+        if self.dataset.secondary:
+            old = self.store.get(secondaries_key(dataset, key))
+            if old is not None:
+                for name, was in zip(self.dataset.secondary, old.split(SEP), strict=True):
+                    self.store.delete(index_key(dataset, name, was.decode(), key))
         if value is None:
-            self.records.pop(key, None)
+            self.store.delete(record_key(dataset, key))
+            self.store.delete(secondaries_key(dataset, key))
             return
-        self.records[key] = value
-        if self.index:
-            self._secondaries[key] = secondaries
-            for index, now in zip(self.index.values(), secondaries, strict=True):
-                index.setdefault(now, set()).add(key)
+        self.store.put(record_key(dataset, key), value)
+        if self.dataset.secondary:
+            self.store.put(secondaries_key(dataset, key),
+                           SEP.join(v.encode() for v in secondaries))
+            for name, now in zip(self.dataset.secondary, secondaries, strict=True):
+                self.store.put(index_key(dataset, name, now, key), b"")
 
     def keys_of(self, name: str, value: str) -> list[str]:
         """The keys whose secondary key name is value, in order."""
-        return sorted(self.index.get(name, {}).get(value, ()))
+        prefix = index_key(self.dataset.id, name, value)
+        return [key[len(prefix):].decode() for key, _ in self.store.scan(prefix)]
 
 
 class SharedView:
@@ -91,7 +89,10 @@ class SharedView:
         self.settings = settings
         self.serde = serde
         self.catalogue = catalogue
-        self.views = {d.id: Dataview(d) for d in catalogue.datasets}
+        self.store = ViewStore(
+            settings.data_dir / "shared-view" / f"{settings.app_id}-{settings.http_port}"
+        )
+        self.views = {d.id: Dataview(d, self.store) for d in catalogue.datasets}
         self._by_topic: dict[str, list[Dataview]] = {}
         for view in self.views.values():
             self._by_topic.setdefault(view.dataset.topic, []).append(view)
@@ -104,7 +105,7 @@ class SharedView:
         """The record of key (its JSON), None when there is none."""
         self._loaded()
         view = self.views[dataset_id]
-        value = view.records.get(key)
+        value = view.get(key)
         return None if value is None else await self._json(view.dataset, key, value)
 
     async def find(self, dataset_id: str, name: str, value: str) -> list[dict[str, Any]]:
@@ -113,7 +114,8 @@ class SharedView:
         view = self.views[dataset_id]
         found = []
         for key in view.keys_of(name, value):
-            record = await self._json(view.dataset, key, view.records[key])
+            stored = view.get(key)
+            record = None if stored is None else await self._json(view.dataset, key, stored)
             if record is not None:
                 found.append(record)
         return found
@@ -162,6 +164,7 @@ class SharedView:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        self.store.close()
 
     async def _run(self) -> None:
         while True:
@@ -175,7 +178,7 @@ class SharedView:
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def _follow(self) -> None:
-        """Read every dataset topic from its start, then follow it."""
+        """Read every dataset topic from where the store says, then follow it."""
         topics = list(self._by_topic)
         consumer, _ = await open_reader(self.settings, topics[0])
         try:
@@ -188,28 +191,55 @@ class SharedView:
                     )
                 partitions += [TopicPartition(topic, p) for p in ids]
             consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            for view in self.views.values():  # read again from the start: start clean
-                view.clear()
             ends = await consumer.end_offsets(partitions)
-            if not any(ends.values()):
-                self._mark_ready()
+            kept = await self._resume(consumer, partitions, ends)
+            read = 0
+            if all(kept.get(tp, 0) >= ends[tp] for tp in partitions):
+                self._mark_ready(read)
             while True:
                 batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
                 for tp, records in batches.items():
                     for message in records:
                         await self.apply(tp.topic, message.key, message.value)
+                    if records:
+                        self.store.keep_offset(tp.topic, tp.partition, records[-1].offset + 1)
+                        read += len(records)
                 if not self.ready.is_set():
                     positions = [await consumer.position(tp) for tp in partitions]
                     if all(p >= ends[tp] for p, tp in zip(positions, partitions, strict=True)):
-                        self._mark_ready()
+                        self._mark_ready(read)
         finally:
             await consumer.stop()
 
-    def _mark_ready(self) -> None:
+    async def _resume(
+        self, consumer: Any, partitions: list[TopicPartition], ends: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        """Seek each partition to the offset the store kept (the start without one); a
+        store that does not fit the topics (an offset the topic does not hold, a
+        partition it does not have) is cleared and the topics read from the start."""
+        starts = await consumer.beginning_offsets(partitions)
+        kept = {TopicPartition(t, p): o for (t, p), o in self.store.offsets().items()}
+        topics = {tp.topic for tp in partitions}
+        unfit = [
+            tp for tp, offset in kept.items()
+            if tp.topic in topics and (tp not in ends or not starts[tp] <= offset <= ends[tp])
+        ]
+        if unfit:
+            log.warning("shared view: the topics no longer hold what the store read (%s); "
+                        "reading them from the start", ", ".join(map(str, unfit[:3])))
+            self.store.clear()
+            kept = {}
+        for tp in partitions:
+            if tp in kept:
+                consumer.seek(tp, kept[tp])
+            else:
+                await consumer.seek_to_beginning(tp)
+        if kept:
+            log.info("shared view: resuming from the store, %d records behind",
+                     sum(ends[tp] - kept.get(tp, starts[tp]) for tp in partitions))
+        return kept
+
+    def _mark_ready(self, read: int) -> None:
         if not self.ready.is_set():
-            log.info(
-                "shared view ready: %s",
-                ", ".join(f"{v.dataset.id} {len(v.records)}" for v in self.views.values()),
-            )
+            log.info("shared view ready (%d records read)", read)
             self.ready.set()

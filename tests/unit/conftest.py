@@ -261,6 +261,7 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
                   load_supervision(), load_enforcement_periods(settings.enforcement_file),
                   orders.about).install(app)
             shared = SharedView(settings, serde, load_datasets(settings.datasets_file))
+            stack.push_async_callback(shared.stop)  # closes its store
             Shared(core.platform, shared.catalogue, shared).install(app)
             ledger = Ledger()
             Subscriptions(core.platform, core.records, shared.catalogue, ledger,

@@ -13,7 +13,15 @@ import pytest
 from hub.records import KINDS, validate
 from hub.reference import load_seed_reference
 from hub.settings import HubSettings
-from hub.shared import Access, Dataview, SharedView, load_datasets, mask_personal, rows_of
+from hub.shared import (
+    Access,
+    Dataview,
+    SharedView,
+    ViewStore,
+    load_datasets,
+    mask_personal,
+    rows_of,
+)
 from tests.samples import USCC, sample
 
 if TYPE_CHECKING:
@@ -112,18 +120,27 @@ async def test_a_lookup_before_the_view_has_loaded_is_503_with_retry_after(
     assert answer.status == 503 and "loading" in answer.body["detail"]
 
 
-def test_the_view_keeps_the_latest_record_per_key_and_its_indexes_right() -> None:
+def test_the_view_keeps_the_latest_record_per_key_and_its_indexes_right(tmp_path: Path) -> None:
     catalogue = load_datasets(HubSettings().datasets_file)
-    permits = Dataview(next(d for d in catalogue.datasets if d.id == "permit"))
+    store = ViewStore(tmp_path / "view")
+    permits = Dataview(next(d for d in catalogue.datasets if d.id == "permit"), store)
     permits.put("P1", b"P1 of A", ("A",))
     permits.put("P2", b"P2 of A", ("A",))
     permits.put("P1", b"P1 of B", ("B",))  # moved to another holder
+    permits.put("P1", b"P1 of B", ("B",))  # read again after a crash: nothing changes
     assert permits.keys_of("holder_uscc", "A") == ["P2"]
     assert permits.keys_of("holder_uscc", "B") == ["P1"]
-    assert permits.records["P1"] == b"P1 of B"
+    assert permits.get("P1") == b"P1 of B"
     permits.put("P2", None)  # a tombstone
-    assert permits.keys_of("holder_uscc", "A") == [] and "P2" not in permits.records
-    assert permits.index["holder_uscc"] == {"B": {"P1"}}
+    assert permits.keys_of("holder_uscc", "A") == [] and permits.get("P2") is None
+    store.keep_offset("share.permit.v1", 2, 41)
+    store.close()
+    again = ViewStore(tmp_path / "view")  # a restarted worker finds what it read
+    assert again.offsets() == {("share.permit.v1", 2): 41}
+    assert Dataview(permits.dataset, again).keys_of("holder_uscc", "B") == ["P1"]
+    again.clear()
+    assert again.offsets() == {} and Dataview(permits.dataset, again).get("P1") is None
+    again.close()
 
 
 def test_personal_values_are_masked_the_way_the_hub_masks_them() -> None:
