@@ -189,8 +189,9 @@ class Subscriptions:
     def install(self, app: web.Application) -> None:
         install_routes(app, ROUTES, self)
 
-    async def _elsewhere(self, request: web.Request) -> web.Response | None:
-        """The owner's answer when the subscriptions live on another worker."""
+    async def _caller_here(self, request: web.Request) -> Party | web.Response:
+        """The caller (never `ops`), on the worker holding the subscriptions; that
+        worker's answer when another holds them."""
         owner = self.peers.owner("")
         if owner is not None:
             return await self.peers.forward(request, owner)
@@ -199,13 +200,13 @@ class Subscriptions:
                 "timeout", "the subscriptions are moving between workers; retry in a moment",
                 detail_zh="订阅数据正在工作节点间迁移，请稍后重试", headers={"Retry-After": "2"},
             )
-        return None
+        party = self.platform.caller(request)
+        not_ops(party)
+        return party
 
     # ----------------------------------------------------------------- reads
 
     async def list(self, request: web.Request) -> web.Response:
-        party = self.platform.caller(request)
-        not_ops(party)
         role, state = request.query.get("role"), request.query.get("state")
         if role not in (None, "subscriber", "approver") or state not in (
             None, *(s.value for s in SubscriptionState)
@@ -216,9 +217,9 @@ class Subscriptions:
                 + ", ".join(s.value for s in SubscriptionState),
                 detail_zh="role应为subscriber或approver，state应为订阅状态之一",
             )
-        forwarded = await self._elsewhere(request)
-        if forwarded is not None:
-            return forwarded
+        party = await self._caller_here(request)
+        if isinstance(party, web.Response):
+            return party
         found = [
             s for s in self.book.all()
             if (role != "approver" and s.subscriber == party.id)
@@ -230,11 +231,9 @@ class Subscriptions:
 
     async def show(self, request: web.Request) -> web.Response:
         subscription_id = _id(request)
-        forwarded = await self._elsewhere(request)
-        if forwarded is not None:
-            return forwarded
-        party = self.platform.caller(request)
-        not_ops(party)
+        party = await self._caller_here(request)
+        if isinstance(party, web.Response):
+            return party
         return respond(_shown(self._theirs(subscription_id, party)))
 
     def _theirs(self, subscription_id: str, party: Party) -> Subscription:
@@ -249,11 +248,9 @@ class Subscriptions:
     # --------------------------------------------------------------- actions
 
     async def request(self, request: web.Request) -> web.Response:
-        forwarded = await self._elsewhere(request)
-        if forwarded is not None:
-            return forwarded
-        party = self.platform.caller(request)
-        not_ops(party)
+        party = await self._caller_here(request)
+        if isinstance(party, web.Response):
+            return party
         body = self._body(await self.platform.read_json(request), SubscriptionRequest)
         subscription_id = str(uuid.uuid4())
         data = {
@@ -269,11 +266,9 @@ class Subscriptions:
 
     async def act(self, request: web.Request) -> web.Response:
         subscription_id = _id(request)
-        forwarded = await self._elsewhere(request)
-        if forwarded is not None:
-            return forwarded
-        party = self.platform.caller(request)
-        not_ops(party)
+        party = await self._caller_here(request)
+        if isinstance(party, web.Response):
+            return party
         verb = request.path.rsplit("/", 1)[-1]
         current = self._theirs(subscription_id, party)
         body = self._body(await self.platform.read_json(request), Decision)

@@ -6,7 +6,6 @@ topics is read again from the start."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -19,8 +18,8 @@ import pytest
 
 from hub.records import uscc_check_char
 from hub.shared import ViewStore
-from tests.conftest import ROOT, free_port
-from tests.integration.conftest import http_json, issue_tokens, worker_process
+from tests.conftest import ROOT
+from tests.integration.conftest import http_json, issue_tokens, worker_env, worker_process
 from tests.samples import sample
 
 pytestmark = pytest.mark.kafka
@@ -53,15 +52,8 @@ def _found(base: str, token: str, uscc: str, seconds: float = 60) -> Any:
 def test_a_restarted_worker_answers_from_its_store_and_reads_only_what_is_new(
     applied_topics: str, tmp_path: Path
 ) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "HUB_KAFKA_BOOTSTRAP": applied_topics,
-        "HUB_DATA_DIR": str(tmp_path),
-        "HUB_HTTP_PORT": str(port),
-        "HUB_APP_ID": f"shared-store-{port}",
-    }
-    env.pop("HUB_CONNECTORS_FILE", None)
+    env = worker_env(applied_topics, tmp_path, "shared-store")
+    port = int(env["HUB_HTTP_PORT"])
     tokens = issue_tokens(env, (STREET, "bigdata"))
     base = f"http://127.0.0.1:{port}"
     before, during, after = _uscc(), _uscc(), _uscc()

@@ -7,7 +7,6 @@ arrive twice, with the same ids), and the subscription's cursor ends at the topi
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -18,8 +17,8 @@ from typing import Any
 import pytest
 
 from hub.records import uscc_check_char
-from tests.conftest import ROOT, free_port
-from tests.integration.conftest import http_json, issue_tokens, worker_process
+from tests.conftest import ROOT
+from tests.integration.conftest import http_json, issue_tokens, worker_env, worker_process
 
 pytestmark = pytest.mark.kafka
 HUB = str(ROOT / ".venv" / "bin" / "hub")
@@ -73,15 +72,8 @@ def _subscription(base: str, token: str, subscription_id: str) -> dict[str, Any]
 def test_a_snapshot_cut_by_a_killed_worker_is_delivered_whole_by_the_next(
     applied_topics: str, tmp_path: Path
 ) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "HUB_KAFKA_BOOTSTRAP": applied_topics,
-        "HUB_DATA_DIR": str(tmp_path),
-        "HUB_HTTP_PORT": str(port),
-        "HUB_APP_ID": f"subscriptions-{port}",
-    }
-    env.pop("HUB_CONNECTORS_FILE", None)
+    env = worker_env(applied_topics, tmp_path, "subscriptions")
+    port = int(env["HUB_HTTP_PORT"])
     tokens = issue_tokens(env, (STREET,))
     base = f"http://127.0.0.1:{port}"
     marker = f"武昌区测试路{uuid.uuid4().hex[:8]}号"
