@@ -14,9 +14,12 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
+from kafka.admin import KafkaAdminClient
+
 from hub import __version__
 from hub._cli_ops import add_commands as add_ops_commands
 from hub._cli_records import add_commands as add_record_commands
+from hub.access import AclDiff, acl_diff, acl_plan, apply_acls, managed, read_acls
 from hub.errors import ConfigError, HubError
 from hub.logs import configure_logging
 from hub.reference import load_parties
@@ -57,6 +60,47 @@ def cmd_topics_diff(settings: HubSettings, args: argparse.Namespace) -> int:
         print("topics are in sync with the declarations")
         return 0
     return 1
+
+
+def _acl_diff(settings: HubSettings, admin: KafkaAdminClient) -> AclDiff:
+    parties = load_parties(settings.parties_file)
+    wanted = acl_plan(load_topics(settings.topics_dir, parties), parties, settings.app_id)
+    return acl_diff(wanted, read_acls(admin), managed(parties))
+
+
+def _print_acls(diff: AclDiff, remove_foreign: bool) -> None:
+    for grant in diff.add:
+        print(f"+ {grant}")
+    for grant in diff.remove:
+        print(f"- {grant}")
+    for grant in diff.foreign:
+        print(f"{'-' if remove_foreign else '='} {grant}"
+              + ("" if remove_foreign else "  (not the hub's principal: left alone)"))
+
+
+def cmd_acls_diff(settings: HubSettings, args: argparse.Namespace) -> int:
+    """Print what `acls apply` would change; exit 1 when anything differs."""
+    with admin_client(settings) as admin:
+        diff = _acl_diff(settings, admin)
+    _print_acls(diff, remove_foreign=False)
+    if diff.in_sync:
+        print("ACLs are in sync with topics/ and the parties")
+        return 0
+    return 1
+
+
+def cmd_acls_apply(settings: HubSettings, args: argparse.Namespace) -> int:
+    """Create the missing ACLs and remove the hub's principals' stray ones."""
+    with admin_client(settings) as admin:
+        diff = _acl_diff(settings, admin)
+        _print_acls(diff, args.remove_foreign)
+        if diff.in_sync and not (args.remove_foreign and diff.foreign):
+            print("ACLs in sync; nothing to change")
+            return 0
+        apply_acls(admin, diff, remove_foreign=args.remove_foreign)
+    removed = len(diff.remove) + (len(diff.foreign) if args.remove_foreign else 0)
+    print(f"applied: {len(diff.add)} added, {removed} removed")
+    return 0
 
 
 def cmd_topics_apply(settings: HubSettings, args: argparse.Namespace) -> int:
@@ -185,6 +229,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the summary and refusals, not every change (只输出汇总和拒绝项)"
     )
     apply.set_defaults(handler=cmd_topics_apply)
+
+    acls = commands.add_parser(
+        "acls", help="Kafka ACLs from topics/ and the parties: diff and apply 访问控制"
+    )
+    acl_commands = acls.add_subparsers(dest="acls_command", metavar="ACTION", required=True)
+    acl_commands.add_parser(
+        "diff",
+        help="print what apply would change (exit 1 when something differs)",
+        description=(
+            "Derive the ACLs the hub needs (each party writes only raw.<party>.v1 and reads "
+            "only out.<party>.v1 and its own groups; User:hub-worker the pipeline's topics, "
+            "changelogs, groups and transactional ids; User:hub-ops the DLQ, the connector "
+            "state and descriptions) and compare them with the cluster's. '+' would be "
+            "added, '-' removed, '=' belongs to a principal the hub does not manage."
+        ),
+    ).set_defaults(handler=cmd_acls_diff)
+    acl_apply = acl_commands.add_parser(
+        "apply",
+        help="create the missing ACLs, remove the hub's principals' stray ones (idempotent)",
+        description=(
+            "Show the diff, then create every missing ACL and remove the ACLs of the hub's "
+            "own principals that the plan does not have. ACLs of other principals are left "
+            "alone unless --remove-foreign. Running it twice changes nothing the second "
+            "time. Needs an admin principal on a cluster with an authorizer."
+        ),
+    )
+    acl_apply.add_argument(
+        "--remove-foreign", action="store_true",
+        help="also remove the ACLs of principals the hub does not manage (删除非枢纽主体的ACL)",
+    )
+    acl_apply.set_defaults(handler=cmd_acls_apply)
 
     tokens = commands.add_parser("tokens", help="per-party bearer tokens: issue, revoke, list")
     token_actions = tokens.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
