@@ -19,7 +19,16 @@ from kafka.admin import KafkaAdminClient
 from hub import __version__
 from hub._cli_ops import add_commands as add_ops_commands
 from hub._cli_records import add_commands as add_record_commands
-from hub.access import AclDiff, acl_diff, acl_plan, apply_acls, managed, read_acls
+from hub.access import (
+    MECHANISM,
+    AclDiff,
+    acl_diff,
+    acl_plan,
+    apply_acls,
+    managed,
+    read_acls,
+    set_password,
+)
 from hub.errors import ConfigError, HubError
 from hub.logs import configure_logging
 from hub.reference import load_parties
@@ -100,6 +109,18 @@ def cmd_acls_apply(settings: HubSettings, args: argparse.Namespace) -> int:
         apply_acls(admin, diff, remove_foreign=args.remove_foreign)
     removed = len(diff.remove) + (len(diff.foreign) if args.remove_foreign else 0)
     print(f"applied: {len(diff.add)} added, {removed} removed")
+    return 0
+
+
+def cmd_users_set(settings: HubSettings, args: argparse.Namespace) -> int:
+    """Store a new SCRAM password for each principal and print it once."""
+    parties = load_parties(settings.parties_file)
+    with admin_client(settings) as admin:
+        for user in args.principal:
+            print(f"{user} {set_password(admin, user, parties)}")
+    verb = "added" if args.users_command == "add" else "rotated (the old password no longer works)"
+    print(f"{len(args.principal)} principal(s) {verb}; {MECHANISM}; hand each password over "
+          "once, it is not stored in clear anywhere", file=sys.stderr)
     return 0
 
 
@@ -260,6 +281,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="also remove the ACLs of principals the hub does not manage (删除非枢纽主体的ACL)",
     )
     acl_apply.set_defaults(handler=cmd_acls_apply)
+
+    users = commands.add_parser(
+        "users", help="SCRAM credentials of the hub's Kafka principals: add, rotate 账号口令"
+    )
+    user_commands = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    for action, summary in (
+        ("add", "give each PRINCIPAL a SCRAM-SHA-512 password (printed once)"),
+        ("rotate", "replace each PRINCIPAL's password; the old one stops working at once"),
+    ):
+        user_command = user_commands.add_parser(
+            action, help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}. A principal is a party with an "
+            "inbox (street-jiyuqiao, dept-urban, ...), hub-worker or hub-ops. Prints "
+            "'<principal> <password>' per line; the broker keeps only the salted hash. "
+            "Run it as the cluster's admin principal (HUB_KAFKA_SASL_USERNAME).",
+        )
+        user_command.add_argument("principal", metavar="PRINCIPAL", nargs="+")
+        user_command.set_defaults(handler=cmd_users_set)
 
     tokens = commands.add_parser("tokens", help="per-party bearer tokens: issue, revoke, list")
     token_actions = tokens.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)

@@ -2,7 +2,7 @@
 # Local Apache Kafka for the Wuchang enforcement exchange hub: KRaft, no Docker.
 #
 #   deploy/kafka/kafka.sh fetch                       resolve the jars from Maven Central (once)
-#   deploy/kafka/kafka.sh start  [--nodes 1|3] [--port P] [--data DIR] [--heap SIZE]
+#   deploy/kafka/kafka.sh start  [--nodes 1|3] [--port P] [--data DIR] [--heap SIZE] [--sasl]
 #   deploy/kafka/kafka.sh stop   [--nodes 1|3] [--port P] [--data DIR]
 #   deploy/kafka/kafka.sh status [--nodes 1|3] [--port P] [--data DIR]
 #   deploy/kafka/kafka.sh reset  [--nodes 1|3] [--port P] [--data DIR]   stop and delete the data
@@ -14,6 +14,12 @@
 # <data>/node-<i>/server.log. start waits until every broker answers a metadata
 # request; on failure it prints the log tail and exits non-zero. A second start reuses
 # the jar cache and the formatted storage without touching the network.
+#
+# --sasl: clients authenticate with SASL/SCRAM-SHA-512 on P and every request is
+# authorised (StandardAuthorizer; no ACL, no access). The super user `admin` gets a
+# random password at format time, kept in <data>/admin.password (mode 600, never in git);
+# `hub users add` and `hub acls apply`, run as admin, create the hub's principals and
+# their ACLs. The storage is formatted for the mode it first started in (reset to change).
 #
 # Environment: HUB_KAFKA_VERSION (default from pom.xml), HUB_KAFKA_PORT, HUB_KAFKA_DATA,
 # HUB_KAFKA_HEAP (default 512m), HUB_KAFKA_START_TIMEOUT (seconds, default 90), JAVA_HOME.
@@ -52,6 +58,7 @@ NODES=1
 PORT=""
 DATA=""
 HEAP="${HUB_KAFKA_HEAP:-512m}"
+SASL=0
 TIMEOUT="${HUB_KAFKA_START_TIMEOUT:-90}"
 
 parse_args() {
@@ -61,6 +68,7 @@ parse_args() {
       --port) PORT="${2:?--port needs a number}"; shift 2 ;;
       --data) DATA="${2:?--data needs a folder}"; shift 2 ;;
       --heap) HEAP="${2:?--heap needs a size such as 512m}"; shift 2 ;;
+      --sasl) SASL=1; shift ;;
       -h|--help) usage; exit 0 ;;
       *) die "unknown option '$1' (see --help)" ;;
     esac
@@ -93,11 +101,7 @@ write_config() {
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$(voters)
-listeners=PLAINTEXT://127.0.0.1:$(broker_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$i")
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+$(listener_config "$i")
 log.dirs=$dir/log
 num.partitions=1
 default.replication.factor=$rf
@@ -113,6 +117,33 @@ auto.create.topics.enable=false
 log.retention.check.interval.ms=10000
 log.segment.delete.delay.ms=1000
 log.cleaner.backoff.ms=1000
+PROPS
+}
+
+listener_config() {
+  local i="$1"
+  if [[ "$SASL" == 0 ]]; then
+    cat <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$(broker_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$i")
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+PROPS
+    return
+  fi
+  cat <<PROPS
+listeners=SASL_PLAINTEXT://127.0.0.1:$(broker_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$(broker_port "$i")
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_PLAINTEXT
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$DATA/admin.password")";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+# the quorum talks on the local-only controller listener, unauthenticated
+super.users=User:admin;User:ANONYMOUS
 PROPS
 }
 
@@ -146,8 +177,14 @@ start() {
 while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
 print(i)' > "$cluster_id_file"
   fi
-  local cluster_id
+  local cluster_id scram=()
   cluster_id="$(cat "$cluster_id_file")"
+  if [[ "$SASL" == 1 ]]; then
+    if [[ ! -f "$DATA/admin.password" ]]; then
+      (umask 077; "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))' > "$DATA/admin.password")
+    fi
+    scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$DATA/admin.password")]")
+  fi
   local started=0 t0=$SECONDS
   for (( i = 1; i <= NODES; i++ )); do
     local dir="$DATA/node-$i" pid
@@ -159,7 +196,7 @@ print(i)' > "$cluster_id_file"
     write_config "$i"
     if [[ ! -f "$dir/log/meta.properties" ]]; then
       if ! "$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$HERE/log4j2.properties" \
-          kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
+          kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" "${scram[@]}" \
           > "$dir/format.log" 2>&1; then
         cat "$dir/format.log" >&2
         die "formatting KRaft storage for node $i failed"
@@ -175,7 +212,7 @@ print(i)' > "$cluster_id_file"
   done
   local deadline=$(( SECONDS + TIMEOUT ))
   for (( i = 1; i <= NODES; i++ )); do
-    until "$PYTHON" "$HERE/probe.py" "127.0.0.1:$(broker_port "$i")" --brokers "$NODES" 2>/dev/null; do
+    until ready "$i"; do
       if ! pid_alive "$(node_pid "$i")"; then
         log_tail
         die "node $i exited during start-up (log: $DATA/node-$i/server.log)"
@@ -189,6 +226,15 @@ print(i)' > "$cluster_id_file"
     done
   done
   echo "kafka.sh: Kafka $VERSION ready on $(bootstrap) ($NODES node(s), ${started} started in $(( SECONDS - t0 ))s, data $DATA)"
+}
+
+ready() {
+  # a SASL listener does not answer the probe's anonymous request: its log says it
+  if [[ "$SASL" == 1 ]]; then
+    grep -q "Kafka Server started" "$DATA/node-$1/server.log" 2>/dev/null
+  else
+    "$PYTHON" "$HERE/probe.py" "127.0.0.1:$(broker_port "$1")" --brokers "$NODES" 2>/dev/null
+  fi
 }
 
 bootstrap() {
@@ -229,7 +275,7 @@ status() {
   local i pid rc=0
   for (( i = 1; i <= NODES; i++ )); do
     pid="$(node_pid "$i")"
-    if pid_alive "$pid" && "$PYTHON" "$HERE/probe.py" "127.0.0.1:$(broker_port "$i")" 2>/dev/null; then
+    if pid_alive "$pid" && ready "$i"; then
       echo "node $i: up (pid $pid) on 127.0.0.1:$(broker_port "$i")"
     elif pid_alive "$pid"; then
       echo "node $i: process $pid running but not answering on 127.0.0.1:$(broker_port "$i")"; rc=1

@@ -1,6 +1,6 @@
 """Who may do what on Kafka (docs/design.md §9): the principals of the parties, the
 workers and the operators, and the ACLs that follow from ``topics/`` and the parties
-(`hub acls diff|apply`)."""
+(`hub acls diff|apply`), and their SCRAM credentials (`hub users add|rotate`)."""
 
 from hub.access._acls import (
     OPS,
@@ -14,8 +14,10 @@ from hub.access._acls import (
     principal,
     read_acls,
 )
+from hub.access._users import MECHANISM, principals, set_password
 
 __all__ = [
+    "MECHANISM",
     "OPS",
     "WORKER",
     "AclDiff",
@@ -25,5 +27,7 @@ __all__ = [
     "apply_acls",
     "managed",
     "principal",
+    "principals",
     "read_acls",
+    "set_password",
 ]
