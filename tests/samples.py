@@ -195,6 +195,29 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "status_code": 202,
         "client_address": "127.0.0.1",
     },
+    "subscription": {
+        **_ENVELOPE,
+        "source_party": "finance",
+        "source_id": "http/5b0d6c2e",
+        "subscription_id": "6f1c9a52-3d7e-4b8a-9c21-0e5f4d3b2a19",
+        "action": "REQUESTED",
+        "actor_party": "finance",
+        "dataset": "permit",
+        "subscriber": "finance",
+        "filter_field": "holder_uscc",
+        "filter_value": USCC,
+        "purpose": "罚没款收缴核对",
+    },
+    "shared-change": {
+        **_ENVELOPE,
+        "source_party": "hub",
+        "source_id": "6f1c9a52-3d7e-4b8a-9c21-0e5f4d3b2a19/share.permit.v1/0/12",
+        "subscription_id": "6f1c9a52-3d7e-4b8a-9c21-0e5f4d3b2a19",
+        "dataset": "permit",
+        "key": "JY14201060001234",
+        "data": '{"permit_no": "JY14201060001234", "holder_uscc": "' + USCC + '"}',
+        "position": "share.permit.v1/0/12",
+    },
 }
 
 

@@ -43,6 +43,8 @@ class SubscriptionBook(Protocol):
 
     def here(self) -> bool: ...
 
+    def settled(self) -> bool: ...
+
 
 class SubscriptionRequest(BaseModel):
     """订阅申请 what a party asks for."""
@@ -238,6 +240,14 @@ class Subscriptions:
 
     def _theirs(self, subscription_id: str, party: Party) -> Subscription:
         subscription = self.book.stored(subscription_id)
+        if subscription is None and not self.book.settled():
+            # a step written but not applied yet, maybe this very request's: its inbox
+            # notice can arrive before the table has it (outputs, then state)
+            raise Problem(
+                "timeout", f"subscription {subscription_id} may still be being applied; retry",
+                detail_zh=f"订阅{subscription_id}可能正在处理中，请稍后重试",
+                headers={"Retry-After": "1"},
+            )
         if subscription is None or party.id not in subscription.parties():
             raise Problem(  # not a party to it: as if it did not exist
                 "not-found", f"no subscription {subscription_id}",

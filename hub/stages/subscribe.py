@@ -414,6 +414,11 @@ class Subscriptions(StageBase):
         """Whether this worker holds the subscriptions (their one partition)."""
         return 0 in self.table.held()
 
+    def settled(self) -> bool:
+        """Whether this worker has applied every step written to the subscriptions, as
+        far as its last fetch saw."""
+        return not self.ownership.in_flight(self.topic, 0)
+
     def owner_of(self, _: str) -> URL | None:
         """The URL of the worker holding the subscriptions (every one: one partition)."""
         url = self.ownership.owner(self.topic, 0)

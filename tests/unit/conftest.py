@@ -128,6 +128,7 @@ class Ledger:
 
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     held: bool = True
+    in_flight: bool = False  # steps written that the stage has not applied yet
 
     def stored(self, subscription_id: str) -> Subscription | None:
         return self.subscriptions.get(subscription_id)
@@ -137,6 +138,9 @@ class Ledger:
 
     def here(self) -> bool:
         return self.held
+
+    def settled(self) -> bool:
+        return not self.in_flight
 
 
 @dataclass

@@ -66,6 +66,15 @@ def test_sample_officers_are_active_and_unexpired_in_the_seed_roster(
     assert {_samples.MATTER, _samples.MATTER_2} <= set(reference.matters)
 
 
+def test_the_shared_samples_cover_every_kind_and_validate(reference: Reference) -> None:
+    """tests/samples.py serves the integration tests: one valid record of every kind."""
+    from tests.samples import SAMPLES
+
+    assert set(SAMPLES) == set(KINDS)
+    for kind, data in SAMPLES.items():
+        validate(KINDS[kind], data, reference)
+
+
 def test_samples_cover_every_kind_and_order_type() -> None:
     labels = [label for label, _ in all_samples()]
     assert {label.split(":")[0] for label in labels} == set(KINDS)

@@ -256,3 +256,13 @@ async def test_a_request_names_its_wrong_fields(served: Served) -> None:
     assert status == 422
     assert answer["errors"][0]["rule"] == "subscription.dataset_unknown"
     assert served.broker.to(KINDS["subscription"].topic) == []
+
+
+async def test_a_subscription_not_applied_yet_is_503_not_404(served: Served) -> None:
+    """Its notice can reach the owner's inbox before the table has it (outputs first)."""
+    unknown = f"/v1/subscriptions/{uuid.uuid4()}"
+    served.ledger.in_flight = True
+    answer = await served.call("POST", f"{unknown}/approve", "bigdata", json={})
+    assert answer.status == 503 and answer.headers["Retry-After"] == "1"
+    served.ledger.in_flight = False
+    assert (await served.get(unknown, "bigdata"))[0] == 404
