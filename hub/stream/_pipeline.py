@@ -305,7 +305,12 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp, records in batch.items():
             if tp not in self.ready or failure is not None:
                 continue
-            expected = self.progress.setdefault(tp, _Progress()).done
+            progress = self.progress.setdefault(tp, _Progress())
+            if progress.done is None and records:
+                # the first records since the assignment: all before them are done (the
+                # consumer started there), and they are not until they are (`in_flight`)
+                progress.done = records[0].offset
+            expected = progress.done
             for record in records:
                 if self._revoking or self._stopping:
                     break
@@ -335,8 +340,8 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                     ",".join(sorted(stages)), f"outputs not acknowledged: {exc!r}"
                 )
         for tp, records in batch.items():  # read again what is not done
-            progress = self.progress.get(tp)
-            first = progress.done if progress and progress.done is not None else records[0].offset
+            kept = self.progress.get(tp)
+            first = kept.done if kept and kept.done is not None else records[0].offset
             if records[-1].offset >= first:
                 self._seek(tp, first)
         if failure is None:

@@ -94,8 +94,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
 
 async def _write(config: dict[str, Any], topic: str) -> None:
     producer = AIOKafkaProducer(**config, acks="all")
-    await producer.start()
-    try:
+    try:  # a refused login fails start(): the producer is closed all the same
+        await producer.start()
         await asyncio.wait_for(producer.send_and_wait(topic, b"{}", key=b"k"), 20)
     finally:
         await producer.stop()
@@ -112,8 +112,8 @@ async def _read(config: dict[str, Any], topic: str, group: str | None = None) ->
         raise TopicAuthorizationFailedError(topic)
     consumer = AIOKafkaConsumer(**config, group_id=group, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
-    await consumer.start()
     try:
+        await consumer.start()
         if group is None:
             tp = TopicPartition(topic, 0)
             consumer.assign([tp])
