@@ -318,3 +318,29 @@ async def test_a_lost_fence_sends_the_worker_back_to_its_group_not_into_a_retry_
     with pytest.raises(HubError):
         await pipeline._write_state(fence, [write])  # type: ignore[list-item]
     assert coordinator.rejoins == 2
+
+
+async def test_the_first_records_after_an_assignment_are_in_flight_until_done() -> None:
+    """While the worker handles the first record it was handed (its outputs may already
+    be out, its state not yet), that record's partition is in flight: a reader of the
+    state waits (503) instead of taking it for absent (404). The consumer's position is
+    already past the record, so it cannot tell."""
+    topic = "unit.first.v1"
+    tp = TopicPartition(topic, 0)
+    during: list[bool] = []
+    pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
+
+    async def handle(record: Any) -> None:
+        during.append(pipeline.in_flight(topic, 0))
+
+    pipeline.add(Stage("unit", (topic,), handle))
+    pipeline.ready.add(tp)
+    consumer = _Consumer({tp: 8})
+    # where aiokafka keeps the position: already past the record being handled
+    position = SimpleNamespace(has_valid_position=True, position=8)
+    consumer._subscription = SimpleNamespace(subscription=SimpleNamespace(  # type: ignore[attr-defined]
+        assignment=SimpleNamespace(state_value=lambda _: position)))
+    pipeline.consumer = consumer  # type: ignore[assignment]
+    assert await pipeline._process_batch({tp: _records(topic, [7])})
+    assert during == [True]
+    assert not pipeline.in_flight(topic, 0)  # done: 8 of 8
