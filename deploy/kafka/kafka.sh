@@ -2,7 +2,7 @@
 # Local Apache Kafka for the Wuchang enforcement exchange hub: KRaft, no Docker.
 #
 #   deploy/kafka/kafka.sh fetch                       resolve the jars from Maven Central (once)
-#   deploy/kafka/kafka.sh start  [--nodes 1|3] [--port P] [--data DIR] [--heap SIZE] [--sasl]
+#   deploy/kafka/kafka.sh start  [--nodes 1|3] [--port P] [--data DIR] [--heap SIZE] [--sasl|--tls]
 #   deploy/kafka/kafka.sh stop   [--nodes 1|3] [--port P] [--data DIR]
 #   deploy/kafka/kafka.sh status [--nodes 1|3] [--port P] [--data DIR]
 #   deploy/kafka/kafka.sh reset  [--nodes 1|3] [--port P] [--data DIR]   stop and delete the data
@@ -21,6 +21,10 @@
 # `hub users add` and `hub acls apply`, run as admin, create the hub's principals and
 # their ACLs. The storage is formatted for the mode it first started in (reset to change).
 #
+# --tls: as --sasl, over TLS (SASL_SSL). At first start the script makes a test CA and a
+# broker certificate for 127.0.0.1/localhost with openssl in <data>/tls/ (keys mode 600,
+# never in git); clients trust <data>/tls/ca.pem (HUB_KAFKA_SSL_CAFILE).
+#
 # Environment: HUB_KAFKA_VERSION (default from pom.xml), HUB_KAFKA_PORT, HUB_KAFKA_DATA,
 # HUB_KAFKA_HEAP (default 512m), HUB_KAFKA_START_TIMEOUT (seconds, default 90), JAVA_HOME.
 set -euo pipefail
@@ -34,7 +38,7 @@ PYTHON="${PYTHON:-python3}"
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 fetch() {
   # bump the number when pom.xml's dependencies change: caches then fetch again
@@ -59,6 +63,7 @@ PORT=""
 DATA=""
 HEAP="${HUB_KAFKA_HEAP:-512m}"
 SASL=0
+TLS=0
 TIMEOUT="${HUB_KAFKA_START_TIMEOUT:-90}"
 
 parse_args() {
@@ -69,6 +74,7 @@ parse_args() {
       --data) DATA="${2:?--data needs a folder}"; shift 2 ;;
       --heap) HEAP="${2:?--heap needs a size such as 512m}"; shift 2 ;;
       --sasl) SASL=1; shift ;;
+      --tls) SASL=1; TLS=1; shift ;;
       -h|--help) usage; exit 0 ;;
       *) die "unknown option '$1' (see --help)" ;;
     esac
@@ -132,19 +138,53 @@ listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 PROPS
     return
   fi
+  local proto=SASL_PLAINTEXT
+  if [[ "$TLS" == 1 ]]; then proto=SASL_SSL; fi
   cat <<PROPS
-listeners=SASL_PLAINTEXT://127.0.0.1:$(broker_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
-advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$(broker_port "$i")
+listeners=$proto://127.0.0.1:$(broker_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
+advertised.listeners=$proto://127.0.0.1:$(broker_port "$i")
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=SASL_PLAINTEXT
-listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=$proto
+listener.security.protocol.map=$proto:$proto,CONTROLLER:PLAINTEXT
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
-listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$DATA/admin.password")";
+listener.name.${proto,,}.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$DATA/admin.password")";
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 # the quorum talks on the local-only controller listener, unauthenticated
 super.users=User:admin;User:ANONYMOUS
 PROPS
+  if [[ "$TLS" == 1 ]]; then
+    cat <<PROPS
+ssl.keystore.type=PEM
+ssl.keystore.location=$DATA/tls/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$DATA/tls/ca.pem
+ssl.endpoint.identification.algorithm=https
+PROPS
+  fi
+}
+
+make_certs() {
+  # a test CA and one broker certificate (every node is on 127.0.0.1): made once
+  local tls="$DATA/tls"
+  [[ -f "$tls/broker-keystore.pem" ]] && return 0
+  command -v openssl >/dev/null || die "openssl is needed for --tls: apt-get install openssl"
+  mkdir -p "$tls"
+  (
+    umask 077
+    cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 825 -keyout ca.key -out ca.pem \
+      -subj "/O=Wuchang enforcement exchange hub/CN=hub test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req -newkey rsa:2048 -nodes -sha256 -keyout broker.key -out broker.csr \
+      -subj "/O=Wuchang enforcement exchange hub/CN=localhost"
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' > broker.ext
+    openssl x509 -req -sha256 -days 825 -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -extfile broker.ext -out broker.pem
+    cat broker.key broker.pem > broker-keystore.pem
+    rm -f broker.csr broker.ext ca.srl
+  ) > "$DATA/tls.log" 2>&1 || { cat "$DATA/tls.log" >&2; die "making the test certificates failed"; }
+  chmod 644 "$tls/ca.pem"
 }
 
 pid_alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; }
@@ -184,6 +224,9 @@ print(i)' > "$cluster_id_file"
       (umask 077; "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))' > "$DATA/admin.password")
     fi
     scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$DATA/admin.password")]")
+  fi
+  if [[ "$TLS" == 1 ]]; then
+    make_certs
   fi
   local started=0 t0=$SECONDS
   for (( i = 1; i <= NODES; i++ )); do
@@ -226,6 +269,11 @@ print(i)' > "$cluster_id_file"
     done
   done
   echo "kafka.sh: Kafka $VERSION ready on $(bootstrap) ($NODES node(s), ${started} started in $(( SECONDS - t0 ))s, data $DATA)"
+  if [[ "$TLS" == 1 ]]; then
+    echo "kafka.sh: SASL_SSL; clients trust $DATA/tls/ca.pem; admin password in $DATA/admin.password"
+  elif [[ "$SASL" == 1 ]]; then
+    echo "kafka.sh: SASL_PLAINTEXT; admin password in $DATA/admin.password"
+  fi
 }
 
 ready() {

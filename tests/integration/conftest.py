@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -47,7 +48,7 @@ from hub.registry import EmbeddedRegistry, LocalRegistryClient, open_registry, r
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
 from hub.wire import ProducerEmitter, StateStore, read_state
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, free_port_pair, kafka_sh
 from tests.samples import sample
 
 
@@ -73,6 +74,85 @@ def worker_env(bootstrap: str, data: Path, app_prefix: str, **settings: str) -> 
     )
     assert loaded.returncode == 0, loaded.stderr
     return env
+
+
+# ------------------------------------------------ the secured cluster (issue 18)
+
+SECURE_APP = "secure"  # the app id the secured cluster's ACLs are made for (workers: secure-…)
+HUB = str(ROOT / ".venv" / "bin" / "hub")
+
+
+@dataclass
+class SecureCluster:
+    """A broker that authenticates every client with SCRAM-SHA-512 over TLS (SASL_SSL, a
+    test CA made by kafka.sh) and authorises every request (`hub acls apply`); every party
+    with an inbox, ``hub-worker`` and ``hub-ops`` have a principal and a password."""
+
+    bootstrap: str
+    data: Path
+    passwords: dict[str, str]
+
+    @property
+    def cafile(self) -> Path:
+        return self.data / "tls" / "ca.pem"
+
+    def env(self, user: str, **settings: str) -> dict[str, str]:
+        """The HUB_* settings of a hub command or worker running as user."""
+        return {
+            **os.environ,
+            "HUB_KAFKA_BOOTSTRAP": self.bootstrap,
+            "HUB_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "HUB_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "HUB_KAFKA_SASL_USERNAME": user,
+            "HUB_KAFKA_SASL_PASSWORD": self.passwords[user],
+            "HUB_KAFKA_SSL_CAFILE": str(self.cafile),
+            "HUB_DATA_DIR": str(self.data / "hub"),
+            "HUB_LOG_LEVEL": "ERROR",
+            "HUB_APP_ID": SECURE_APP,  # a worker's: secure-<name>, within the ACLs' prefixes
+            **settings,
+        }
+
+    def hub(self, *args: str, user: str = "admin") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([HUB, *args], env=self.env(user), capture_output=True,
+                              text=True, check=False, timeout=120)
+
+    def client(self, user: str, password: str | None = None) -> dict[str, Any]:
+        """Options of an aiokafka (or kafka-python) client logged in as user."""
+        return {
+            "bootstrap_servers": self.bootstrap, "security_protocol": "SASL_SSL",
+            "ssl_context": ssl.create_default_context(cafile=str(self.cafile)),
+            "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": user,
+            "sasl_plain_password": password or self.passwords[user],
+            "request_timeout_ms": 10_000,
+        }
+
+
+@pytest.fixture(scope="session")
+def secure_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureCluster]:
+    """A SASL_SSL broker of its own (beside the session's plaintext one) with the declared
+    topics, the hub's ACLs for app id ``secure`` and every principal's password."""
+    data = tmp_path_factory.mktemp("secure-broker")
+    port = str(free_port_pair())
+    args = ("--port", port, "--data", str(data), "--heap", "384m", "--tls")
+    kafka_sh("start", *args)
+    try:
+        cluster = SecureCluster(f"127.0.0.1:{port}", data,
+                                {"admin": (data / "admin.password").read_text().strip()})
+        for step in (("topics", "apply", "--quiet"), ("acls", "apply")):
+            done = subprocess.run([HUB, *step], env=cluster.env("admin"),
+                                  capture_output=True, text=True, check=False, timeout=120)
+            assert done.returncode == 0, done.stdout + done.stderr
+        principals = [p.id for p in load_parties(ROOT / "hub/reference/parties.yaml").with_inbox()]
+        added = cluster.hub("users", "add", *principals, "hub-worker", "hub-ops")
+        assert added.returncode == 0, added.stderr
+        for line in added.stdout.splitlines():
+            user, secret = line.split()
+            cluster.passwords[user] = secret
+        loaded = cluster.hub("reference", "load", user="hub-worker")
+        assert loaded.returncode == 0, loaded.stderr
+        yield cluster
+    finally:
+        kafka_sh("stop", *args[:4], check=False)
 
 
 LATE_PRIORITY = "CRITICAL"

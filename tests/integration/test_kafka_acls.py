@@ -1,17 +1,17 @@
 """The Kafka side authenticated and authorised (issue 18), on a real broker started with
-SASL/SCRAM-SHA-512 and an authorizer (`kafka.sh start --sasl`): with `hub acls apply`
-and `hub users add` run as the admin, a street's principal writes its raw topic and reads
-its inbox, and gets TopicAuthorizationFailed for another street's inbox and raw topic,
-the canonical cases and the audit trail; a rotated password locks the old one out; a
-second apply changes nothing."""
+SASL/SCRAM-SHA-512 over TLS and an authorizer (`kafka.sh start --tls`, the session's
+`secure_cluster`): with `hub acls apply` and `hub users add` run as the admin, a street's
+principal writes its raw topic and reads its inbox, and gets TopicAuthorizationFailed for
+another street's inbox and raw topic, the canonical cases and the audit trail; a rotated
+password locks the old one out; a second apply changes nothing; a client that does not
+trust the hub's CA is refused at the handshake."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import socket
+import ssl
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,76 +20,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from kafka.admin import KafkaAdminClient
 
-from tests.conftest import ROOT, free_port, kafka_sh
+from tests.conftest import ROOT
+from tests.integration.conftest import SecureCluster
 
 pytestmark = pytest.mark.kafka
 HUB = str(ROOT / ".venv" / "bin" / "hub")
 STREET, OTHER = "street-jiyuqiao", "street-nanhu"
 
 
-class Secured:
-    def __init__(self, bootstrap: str, admin_env: dict[str, str]) -> None:
-        self.bootstrap = bootstrap
-        self.admin_env = admin_env
-        self.passwords: dict[str, str] = {}
-
-    def hub(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([HUB, *args], env=self.admin_env, capture_output=True,
-                              text=True, check=False, timeout=120)
-
-    def client(self, user: str, password: str | None = None) -> dict[str, Any]:
-        return {
-            "bootstrap_servers": self.bootstrap, "security_protocol": "SASL_PLAINTEXT",
-            "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": user,
-            "sasl_plain_password": password or self.passwords[user],
-            "request_timeout_ms": 10_000,
-        }
-
-
-def _two_free_ports() -> int:
-    """A port P with P+1 free too (a node's client and controller listeners)."""
-    while True:
-        port = free_port()
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        if port < 64999:
-            return port
-
-
-@pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
-    data = tmp_path_factory.mktemp("sasl-broker")
-    port = str(_two_free_ports())
-    args = ("--port", port, "--data", str(data), "--heap", "384m", "--sasl")
-    kafka_sh("start", *args)
-    try:
-        password = (data / "admin.password").read_text().strip()
-        env = {
-            **os.environ,
-            "HUB_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
-            "HUB_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-            "HUB_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-            "HUB_KAFKA_SASL_USERNAME": "admin",
-            "HUB_KAFKA_SASL_PASSWORD": password,
-            "HUB_DATA_DIR": str(data / "hub"),
-            "HUB_LOG_LEVEL": "ERROR",
-        }
-        secured = Secured(f"127.0.0.1:{port}", env)
-        for step in (("topics", "apply", "--quiet"), ("acls", "apply")):
-            done = secured.hub(*step)
-            assert done.returncode == 0, done.stdout + done.stderr
-        added = secured.hub("users", "add", STREET, OTHER, "hub-ops")
-        assert added.returncode == 0, added.stderr
-        for line in added.stdout.splitlines():
-            user, secret = line.split()
-            secured.passwords[user] = secret
-        assert set(secured.passwords) == {STREET, OTHER, "hub-ops"}
-        yield secured
-    finally:
-        kafka_sh("stop", "--port", port, "--data", str(data), check=False)
+@pytest.fixture
+def secured(secure_cluster: SecureCluster) -> SecureCluster:
+    return secure_cluster
 
 
 async def _write(config: dict[str, Any], topic: str) -> None:
@@ -136,7 +77,7 @@ def _describe(config: dict[str, Any], topic: str) -> int:
         admin.close()
 
 
-def test_a_street_writes_its_raw_topic_and_reads_its_inbox(secured: Secured) -> None:
+def test_a_street_writes_its_raw_topic_and_reads_its_inbox(secured: SecureCluster) -> None:
     mine = secured.client(STREET)
     asyncio.run(_write(mine, f"raw.{STREET}.v1"))
     asyncio.run(_read(mine, f"out.{STREET}.v1", group=f"{STREET}-system"))
@@ -154,7 +95,7 @@ def test_a_street_writes_its_raw_topic_and_reads_its_inbox(secured: Secured) -> 
     ],
 )
 def test_a_street_cannot_touch_what_is_not_its_own(
-    secured: Secured, action: str, topic: str
+    secured: SecureCluster, action: str, topic: str
 ) -> None:
     mine = secured.client(STREET)
     with pytest.raises(TopicAuthorizationFailedError):
@@ -165,7 +106,7 @@ def test_a_street_cannot_touch_what_is_not_its_own(
 
 
 def test_the_ops_principal_describes_the_pipeline_but_reads_only_the_dlq(
-    secured: Secured,
+    secured: SecureCluster,
 ) -> None:
     ops = secured.client("hub-ops")
     asyncio.run(_read(ops, "hub.dlq.v1"))
@@ -173,7 +114,7 @@ def test_the_ops_principal_describes_the_pipeline_but_reads_only_the_dlq(
         asyncio.run(_read(ops, "enf.case.v1"))
 
 
-def test_a_rotated_password_locks_the_old_one_out(secured: Secured) -> None:
+def test_a_rotated_password_locks_the_old_one_out(secured: SecureCluster) -> None:
     old = secured.passwords[OTHER]
     asyncio.run(_write(secured.client(OTHER), f"raw.{OTHER}.v1"))
     rotated = secured.hub("users", "rotate", OTHER)
@@ -181,12 +122,23 @@ def test_a_rotated_password_locks_the_old_one_out(secured: Secured) -> None:
     (line,) = rotated.stdout.splitlines()
     new = line.split()[1]
     assert new != old and old not in rotated.stdout + rotated.stderr
+    secured.passwords[OTHER] = new  # the cluster is the session's
     asyncio.run(_write(secured.client(OTHER, new), f"raw.{OTHER}.v1"))
     with pytest.raises(KafkaError):
         asyncio.run(_write(secured.client(OTHER, old), f"raw.{OTHER}.v1"))
 
 
-def test_applying_the_acls_again_changes_nothing_and_diff_agrees(secured: Secured) -> None:
+def test_a_client_that_does_not_trust_the_hubs_ca_is_refused(secured: SecureCluster) -> None:
+    untrusting = {**secured.client(STREET), "ssl_context": ssl.create_default_context()}
+    with pytest.raises(KafkaError):
+        asyncio.run(asyncio.wait_for(_write(untrusting, f"raw.{STREET}.v1"), 60))
+    plain = {**secured.client(STREET), "security_protocol": "SASL_PLAINTEXT"}
+    del plain["ssl_context"]
+    with pytest.raises(KafkaError):
+        asyncio.run(asyncio.wait_for(_write(plain, f"raw.{STREET}.v1"), 60))
+
+
+def test_applying_the_acls_again_changes_nothing_and_diff_agrees(secured: SecureCluster) -> None:
     again = secured.hub("acls", "apply")
     assert again.returncode == 0 and "nothing to change" in again.stdout, again.stdout
     diff = secured.hub("acls", "diff")
