@@ -1,11 +1,14 @@
 """The dispatch engine end to end on the real broker: a `hub worker` routes orders and
-applies their events; parties publish and read through the gateway."""
+applies their events; parties publish and read through the gateway.
+
+Every flow here runs as production does (issue 18): on the secured cluster (SASL_SSL,
+`hub acls apply`), the worker logged in as ``hub-worker``; the tests read the DLQ as
+``hub-ops`` and write straight to the hub's topics as ``hub-worker`` (only the hub may)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import time
 import urllib.error
@@ -28,6 +31,8 @@ from tests.conftest import ROOT, free_port
 from tests.integration.conftest import (
     FAST_FINE_SECONDS,
     LATE_PRIORITY,
+    SECURE_APP,
+    SecureCluster,
     fast_deadlines,
     fast_enforcement,
     http_json,
@@ -58,9 +63,9 @@ PARTIES = (
 class Hub:
     """A running worker and tokens for the parties the tests act as."""
 
-    def __init__(self, base: str, bootstrap: str, tokens: dict[str, str]) -> None:
+    def __init__(self, base: str, cluster: SecureCluster, tokens: dict[str, str]) -> None:
         self.base = base
-        self.bootstrap = bootstrap
+        self.cluster = cluster
         self.tokens = tokens
 
     def post(self, path: str, body: Any, party: str) -> tuple[int, dict[str, Any]]:
@@ -129,19 +134,21 @@ class Hub:
 
 
 @pytest.fixture(scope="module")
-def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+def hub(
+    secure_cluster: SecureCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hub]:
     data = tmp_path_factory.mktemp("dispatch")
     port = free_port()
-    env = {
-        **os.environ,
-        "HUB_KAFKA_BOOTSTRAP": applied_topics,
-        "HUB_DATA_DIR": str(data),
-        "HUB_HTTP_PORT": str(port),
-        "HUB_APP_ID": f"dispatch-{port}",
-        "HUB_DEADLINE_SWEEP_SECONDS": "1",
-        "HUB_DEADLINES_FILE": str(fast_deadlines(data)),
-        "HUB_ENFORCEMENT_FILE": str(fast_enforcement(data)),
-    }
+    env = secure_cluster.env(
+        "hub-worker",
+        HUB_DATA_DIR=str(data),
+        HUB_HTTP_PORT=str(port),
+        HUB_APP_ID=f"{SECURE_APP}-dispatch-{port}",
+        HUB_DEADLINE_SWEEP_SECONDS="1",
+        HUB_DEADLINES_FILE=str(fast_deadlines(data)),
+        HUB_ENFORCEMENT_FILE=str(fast_enforcement(data)),
+        HUB_LOG_LEVEL="INFO",
+    )
     loaded = subprocess.run(
         [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False
     )
@@ -149,7 +156,7 @@ def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     tokens = issue_tokens(env, PARTIES)
     log = Path(data) / "worker.log"
     with running_worker(env, log) as base:
-        yield Hub(base, applied_topics, tokens)
+        yield Hub(base, secure_cluster, tokens)
 
 
 def test_a_whistle_reaches_the_department_and_its_story_reaches_the_street(hub: Hub) -> None:
@@ -185,7 +192,7 @@ def _dlq_record(hub: Hub, key: bytes) -> dict[str, bytes]:
     async def find() -> dict[str, bytes]:
         consumer = AIOKafkaConsumer(
             "hub.dlq.v1",
-            bootstrap_servers=hub.bootstrap,
+            **hub.cluster.client("hub-ops"),
             auto_offset_reset="earliest",
             group_id=None,
         )
@@ -211,7 +218,7 @@ def _produce(hub: Hub, kind: str, topic: str, record: Any, key: bytes) -> None:
     async def send() -> None:
         async with RegistryClient(hub.base + "/registry") as client:
             value = await AvroSerde(client).encode(kind, record)
-        producer = AIOKafkaProducer(bootstrap_servers=hub.bootstrap, acks="all")
+        producer = AIOKafkaProducer(**hub.cluster.client("hub-worker"), acks="all")
         await producer.start()
         try:
             await producer.send_and_wait(
@@ -305,7 +312,7 @@ def test_an_event_that_arrives_before_its_order_waits_for_it(hub: Hub) -> None:
         )
         async with RegistryClient(hub.base + "/registry") as client:
             value = await AvroSerde(client).encode("order-event", event)
-        producer = AIOKafkaProducer(bootstrap_servers=hub.bootstrap, acks="all")
+        producer = AIOKafkaProducer(**hub.cluster.client("hub-worker"), acks="all")
         await producer.start()
         try:
             await producer.send_and_wait(
@@ -558,24 +565,24 @@ def test_a_missed_deadline_is_reported_once_and_escalated_to_justice(hub: Hub) -
 
 
 def test_a_restarted_worker_recovers_its_orders_from_the_changelog(
-    applied_topics: str, tmp_path: Path
+    secure_cluster: SecureCluster, tmp_path: Path
 ) -> None:
     """Stop the only worker of an app, start a fresh one with empty local state: the
     orders table (views and assessment counters) comes back from its changelog and the
     order goes on where it was."""
-    app_id = f"restart-{uuid.uuid4().hex[:8]}"
+    app_id = f"{SECURE_APP}-restart-{uuid.uuid4().hex[:8]}"
     tokens_file = tmp_path / "tokens.json"
     tokens: dict[str, str] = {}
 
     def env(run: str) -> dict[str, str]:
-        return {
-            **os.environ,
-            "HUB_KAFKA_BOOTSTRAP": applied_topics,
-            "HUB_DATA_DIR": str(tmp_path / run),
-            "HUB_TOKENS_FILE": str(tokens_file),
-            "HUB_HTTP_PORT": str(free_port()),
-            "HUB_APP_ID": app_id,
-        }
+        return secure_cluster.env(
+            "hub-worker",
+            HUB_DATA_DIR=str(tmp_path / run),
+            HUB_TOKENS_FILE=str(tokens_file),
+            HUB_HTTP_PORT=str(free_port()),
+            HUB_APP_ID=app_id,
+            HUB_LOG_LEVEL="INFO",
+        )
 
     first = env("first")
     # the matter catalogue on the broker (the module's fixture loads it too, but this
@@ -586,7 +593,7 @@ def test_a_restarted_worker_recovers_its_orders_from_the_changelog(
     assert loaded.returncode == 0, loaded.stderr
     tokens.update(issue_tokens(first, ("street-jiyuqiao", "dept-urban")))
     with running_worker(first, tmp_path / "first.log") as base:
-        hub = Hub(base, applied_topics, tokens)
+        hub = Hub(base, secure_cluster, tokens)
         order_id = hub.order("street-jiyuqiao")
         _wait_state(hub, order_id, "dept-urban", "ISSUED")
         status, _ = hub.post(
@@ -604,7 +611,7 @@ def test_a_restarted_worker_recovers_its_orders_from_the_changelog(
             before = now
         assert before["parties"][0]["signed"] >= 1
     with running_worker(env("second"), tmp_path / "second.log") as base:
-        hub = Hub(base, applied_topics, tokens)
+        hub = Hub(base, secure_cluster, tokens)
         view = _wait_state(hub, order_id, "street-jiyuqiao", "SIGNED")
         assert [step["event_type"] for step in view["history"]] == ["SIGNED"]
         assert _wait_for(hub, "/v1/assessment", "dept-urban", lambda b: b == before) == before
