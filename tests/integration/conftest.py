@@ -573,11 +573,15 @@ async def expect_problem(
     return body
 
 
-def consumer_for(bootstrap: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+Brokers = str | dict[str, Any]  # bootstrap servers, or a client's options (SecureCluster)
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+def consumer_for(bootstrap: Brokers) -> AIOKafkaConsumer:
+    options = {"bootstrap_servers": bootstrap} if isinstance(bootstrap, str) else bootstrap
+    return AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False)
+
+
+async def end_offsets(bootstrap: Brokers, topic: str) -> dict[int, int]:
     consumer = consumer_for(bootstrap)
     await consumer.start()
     try:
@@ -592,7 +596,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 async def read_range(
-    bootstrap: str, topic: str, starts: dict[int, int], ends: dict[int, int]
+    bootstrap: Brokers, topic: str, starts: dict[int, int], ends: dict[int, int]
 ) -> list[ConsumerRecord]:
     """Every message of topic from starts up to (not including) ends, per partition."""
     found: list[ConsumerRecord] = []
@@ -1013,17 +1017,23 @@ class Worker:
 
 
 @contextmanager
-def hub_worker(bootstrap: str, data: Path, parties: Iterable[str] = PARTIES) -> Iterator[Worker]:
-    """A `hub worker` on bootstrap (reference loaded, tokens issued for parties), no
-    connectors configured; stopped on exit."""
+def hub_worker(bootstrap: str | SecureCluster, data: Path, parties: Iterable[str] = PARTIES,
+               ) -> Iterator[Worker]:
+    """A `hub worker` on bootstrap, or on the secured cluster as hub-worker (reference
+    loaded, tokens issued for parties), no connectors configured; stopped on exit."""
     port = free_port()
-    env = {
-        **os.environ,
-        "HUB_KAFKA_BOOTSTRAP": bootstrap,
-        "HUB_DATA_DIR": str(data),
-        "HUB_HTTP_PORT": str(port),
-        "HUB_APP_ID": f"normalise-{port}",
-    }
+    if isinstance(bootstrap, SecureCluster):
+        env = bootstrap.env("hub-worker", HUB_DATA_DIR=str(data), HUB_HTTP_PORT=str(port),
+                            HUB_APP_ID=f"{SECURE_APP}-{port}", HUB_LOG_LEVEL="INFO")
+        bootstrap = bootstrap.bootstrap
+    else:
+        env = {
+            **os.environ,
+            "HUB_KAFKA_BOOTSTRAP": bootstrap,
+            "HUB_DATA_DIR": str(data),
+            "HUB_HTTP_PORT": str(port),
+            "HUB_APP_ID": f"normalise-{port}",
+        }
     env.pop("HUB_CONNECTORS_FILE", None)
     loaded = subprocess.run(
         [HUB, "reference", "load"], env=env, capture_output=True, text=True, check=False

@@ -1,13 +1,16 @@
 """Information sharing on the real broker (issue 17): the big-data bureau publishes an
 entity and its permits; a street looks them up through a worker with a purpose and gets
 the masked view; its read is in the audit topic; without a purpose it is 400, and a party
-the dataset is not open to gets 403."""
+the dataset is not open to gets 403.
+
+On the secured cluster (issue 18): the worker runs as ``hub-worker`` under the hub's
+ACLs, the bulk load as ``hub-worker`` too (it writes the shared topic and the audit), and
+the audit trail is read as the admin (nobody else may)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -23,6 +26,8 @@ from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from tests.conftest import ROOT
 from tests.integration.conftest import (
+    Brokers,
+    SecureCluster,
     Worker,
     end_offsets,
     http_json,
@@ -39,9 +44,11 @@ PURPOSE = {"X-Hub-Purpose": quote("派单 WS-2026-0001 现场核查")}
 
 
 @pytest.fixture(scope="module")
-def worker(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+def worker(
+    secure_cluster: SecureCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Worker]:
     parties = (STREET, "bigdata", "finance")
-    with hub_worker(applied_topics, Path(tmp_path_factory.mktemp("shared")), parties) as started:
+    with hub_worker(secure_cluster, Path(tmp_path_factory.mktemp("shared")), parties) as started:
         yield started
 
 
@@ -56,7 +63,7 @@ def _get(worker: Worker, path: str, party: str, headers: dict[str, str] | None =
 
 
 def test_a_street_reads_an_entity_and_its_permits_masked_and_the_read_is_audited(
-    worker: Worker, applied_topics: str
+    worker: Worker, secure_cluster: SecureCluster
 ) -> None:
     uscc = _new_uscc()
     entity = sample("entity", source_id=f"entity/{uscc}", uscc=uscc, legal_representative="赵六")
@@ -89,7 +96,7 @@ def test_a_street_reads_an_entity_and_its_permits_masked_and_the_read_is_audited
     status, refused = _get(worker, f"/v1/shared/permit/{permit['permit_no']}", "finance", PURPOSE)
     assert status == 403 and "request" in refused["detail"]
 
-    reads = asyncio.run(_reads_of(applied_topics, worker.base, uscc))
+    reads = asyncio.run(_reads_of(secure_cluster.client("admin"), worker.base, uscc))
     entity_read = next(a for a in reads if (a.dataset, a.status_code) == ("entity", 200))
     assert (entity_read.actor_party, entity_read.purpose, entity_read.record_key) == (
         STREET, "派单 WS-2026-0001 现场核查", uscc)
@@ -99,7 +106,7 @@ def test_a_street_reads_an_entity_and_its_permits_masked_and_the_read_is_audited
     assert refused.result.value == "REJECTED" and refused.purpose is None
 
 
-async def _reads_of(bootstrap: str, base: str, uscc: str) -> list[AuditEvent]:
+async def _reads_of(bootstrap: Brokers, base: str, uscc: str) -> list[AuditEvent]:
     """The audited reads of shared data naming uscc, waiting up to 30 s for them; decoded
     with the worker's own registry."""
     registry = RegistryClient(f"{base}/registry")
@@ -109,7 +116,7 @@ async def _reads_of(bootstrap: str, base: str, uscc: str) -> list[AuditEvent]:
         await registry.close()
 
 
-async def _audited(bootstrap: str, serde: AvroSerde, uscc: str) -> list[AuditEvent]:
+async def _audited(bootstrap: Brokers, serde: AvroSerde, uscc: str) -> list[AuditEvent]:
     deadline = time.monotonic() + 30
     while True:
         ends = await end_offsets(bootstrap, "hub.audit.v1")
@@ -153,7 +160,7 @@ def test_a_decided_penalty_joins_the_entitys_enforcement_record_within_seconds(
 
 
 def test_an_owners_extract_is_bulk_loaded_checked_row_by_row_and_then_looked_up(
-    worker: Worker, applied_topics: str, tmp_path: Path
+    worker: Worker, secure_cluster: SecureCluster, tmp_path: Path
 ) -> None:
     """Issue 17: the big-data bureau loads its register from a file (`hub shared load`);
     good rows become lookups, a bad row is named with its line and rule."""
@@ -167,8 +174,8 @@ def test_an_owners_extract_is_bulk_loaded_checked_row_by_row_and_then_looked_up(
     lines = [json.dumps(row, ensure_ascii=False) for row in rows]
     lines.insert(10, json.dumps({**rows[0], "uscc": "91420106MA4K00000X"}))  # bad check char
     extract.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    env = {**os.environ, "HUB_KAFKA_BOOTSTRAP": applied_topics,
-           "HUB_DATA_DIR": str(tmp_path / "data")}
+    env = secure_cluster.env("hub-worker", HUB_DATA_DIR=str(tmp_path / "data"),
+                             HUB_LOG_LEVEL="INFO")
     done = subprocess.run([HUB, "shared", "load", str(extract), "--dataset", "entity"],
                           env=env, capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 1, done.stderr  # one row refused
@@ -185,11 +192,11 @@ def test_an_owners_extract_is_bulk_loaded_checked_row_by_row_and_then_looked_up(
         time.sleep(0.3)
     assert found["record"]["name"] == "武昌示例商户39"
     assert found["record"]["legal_representative"] == "钱*"
-    (loaded,) = asyncio.run(_loads_of(applied_topics, worker.base, extract.name))
+    (loaded,) = asyncio.run(_loads_of(secure_cluster.client("admin"), worker.base, extract.name))
     assert loaded.action == "shared.load entity" and "40 of 41 rows" in (loaded.detail or "")
 
 
-async def _loads_of(bootstrap: str, base: str, file_name: str) -> list[AuditEvent]:
+async def _loads_of(bootstrap: Brokers, base: str, file_name: str) -> list[AuditEvent]:
     """The audit events of bulk loads of file_name."""
     registry = RegistryClient(f"{base}/registry")
     try:
