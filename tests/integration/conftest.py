@@ -576,9 +576,12 @@ async def expect_problem(
 Brokers = str | dict[str, Any]  # bootstrap servers, or a client's options (SecureCluster)
 
 
+def client_options(brokers: Brokers) -> dict[str, Any]:
+    return {"bootstrap_servers": brokers} if isinstance(brokers, str) else brokers
+
+
 def consumer_for(bootstrap: Brokers) -> AIOKafkaConsumer:
-    options = {"bootstrap_servers": bootstrap} if isinstance(bootstrap, str) else bootstrap
-    return AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False)
+    return AIOKafkaConsumer(**client_options(bootstrap), group_id=None, enable_auto_commit=False)
 
 
 async def end_offsets(bootstrap: Brokers, topic: str) -> dict[int, int]:
@@ -655,9 +658,9 @@ def header(record: ConsumerRecord, name: str) -> bytes | None:
     return None
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
+async def partitions_of(bootstrap: Brokers, topic: str) -> list[TopicPartition]:
     """Every partition of topic."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(topic, **client_options(bootstrap), group_id=None)
     await consumer.start()
     try:
         return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
@@ -668,16 +671,14 @@ async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
 class TopicWatch:
     """Reads what is written to a topic after the watch was opened (all partitions)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: Brokers, topic: str) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.records: list[ConsumerRecord] = []
         self._consumer: AIOKafkaConsumer | None = None
 
     async def __aenter__(self) -> TopicWatch:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
-        )
+        consumer = consumer_for(self.bootstrap)
         await consumer.start()
         self._consumer = consumer
         partitions = await partitions_of(self.bootstrap, self.topic)
@@ -984,10 +985,12 @@ PARTIES = ("dept-urban", "street-jiyuqiao", "dept-water")
 class Worker:
     """A running `hub worker`, tokens for some parties, and clients of the test."""
 
-    def __init__(self, base: str, bootstrap: str, tokens: dict[str, str]) -> None:
+    def __init__(self, base: str, bootstrap: str, tokens: dict[str, str],
+                 cluster: SecureCluster | None = None) -> None:
         self.base = base
         self.bootstrap = bootstrap
         self.tokens = tokens
+        self.cluster = cluster
         self.http: aiohttp.ClientSession
         self.serde: AvroSerde
         self.producer: AIOKafkaProducer
@@ -1010,6 +1013,10 @@ class Worker:
         ) as answer:
             return answer.status, await answer.json(content_type=None)
 
+    def login(self, principal: str) -> Brokers:
+        """Client options of principal on the secured cluster (the bootstrap on an open one)."""
+        return self.bootstrap if self.cluster is None else self.cluster.client(principal)
+
     async def produce(
         self, topic: str, value: bytes, headers: list[tuple[str, bytes]], key: bytes | None
     ) -> None:
@@ -1022,6 +1029,7 @@ def hub_worker(bootstrap: str | SecureCluster, data: Path, parties: Iterable[str
     """A `hub worker` on bootstrap, or on the secured cluster as hub-worker (reference
     loaded, tokens issued for parties), no connectors configured; stopped on exit."""
     port = free_port()
+    cluster = bootstrap if isinstance(bootstrap, SecureCluster) else None
     if isinstance(bootstrap, SecureCluster):
         env = bootstrap.env("hub-worker", HUB_DATA_DIR=str(data), HUB_HTTP_PORT=str(port),
                             HUB_APP_ID=f"{SECURE_APP}-{port}", HUB_LOG_LEVEL="INFO")
@@ -1041,4 +1049,4 @@ def hub_worker(bootstrap: str | SecureCluster, data: Path, parties: Iterable[str
     assert loaded.returncode == 0, loaded.stderr
     tokens = issue_tokens(env, parties)
     with running_worker(env, data / "worker.log") as base:
-        yield Worker(base, bootstrap, tokens)
+        yield Worker(base, bootstrap, tokens, cluster)

@@ -1,6 +1,11 @@
 """Normalisation end to end: a `hub worker` maps native records of ``raw.<party>.v1`` to
 canonical ones, parks those that do not map in the DLQ with the rule and the native
 field, and ``POST /v1/native/{kind}`` answers 202 or a precise 422 at once.
+
+On the secured cluster (issue 18), as a party system that speaks Kafka would: the
+department's own principal writes its raw topic, the street's own principal reads its
+inbox, the worker runs as ``hub-worker``; the canonical topics are watched as the admin
+and the DLQ as ``hub-ops``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from hub.registry import RegistryClient
 from hub.serde import AvroSerde
 from hub.wire import replay_target
 from tests.integration.conftest import (
+    SecureCluster,
     TopicWatch,
     Worker,
     clue_id,
@@ -35,9 +41,9 @@ DLQ = "hub.dlq.v1"
 
 @pytest.fixture(scope="module")
 def worker_process(
-    applied_topics: str, tmp_path_factory: pytest.TempPathFactory
+    secure_cluster: SecureCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
-    with hub_worker(applied_topics, tmp_path_factory.mktemp("normalise")) as started:
+    with hub_worker(secure_cluster, tmp_path_factory.mktemp("normalise")) as started:
         yield started
 
 
@@ -47,8 +53,8 @@ async def worker(worker_process: Worker) -> AsyncIterator[Worker]:
         aiohttp.ClientSession() as http,
         RegistryClient(worker_process.base + "/registry") as registry,
     ):
-        producer = AIOKafkaProducer(
-            bootstrap_servers=worker_process.bootstrap, acks="all", enable_idempotence=True
+        producer = AIOKafkaProducer(  # the department's system, logged in as itself
+            **worker_process.login("dept-urban"), acks="all", enable_idempotence=True
         )
         await producer.start()
         worker_process.http = http
@@ -79,8 +85,8 @@ async def test_a_native_case_becomes_a_clue_and_an_assignment_for_the_street(
     number = case_no()
     expected = clue_id(number)
     async with (
-        TopicWatch(worker.bootstrap, "enf.clue.v1") as clues,
-        TopicWatch(worker.bootstrap, "out.street-jiyuqiao.v1") as inbox,
+        TopicWatch(worker.login("admin"), "enf.clue.v1") as clues,
+        TopicWatch(worker.login("street-jiyuqiao"), "out.street-jiyuqiao.v1") as inbox,
     ):
         await worker.produce(RAW, native(number), KIND, key=number.encode())
         try:
@@ -149,7 +155,7 @@ async def test_a_record_that_does_not_map_is_parked_with_its_rule_and_native_fie
     number = case_no()
     payload = _bad_payload(number, changes, damage)
     key = f"bad-{number}".encode()
-    async with TopicWatch(worker.bootstrap, DLQ) as dlq:
+    async with TopicWatch(worker.login("hub-ops"), DLQ) as dlq:
         await worker.produce(RAW, payload, [*KIND, ("hub.trace_id", b"trace-" + key)], key)
         (parked,) = await dlq.collect(1, lambda r: r.key == key)
     assert header(parked, "hub.error.stage") == b"map"
@@ -165,7 +171,7 @@ async def test_a_record_that_does_not_map_is_parked_with_its_rule_and_native_fie
 
 async def test_an_unknown_native_kind_is_parked(worker: Worker) -> None:
     key = f"kind-{case_no()}".encode()
-    async with TopicWatch(worker.bootstrap, DLQ) as dlq:
+    async with TopicWatch(worker.login("hub-ops"), DLQ) as dlq:
         await worker.produce(RAW, native(case_no()), [("hub.native.kind", b"urban-kase")], key)
         (parked,) = await dlq.collect(1, lambda r: r.key == key)
     assert header(parked, "hub.error.class") == b"kind.unknown"
@@ -178,7 +184,7 @@ async def test_a_parked_record_replays_to_its_source_and_a_corrected_one_maps(
 ) -> None:
     number = case_no()
     key = number.encode()
-    async with TopicWatch(worker.bootstrap, DLQ) as dlq:
+    async with TopicWatch(worker.login("hub-ops"), DLQ) as dlq:
         await worker.produce(RAW, native(number, 小类="99"), KIND, key)
         (parked,) = await dlq.collect(1, lambda r: r.key == key)
     topic, headers = replay_target([(k, bytes(v)) for k, v in parked.headers])
@@ -190,7 +196,7 @@ async def test_a_parked_record_replays_to_its_source_and_a_corrected_one_maps(
     corrected = json.loads(parked.value)
     corrected["小类"] = "02"
     expected = clue_id(number)
-    async with TopicWatch(worker.bootstrap, "enf.clue.v1") as clues:
+    async with TopicWatch(worker.login("admin"), "enf.clue.v1") as clues:
         await worker.produce(
             topic, json.dumps(corrected, ensure_ascii=False).encode(), headers, key
         )
@@ -202,7 +208,7 @@ async def test_a_parked_record_replays_to_its_source_and_a_corrected_one_maps(
 
 async def test_a_native_post_is_accepted_with_the_record_id_of_the_clue(worker: Worker) -> None:
     number = case_no()
-    async with TopicWatch(worker.bootstrap, "enf.clue.v1") as clues:
+    async with TopicWatch(worker.login("admin"), "enf.clue.v1") as clues:
         status, answer = await worker.post_native("urban-case", native(number))
         assert status == 202, answer
         assert answer["record_id"] == clue_id(number)
