@@ -2,7 +2,8 @@
 
 A plug-in of the ``hub`` command line: the package declares it under the ``hub.commands``
 entry points (pyproject.toml), and `hub.cli` adds every command group found there, so the
-hub's core never imports the connectors."""
+hub's core never imports the connectors. `principals` is the ``hub.principals`` entry
+point: the connectors as Kafka principals, for `hub acls` and `hub users`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,23 @@ import signal
 import time
 from typing import Any
 
+from hub.access import ConnectorAccess
 from hub.errors import ConfigError
 from hub.settings import HubSettings
+
+
+def principals(settings: HubSettings) -> list[ConnectorAccess]:
+    """Each configured source and sink as a principal of its own (a direct party uses the
+    party's); none without a connectors file."""
+    from connectors import transport_of
+
+    if settings.connectors_file is None:
+        return []
+    return [
+        ConnectorAccess(config.name, config.party, transport_of(config).role)
+        for config in _configs(settings)
+        if transport_of(config).role != "direct"
+    ]
 
 
 def _configs(settings: HubSettings) -> list[Any]:

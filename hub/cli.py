@@ -25,6 +25,7 @@ from hub.access import (
     acl_diff,
     acl_plan,
     apply_acls,
+    configured_connectors,
     managed,
     read_acls,
     set_password,
@@ -73,8 +74,10 @@ def cmd_topics_diff(settings: HubSettings, args: argparse.Namespace) -> int:
 
 def _acl_diff(settings: HubSettings, admin: KafkaAdminClient) -> AclDiff:
     parties = load_parties(settings.parties_file)
-    wanted = acl_plan(load_topics(settings.topics_dir, parties), parties, settings.app_id)
-    return acl_diff(wanted, read_acls(admin), managed(parties))
+    connectors = configured_connectors(settings)
+    wanted = acl_plan(load_topics(settings.topics_dir, parties), parties, settings.app_id,
+                      connectors)
+    return acl_diff(wanted, read_acls(admin), managed(parties, connectors))
 
 
 def _print_acls(diff: AclDiff, remove_foreign: bool) -> None:
@@ -115,9 +118,10 @@ def cmd_acls_apply(settings: HubSettings, args: argparse.Namespace) -> int:
 def cmd_users_set(settings: HubSettings, args: argparse.Namespace) -> int:
     """Store a new SCRAM password for each principal and print it once."""
     parties = load_parties(settings.parties_file)
+    connectors = configured_connectors(settings)
     with admin_client(settings) as admin:
         for user in args.principal:
-            print(f"{user} {set_password(admin, user, parties)}")
+            print(f"{user} {set_password(admin, user, parties, connectors)}")
     verb = "added" if args.users_command == "add" else "rotated (the old password no longer works)"
     print(f"{len(args.principal)} principal(s) {verb}; {MECHANISM}; hand each password over "
           "once, it is not stored in clear anywhere", file=sys.stderr)
@@ -262,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Derive the ACLs the hub needs (each party writes only raw.<party>.v1 and reads "
             "only out.<party>.v1 and its own groups; User:hub-worker the pipeline's topics, "
             "changelogs, groups and transactional ids; User:hub-ops the DLQ, the connector "
-            "state and descriptions) and compare them with the cluster's. '+' would be "
+            "state and descriptions; User:connector-<name> for each source or sink of "
+            "HUB_CONNECTORS_FILE its party's raw topic or inbox) and compare them with the "
+            "cluster's. '+' would be "
             "added, '-' removed, '=' belongs to a principal the hub does not manage."
         ),
     ).set_defaults(handler=cmd_acls_diff)
@@ -293,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
         user_command = user_commands.add_parser(
             action, help=summary,
             description=f"{summary[0].upper()}{summary[1:]}. A principal is a party with an "
-            "inbox (street-jiyuqiao, dept-urban, ...), hub-worker or hub-ops. Prints "
+            "inbox (street-jiyuqiao, dept-urban, ...), hub-worker, hub-ops or "
+            "connector-<name> of a connector in HUB_CONNECTORS_FILE. Prints "
             "'<principal> <password>' per line; the broker keeps only the salted hash. "
             "Run it as the cluster's admin principal (HUB_KAFKA_SASL_USERNAME).",
         )

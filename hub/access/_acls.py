@@ -5,8 +5,11 @@ topic and read only its inbox (and use consumer groups named after itself); the 
 (``User:hub-worker``) read and write every declared topic and their own changelogs,
 groups and transactional ids (all prefixed with the app id); the operators' CLI
 (``User:hub-ops``) reads the DLQ and the connector state, writes the connectors' controls,
-and describes topics and groups for offsets and lag. Nobody else reads ``enf.*``,
-``share.*``, ``data.*``, the audit topic or the changelogs.
+and describes topics and groups for offsets and lag. A connector run on its own
+(`hub connectors run`) logs in as ``User:connector-<name>``: a source may write only its
+party's raw topic, a sink read only its party's inbox in its own group; both keep their
+positions in the connector state, park what fails in the DLQ and read the schemas. Nobody
+else reads ``enf.*``, ``share.*``, ``data.*``, the audit topic or the changelogs.
 
 `acl_plan` is a pure function of the declared topics, the parties and the app id;
 `acl_diff` compares it with what the cluster holds: grants to add, the hub's principals'
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 
 from kafka.admin import (
     ACL,
@@ -34,8 +38,9 @@ from kafka.errors import KafkaError
 
 from hub.errors import KafkaUnavailableError
 from hub.reference import Registry
+from hub.settings import HubSettings
 from hub.topics import TopicSpec
-from hub.wire import CONNECTOR_STATE_TOPIC, DLQ_TOPIC, inbox_topic, raw_topic
+from hub.wire import CONNECTOR_STATE_TOPIC, DLQ_TOPIC, SCHEMAS_TOPIC, inbox_topic, raw_topic
 
 WORKER = "hub-worker"
 OPS = "hub-ops"
@@ -61,12 +66,42 @@ def principal(name: str) -> str:
     return f"User:{name}"
 
 
+@dataclass(frozen=True)
+class ConnectorAccess:
+    """A configured connector (HUB_CONNECTORS_FILE) that may run as its own principal."""
+
+    name: str
+    party: str
+    role: str  # source: writes the party's raw topic; sink: reads its inbox
+
+    @property
+    def user(self) -> str:
+        return f"connector-{self.name}"
+
+    def group(self, app_id: str) -> str:
+        """The sink's consumer group (`connectors._runner`)."""
+        return f"{app_id}-connector-{self.name}"
+
+
 def _grants(who: str, resource: str, name: str, *operations: str,
             pattern: str = "LITERAL") -> list[Grant]:
     return [Grant(principal(who), resource, pattern, name, op) for op in operations]
 
 
-def acl_plan(topics: Iterable[TopicSpec], parties: Registry, app_id: str) -> list[Grant]:
+PRINCIPAL_PLUGINS = "hub.principals"  # pyproject.toml: connectors.cli:principals
+
+
+def configured_connectors(settings: HubSettings) -> list[ConnectorAccess]:
+    """The principals of the connectors configured in HUB_CONNECTORS_FILE, from the plug-ins
+    that know them (the hub's core never imports the connectors)."""
+    found: list[ConnectorAccess] = []
+    for plugin in sorted(entry_points(group=PRINCIPAL_PLUGINS), key=lambda ep: ep.name):
+        found += plugin.load()(settings)
+    return found
+
+
+def acl_plan(topics: Iterable[TopicSpec], parties: Registry, app_id: str,
+             connectors: Iterable[ConnectorAccess] = ()) -> list[Grant]:
     """Every ACL the hub needs (module docstring), sorted."""
     names = sorted(spec.name for spec in topics)
     plan: list[Grant] = []
@@ -87,12 +122,28 @@ def acl_plan(topics: Iterable[TopicSpec], parties: Registry, app_id: str) -> lis
     plan += _grants(OPS, "TOPIC", CONNECTOR_STATE_TOPIC, "READ", "WRITE")
     plan += _grants(OPS, "GROUP", "*", "DESCRIBE")
     plan += _grants(OPS, "CLUSTER", CLUSTER, "DESCRIBE")
+    for connector in connectors:
+        plan += _connector_grants(connector, app_id)
     return sorted(set(plan))
 
 
-def managed(parties: Registry) -> set[str]:
+def _connector_grants(connector: ConnectorAccess, app_id: str) -> list[Grant]:
+    who = connector.user
+    grants = _grants(who, "TOPIC", CONNECTOR_STATE_TOPIC, "READ", "WRITE", "DESCRIBE")
+    grants += _grants(who, "TOPIC", DLQ_TOPIC, "WRITE", "DESCRIBE")
+    grants += _grants(who, "TOPIC", SCHEMAS_TOPIC, "READ", "DESCRIBE")
+    if connector.role == "source":
+        grants += _grants(who, "TOPIC", raw_topic(connector.party), "WRITE", "DESCRIBE")
+    elif connector.role == "sink":
+        grants += _grants(who, "TOPIC", inbox_topic(connector.party), "READ", "DESCRIBE")
+        grants += _grants(who, "GROUP", connector.group(app_id), "READ")
+    return grants
+
+
+def managed(parties: Registry, connectors: Iterable[ConnectorAccess] = ()) -> set[str]:
     """The principals whose ACLs the hub owns."""
-    return {principal(p.id) for p in parties.with_inbox()} | {principal(WORKER), principal(OPS)}
+    return ({principal(p.id) for p in parties.with_inbox()} | {principal(WORKER), principal(OPS)}
+            | {principal(c.user) for c in connectors})
 
 
 @dataclass

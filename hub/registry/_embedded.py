@@ -11,7 +11,7 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from hub.errors import KafkaUnavailableError, SchemaIncompatible, SchemaRegistryError
 from hub.registry._compat import LEVELS, incompatibilities, parse
@@ -41,6 +41,7 @@ class EmbeddedRegistry:
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.write_error: str | None = None  # the last write failed: why (readiness)
+        self.write_refused = False  # the last write was refused: this principal may only read
         self._probe: asyncio.Task[None] | None = None
 
     async def ensure_started(self) -> None:
@@ -89,12 +90,18 @@ class EmbeddedRegistry:
     async def _probe_writes(self) -> None:
         """Every PROBE_SECONDS, write the global compatibility level as it is (a no-op
         for the registry's state), so that readiness knows whether ``_schemas`` takes
-        writes before a registration needs one."""
+        writes before a registration needs one. A principal that may only read the
+        schemas (a connector, the operators' tools: docs/design.md §9) is told once and
+        the probing stops."""
         while True:
             await asyncio.sleep(PROBE_SECONDS)
             try:
                 await self._append(*SchemaStore.config_record(None, self.store.level(None)))
             except SchemaRegistryError as exc:
+                if self.write_refused:
+                    log.info("schema registry: read-only for this Kafka principal (no WRITE "
+                             "on %s); reading schemas only", self._partition.topic)
+                    return
                 log.warning("schema registry: %s", exc.message)
 
     async def stop(self) -> None:
@@ -165,6 +172,7 @@ class EmbeddedRegistry:
                 # the next write gets a new one. A batch that only timed out is still
                 # retried by the producer, which stays usable.
                 await self._new_producer()
+            self.write_refused = isinstance(exc, TopicAuthorizationFailedError)
             self.write_error = (
                 f"{self._partition.topic} cannot take writes: {exc!r} "
                 f"(since {time.strftime('%H:%M:%S')})"

@@ -79,7 +79,6 @@ def worker_env(bootstrap: str, data: Path, app_prefix: str, **settings: str) -> 
 # ------------------------------------------------ the secured cluster (issue 18)
 
 SECURE_APP = "secure"  # the app id the secured cluster's ACLs are made for (workers: secure-…)
-HUB = str(ROOT / ".venv" / "bin" / "hub")
 
 
 @dataclass
@@ -115,6 +114,15 @@ class SecureCluster:
     def hub(self, *args: str, user: str = "admin") -> subprocess.CompletedProcess[str]:
         return subprocess.run([HUB, *args], env=self.env(user), capture_output=True,
                               text=True, check=False, timeout=120)
+
+    def settings(self, user: str) -> HubSettings:
+        """The hub's settings of an in-process client logged in as user."""
+        return HubSettings(
+            kafka_bootstrap=self.bootstrap, kafka_security_protocol="SASL_SSL",
+            kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username=user,
+            kafka_sasl_password=self.passwords[user], kafka_ssl_cafile=self.cafile,
+            app_id=SECURE_APP,
+        )
 
     def client(self, user: str, password: str | None = None) -> dict[str, Any]:
         """Options of an aiokafka (or kafka-python) client logged in as user."""
@@ -834,13 +842,18 @@ class Kit:
 
 
 @asynccontextmanager
-async def open_kit(bootstrap: str) -> AsyncIterator[Kit]:
-    """A Kit on the broker at bootstrap (embedded registry, idempotent producer)."""
-    settings = HubSettings(kafka_bootstrap=bootstrap)
+async def open_kit(bootstrap: str | SecureCluster) -> AsyncIterator[Kit]:
+    """A Kit on the broker at bootstrap, or on the secured cluster as hub-worker (embedded
+    registry, idempotent producer)."""
+    if isinstance(bootstrap, SecureCluster):
+        settings = bootstrap.settings("hub-worker")
+        options = bootstrap.client("hub-worker")
+        bootstrap = bootstrap.bootstrap
+    else:
+        settings = HubSettings(kafka_bootstrap=bootstrap)
+        options = {"bootstrap_servers": bootstrap}
     async with open_registry(settings) as registry:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
-        )
+        producer = AIOKafkaProducer(**options, acks="all", enable_idempotence=True)
         await producer.start()
         try:
             yield Kit(

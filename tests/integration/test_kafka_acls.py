@@ -9,9 +9,13 @@ trust the hub's CA is refused at the handshake."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import ssl
 import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +24,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from kafka.admin import KafkaAdminClient
 
-from tests.conftest import ROOT
-from tests.integration.conftest import SecureCluster
+from deploy.demo.party import PartySimulator
+from tests.conftest import ROOT, free_port
+from tests.integration.conftest import (
+    SecureCluster,
+    TopicWatch,
+    eventually,
+    open_kit,
+    street_order,
+    urban_case,
+)
 
 pytestmark = pytest.mark.kafka
 HUB = str(ROOT / ".venv" / "bin" / "hub")
@@ -153,3 +165,82 @@ def test_without_an_authorizer_acls_say_so(kafka_bootstrap: str, tmp_path: Path)
                           check=False, timeout=60)
     assert done.returncode != 0
     assert "authorizer" in (done.stdout + done.stderr).lower(), done.stdout + done.stderr
+
+
+def test_each_connector_runs_as_its_own_principal_with_only_its_party_and_role(
+    secured: SecureCluster, tmp_path: Path
+) -> None:
+    """`hub connectors run NAME` as ``connector-<name>``: the file-drop source writes the
+    department's raw topic, the webhook sink delivers the street's inbox; neither may read
+    or write what the other does."""
+    drop, port = tmp_path / "drop", free_port()
+    drop.mkdir()
+    config = tmp_path / "connectors.yaml"
+    config.write_text(
+        "connectors:\n"
+        f"  - {{name: drop, party: dept-urban, type: file-drop, directory: '{drop}',"
+        " native_kind: urban-case, interval_seconds: 0.2, settle_seconds: 0}\n"
+        f"  - {{name: hook, party: {STREET}, type: webhook, url: 'http://127.0.0.1:{port}/inbox',"
+        " backoff_max_seconds: 0.5, open_seconds: 1}\n",
+        encoding="utf-8",
+    )
+    env = {"HUB_CONNECTORS_FILE": str(config)}
+    applied = _hub(secured, "admin", env, "acls", "apply")
+    assert "+ User:connector-hook READ GROUP secure-connector-hook" in applied, applied
+    added = _hub(secured, "admin", env, "users", "add", "connector-drop", "connector-hook")
+    for line in added.splitlines():
+        user, secret = line.split()
+        secured.passwords[user] = secret
+    with _running(secured, env, tmp_path):
+        asyncio.run(_deliveries(secured, drop, port))
+    with pytest.raises(TopicAuthorizationFailedError):  # the source reads no inbox
+        asyncio.run(_read(secured.client("connector-drop"), f"out.{STREET}.v1"))
+    with pytest.raises(TopicAuthorizationFailedError):  # the sink writes no raw topic
+        asyncio.run(_write(secured.client("connector-hook"), f"raw.{STREET}.v1"))
+
+
+async def _deliveries(secured: SecureCluster, drop: Path, port: int) -> None:
+    """A dropped file reaches the department's raw topic; an order in the street's inbox
+    reaches the street's system."""
+    async with (
+        PartySimulator(kind="webhook", port=port) as street,
+        TopicWatch(secured.client("admin"), "raw.dept-urban.v1") as raw,
+        open_kit(secured) as kit,
+    ):
+        number = f"CG{uuid.uuid4().hex[:12].upper()}"
+        (drop / f"{number}.json").write_text(
+            json.dumps([urban_case(number)], ensure_ascii=False), encoding="utf-8")
+        await raw.collect(1, lambda r: number.encode() in (r.value or b""), 30)
+        order = street_order(STREET, f"ACL-{uuid.uuid4().hex[:6]}", 1)
+        await kit.write_inbox(STREET, [("order", order, str(order.order_id).encode())])
+        key = f"{order.record_id}:order"  # the webhook's Idempotency-Key
+        await eventually(lambda: key in street.distinct_keys(),
+                         "the order delivered to the street", within=30)
+
+
+def _hub(secured: SecureCluster, user: str, env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([HUB, *args], env={**secured.env(user), **env}, capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@contextmanager
+def _running(secured: SecureCluster, env: dict[str, str], logs: Path) -> Iterator[None]:
+    """`hub connectors run drop` and `... hook`, each as its own principal, until exit."""
+    processes = []
+    for name in ("drop", "hook"):
+        with (logs / f"{name}.log").open("wb") as log:
+            processes.append(subprocess.Popen(
+                [HUB, "connectors", "run", name],
+                env={**secured.env(f"connector-{name}", HUB_LOG_LEVEL="INFO"), **env},
+                stdout=log, stderr=subprocess.STDOUT))
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.terminate()
+        for process, name in zip(processes, ("drop", "hook"), strict=True):
+            assert process.wait(timeout=30) == 0, (logs / f"{name}.log").read_text()[-2000:]
+            said = (logs / f"{name}.log").read_text()
+            assert "WARNING" not in said and "ERROR" not in said, said[-2000:]

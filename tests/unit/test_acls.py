@@ -3,7 +3,19 @@ may do, and how a plan compares with what a cluster holds."""
 
 from __future__ import annotations
 
-from hub.access import OPS, WORKER, Grant, acl_diff, acl_plan, managed, principal
+from pathlib import Path
+
+from hub.access import (
+    OPS,
+    WORKER,
+    Grant,
+    acl_diff,
+    acl_plan,
+    configured_connectors,
+    managed,
+    principal,
+    principals,
+)
 from hub.reference import load_parties
 from hub.settings import HubSettings
 from hub.topics import load_topics
@@ -56,3 +68,37 @@ def test_the_diff_adds_what_is_missing_removes_strays_and_leaves_foreign_grants_
     assert diff.remove == [stray] and diff.foreign == [foreign]
     again = acl_diff(PLAN, [*PLAN, foreign], managed(PARTIES))
     assert again.in_sync and again.foreign == [foreign]
+
+
+def test_each_connector_is_a_principal_with_only_its_party_and_role(tmp_path: Path) -> None:
+    config = tmp_path / "connectors.yaml"
+    config.write_text(
+        "connectors:\n"
+        "  - {name: police-cases, party: police, type: webhook, url: 'http://127.0.0.1:9/in'}\n"
+        "  - {name: urban-drop, party: dept-urban, type: file-drop, directory: /tmp/in,"
+        " native_kind: urban-case}\n"
+        "  - {name: urban-direct, party: dept-urban, type: kafka}\n",
+        encoding="utf-8",
+    )
+    settings = HubSettings(connectors_file=config)
+    found = configured_connectors(settings)  # through the connectors' entry point
+    assert [(c.user, c.role) for c in found] == [
+        ("connector-police-cases", "sink"), ("connector-urban-drop", "source")]
+    plan = acl_plan(TOPICS, PARTIES, "wuchang-hub", found)
+    sink = {(g.resource, g.name, g.operation) for g in plan
+            if g.principal == principal("connector-police-cases")}
+    source = {(g.resource, g.name, g.operation) for g in plan
+              if g.principal == principal("connector-urban-drop")}
+    common = {("TOPIC", "hub.connector-state.v1", "READ"),
+              ("TOPIC", "hub.connector-state.v1", "WRITE"),
+              ("TOPIC", "hub.connector-state.v1", "DESCRIBE"),
+              ("TOPIC", "hub.dlq.v1", "WRITE"), ("TOPIC", "hub.dlq.v1", "DESCRIBE"),
+              ("TOPIC", "_schemas", "READ"), ("TOPIC", "_schemas", "DESCRIBE")}
+    assert sink == common | {("TOPIC", "out.police.v1", "READ"),
+                             ("TOPIC", "out.police.v1", "DESCRIBE"),
+                             ("GROUP", "wuchang-hub-connector-police-cases", "READ")}
+    assert source == common | {("TOPIC", "raw.dept-urban.v1", "WRITE"),
+                               ("TOPIC", "raw.dept-urban.v1", "DESCRIBE")}
+    assert principal("connector-urban-drop") in managed(PARTIES, found)
+    assert "connector-police-cases" in principals(PARTIES, found)
+    assert configured_connectors(HubSettings()) == []  # no file, no connector principals
