@@ -12,7 +12,7 @@ assignments, native records, assistance, transfers, decided cases and their disc
 criminal referrals and the police's decisions, shared entities polled, webhook
 deliveries, the DLQ, assessment) passes through authorised Kafka clients. And no line the
 worker, the driver or the simulators logged carries a citizen id or a mobile number
-that the demo sent, unmasked."""
+that the demo sent, unmasked, nor a password or a bearer token."""
 
 from __future__ import annotations
 
@@ -409,9 +409,12 @@ def test_the_demo_drives_flows_deliveries_and_dlq_entries(
         personal |= {m.group() for m in PERSONAL.finditer(text) if _personal(m.group())}
     assert sum(len(p) == 18 for p in personal) >= 1, "the demo sent no citizen id"
     assert sum(len(p) == 11 for p in personal) >= 3, "the demo sent no mobile number"
+    # nor do secrets: the worker's Kafka password, the parties' bearer tokens
+    secrets = [secure_cluster.passwords["hub-worker"], *tokens.values()]
     logs = [data / "worker.log", *demo_dir.glob("*.log")]
     assert len(logs) >= 5, logs  # the worker, the driver, three simulators
     for log in logs:
         for number, line in enumerate(log.read_text(errors="replace").splitlines(), 1):
             leaked = [p for p in personal if p in line]
             assert not leaked, f"{log.name}:{number} carries {leaked[0][:4]}…: {line[:200]}"
+            assert not any(s in line for s in secrets), f"{log.name}:{number} has a secret"
