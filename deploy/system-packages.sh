@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The Debian packages the hub's commands need beyond Python: Java 17 and Maven (the local
-# Apache Kafka and its jars), make, openssl (test certificates), chromium (the ops page
-# test drives it) and a font with Chinese glyphs (its screenshot). Installs the missing
-# ones with apt-get when run as root; otherwise says what to install and fails.
+# Apache Kafka and its jars; the JDK's javac compiles deploy/strimzi-check), make, openssl
+# (test certificates), chromium (the ops page test drives it) and a font with Chinese
+# glyphs (its screenshot). Installs the missing ones with apt-get when run as root;
+# otherwise says what to install and fails.
 #   deploy/system-packages.sh [--check]   --check: only report, install nothing
 set -euo pipefail
 
 need=()
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need+=(maven)
 command -v make >/dev/null || need+=(make)
 command -v openssl >/dev/null || need+=(openssl)

@@ -15,6 +15,7 @@ Kafka. See docs/design.md for the whole; the folder listing shows the parts:
 - `hub.dispatch`   the dispatch cores: order state machine, deadlines, assessment
 - `hub.http`       the HTTP side: the platform and one module per resource
 - `hub.worker`     the composition root: a worker process wires all of the above
+- `hub.deploy`     deployment for a real cluster: `hub export strimzi` (Kubernetes)
 - `hub.cli`        the ``hub`` command
 """
 

@@ -13,6 +13,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
 
 from kafka.admin import KafkaAdminClient
 
@@ -200,6 +202,26 @@ def cmd_tokens_list(settings: HubSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_strimzi(settings: HubSettings, args: argparse.Namespace) -> int:
+    """Write the Kubernetes (Strimzi) deployment derived from topics/ and the parties."""
+    from hub.deploy import StrimziOptions, strimzi_export, write_export
+
+    options = StrimziOptions(
+        namespace=args.namespace, cluster=args.cluster, replicas=args.replicas,
+        brokers=args.brokers, image=args.image, broker_storage=args.broker_storage,
+        storage_class=args.storage_class, kafka_version=args.kafka_version,
+        external=args.external,
+    )
+    manifests = strimzi_export(settings, options)
+    for manifest, path in zip(manifests, write_export(manifests, options, args.out), strict=True):
+        print(f"wrote {path}: {manifest.summary()}")
+    print(f"namespace {options.namespace}, Kafka cluster {options.cluster}, app id "
+          f"{settings.app_id}, {options.replicas} worker(s); apply kafka, topics, users, hub, "
+          "monitoring in that order after making the secrets (docs/production.md)",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_worker(settings: HubSettings, args: argparse.Namespace) -> int:
     """Run a worker in the foreground until Ctrl-C or SIGTERM."""
     from hub.worker import run_worker  # imports Faust: keep the other commands fast
@@ -327,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = token_actions.add_parser("list", help="list token ids, parties and states")
     listing.set_defaults(handler=cmd_tokens_list)
 
+    _add_export_commands(commands)
+
     parties = commands.add_parser("parties", help="list the parties of the reference file")
     parties.set_defaults(handler=cmd_parties)
     add_record_commands(commands)
@@ -334,6 +358,77 @@ def build_parser() -> argparse.ArgumentParser:
     for plugin in sorted(entry_points(group=PLUGINS), key=lambda ep: ep.name):
         plugin.load()(commands)  # e.g. connectors.cli: hub connectors …
     return parser
+
+
+def _add_export_commands(commands: Any) -> None:
+    from hub.deploy import StrimziOptions
+
+    default = StrimziOptions()
+    export = commands.add_parser(
+        "export", help="deployment files derived from topics/ and the parties 生成部署清单"
+    )
+    targets = export.add_subparsers(dest="export_command", metavar="TARGET", required=True)
+    strimzi = targets.add_parser(
+        "strimzi",
+        help="Kubernetes with Strimzi: Kafka, topics, users with ACLs, the hub's workers "
+        "(Strimzi 部署清单)",
+        description=(
+            "Write a Kubernetes deployment into DIR, all derived from topics/*.yaml, the "
+            "parties reference and HUB_APP_ID, so the cluster cannot drift from the hub: "
+            "kafka.yaml (Strimzi Kafka in KRaft mode, SCRAM-SHA-512 over TLS, simple "
+            "authorization, and a KafkaNodePool of combined controller+broker nodes), "
+            "topics.yaml (one KafkaTopic per declared topic, as `hub topics apply` makes it "
+            "in production), users.yaml (one KafkaUser per principal with the ACLs of "
+            "`hub acls diff`), hub.yaml (ConfigMap of HUB_* settings, Deployment of `hub "
+            "worker`, Service, PodDisruptionBudget), monitoring.yaml (ServiceMonitor and "
+            "PrometheusRule from deploy/prometheus/alerts.yml) and secrets.yaml.example "
+            "(the shape of the Secrets to make by hand). Reads no cluster. See "
+            "docs/production.md for the order to apply them in."
+        ),
+    )
+    strimzi.add_argument(
+        "--out", type=Path, default=Path("k8s"), metavar="DIR",
+        help="folder to write into, made if missing (default ./k8s) 输出目录",
+    )
+    strimzi.add_argument(
+        "--namespace", default=default.namespace, metavar="NS",
+        help=f"Kubernetes namespace of everything (default {default.namespace}) 命名空间",
+    )
+    strimzi.add_argument(
+        "--cluster", default=default.cluster, metavar="NAME",
+        help=f"name of the Kafka cluster (default {default.cluster}) Kafka 集群名",
+    )
+    strimzi.add_argument(
+        "--replicas", type=int, default=default.replicas, metavar="N",
+        help=f"hub workers (default {default.replicas}) 工作进程数",
+    )
+    strimzi.add_argument(
+        "--brokers", type=int, default=default.brokers, metavar="N",
+        help=f"Kafka nodes, each controller and broker; at least the topics' replication "
+        f"factor (default {default.brokers}) Kafka 节点数",
+    )
+    strimzi.add_argument(
+        "--image", default=default.image, metavar="IMAGE",
+        help=f"container image of the hub (default {default.image}) 枢纽镜像",
+    )
+    strimzi.add_argument(
+        "--broker-storage", default=default.broker_storage, metavar="SIZE",
+        help=f"persistent volume per Kafka node (default {default.broker_storage}) 每节点存储",
+    )
+    strimzi.add_argument(
+        "--storage-class", default=None, metavar="CLASS",
+        help="storage class of the Kafka volumes (default: the cluster's) 存储类",
+    )
+    strimzi.add_argument(
+        "--kafka-version", default=None, metavar="VERSION",
+        help="pin spec.kafka.version, e.g. 4.1.1 (default: the operator's) Kafka 版本",
+    )
+    strimzi.add_argument(
+        "--external", choices=("none", "nodeport", "loadbalancer"), default=default.external,
+        help="a TLS+SCRAM listener for parties outside Kubernetes on port 9094 (default "
+        "none) 外部监听",
+    )
+    strimzi.set_defaults(handler=cmd_export_strimzi)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
