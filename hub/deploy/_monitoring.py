@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hub._yaml import read_yaml
 from hub.deploy._options import StrimziOptions
 from hub.deploy._workload import METRICS_SECRET, SECRETS, SERVICE, labels, worker_selector
 from hub.errors import ConfigError
@@ -20,12 +19,7 @@ ALERTS = PROJECT_ROOT / "deploy" / "prometheus" / "alerts.yml"
 
 def alert_groups(path: Path) -> list[dict[str, Any]]:
     """The rule groups of a Prometheus rules file."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    document = read_yaml(path)
     groups = document.get("groups") if isinstance(document, dict) else None
     if not isinstance(groups, list) or not groups:
         raise ConfigError(f"{path}: a Prometheus rules file needs a non-empty 'groups' list")
