@@ -29,7 +29,15 @@ from hub.http.platform import Platform
 from hub.http.problems import Problem
 from hub.http.records import Accepted, Records
 from hub.http.routes import Answer, Param, Route, install_routes, respond
-from hub.records import KINDS, SubscriptionAction, SubscriptionEvent, field_errors
+from hub.records import (
+    KINDS,
+    DatasetId,
+    FieldName,
+    ShortText,
+    SubscriptionAction,
+    SubscriptionEvent,
+    field_errors,
+)
 from hub.reference import Party
 from hub.shared import DataCatalogue, Refusal, Subscription, SubscriptionState, advance
 
@@ -51,12 +59,12 @@ class SubscriptionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dataset: str = Field(description="a dataset id of GET /v1/catalogue")
-    purpose: str = Field(min_length=1, max_length=200, description="why (audited)")
-    filter_field: str | None = Field(
+    dataset: DatasetId = Field(description="a dataset id of GET /v1/catalogue")
+    purpose: ShortText = Field(description="why (audited)")
+    filter_field: FieldName | None = Field(
         default=None, description="only the records whose field (of the dataset) …"
     )
-    filter_value: str | None = Field(default=None, description="… has this value")
+    filter_value: ShortText | None = Field(default=None, description="… has this value")
     expires_at: datetime | None = Field(
         default=None, description="when it should end (default a year; parties that may "
         "read the dataset only: the owner sets the end of the others)"

@@ -72,7 +72,13 @@ from hub.records._models import (
     TransferDetail,
 )
 from hub.records._rules import RULES, field_errors
-from hub.records._types import MATTER_CATALOGUE, OFFICER_ROSTER
+from hub.records._types import (
+    MATTER_CATALOGUE,
+    OFFICER_ROSTER,
+    DatasetId,
+    FieldName,
+    ShortText,
+)
 
 __all__ = [
     "HUB_NAMESPACE",
@@ -83,6 +89,9 @@ __all__ = [
     "RULES",
     "SCHEMAS_DIR",
     "AssistanceDetail",
+    "DatasetId",
+    "FieldName",
+    "ShortText",
     "AssistanceKind",
     "Attachment",
     "AuditEvent",

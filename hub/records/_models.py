@@ -21,6 +21,8 @@ from hub.records._rules import rule_error
 from hub.records._types import (
     OFFICER_ROSTER,
     CitizenId,
+    DatasetId,
+    FieldName,
     MatterCode,
     Money,
     Name,
@@ -1063,13 +1065,10 @@ class SubscriptionEvent(Envelope):
     subscription_id: uuid.UUID = Field(description="订阅编号 the subscription's id")
     action: SubscriptionAction = Field(description="操作 what happened")
     actor_party: PartyId = Field(description="操作方 who did it (hub for the hub's timers)")
-    dataset: str = Field(
-        min_length=2, max_length=40, pattern=r"^[a-z][a-z-]+$",
-        description="数据集 the dataset's id in the data catalogue",
-    )
+    dataset: DatasetId = Field(description="数据集 the dataset's id in the data catalogue")
     subscriber: PartyId = Field(description="订阅方 the party that receives the changes")
-    filter_field: str | None = Field(
-        default=None, max_length=40, description="筛选字段 only records whose field …"
+    filter_field: FieldName | None = Field(
+        default=None, description="筛选字段 only records whose field …"
     )
     filter_value: ShortText | None = Field(default=None, description="筛选值 … has this value")
     access: str | None = Field(
@@ -1090,7 +1089,7 @@ class SharedChange(Envelope):
     place in the dataset's topic, so a change delivered again has the same id."""
 
     subscription_id: uuid.UUID = Field(description="订阅编号 the subscription")
-    dataset: str = Field(min_length=2, max_length=40, description="数据集 the dataset")
+    dataset: DatasetId = Field(description="数据集 the dataset")
     key: ShortText = Field(description="键 the record's key")
     deleted: bool = Field(default=False, description="已删除 the record was deleted")
     data: str | None = Field(

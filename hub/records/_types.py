@@ -225,4 +225,8 @@ ShortText = Annotated[
 Name = Annotated[
     str, Field(min_length=1, max_length=100, json_schema_extra=_NOT_BLANK), BeforeValidator(_strip)
 ]
+DatasetId = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[a-z][a-z-]+$")]
+"""A dataset's id in the data catalogue (hub/reference/datasets.yaml)."""
+FieldName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+"""A field of a dataset's records."""
 SourceId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
