@@ -23,18 +23,20 @@ class CaseBook(Protocol):
         """This worker's disclosure counters of period (``disclosed``, ``disclosed_late``),
         per party: one share per partition."""
 
-    def settled(self, case_id: str) -> bool:
+    async def settled(self, case_id: str) -> bool:
         """Whether every case revision and execution written for case_id's partition so
-        far is applied here (none in flight): only then is a case it lacks unknown."""
+        far is applied here (none in flight, the broker asked): only then is a case it
+        lacks unknown."""
 
 
 class OrderBook(Protocol):
     def stored(self, order_id: str) -> dict[str, Any] | None:
         """An order's stored view (`view_to_dict` form), None when not held here."""
 
-    def settled(self, order_id: str) -> bool:
+    async def settled(self, order_id: str) -> bool:
         """Whether every order and event written for order_id's partition so far is applied
-        here (none in flight): only then does its stored view say what comes next."""
+        here (none in flight, the broker asked): only then does its stored view say what
+        comes next."""
 
     def dues(self, view: OrderView) -> Dues:
         """When the order's sign-off, answer and acceptance are due."""

@@ -208,7 +208,7 @@ class Cases:
         stored = self.book.stored(case_id)
         current = stored.get("current") if stored else None
         if current is None:
-            if must_exist or self.book.settled(case_id):
+            if must_exist or await self.book.settled(case_id):
                 raise _no_case(case_id)
             return execution  # its case is still in flight: the stage checks it
         if not may_report(party.id, kind, str(current["owner_party"])):

@@ -240,7 +240,7 @@ class Orders:
         if (
             isinstance(outcome, Rejection)
             and outcome.rule in IN_FLIGHT_RULES
-            and not self.engine.settled(order_id)
+            and not await self.engine.settled(order_id)
         ):
             # events in flight: the state is not yet what comes next; applied in order
             return Admitted(event, view.state, duplicate=False)

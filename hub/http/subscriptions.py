@@ -51,7 +51,7 @@ class SubscriptionBook(Protocol):
 
     def here(self) -> bool: ...
 
-    def settled(self) -> bool: ...
+    async def settled(self) -> bool: ...
 
 
 class SubscriptionRequest(BaseModel):
@@ -244,11 +244,11 @@ class Subscriptions:
         party = await self._caller_here(request)
         if isinstance(party, web.Response):
             return party
-        return respond(_shown(self._theirs(subscription_id, party)))
+        return respond(_shown(await self._theirs(subscription_id, party)))
 
-    def _theirs(self, subscription_id: str, party: Party) -> Subscription:
+    async def _theirs(self, subscription_id: str, party: Party) -> Subscription:
         subscription = self.book.stored(subscription_id)
-        if subscription is None and not self.book.settled():
+        if subscription is None and not await self.book.settled():
             # a step written but not applied yet, maybe this very request's: its inbox
             # notice can arrive before the table has it (outputs, then state)
             raise Problem(
@@ -288,7 +288,7 @@ class Subscriptions:
         if isinstance(party, web.Response):
             return party
         verb = request.path.rsplit("/", 1)[-1]
-        current = self._theirs(subscription_id, party)
+        current = await self._theirs(subscription_id, party)
         body = self._body(await self.platform.read_json(request), Decision)
         data = {
             "dataset": current.dataset,

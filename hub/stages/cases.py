@@ -193,12 +193,12 @@ class CaseRevisions(StageBase):
             if value is not None and value.get("partition") in owned
         ]
 
-    def settled(self, case_id: str) -> bool:
+    async def settled(self, case_id: str) -> bool:
         partition = partition_for(case_id, self.partitions)
-        return not any(
-            self.ownership.in_flight(topic, partition)
-            for topic in (self.topic, self.executions_topic)
-        )
+        for topic in (self.topic, self.executions_topic):
+            if await self.ownership.in_flight_now(topic, partition):
+                return False
+        return True
 
     def owner_of(self, case_id: str) -> URL | None:
         """The URL of the worker whose partitions hold case_id."""

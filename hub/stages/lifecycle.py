@@ -380,6 +380,8 @@ class Ownership(Protocol):
 
     def in_flight(self, topic: str, partition: int) -> bool: ...
 
+    async def in_flight_now(self, topic: str, partition: int) -> bool: ...
+
     def urls(self) -> list[str]: ...
 
 
@@ -496,14 +498,14 @@ class Lifecycle(StageBase):
     def owns(self, order_id: str) -> bool:
         return self.partition_of(order_id) in self.ownership.owned(self.orders_topic)
 
-    def settled(self, order_id: str) -> bool:
+    async def settled(self, order_id: str) -> bool:
         """Whether this worker has applied everything written to order_id's partition of
-        the order and event topics, as far as its last fetch saw (`hub.dispatch.OrderBook`)."""
+        the order and event topics, the broker asked (`hub.dispatch.OrderBook`)."""
         partition = self.partition_of(order_id)
-        return not any(
-            self.ownership.in_flight(topic, partition)
-            for topic in (self.orders_topic, self.events_topic)
-        )
+        for topic in (self.orders_topic, self.events_topic):
+            if await self.ownership.in_flight_now(topic, partition):
+                return False
+        return True
 
     def stored(self, order_id: str) -> dict[str, Any] | None:
         """An order's stored view, None when this worker holds no such order."""

@@ -414,10 +414,10 @@ class Subscriptions(StageBase):
         """Whether this worker holds the subscriptions (their one partition)."""
         return 0 in self.table.held()
 
-    def settled(self) -> bool:
-        """Whether this worker has applied every step written to the subscriptions, as
-        far as its last fetch saw."""
-        return not self.ownership.in_flight(self.topic, 0)
+    async def settled(self) -> bool:
+        """Whether this worker has applied every step written to the subscriptions, the
+        broker asked."""
+        return not await self.ownership.in_flight_now(self.topic, 0)
 
     def owner_of(self, _: str) -> URL | None:
         """The URL of the worker holding the subscriptions (every one: one partition)."""

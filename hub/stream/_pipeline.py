@@ -782,6 +782,26 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             done = position_now(self.consumer, tp)
         return highwater is None or done is None or highwater > done
 
+    async def in_flight_now(self, topic: str, partition: int) -> bool:
+        """`in_flight`, confirmed with the broker when the last fetch saw nothing left to
+        do: a record written since (by a worker that held the partition a moment ago and
+        was slow to answer, or just now) is in flight too. One ListOffsets round trip, for
+        the rare answers that must not be given on a stale view (a refusal, a 404)."""
+        if self.in_flight(topic, partition):
+            return True
+        assert self.consumer is not None  # noqa: S101 - in_flight says True without one
+        tp = TopicPartition(topic, partition)
+        try:
+            async with asyncio.timeout(self.settings.kafka_timeout):
+                end = (await self.consumer.end_offsets([tp]))[tp]
+        except (KafkaError, TimeoutError):
+            return True  # cannot tell: as if in flight
+        progress = self.progress.get(tp)
+        done = progress.done if progress is not None else None
+        if done is None:
+            done = position_now(self.consumer, tp)
+        return done is None or end > done
+
     def owner(self, topic: str, partition: int) -> str | None:
         return self.assignor.owner(topic, partition)
 

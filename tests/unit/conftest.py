@@ -76,7 +76,7 @@ class Book:
     def stored(self, order_id: str) -> dict[str, Any] | None:
         return self.views.get(order_id)
 
-    def settled(self, order_id: str) -> bool:
+    async def settled(self, order_id: str) -> bool:
         return order_id not in self.in_flight
 
     def dues(self, view: OrderView) -> Dues:
@@ -103,7 +103,7 @@ class Shelf:
     def active_cases(self) -> list[dict[str, Any]]:
         return list(self.cases.values())
 
-    def settled(self, case_id: str) -> bool:
+    async def settled(self, case_id: str) -> bool:
         return case_id not in self.in_flight
 
     def keep(self, *revisions: Any) -> str:
@@ -139,7 +139,7 @@ class Ledger:
     def here(self) -> bool:
         return self.held
 
-    def settled(self) -> bool:
+    async def settled(self) -> bool:
         return not self.in_flight
 
 

@@ -74,6 +74,9 @@ class Everything:
     def in_flight(self, topic: str, partition: int) -> bool:
         return False
 
+    async def in_flight_now(self, topic: str, partition: int) -> bool:
+        return False
+
     def urls(self) -> list[str]:
         return []
 

@@ -189,6 +189,7 @@ class _Consumer:
 
     def __init__(self, highwater: dict[TopicPartition, int]) -> None:
         self.marks = highwater
+        self.ends: dict[TopicPartition, int] = {}  # written since the last fetch
         self.seeks: list[tuple[TopicPartition, int]] = []
 
     def assignment(self) -> set[TopicPartition]:
@@ -199,6 +200,10 @@ class _Consumer:
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.seeks.append((tp, offset))
+
+    async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """The log ends the broker answers (ListOffsets); here: what was written since."""
+        return {tp: self.ends.get(tp, self.marks[tp]) for tp in tps}
 
 
 def _pipeline(seen: list[int], topic: str) -> Pipeline:
@@ -344,3 +349,29 @@ async def test_the_first_records_after_an_assignment_are_in_flight_until_done() 
     assert await pipeline._process_batch({tp: _records(topic, [7])})
     assert during == [True]
     assert not pipeline.in_flight(topic, 0)  # done: 8 of 8
+
+
+async def test_a_record_written_since_the_last_fetch_is_in_flight_when_the_broker_is_asked(
+) -> None:
+    """Found by the sigstop fault case: a worker frozen past its session timeout answered
+    REPORTED with 202 once it woke (its write went out), and FEEDBACK, sent next to the
+    partition's new owner, was refused 409 'not in state SIGNED': its last fetch had not
+    seen REPORTED yet, so it thought itself settled. Before refusing, the owner asks the
+    broker where the log ends."""
+    topic = "unit.since.v1"
+    tp = TopicPartition(topic, 0)
+    pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
+    pipeline.add(Stage("unit", (topic,), _ignore))
+    pipeline.ready.add(tp)
+    consumer = _Consumer({tp: 5})
+    pipeline.consumer = consumer  # type: ignore[assignment]
+    pipeline.progress[tp] = SimpleNamespace(done=5)  # type: ignore[assignment]
+    assert not pipeline.in_flight(topic, 0)  # as far as the last fetch saw
+    consumer.ends = {tp: 6}  # REPORTED, written since
+    assert await pipeline.in_flight_now(topic, 0)
+    consumer.ends = {tp: 5}
+    assert not await pipeline.in_flight_now(topic, 0)
+
+
+async def _ignore(record: Any) -> None:
+    return None
