@@ -92,6 +92,15 @@ class HubSettings(BaseSettings):
     tokens_file: Path | None = Field(
         default=None, description="Bearer-token hashes; default $HUB_DATA_DIR/tokens.json."
     )
+    session_seconds: int = Field(
+        default=8 * 3600, ge=300, le=7 * 86400,
+        description="How long a workbench sign-in lasts (the session cookie's life).",
+    )
+    session_key_file: Path | None = Field(
+        default=None,
+        description="The key that signs session cookies, shared by every worker; default "
+        "$HUB_DATA_DIR/session.key, made at first use when missing.",
+    )
     gateway_require_signature: bool = Field(
         default=False, description="Refuse publish requests without an HMAC-SHA256 body signature."
     )
@@ -309,6 +318,11 @@ class HubSettings(BaseSettings):
     def tokens_path(self) -> Path:
         """Where bearer-token hashes are kept."""
         return self.tokens_file or self.data_dir / "tokens.json"
+
+    @property
+    def session_key_path(self) -> Path:
+        """Where the key signing session cookies is kept."""
+        return self.session_key_file or self.data_dir / "session.key"
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -13,6 +13,7 @@ from hub.http.inbox import Inbox
 from hub.http.openapi import OpenApi
 from hub.http.platform import Platform
 from hub.http.records import Records
+from hub.http.session import SessionResource
 from hub.http.tokens import TokenStore
 from hub.reference import Reference
 from hub.serde import AvroSerde
@@ -46,5 +47,6 @@ class Core:
         records = Records(platform, publisher, reference)
         records.install(app)
         Inbox(platform, reader or InboxReader(settings, settings.kafka_timeout)).install(app)
+        SessionResource(platform, platform.sessions).install(app)
         OpenApi(settings, reference).install(app)
         return cls(platform, records)

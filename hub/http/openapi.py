@@ -25,6 +25,7 @@ from hub.http import (
     ops,
     orders,
     records,
+    session,
     shared,
     subscriptions,
 )
@@ -57,6 +58,7 @@ def all_routes() -> tuple[Route, ...]:
         *cases.ROUTES,
         *shared.ROUTES,
         *subscriptions.ROUTES,
+        *session.ROUTES,
         *native.ROUTES,
         *ops.ROUTES,
         *ROUTES,

@@ -3,7 +3,8 @@ the authenticated caller, JSON bodies, problems and the audit trail.
 
 Every request passes, in order: audit (one AuditEvent per request, allowed or refused),
 problem rendering (RFC 9457, `hub.http.problems`), authentication (bearer token, optional
-HMAC body signature), the per-party rate limit, and the request timeout. Resources
+HMAC body signature; or the workbench's session cookie with its CSRF rules,
+`hub.http.cookies`), the per-party rate limit, and the request timeout. Resources
 (`hub.http.records`, `.native`, `.inbox`, `.orders`, `.assessment`, `.openapi`) add their
 routes and read the caller with `Platform.caller`.
 """
@@ -24,12 +25,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
 from hub.errors import KafkaUnavailableError
+from hub.http.cookies import COOKIE, Sessions
 from hub.http.limits import RateLimiter, ReplayGuard, retry_after
 from hub.http.problems import Problem, count_refusal
 from hub.http.tokens import TokenEntry, TokenStore
-from hub.records import KINDS, AuditEvent, AuditResult
+from hub.records import KINDS, AuditEvent, AuditResult, field_errors
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
@@ -42,6 +45,7 @@ SIGNATURE_WINDOW = 300.0
 DIGITS = re.compile(r"[0-9]{1,12}")
 PUBLIC_PATHS = {"/healthz", "/readyz"}
 PUBLISH_PATHS = ("/v1/records/", "/v1/native/")
+SESSION_PATH = "/v1/session"  # signs in itself (`hub.http.session`), audited like the rest
 STREAMING_PATHS = {"/v1/inbox/stream"}
 
 PARTY = web.RequestKey("hub_party", Party)
@@ -107,6 +111,7 @@ class Platform:
         self.serde = serde
         self.publisher = publisher
         self.tokens = tokens or TokenStore(settings.tokens_path)
+        self.sessions = Sessions(settings, self.tokens)
         self.limiter = RateLimiter(settings.gateway_rate, settings.gateway_burst)
         self.replays = ReplayGuard(SIGNATURE_WINDOW)
         self._audit_tasks: set[asyncio.Task[None]] = set()
@@ -128,6 +133,15 @@ class Platform:
     def caller(request: web.Request) -> Party:
         """The authenticated party of a request."""
         return request[PARTY]
+
+    def identify(self, request: web.Request, entry: TokenEntry) -> bool:
+        """Make entry's party the request's caller (for the audit and the resources);
+        False when the token may not be a caller (the hub's own, an unknown party)."""
+        if entry.party == "hub" or entry.party not in self.reference().parties:
+            return False
+        request[TOKEN] = entry
+        request[PARTY] = self.reference().parties.get(entry.party)
+        return True
 
     @staticmethod
     def mark(
@@ -173,6 +187,25 @@ class Platform:
             raise Problem(
                 "invalid-json", f"the body is not JSON: {exc}", detail_zh="请求体不是有效的JSON"
             ) from None
+
+    async def read_model(self, request: web.Request, model: type[BaseModel]) -> dict[str, Any]:
+        """The JSON body of request checked against model (422 naming each field and
+        rule), as sent."""
+        body = await self.read_json(request)
+        try:
+            model.model_validate(body)
+        except ValidationError as exc:
+            errors = field_errors(exc)
+            raise Problem(
+                "invalid-record",
+                f"the body is not a {model.__name__}: "
+                + "; ".join(f"{e.path}: {e.message_en}" for e in errors),
+                detail_zh="请求体字段有误："
+                + "；".join(f"{e.path}：{e.message_zh}" for e in errors),
+                errors=errors,
+            ) from None
+        assert isinstance(body, dict)  # noqa: S101 - a model validated it
+        return dict(body)
 
     # ------------------------------------------------------------- middlewares
 
@@ -227,25 +260,32 @@ class Platform:
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in PUBLIC_PATHS or request.path.startswith("/registry"):
+        if (request.path in PUBLIC_PATHS or request.path == SESSION_PATH
+                or request.path.startswith("/registry")):
             return await handler(request)
-        entry = self.tokens.authenticate(bearer_token(request.headers.get("Authorization", "")))
-        if entry is None or entry.party == "hub" or entry.party not in self.reference().parties:
+        header = request.headers.get("Authorization", "")
+        by_cookie = not header and COOKIE in request.cookies
+        entry = (
+            self.sessions.authenticate(request) if by_cookie
+            else self.tokens.authenticate(bearer_token(header))
+        )
+        if entry is None or not self.identify(request, entry):
             # a browser opening /ops asks its user for the token (HTTP Basic, as password)
             browser = request.path.startswith("/ops")
             raise Problem(
                 "unauthenticated",
-                "send Authorization: Bearer <token> with a live token (hub tokens issue PARTY)"
+                "send Authorization: Bearer <token> with a live token (hub tokens issue PARTY), "
+                "or sign in (POST /v1/session)"
                 + ("; a browser: the token as password" if browser else ""),
-                detail_zh="请在Authorization头中携带有效令牌",
+                detail_zh="请在Authorization头中携带有效令牌，或先登录",
                 headers={
                     "WWW-Authenticate": 'Basic realm="wuchang-hub ops", charset="UTF-8"'
                     if browser
                     else 'Bearer realm="wuchang-hub"'
                 },
             )
-        request[TOKEN] = entry
-        request[PARTY] = self.reference().parties.get(entry.party)
+        if by_cookie:
+            self.sessions.check_change(request)  # after identify: the audit names the party
         if request.method == "POST" and (
             self.settings.gateway_require_signature or "X-Hub-Signature" in request.headers
         ):

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.errors import FieldError
 from hub.http.orders import not_ops
@@ -36,7 +36,6 @@ from hub.records import (
     ShortText,
     SubscriptionAction,
     SubscriptionEvent,
-    field_errors,
 )
 from hub.reference import Party
 from hub.shared import DataCatalogue, Refusal, Subscription, SubscriptionState, advance
@@ -269,7 +268,7 @@ class Subscriptions:
         party = await self._caller_here(request)
         if isinstance(party, web.Response):
             return party
-        body = self._body(await self.platform.read_json(request), SubscriptionRequest)
+        body = await self.platform.read_model(request, SubscriptionRequest)
         subscription_id = str(uuid.uuid4())
         data = {
             "dataset": body.get("dataset"),
@@ -289,7 +288,7 @@ class Subscriptions:
             return party
         verb = request.path.rsplit("/", 1)[-1]
         current = await self._theirs(subscription_id, party)
-        body = self._body(await self.platform.read_json(request), Decision)
+        body = await self.platform.read_model(request, Decision)
         data = {
             "dataset": current.dataset,
             "subscriber": current.subscriber,
@@ -334,23 +333,6 @@ class Subscriptions:
             **answer.model_dump(exclude_unset=True),
             subscription_id=uuid.UUID(subscription_id), state_after=state,
         ), 202)
-
-    @staticmethod
-    def _body(body: Any, model: type[BaseModel]) -> dict[str, Any]:
-        """body checked against model (422 naming each field and rule), as sent."""
-        try:
-            model.model_validate(body)
-        except ValidationError as exc:
-            raise Problem(
-                "invalid-record",
-                f"the body is not a {model.__name__}: "
-                + "; ".join(f"{e.path}: {e.message_en}" for e in field_errors(exc)),
-                detail_zh="请求体字段有误：" + "；".join(
-                    f"{e.path}：{e.message_zh}" for e in field_errors(exc)),
-                errors=field_errors(exc),
-            ) from None
-        assert isinstance(body, dict)  # noqa: S101 - a model validated it
-        return dict(body)
 
 
 def _id(request: web.Request) -> str:

@@ -115,6 +115,13 @@ class TokenStore:
         self.reload()
         return list(self._entries.values())
 
+    def live(self, token_id: str) -> TokenEntry | None:
+        """The entry of token_id while it is not revoked (a session made with it lives as
+        long as the token does)."""
+        self.reload()
+        entry = self._entries.get(token_id)
+        return None if entry is None or entry.revoked else entry
+
     def authenticate(self, token: str) -> TokenEntry | None:
         """The live entry a presented token belongs to, or None."""
         self.reload()

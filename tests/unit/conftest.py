@@ -167,6 +167,7 @@ class Served:
     serde: AvroSerde
     tokens: dict[str, str]
     document: dict[str, Any]
+    token_store: TokenStore
     answered: list[tuple[str, str, int]] = field(default_factory=list)
 
     def auth(self, party: str | None) -> dict[str, str]:
@@ -207,6 +208,9 @@ class Served:
         assert str(status) in documented, f"{method} {template} answered {status}: {body}"
         self.answered.append((method, template, status))
         content = documented[str(status)].get("content", {})
+        if status == 204:  # no content: none documented, none sent
+            assert not content and body == "", f"{method} {template} 204 with {body!r}"
+            return
         assert media in content, f"{method} {template} {status} answered {media}"
         schema = content[media]["schema"]
         if media.endswith("json"):
@@ -284,7 +288,7 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
             document = openapi_document(None, reference)
             return Served(
                 client, broker, book, shelf, shared, ledger, metrics, readiness, serde, tokens,
-                document,
+                document, store,
             )
 
         yield start

@@ -379,6 +379,25 @@ async def native_event_out_of_turn(serve: Serve) -> Answered:
                              data=json.dumps(decision, ensure_ascii=False).encode(), headers=JSON)
 
 
+def session_route(method: str, status: int) -> Trigger:
+    """/v1/session: sign in (POST), the browser's session (GET), sign out (DELETE)."""
+
+    async def trigger(serve: Serve) -> Answered:
+        served = await serve()
+        sign_in = {"token": served.tokens[STREET]}
+        if method == "POST":
+            if status in (400, 415):
+                return await served.call("POST", "/v1/session", None, data="{",
+                                         headers=JSON if status == 400 else {})
+            body = {201: sign_in, 401: {"token": "hub_nope_x"}, 422: {"token": ""}}[status]
+            return await served.call("POST", "/v1/session", None, json=body)
+        if status in (200, 204):
+            await served.call("POST", "/v1/session", None, json=sign_in)
+        return await served.call(method, "/v1/session", None)
+
+    return trigger
+
+
 def triggers() -> dict[tuple[str, str, int], Trigger]:
     found: dict[tuple[str, str, int], Trigger] = {}
     for kind in HTTP_KINDS:
@@ -471,6 +490,11 @@ def triggers() -> dict[tuple[str, str, int], Trigger]:
     for status in (200, 401, 403, 404, 429, 503):
         found[("GET", "/v1/subscriptions/{subscription_id}", status)] = (
             subscription_read(True, status))
+    for status in (201, 400, 401, 415, 422):
+        found[("POST", "/v1/session", status)] = session_route("POST", status)
+    for status in (200, 401):
+        found[("GET", "/v1/session", status)] = session_route("GET", status)
+    found[("DELETE", "/v1/session", 204)] = session_route("DELETE", 204)
     found[("GET", "/healthz", 200)] = simple("GET", "/healthz", None)
     found[("GET", "/readyz", 200)] = simple("GET", "/readyz", None)
 
