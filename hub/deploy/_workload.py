@@ -26,11 +26,13 @@ SERVICE = "wuchang-hub"  # Prometheus' job name (deploy/prometheus/alerts.yml: j
 HTTP_PORT = 8080
 DATA_DIR = "/var/lib/hub"
 TOKENS_DIR = "/etc/hub/tokens"
+SESSION_DIR = "/etc/hub/session"
 CA_DIR = "/etc/hub/kafka-ca"
 # names of Kubernetes Secrets (not secrets): the keys and how to make them are in SECRETS
 TOKENS_SECRET = "hub-tokens"  # noqa: S105
 REGISTRY_SECRET = "hub-registry"  # noqa: S105
 METRICS_SECRET = "hub-metrics-token"  # noqa: S105
+SESSION_SECRET = "hub-session-key"  # noqa: S105
 SECRETS = {
     TOKENS_SECRET: ("tokens.json", "the bearer-token hashes: HUB_TOKENS_FILE=tokens.json "
                     "hub tokens issue PARTY..."),
@@ -38,6 +40,8 @@ SECRETS = {
                       "hub registry credential USER"),
     METRICS_SECRET: ("token", "a bearer token of the ops party for Prometheus: "
                      "hub tokens issue ops"),
+    SESSION_SECRET: ("session.key", "the key signing the workbench's session cookies, "
+                     "the same for every worker: openssl rand -hex 32"),
 }
 
 # A worker stops within hub.worker._app.STOP_GRACE (12 s) once SIGTERM arrives: finish the
@@ -70,6 +74,7 @@ def settings_env(options: StrimziOptions, app_id: str) -> dict[str, str]:
         "HUB_HTTP_PORT": str(HTTP_PORT),
         "HUB_DATA_DIR": DATA_DIR,
         "HUB_TOKENS_FILE": f"{TOKENS_DIR}/tokens.json",
+        "HUB_SESSION_KEY_FILE": f"{SESSION_DIR}/session.key",
         "HUB_LOG_FORMAT": "json",
         "HUB_LOG_LEVEL": "INFO",
     }
@@ -119,6 +124,7 @@ def hub_workload(options: StrimziOptions, app_id: str) -> list[dict[str, Any]]:
             {"name": "data", "mountPath": DATA_DIR},
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - the container's own /tmp
             {"name": "tokens", "mountPath": TOKENS_DIR, "readOnly": True},
+            {"name": "session-key", "mountPath": SESSION_DIR, "readOnly": True},
             {"name": "kafka-ca", "mountPath": CA_DIR, "readOnly": True},
         ],
     }
@@ -153,6 +159,7 @@ def hub_workload(options: StrimziOptions, app_id: str) -> list[dict[str, Any]]:
                         {"name": "data", "emptyDir": {"sizeLimit": "5Gi"}},
                         {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
                         {"name": "tokens", "secret": {"secretName": TOKENS_SECRET}},
+                        {"name": "session-key", "secret": {"secretName": SESSION_SECRET}},
                         {"name": "kafka-ca", "secret": {
                             "secretName": ca_secret(options),
                             "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
