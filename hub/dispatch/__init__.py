@@ -45,6 +45,7 @@ from hub.dispatch._lifecycle import (
     Rejection,
     Role,
     Step,
+    actions_for,
     apply_event,
     open_order,
     view_from_dict,
@@ -59,6 +60,7 @@ from hub.dispatch._supervision import (
 )
 
 __all__ = [
+    "actions_for",
     "AssessmentBook",
     "shares_of",
     "CaseBook",

@@ -256,6 +256,18 @@ class Applied:
     escalate: bool = False  # the second return: ask the justice bureau to rule (审定)
 
 
+def actions_for(view: OrderView, party: str) -> list[EventType]:
+    """The events party may take on the order now, in the state machine's order: what
+    the workbench offers it (the timers' notices are the hub's, never a party's)."""
+    if view.state in FINAL_STATES:
+        return []
+    roles = set(view.role_of(party))
+    return [
+        event for (state, event), (who, _) in TRANSITIONS[view.order_type].items()
+        if state is view.state and roles & set(who)
+    ]
+
+
 def open_order(order: DispatchOrder) -> OrderView:
     """The view of a freshly issued order."""
     return OrderView(

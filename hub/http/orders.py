@@ -41,6 +41,7 @@ from hub.dispatch import (
     OrderState,
     OrderView,
     Rejection,
+    actions_for,
     apply_event,
     view_from_dict,
     view_to_dict,
@@ -123,6 +124,11 @@ class OrderDetail(OrderSummary):
     returns: int = Field(ge=0)
     history: list[Step]
     dues: OrderDues
+    actions: list[EventType] = Field(
+        default_factory=list,
+        description="可办理操作 what the caller may do to the order now (POST …/events), "
+        "in the state machine's order; empty when nothing",
+    )
 
 
 class AcceptedAction(Accepted):
@@ -328,6 +334,7 @@ class Orders:
             if order.get(name) is not None:
                 rendered[name] = order[name]
         rendered["received_at"] = rendered.pop("received", None)
+        rendered["actions"] = actions_for(view, party.id)
         rendered["dues"] = {
             name: (moment.isoformat() if moment is not None else None)
             for name, moment in (

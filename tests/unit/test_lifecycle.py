@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,15 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.dispatch import (
+    TRANSITIONS,
     Applied,
     Duplicate,
     OrderState,
     OrderView,
     Rejection,
+    actions_for,
     apply_event,
     open_order,
 )
-from hub.records import DispatchOrder, EventType, OrderEvent, validate
+from hub.records import DispatchOrder, EventType, OrderEvent, OrderType, validate
 from tests.samples import sample
 
 T0 = datetime(2026, 11, 25, 1, 30, tzinfo=UTC)
@@ -254,3 +257,28 @@ def test_deadlines_fire_once_each_and_only_while_they_matter() -> None:
     ]
     accepted = step(referral, "ACCEPTED", "police")
     assert missed_deadlines(accepted, T0 + timedelta(days=4), acceptance) == []
+
+
+def test_the_actions_offered_are_exactly_what_the_hub_accepts_from_each_party() -> None:
+    """Issue 19: the order page offers a party exactly the events it may take now (the
+    workbench shows those, hides the rest): for every order type, every state and every
+    kind of party on it or not, an offered action is applied and any other is refused."""
+    base = order("WHISTLE")
+    parties = {base.issuer, *base.recipients, "justice", "procuratorate", "street-nanhu"}
+    extras = {"REASSIGNED": {"reassign_to": ["dept-water"]}}
+    offered_somewhere: set[tuple[OrderType, EventType]] = set()
+    for order_type, transitions in TRANSITIONS.items():
+        for state in {s for s, _ in transitions} | {OrderState.EVALUATED}:
+            view = replace(base, order_type=order_type, state=state)
+            for party in sorted(parties):
+                offered = actions_for(view, party)
+                for event_type in EventType:
+                    if event_type in (EventType.OVERDUE, EventType.ESCALATED):
+                        continue  # the hub's timers and justice, never an action
+                    outcome = apply_event(view, event(
+                        view, event_type.value, party, **extras.get(event_type.value, {})))
+                    assert (event_type in offered) == isinstance(outcome, Applied), (
+                        order_type, state, party, event_type, outcome)
+                offered_somewhere |= {(order_type, e) for e in offered}
+    # every action of the state machine is offered to someone somewhere
+    assert offered_somewhere == {(t, e) for t, moves in TRANSITIONS.items() for _, e in moves}
