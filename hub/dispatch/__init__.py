@@ -21,6 +21,7 @@ from hub.dispatch._deadlines import (
     Missed,
     load_deadline_policy,
     missed_deadlines,
+    next_due,
 )
 from hub.dispatch._disclosure import disclosure_of
 from hub.dispatch._execution import (
@@ -94,6 +95,7 @@ __all__ = [
     "load_deadline_policy",
     "merge_assessment",
     "missed_deadlines",
+    "next_due",
     "period_of",
     "TRANSITIONS",
     "Applied",

@@ -155,6 +155,17 @@ def missed_deadlines(view: OrderView, now: datetime, dues: Dues) -> list[Missed]
 
 def passed_deadlines(view: OrderView, now: datetime, dues: Dues) -> list[Missed]:
     """The deadlines of view that now has passed while the order still waits on them."""
+    return [m for m in waited_on(view, dues) if now > m.due]
+
+
+def next_due(view: OrderView, dues: Dues) -> Missed | None:
+    """The earliest deadline the order waits on now (what the workbench counts down to),
+    None when it waits on none."""
+    return min(waited_on(view, dues), key=lambda m: m.due, default=None)
+
+
+def waited_on(view: OrderView, dues: Dues) -> list[Missed]:
+    """The deadlines the order waits on in its state, met or not."""
     due: list[Missed] = []
     if dues.sign_off is not None and view.state is OrderState.ISSUED:
         due.append(
@@ -190,4 +201,4 @@ def passed_deadlines(view: OrderView, now: datetime, dues: Dues) -> list[Missed]
                 "未在办理期限内反馈",
             )
         )
-    return [m for m in due if now > m.due]
+    return due

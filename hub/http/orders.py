@@ -29,7 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -43,6 +43,7 @@ from hub.dispatch import (
     Rejection,
     actions_for,
     apply_event,
+    next_due,
     view_from_dict,
     view_to_dict,
 )
@@ -80,6 +81,13 @@ class OrderSummary(BaseModel):
     )
     subject_id: str | None = Field(
         default=None, description="the case or clue the order is about"
+    )
+    next_due: str | None = Field(
+        default=None, description="下一时限 the earliest deadline the order waits on now "
+        "(null: none), what the workbench counts down to",
+    )
+    next_due_kind: Literal["sign-off", "answer", "acceptance"] | None = Field(
+        default=None, description="which deadline next_due is: 签收, 反馈, 受理",
     )
 
 
@@ -447,19 +455,29 @@ class Orders:
             else:
                 mine = party.id in view.recipients
             if mine and (wanted is None or view.state.value == wanted):
-                orders.append(_summary(view))
+                orders.append(self._summary(view))
         if not self.peers.forwarded(request):
             answers = await self.peers.gather(request, "/v1/orders")
             orders += [order for answer in answers for order in answer["orders"]]
         orders.sort(key=lambda o: o["issued_at"])
         return respond(OrderList.model_validate({"orders": orders}))
 
+    def _summary(self, view: OrderView) -> dict[str, Any]:
+        """An order in a list, with the deadline it waits on next."""
+        full = view_to_dict(view)
+        summary = {name: full[name] for name in SUMMARY_FIELDS}
+        due = next_due(view, self.engine.dues(view))
+        if due is not None:
+            summary["next_due"] = due.due.isoformat()
+            summary["next_due_kind"] = due.which
+        return summary
+
     async def about(self, request: web.Request, subject_id: str) -> list[dict[str, Any]]:
         """The summaries of the orders about subject_id that the caller is on (justice:
         all), from every worker: what ``GET /v1/orders?subject=`` answers."""
         party = self.platform.caller(request)
         found = [
-            _summary(view) for view in self.engine.active_views()
+            self._summary(view) for view in self.engine.active_views()
             if view.subject_id == subject_id
             and (party.id in view.parties or party.id == "justice")
         ]
@@ -485,11 +503,6 @@ SUMMARY_FIELDS = (
 
 def _no_order(order_id: str) -> Problem:
     return Problem("not-found", f"no order {order_id}", detail_zh=f"没有编号为{order_id}的派单")
-
-
-def _summary(view: OrderView) -> dict[str, Any]:
-    full = view_to_dict(view)
-    return {name: full[name] for name in SUMMARY_FIELDS}
 
 
 def _render(view: OrderView) -> dict[str, Any]:

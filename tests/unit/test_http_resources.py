@@ -341,6 +341,22 @@ async def test_an_order_shows_its_state_history_and_dues_to_its_parties(served: 
     assert (await served.get(f"/v1/orders/{order_id}", "justice"))[0] == 200
 
 
+async def test_an_order_says_what_each_party_may_do_and_the_list_its_next_deadline(
+    served: Served,
+) -> None:
+    """Issue 19: the workbench offers the actions of GET /v1/orders/{id} and counts down
+    to the next deadline of the list."""
+    order_id = _hold(served, _order())
+    assert (await served.get(f"/v1/orders/{order_id}", DEPT))[1]["actions"] == [
+        "SIGNED", "RETURNED"]
+    assert (await served.get(f"/v1/orders/{order_id}", STREET))[1]["actions"] == []
+    status, listing = await served.get("/v1/orders?role=received", DEPT)
+    assert status == 200, listing
+    (summary,) = [o for o in listing["orders"] if o["order_id"] == order_id]
+    assert summary["next_due_kind"] == "sign-off"
+    assert summary["next_due"].startswith("2026-12-02T12:00")  # the book's sign-off due
+
+
 def _event(order_id: str, actor: str, event_type: str, **more: Any) -> dict[str, Any]:
     return {**sample("order-event"), "source_party": actor, "actor_party": actor,
             "source_id": f"EV-{uuid.uuid4().hex[:8]}", "order_id": order_id,
