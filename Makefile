@@ -7,9 +7,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HUB := $(VENV)/bin/hub
 KAFKA := deploy/kafka/kafka.sh
+WORKBENCH := hub/workbench
+WORKBENCH_SOURCES := $(WORKBENCH)/package.json $(WORKBENCH)/package-lock.json $(WORKBENCH)/index.html \
+  $(WORKBENCH)/vite.config.ts $(WORKBENCH)/tsconfig.json $(shell find $(WORKBENCH)/src -type f 2>/dev/null)
 TEST_KAFKA_PORT ?= 29092
 
-.PHONY: help system install kafka run test unit check bench faults clean kafka-stop
+.PHONY: help system install workbench kafka run test unit check bench faults clean kafka-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -22,7 +25,15 @@ $(VENV)/.installed: pyproject.toml
 	PYTHONWARNINGS='ignore:Editable installation:UserWarning' $(VENV)/bin/pip install --quiet -e '.[dev]'
 	@touch $@
 
-install: $(VENV)/.installed  ## create .venv and install the hub with its dev tools
+# The workbench (/app/) is built with the machine's Node.js and npm; nothing built is committed.
+$(WORKBENCH)/dist/.built: $(WORKBENCH_SOURCES)
+	@command -v npm >/dev/null || { echo "the workbench needs Node.js 20.19+ and npm (https://nodejs.org or your distribution)"; exit 1; }
+	cd $(WORKBENCH) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	@touch $@
+
+workbench: $(WORKBENCH)/dist/.built  ## build the web workbench (hub/workbench → dist/, served at /app/)
+
+install: $(VENV)/.installed workbench  ## create .venv, install the hub with its dev tools, build the workbench
 
 system:  ## the Debian packages beyond Python (Java, Maven, chromium, a Chinese font); apt-get as root
 	@deploy/system-packages.sh
@@ -33,8 +44,9 @@ kafka:  ## fetch Apache Kafka jars from Maven Central (once; cached in deploy/ka
 run: system install kafka  ## start local Kafka, apply topics, run a worker in the foreground (Ctrl-C stops all)
 	@exec env PYTHON=$(PY) deploy/run.sh  # exec: Ctrl-C reaches run.sh, which stops all cleanly
 
-test: system install kafka  ## schema check, then every test on a broker the suite starts and stops
+test: system install kafka  ## schema check, the workbench's component tests, then every test on a broker the suite starts and stops
 	@$(HUB) schemas check
+	cd $(WORKBENCH) && npm test --silent
 	@rc=0; PY=$(PY) tests/run.sh $(PYTEST_ARGS) || rc=$$?; \
 	  $(KAFKA) stop --port $(TEST_KAFKA_PORT) >/dev/null 2>&1 || true; exit $$rc
 
@@ -57,4 +69,5 @@ kafka-stop:  ## stop a broker left running by make run
 	@$(KAFKA) stop
 
 clean:  ## remove the virtualenv, caches and local broker data (keeps the jar cache)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis deploy/kafka/.data .hub
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis deploy/kafka/.data .hub \
+	  $(WORKBENCH)/node_modules $(WORKBENCH)/dist

@@ -15,6 +15,7 @@ from hub.http.platform import Platform
 from hub.http.records import Records
 from hub.http.session import SessionResource
 from hub.http.tokens import TokenStore
+from hub.http.workbench import Workbench
 from hub.reference import Reference
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
@@ -48,5 +49,6 @@ class Core:
         records.install(app)
         Inbox(platform, reader or InboxReader(settings, settings.kafka_timeout)).install(app)
         SessionResource(platform, platform.sessions).install(app)
+        Workbench().install(app)
         OpenApi(settings, reference).install(app)
         return cls(platform, records)

@@ -46,6 +46,11 @@ DIGITS = re.compile(r"[0-9]{1,12}")
 PUBLIC_PATHS = {"/healthz", "/readyz"}
 PUBLISH_PATHS = ("/v1/records/", "/v1/native/")
 SESSION_PATH = "/v1/session"  # signs in itself (`hub.http.session`), audited like the rest
+
+
+def _pages(path: str) -> bool:
+    """The workbench's pages and assets (`hub.http.workbench`): no data, no exchange."""
+    return path == "/app" or path.startswith("/app/")
 STREAMING_PATHS = {"/v1/inbox/stream"}
 
 PARTY = web.RequestKey("hub_party", Party)
@@ -254,14 +259,15 @@ class Platform:
     @web.middleware
     async def _audit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
-        if request.path not in PUBLIC_PATHS and not request.path.startswith("/registry"):
+        if (request.path not in PUBLIC_PATHS and not request.path.startswith("/registry")
+                and not _pages(request.path)):
             self._write_audit(request, response.status)
         return response
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if (request.path in PUBLIC_PATHS or request.path == SESSION_PATH
-                or request.path.startswith("/registry")):
+                or request.path.startswith("/registry") or _pages(request.path)):
             return await handler(request)
         header = request.headers.get("Authorization", "")
         by_cookie = not header and COOKIE in request.cookies

@@ -1,0 +1,141 @@
+// The hub's HTTP API as the workbench uses it: the same routes and policy as any party
+// system, authenticated by the session cookie (POST /v1/session); every change carries
+// the session's CSRF token. A refusal is a Problem (RFC 9457) whose Chinese detail the
+// pages show as it is.
+
+export interface SessionInfo {
+  party: string;
+  name: string;
+  kind: string;
+  expires_at: string;
+  csrf_token: string;
+}
+
+export interface FieldError {
+  path: string;
+  rule: string;
+  message_zh: string;
+  message_en: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detailZh: string,
+    readonly rule: string | null,
+    readonly errors: FieldError[],
+  ) {
+    super(detailZh);
+  }
+}
+
+let csrf = "";
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+  const answer = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (answer.status === 204) return undefined as T;
+  const data = await answer.json().catch(() => ({}));
+  if (!answer.ok) {
+    throw new ApiError(
+      answer.status,
+      data.detail_zh ?? data.detail ?? `请求失败（${answer.status}）`,
+      data.rule ?? null,
+      data.errors ?? [],
+    );
+  }
+  return data as T;
+}
+
+export async function signIn(token: string): Promise<SessionInfo> {
+  const session = await call<SessionInfo>("POST", "/v1/session", { token });
+  csrf = session.csrf_token;
+  return session;
+}
+
+export async function currentSession(): Promise<SessionInfo | null> {
+  try {
+    const session = await call<SessionInfo>("GET", "/v1/session");
+    csrf = session.csrf_token;
+    return session;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return null;
+    throw error;
+  }
+}
+
+export async function signOut(): Promise<void> {
+  await call<void>("DELETE", "/v1/session");
+  csrf = "";
+}
+
+export interface OrderSummary {
+  order_id: string;
+  order_type: string;
+  issuer: string;
+  recipients: string[];
+  matter_code: string;
+  state: string;
+  issued_at: string;
+  deadline: string | null;
+  next_due?: string | null;
+  next_due_kind?: string | null;
+}
+
+export interface Step {
+  event_id: string;
+  event_type: string;
+  actor_party: string;
+  occurred_at: string;
+  received_at?: string;
+  reason?: string | null;
+  comment?: string | null;
+  rating?: number | null;
+}
+
+export interface OrderDetail extends OrderSummary {
+  description: string | null;
+  location: { address?: string } | null;
+  received_at: string | null;
+  priority: string;
+  history: Step[];
+  dues: { sign_off: string | null; answer: string | null; acceptance: string | null };
+  actions: string[];
+}
+
+export const orders = (role: "received" | "issued") =>
+  call<{ orders: OrderSummary[] }>("GET", `/v1/orders?role=${role}`);
+
+export const order = (id: string) => call<OrderDetail>("GET", `/v1/orders/${encodeURIComponent(id)}`);
+
+export const act = (id: string, body: Record<string, unknown>) =>
+  call<{ state_after: string; duplicate: boolean }>(
+    "POST",
+    `/v1/orders/${encodeURIComponent(id)}/events`,
+    body,
+  );
+
+export const publishOrder = (body: Record<string, unknown>) =>
+  call<{ record_id: string }>("POST", "/v1/records/order", body);
+
+export interface Figures {
+  party: string;
+  received: number;
+  signed_on_time_rate: number | null;
+  answered_on_time_rate: number | null;
+  p90_response_hours: number | null;
+  returned: number;
+  overdue: number;
+  evaluations: number;
+  mean_evaluation: number | null;
+}
+
+export const assessment = (period: string) =>
+  call<{ period: string; parties: Figures[] }>("GET", `/v1/assessment?period=${period}`);
