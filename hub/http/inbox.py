@@ -93,10 +93,17 @@ class Inbox:
         self.platform = platform
         self.inbox = reader
         self.serde = platform.serde
+        self._closing = False  # the worker is stopping: open streams end
 
     def install(self, app: web.Application) -> None:
         install_routes(app, ROUTES, self)
+        app.on_shutdown.append(self._end_streams)
         app.on_cleanup.append(self._stop)
+
+    async def _end_streams(self, _: web.Application) -> None:
+        """Before the server waits for its handlers: streams end within half a second (a
+        browser's EventSource reconnects to another worker with its Last-Event-ID)."""
+        self._closing = True
 
     async def _stop(self, _: web.Application) -> None:
         await self.inbox.stop()
@@ -182,6 +189,8 @@ class Inbox:
                 )
                 await response.write(frame.encode())
             positions = after
+            if self._closing:
+                return response
             if not items:
                 idle += 0.5
                 if idle >= 15:

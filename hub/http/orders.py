@@ -306,8 +306,15 @@ class Orders:
     def install(self, app: web.Application) -> None:
         install_routes(app, ROUTES, self)
 
-    def _view(self, order_id: str, party: Party) -> OrderView:
+    async def _view(self, order_id: str, party: Party) -> OrderView:
         stored = self.engine.stored(order_id)
+        if stored is None and not await self.engine.settled(order_id):
+            # written, not applied yet (e.g. the order its issuer just posted): soon
+            raise Problem(
+                "timeout", f"order {order_id} may still be being applied; retry",
+                detail_zh=f"派单{order_id}可能正在处理中，请稍后重试",
+                headers={"Retry-After": "1"},
+            )
         if stored is None:
             raise _no_order(order_id)
         view = view_from_dict(stored)
@@ -334,7 +341,7 @@ class Orders:
             return await self.peers.forward(request, owner)
         party = self.platform.caller(request)
         not_ops(party)
-        view = self._view(order_id, party)
+        view = await self._view(order_id, party)
         dues = self.engine.dues(view)
         rendered = _render(view)
         order = (self.engine.stored(order_id) or {}).get("order") or {}

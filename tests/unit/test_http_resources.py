@@ -7,6 +7,7 @@ order's state, actions and lists; the month's assessment; the document."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -308,6 +309,17 @@ async def test_the_inbox_stream_sends_events_with_resumable_ids(served: Served) 
     assert json.loads(data[len("data: "):])["record"]["order_id"] == str(order.order_id)
 
 
+async def test_an_open_inbox_stream_ends_when_the_worker_stops(served: Served) -> None:
+    """Found by the workbench's browser test: a browser's open event stream kept a worker
+    from stopping (SIGTERM) for the server's whole shutdown timeout."""
+    answer = await served.client.get("/v1/inbox/stream", headers=served.auth(DEPT))
+    assert answer.status == 200
+    await served.client.app.shutdown()  # what the server does first when it stops
+    async with asyncio.timeout(3):
+        assert await answer.content.read() == b""  # the stream ended by itself
+    answer.close()
+
+
 async def test_operators_have_no_inbox_and_a_bad_cursor_is_422(served: Served) -> None:
     assert (await served.get("/v1/inbox", "ops"))[0] == 403
     status, problem = await served.get("/v1/inbox?cursor=__dict__", DEPT)
@@ -339,6 +351,17 @@ async def test_an_order_shows_its_state_history_and_dues_to_its_parties(served: 
     assert (await served.get(f"/v1/orders/{order_id}", "police"))[0] == 404
     assert (await served.get(f"/v1/orders/{order_id}", "ops"))[0] == 403
     assert (await served.get(f"/v1/orders/{order_id}", "justice"))[0] == 200
+
+
+async def test_an_order_just_posted_is_503_until_applied_then_shown(served: Served) -> None:
+    """Found by the workbench's browser test: the street's page opened the whistle it had
+    just posted and got 404, the order being written but not yet applied."""
+    order_id = str(uuid.uuid4())
+    served.book.in_flight.add(order_id)
+    waiting = await served.call("GET", f"/v1/orders/{order_id}", DEPT)
+    assert waiting.status == 503 and waiting.headers["Retry-After"] == "1"
+    served.book.in_flight.discard(order_id)
+    assert (await served.get(f"/v1/orders/{order_id}", DEPT))[0] == 404
 
 
 async def test_an_order_says_what_each_party_may_do_and_the_list_its_next_deadline(

@@ -31,16 +31,26 @@ export class ApiError extends Error {
 
 let csrf = "";
 
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
-  const answer = await fetch(path, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let answer: Response;
+  for (let attempt = 0; ; attempt++) {
+    answer = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    // a read the hub asks to repeat shortly (e.g. the order just posted, still being
+    // applied): a few more tries after its Retry-After
+    const wait = Number(answer.headers.get("Retry-After") ?? "");
+    if (method !== "GET" || answer.status !== 503 || !(wait > 0 && wait <= 5) || attempt >= 5) break;
+    await sleep(wait * 1000);
+  }
   if (answer.status === 204) return undefined as T;
   const data = await answer.json().catch(() => ({}));
   if (!answer.ok) {
@@ -54,13 +64,20 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return data as T;
 }
 
+// Whether this browser signed in and until when (not a secret: the session is the
+// HttpOnly cookie); without it the pages go to sign-in without asking the hub.
+const SIGNED_IN = "hub-signed-in-until";
+
 export async function signIn(token: string): Promise<SessionInfo> {
   const session = await call<SessionInfo>("POST", "/v1/session", { token });
   csrf = session.csrf_token;
+  localStorage.setItem(SIGNED_IN, session.expires_at);
   return session;
 }
 
 export async function currentSession(): Promise<SessionInfo | null> {
+  const until = localStorage.getItem(SIGNED_IN);
+  if (!until || new Date(until).getTime() <= Date.now()) return null;
   try {
     const session = await call<SessionInfo>("GET", "/v1/session");
     csrf = session.csrf_token;
@@ -72,6 +89,7 @@ export async function currentSession(): Promise<SessionInfo | null> {
 }
 
 export async function signOut(): Promise<void> {
+  localStorage.removeItem(SIGNED_IN);
   await call<void>("DELETE", "/v1/session");
   csrf = "";
 }
@@ -92,12 +110,9 @@ export interface OrderSummary {
 export interface Step {
   event_id: string;
   event_type: string;
-  actor_party: string;
-  occurred_at: string;
-  received_at?: string;
-  reason?: string | null;
-  comment?: string | null;
-  rating?: number | null;
+  actor: string;
+  at: string; // when the hub received it
+  state_after: string;
 }
 
 export interface OrderDetail extends OrderSummary {
