@@ -10,6 +10,7 @@ import copy
 from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
@@ -32,9 +33,10 @@ from hub.http import (
 from hub.http.policy import ACTION_FIELDS, DERIVED_IDS, HTTP_KINDS, HUB_OWNED_FIELDS
 from hub.http.problems import MEDIA_TYPE, ProblemDetails
 from hub.http.routes import PLATFORM_ANSWERS, Answer, Route, install_routes
-from hub.records import KINDS, MATTER_CATALOGUE, OFFICER_ROSTER
+from hub.records import DATA_CATALOGUE, KINDS, MATTER_CATALOGUE, OFFICER_ROSTER
 from hub.reference import Reference
 from hub.settings import HubSettings
+from hub.shared import load_datasets
 
 REF = "#/components/schemas/{model}"
 PROBLEM = "Problem"  # the component name of `ProblemDetails`
@@ -202,9 +204,11 @@ def _name_codes(node: Any, codes: dict[str, list[str]]) -> None:
 
 
 @lru_cache(maxsize=4)
-def _with_codes(matters: tuple[str, ...], officers: tuple[str, ...]) -> dict[str, Any]:
+def _with_codes(matters: tuple[str, ...], officers: tuple[str, ...],
+                datasets: tuple[str, ...] = ()) -> dict[str, Any]:
     named = copy.deepcopy(_document())
-    _name_codes(named, {MATTER_CATALOGUE: list(matters), OFFICER_ROSTER: list(officers)})
+    _name_codes(named, {MATTER_CATALOGUE: list(matters), OFFICER_ROSTER: list(officers),
+                        DATA_CATALOGUE: list(datasets)})
     return named
 
 
@@ -214,14 +218,22 @@ def document(
     """The OpenAPI document. Given the worker's reference data, matter codes and officer
     certificates are those of its current catalogue and roster (officers who may act
     today), what validation accepts; without it, or while they are empty, their pattern
-    only."""
+    only. Given the settings, dataset ids are those of its data catalogue."""
+    datasets = _datasets(settings.datasets_file) if settings is not None else ()
     if reference is None:
-        return _with_codes((), ())
+        return _with_codes((), (), datasets)
     today = date.today()
     return _with_codes(
         tuple(sorted(reference.matters)),
         tuple(sorted(n for n, officer in reference.officers.items() if officer.usable_on(today))),
+        datasets,
     )
+
+
+@lru_cache(maxsize=4)
+def _datasets(path: Path) -> tuple[str, ...]:
+    """The dataset ids of the data catalogue at path (validated when the worker started)."""
+    return tuple(sorted(d.id for d in load_datasets(path).datasets))
 
 
 class OpenApi:

@@ -73,6 +73,7 @@ from hub.records._models import (
 )
 from hub.records._rules import RULES, field_errors
 from hub.records._types import (
+    DATA_CATALOGUE,
     MATTER_CATALOGUE,
     OFFICER_ROSTER,
     DatasetId,
@@ -81,6 +82,7 @@ from hub.records._types import (
 )
 
 __all__ = [
+    "DATA_CATALOGUE",
     "HUB_NAMESPACE",
     "KINDS",
     "MATTER_CATALOGUE",

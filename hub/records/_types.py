@@ -225,7 +225,11 @@ ShortText = Annotated[
 Name = Annotated[
     str, Field(min_length=1, max_length=100, json_schema_extra=_NOT_BLANK), BeforeValidator(_strip)
 ]
-DatasetId = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[a-z][a-z-]+$")]
+DATA_CATALOGUE = "x-hub-data-catalogue"
+"""Marks a dataset id in the JSON schema; the served document names the datasets of the
+worker's data catalogue there (reference data, not code)."""
+DatasetId = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[a-z][a-z-]+$",
+                                 json_schema_extra={DATA_CATALOGUE: True})]
 """A dataset's id in the data catalogue (hub/reference/datasets.yaml)."""
 FieldName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
 """A field of a dataset's records."""

@@ -58,6 +58,7 @@ def mend(body: Any, roster: list[str]) -> Any:
     _recipients(body)
     _deadline(body)
     _not_ahead(body)
+    _subscription(body)
     _distinct_officers(body, roster)
     _case_of_its_owner(body)
     for value in body.values():
@@ -91,6 +92,16 @@ def _not_ahead(body: dict[str, Any]) -> None:
         deadline = _instant(body.get("deadline"))
         if deadline is not None and deadline <= now:
             body["deadline"] = (now + timedelta(days=1)).isoformat()
+
+
+def _subscription(body: dict[str, Any]) -> None:
+    """A subscription request filters by a field of its dataset, with its value, or not at
+    all (here: not at all), and ends in the future."""
+    if "dataset" not in body or "purpose" not in body:
+        return
+    body["filter_field"] = body["filter_value"] = None
+    if body.get("expires_at") is not None:
+        body["expires_at"] = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 
 
 def _case_of_its_owner(body: dict[str, Any]) -> None:

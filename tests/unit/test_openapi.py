@@ -20,6 +20,8 @@ from hub.http import openapi_document
 from hub.http.policy import HTTP_KINDS
 from hub.records import EventType, validate
 from hub.reference import Reference, load_seed_reference
+from hub.settings import HubSettings
+from hub.shared import load_datasets
 from tests.faults.unsaid import mend, roster_of
 from tests.samples import sample
 
@@ -131,6 +133,18 @@ def test_matter_codes_in_the_served_document_are_the_current_catalogue() -> None
     smaller = Reference(reference.parties, dict(list(reference.matters.items())[:2]))
     clue = openapi_document(None, smaller)["components"]["schemas"]["Clue"]
     assert clue["properties"]["matter_code"]["enum"] == sorted(smaller.matters)
+
+
+def test_dataset_ids_in_the_served_document_are_the_data_catalogue() -> None:
+    """Found by the contract case: POST /v1/subscriptions took any dataset id the pattern
+    allows in the document and refused one the catalogue lacks (422)."""
+    settings = HubSettings()
+    served = openapi_document(settings, load_seed_reference())
+    dataset = served["components"]["schemas"]["SubscriptionRequest"]["properties"]["dataset"]
+    assert dataset["enum"] == sorted(d.id for d in load_datasets(settings.datasets_file).datasets)
+    assert "x-hub-data-catalogue" not in json.dumps(served)
+    assert "enum" not in openapi_document(None, None)["components"]["schemas"][
+        "SubscriptionRequest"]["properties"]["dataset"]  # no catalogue: the pattern only
 
 
 SERVED = openapi_document(None, load_seed_reference())
