@@ -728,13 +728,26 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         return left
 
     async def _leave(self, node: int, member: str, seconds: float) -> str | None:
-        """Leave the group as a static member, so that its partitions move now."""
+        """Leave the group as a static member, so that its partitions move now. The
+        client sending it may not know the coordinator's broker yet (after brokers came
+        back: 'not in current metadata', found by the brokers fault case): it learns the
+        cluster again and tries once more."""
         assert self._restorer is not None  # noqa: S101
+        client = self._restorer._client
         try:
             async with asyncio.timeout(seconds):
-                response = await self._restorer._client.send(
-                    node, StaticLeave(self.group, member, self.instance)
-                )
+                for attempt in (1, 2):
+                    try:
+                        if client.cluster.broker_metadata(node) is None:
+                            await client.force_metadata_update()
+                        response = await client.send(
+                            node, StaticLeave(self.group, member, self.instance)
+                        )
+                        break
+                    except KafkaError:
+                        if attempt == 2:
+                            raise
+                        await client.force_metadata_update()
         except (KafkaError, TimeoutError) as exc:
             return f"could not leave the group ({exc!r}): its partitions move after the " \
                 "session timeout"

@@ -13,7 +13,7 @@ import pytest
 from aiohttp.http_exceptions import BadHttpMessage
 from aiokafka import TopicPartition
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import NodeNotReadyError, ProducerFenced
 
 from hub.errors import HubError, SettingsError
 from hub.logs import BadRequestFilter, RepeatFilter
@@ -375,3 +375,44 @@ async def test_a_record_written_since_the_last_fetch_is_in_flight_when_the_broke
 
 async def _ignore(record: Any) -> None:
     return None
+
+
+class _LeaveClient:
+    """The restorer's client as `_leave` uses it: metadata that may lack the
+    coordinator's broker, and sends that fail until it is learnt (or once, anyway)."""
+
+    def __init__(self, knows: bool, fails: int) -> None:
+        self.knows, self.fails, self.updates, self.sent = knows, fails, 0, 0
+        self.cluster = SimpleNamespace(broker_metadata=lambda node: object() if self.knows
+                                       else None)
+
+    async def force_metadata_update(self) -> bool:
+        self.updates += 1
+        self.knows = True
+        return True
+
+    async def send(self, node: int, request: Any) -> Any:
+        self.sent += 1
+        if not self.knows or self.fails:
+            self.fails -= 1
+            raise NodeNotReadyError(f"node {node}")
+        return SimpleNamespace(error_code=0, members=[("m", "w1", 0)])
+
+
+@pytest.mark.parametrize(("knows", "fails"), [(False, 0), (True, 1)])
+async def test_a_stopping_worker_leaves_its_group_after_brokers_came_back(
+    knows: bool, fails: int
+) -> None:
+    """Found by the brokers fault case: after brokers restarted, the client sending
+    LeaveGroup did not know the coordinator's broker ('not in current metadata'), the
+    worker stopped without leaving (exit 1) and its partitions waited for the session
+    timeout. It learns the cluster again and sends once more."""
+    pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
+    client = _LeaveClient(knows, fails)
+    pipeline._restorer = SimpleNamespace(_client=client)  # type: ignore[assignment]
+    assert await pipeline._leave(3, "member-1", 2.0) is None
+    assert client.updates == 1
+    always = _LeaveClient(True, 5)
+    pipeline._restorer = SimpleNamespace(_client=always)  # type: ignore[assignment]
+    problem = await pipeline._leave(3, "member-1", 2.0)
+    assert problem is not None and "could not leave" in problem and always.sent == 2
