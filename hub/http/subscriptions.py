@@ -70,7 +70,7 @@ class SubscriptionRequest(BaseModel):
     )
 
 
-class Decision(BaseModel):
+class SubscriptionDecision(BaseModel):
     """审批 the owner's decision, or a revocation."""
 
     model_config = ConfigDict(extra="forbid")
@@ -146,7 +146,7 @@ ROUTES = (
         Route(
             "POST", f"/v1/subscriptions/{{subscription_id}}/{verb}", "act",
             f"{verb}_subscription", summary, "shared", ACTION_ANSWERS,
-            params=(SUBSCRIPTION_ID,), body=Decision,
+            params=(SUBSCRIPTION_ID,), body=SubscriptionDecision,
         )
         for verb, summary in (
             ("approve", "The owner approves a requested subscription"),
@@ -288,7 +288,7 @@ class Subscriptions:
             return party
         verb = request.path.rsplit("/", 1)[-1]
         current = await self._theirs(subscription_id, party)
-        body = await self.platform.read_model(request, Decision)
+        body = await self.platform.read_model(request, SubscriptionDecision)
         data = {
             "dataset": current.dataset,
             "subscriber": current.subscriber,

@@ -18,7 +18,7 @@ from typing import Any
 
 import schemathesis
 
-from tests.faults.unsaid import mend, roster_of
+from tests.faults.unsaid import mend, one_secondary_key, roster_of
 
 _TOKENS = json.loads(Path(os.environ["HUB_CONTRACT_TOKENS"]).read_text())
 _TURN = itertools.cycle(sorted(_TOKENS.items()))
@@ -27,10 +27,18 @@ _ROSTER = roster_of(json.loads(Path(os.environ["HUB_CONTRACT_OPENAPI"]).read_tex
 
 @schemathesis.hook
 def map_case(context: Any, case: Any) -> Any:
-    """A positive body keeps the unsaid rules; a negative one is left as generated."""
+    """A positive body keeps the unsaid rules; a negative one is left as generated. A
+    positive search of shared data asks by exactly one secondary key of a dataset that
+    has one (a rule no OpenAPI parameter list can say)."""
     meta = getattr(case, "meta", None)
-    if meta is not None and meta.generation.mode.is_positive and isinstance(case.body, dict):
+    if meta is None or not meta.generation.mode.is_positive:
+        return case
+    if isinstance(case.body, dict):
         mend(case.body, _ROSTER)
+    if case.operation.path == "/v1/shared/{dataset}":
+        dataset, key = one_secondary_key(case.path_parameters.get("dataset"))
+        case.path_parameters = {**case.path_parameters, "dataset": dataset}
+        case.query = {key: "91420106MA4K00000X"}
     return case
 
 

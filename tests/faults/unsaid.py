@@ -18,8 +18,11 @@ from hub.records import citizen_id_check_char, uscc_check_char
 from hub.records._checks import CITIZEN_ID_SHAPE, USCC_SHAPE
 from hub.records._models import TO_AUTHORITIES
 from hub.reference import load_seed_reference
+from hub.settings import HubSettings
+from hub.shared import load_datasets
 
 _SEED = load_seed_reference()
+_DATASETS = load_datasets(HubSettings().datasets_file)
 _AUTHORITIES = sorted(p.id for p in _SEED.parties if p.kind in ("street", "department"))
 _CASE_OWNERS = {
     party for party in _AUTHORITIES
@@ -94,9 +97,24 @@ def _not_ahead(body: dict[str, Any]) -> None:
             body["deadline"] = (now + timedelta(days=1)).isoformat()
 
 
+def one_secondary_key(dataset: Any) -> tuple[str, str]:
+    """dataset and one of its secondary keys; another dataset's when it has none."""
+    searchable = {d.id: d.secondary for d in _DATASETS.datasets if d.secondary}
+    if dataset not in searchable:
+        dataset = sorted(searchable)[0]
+    return dataset, searchable[dataset][0]
+
+
 def _subscription(body: dict[str, Any]) -> None:
     """A subscription request filters by a field of its dataset, with its value, or not at
-    all (here: not at all), and ends in the future."""
+    all (here: not at all), and ends in the future; a decision on one gives its reason
+    (required to refuse, and for the owner to revoke) and ends in the future."""
+    if body and set(body) <= {"reason", "access", "expires_at"}:  # SubscriptionDecision
+        if not isinstance(body.get("reason"), str) or not body["reason"].strip():
+            body["reason"] = "核对完毕"
+        if body.get("expires_at") is not None:
+            body["expires_at"] = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+        return
     if "dataset" not in body or "purpose" not in body:
         return
     body["filter_field"] = body["filter_value"] = None
