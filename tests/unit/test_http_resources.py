@@ -644,4 +644,6 @@ async def test_the_document_lists_every_route_the_worker_serves(served: Served) 
         if path.endswith("/batch"):  # order events are posted one at a time
             kinds = [kind for kind in HTTP_KINDS if kind not in ADMITTED_KINDS]
         served_paths |= {path.replace("{kind}", kind) for kind in kinds}
-    assert served_paths - {"/v1/openapi.json"} <= set(document["paths"])
+    pages = {p for p in served_paths if p == "/app" or p.startswith("/app/")}  # no API
+    assert pages == {"/app", "/app/", "/app/{path}"}
+    assert served_paths - pages - {"/v1/openapi.json"} <= set(document["paths"])
