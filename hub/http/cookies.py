@@ -112,16 +112,10 @@ class Sessions:
             return None
         return Session(party, token_id, int(expires), cookie, self._sign(cookie, "csrf"))
 
-    def authenticate(self, request: web.Request) -> TokenEntry | None:
-        """The token entry of the request's session cookie; None without a live one."""
-        session = self.check(request.cookies.get(COOKIE, ""))
-        return None if session is None else self.tokens.live(session.token_id)
-
-    def check_change(self, request: web.Request) -> None:
+    def check_change(self, request: web.Request, session: Session) -> None:
         """`Problem` 403 for a change made with the session cookie without the session's
         CSRF token or from another site's page (module docstring)."""
-        session = self.check(request.cookies.get(COOKIE, ""))
-        if session is not None and request.method not in SAFE_METHODS:
+        if request.method not in SAFE_METHODS:
             if _cross_site(request):
                 raise Problem(
                     "forbidden",

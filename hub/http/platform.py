@@ -270,9 +270,12 @@ class Platform:
                 or request.path.startswith("/registry") or _pages(request.path)):
             return await handler(request)
         header = request.headers.get("Authorization", "")
-        by_cookie = not header and COOKIE in request.cookies
-        entry = (
-            self.sessions.authenticate(request) if by_cookie
+        session = (
+            self.sessions.check(request.cookies.get(COOKIE, ""))
+            if not header and COOKIE in request.cookies else None
+        )
+        entry = (  # the session's token lives as long as the token itself
+            self.tokens.live(session.token_id) if session is not None
             else self.tokens.authenticate(bearer_token(header))
         )
         if entry is None or not self.identify(request, entry):
@@ -290,8 +293,8 @@ class Platform:
                     else 'Bearer realm="wuchang-hub"'
                 },
             )
-        if by_cookie:
-            self.sessions.check_change(request)  # after identify: the audit names the party
+        if session is not None:  # after identify: the audit names the party
+            self.sessions.check_change(request, session)
         if request.method == "POST" and (
             self.settings.gateway_require_signature or "X-Hub-Signature" in request.headers
         ):
