@@ -47,8 +47,7 @@ run: system install kafka  ## start local Kafka, apply topics, run a worker in t
 test: system install kafka  ## schema check, the workbench's component tests, then every test on a broker the suite starts and stops
 	@$(HUB) schemas check
 	cd $(WORKBENCH) && npm test --silent
-	@rc=0; PY=$(PY) tests/run.sh $(PYTEST_ARGS) || rc=$$?; \
-	  $(KAFKA) stop --port $(TEST_KAFKA_PORT) >/dev/null 2>&1 || true; exit $$rc
+	@PY=$(PY) HUB_TEST_KAFKA_PORT=$(TEST_KAFKA_PORT) tests/run.sh $(PYTEST_ARGS)
 
 unit: install  ## the tests that need no broker
 	$(PY) -m pytest -m "not kafka and not cluster" $(PYTEST_ARGS)

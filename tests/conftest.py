@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import shards
+
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SH = ROOT / "deploy" / "kafka" / "kafka.sh"
 
@@ -45,10 +47,40 @@ def free_port_pair() -> int:
 TEST_KAFKA_PORT = int(os.environ.get("HUB_TEST_KAFKA_PORT", "29092"))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--shard",
+        metavar="I/N",
+        help="keep only the real-broker modules of shard I of N (tests/shards.py; "
+        "tests/run.sh runs the real-broker tests as N such runs side by side, each on its "
+        "own broker); the tests that need no broker are not sharded",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in item.path.parts:
             item.add_marker(pytest.mark.kafka)
+    shard = config.getoption("--shard")
+    if shard:
+        try:
+            index, count = shards.parse(shard)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        broker = [
+            item for item in items
+            if item.get_closest_marker("kafka") or item.get_closest_marker("cluster")
+        ]
+        where = shards.plan(
+            (item.path.name for item in broker),
+            (item.path.name for item in broker if "secure_cluster" in item.fixturenames),
+            count,
+        )
+        kept = [item for item in items if where.get(item.path.name, index) == index]
+        dropped = [item for item in items if where.get(item.path.name, index) != index]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
     # The demo floods every party's topics with minutes of random traffic: it runs last,
     # so the workers of other modules (reading their topics from the start) never see it.
     # The fault cases (a worker restarted within its session timeout) run just before it,

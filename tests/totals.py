@@ -1,10 +1,10 @@
-"""The closing line of `make test` (tests/run.sh): the totals of its two pytest runs,
-read from their JUnit XML reports, and its exit code.
+"""The closing line of `make test` (tests/run.sh): the totals of its pytest runs, read
+from their JUnit XML reports, and its exit code.
 
-    python -m tests.totals --codes UNIT_RC BROKER_RC unit.xml broker.xml
+    python -m tests.totals --run NAME RC REPORT [--run NAME RC REPORT ...]
 
-Exit 0 only when both runs passed; a run that selected no test (pytest's 5, say with a
--k that matches only the other half) counts as passed while the other ran tests.
+Exit 0 only when every run passed; a run that selected no test (pytest's 5, say with a
+-k that matches only tests of another run) counts as passed while another ran tests.
 """
 
 from __future__ import annotations
@@ -32,23 +32,26 @@ def counts(report: Path) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--codes", nargs=2, type=int, required=True, metavar="RC")
-    parser.add_argument("reports", nargs=2, type=Path)
+    parser.add_argument(
+        "--run", nargs=3, action="append", required=True, metavar=("NAME", "RC", "REPORT"),
+        help="a pytest run: its name, exit code and JUnit XML report",
+    )
     args = parser.parse_args(argv)
+    runs = [(name, int(rc), Path(report)) for name, rc, report in args.run]
     total = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
-    for report in args.reports:
+    for _, _, report in runs:
         for name, value in counts(report).items():
             total[name] += value
     failed = total["failures"] + total["errors"]
     passed = total["tests"] - failed - total["skipped"]
-    codes = [0 if code == NO_TESTS and total["tests"] else code for code in args.codes]
     line = f"{passed} passed, {failed} failed"
     if total["skipped"]:
         line += f", {total['skipped']} skipped"
     print(f"total: {line}")
-    if any(codes):
-        print(f"make test: pytest exit codes {args.codes[0]} (no broker), "
-              f"{args.codes[1]} (real broker)", file=sys.stderr)
+    bad = [(name, rc) for name, rc, _ in runs if rc and not (rc == NO_TESTS and total["tests"])]
+    if bad:
+        print("make test: pytest exit codes " + ", ".join(f"{rc} ({name})" for name, rc in bad),
+              file=sys.stderr)
         return 1
     return 0
 
