@@ -13,12 +13,12 @@ import urllib.error
 import urllib.request
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import pytest
@@ -636,28 +636,6 @@ async def read_range(
 
 
 # ---------------------------------------- helpers shared by the tests (from test_connectors.py)
-
-T = TypeVar("T")
-
-
-async def eventually(
-    check: Callable[[], T | None | Awaitable[T | None]],
-    what: str,
-    within: float = 20.0,
-    every: float = 0.1,
-) -> T:
-    """The first truthy value of check() (sync or async) within `within` seconds, else fail."""
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
-        await asyncio.sleep(every)
-
 
 def header(record: ConsumerRecord, name: str) -> bytes | None:
     for key, value in record.headers or ():

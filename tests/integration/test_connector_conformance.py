@@ -1,7 +1,6 @@
-"""One conformance suite for every connector transport (STYLE §7).
-
-Every transport passes the same tests: open/close, a batch, a long sequence in order,
-restart-and-resume, a poison record to the DLQ, and order per key. A transport is:
+"""The shipped connector transports pass the conformance suite (`connectors.conformance`,
+STYLE §7): open/close, a batch, a long sequence in order, restart-and-resume, a poison
+record to the DLQ, and order per key. Each transport has a `Driver` here:
 
 - ``webhook``: the sink delivering a street's inbox ``out.<street>.v1`` to its system;
   downstream is what the (simulated) party applied;
@@ -11,17 +10,17 @@ restart-and-resume, a poison record to the DLQ, and order per key. A transport i
 - ``kafka``: the party's own producer writes ``raw.dept-urban.v1`` (the hub runs
   nothing but the status); downstream is ``enf.clue.v1`` too.
 
-A new transport gets a `Transport` subclass here and passes the suite before it is done.
+A plug-in transport's own tests give their `Driver` and call `conformance_test` the
+same way.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from abc import ABC, abstractmethod
-from collections import Counter
+from abc import abstractmethod
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from connectors import ConnectorRunner
+from connectors.conformance import Driver, conformance_test, eventually
 from deploy.demo.party import FailMode, PartySimulator
 from tests.integration.conftest import (
     ConnectorHarness,
@@ -38,7 +38,6 @@ from tests.integration.conftest import (
     TopicWatch,
     Worker,
     clue_id,
-    eventually,
     header,
     hub_worker,
     open_kit,
@@ -58,11 +57,9 @@ DLQ = "hub.dlq.v1"
 CLUES = "enf.clue.v1"
 
 
-class Transport(ABC):
-    """Drives one connector transport and reads what came out downstream."""
-
-    kind = ""
-    unit = 1  # records a restart may deliver again (a page, a file, a batch)
+class HarnessDriver(Driver):
+    """A `Driver` on the tests' connector harness: the runner, the state store and
+    watches of the topics downstream."""
 
     def __init__(self, harness: ConnectorHarness, marker: str) -> None:
         self.harness = harness
@@ -88,7 +85,6 @@ class Transport(ABC):
         await self._watches.aclose()
 
     async def start(self) -> ConnectorRunner:
-        """Start the connector (a new runner and a new state store: a restart)."""
         self.runner = await self.harness.runner(self.config())
         return self.runner
 
@@ -98,57 +94,12 @@ class Transport(ABC):
         self.runner = None
         return took
 
+    async def stored_status(self) -> dict[str, Any]:
+        return dict(await self.harness.stored_status(self.name))
+
     @abstractmethod
     def config(self) -> Any:
         """The connector's configuration (a model of connectors/_config.py)."""
-
-    @abstractmethod
-    def make(self, count: int, **changes: Any) -> list[Any]:
-        """count new items (native records or canonical orders), in sequence."""
-
-    @abstractmethod
-    def id_of(self, item: Any) -> str:
-        """The record id the item has downstream."""
-
-    @abstractmethod
-    async def send(self, items: list[Any]) -> None:
-        """Make the items available to the connector, in order."""
-
-    @abstractmethod
-    async def arrived(self, items: list[Any], within: float = 30) -> list[str]:
-        """Once every item arrived downstream: the ids that arrived, in arrival order,
-        repeats included (only ids of items)."""
-
-    @abstractmethod
-    async def in_order(self, items: list[Any]) -> None:
-        """Assert the items went through in the order they were sent."""
-
-    @abstractmethod
-    async def poison(self) -> Any:
-        """An item that cannot go through (it must end in the DLQ)."""
-
-    @abstractmethod
-    async def progressed(self, items: list[Any], count: int) -> bool:
-        """Whether at least count of items went through the connector so far."""
-
-    async def slow_down(self) -> None:  # noqa: B027 - an optional hook, no-op by default
-        """Make the party slow, so a stop lands mid-way (when the transport can)."""
-
-    async def speed_up(self) -> None:  # noqa: B027 - an optional hook, no-op by default
-        """Undo `slow_down`."""
-
-    @abstractmethod
-    async def parked(self, item: Any) -> ConsumerRecord:
-        """The DLQ record item ended in (it could not go through)."""
-
-    @abstractmethod
-    def versions(self, count: int) -> tuple[list[Any], list[Any]]:
-        """count records and, for each, a later record about the same thing (same key)."""
-
-    @abstractmethod
-    async def versions_in_order(self, first: list[Any], second: list[Any]) -> None:
-        """The later records were sent after the first ones: downstream (and on the
-        way) each comes after its first one."""
 
 
 def _native_id(record: ConsumerRecord) -> str | None:
@@ -159,7 +110,7 @@ def _native_id(record: ConsumerRecord) -> str | None:
     return document.get("案件编号") if isinstance(document, dict) else None
 
 
-class SourceTransport(Transport):
+class SourceTransport(HarnessDriver):
     """Native urban cases of dept-urban into raw.dept-urban.v1, normalised by the worker."""
 
     async def open(self) -> None:
@@ -281,11 +232,17 @@ class PollTransport(SourceTransport):
     async def send(self, items: list[Any]) -> None:
         self.party.add_records(items)
 
-    async def slow_down(self) -> None:  # noqa: B027 - an optional hook, no-op by default
+    async def slow_down(self) -> None:
         self.party.page_delay = 0.3
 
-    async def speed_up(self) -> None:  # noqa: B027 - an optional hook, no-op by default
+    async def speed_up(self) -> None:
         self.party.page_delay = 0.0
+
+    async def before_restart(self) -> None:
+        self.asked = len(self.party.cursors_seen)
+
+    async def resumed(self) -> None:
+        assert self.party.cursors_seen[self.asked] is not None, "the restart began afresh"
 
 
 class FileDropTransport(SourceTransport):
@@ -319,6 +276,7 @@ class KafkaTransport(SourceTransport):
 
     kind = "kafka"
     unit = 0
+    running_state = "direct"  # the hub runs nothing but the status
 
     def __init__(self, harness: ConnectorHarness, marker: str) -> None:
         super().__init__(harness, marker)
@@ -372,7 +330,7 @@ class KafkaTransport(SourceTransport):
             await future
 
 
-class WebhookTransport(Transport):
+class WebhookTransport(HarnessDriver):
     """Canonical orders in SINK_PARTY's inbox, delivered to its (simulated) system."""
 
     kind = "webhook"
@@ -430,10 +388,10 @@ class WebhookTransport(Transport):
         applied = [d.record_id for d in self.party.first_deliveries() if d.record_id in wanted]
         assert applied == ids
 
-    async def slow_down(self) -> None:  # noqa: B027 - an optional hook, no-op by default
+    async def slow_down(self) -> None:
         self.party.fail(FailMode.SLOW, seconds=0.01)
 
-    async def speed_up(self) -> None:  # noqa: B027 - an optional hook, no-op by default
+    async def speed_up(self) -> None:
         self.party.reset()
 
     async def progressed(self, items: list[Any], count: int) -> bool:
@@ -479,11 +437,6 @@ def _kind(record: Any) -> str:
     return "order-event" if hasattr(record, "event_type") else "order"
 
 
-TRANSPORTS = {
-    t.kind: t for t in (WebhookTransport, PollTransport, FileDropTransport, KafkaTransport)
-}
-
-
 @pytest.fixture(scope="module")
 def worker(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     """The normaliser (and the rest of a hub) that turns raw records into clues."""
@@ -497,99 +450,51 @@ async def kit(applied_topics: str) -> AsyncIterator[Kit]:
         yield made
 
 
-@pytest_asyncio.fixture(loop_scope="module", params=list(TRANSPORTS))
-async def transport(
-    request: pytest.FixtureRequest,
-    kit: Kit,
-    unique_name: Any,
-    tmp_path: Path,
-) -> AsyncIterator[Transport]:
-    if request.param != "webhook":
-        request.getfixturevalue("worker")
+@asynccontextmanager
+async def _driver(
+    made: type[HarnessDriver], kit: Kit, unique_name: Any, tmp_path: Path
+) -> AsyncIterator[HarnessDriver]:
     harness = ConnectorHarness(kit, unique_name("cf"), tmp_path)
-    made = TRANSPORTS[request.param](harness, f"CF{uuid.uuid4().hex[:8]}")
+    driver = made(harness, f"CF{uuid.uuid4().hex[:8]}")
     try:
-        await made.open()
-        yield made
+        await driver.open()
+        yield driver
     finally:
         await harness.close()
-        await made.close()
+        await driver.close()
 
 
-async def test_open_and_close(transport: Transport) -> None:
-    runner = await transport.start()
-    state = await eventually(
-        lambda: runner.status.get("state") in ("running", "direct") and runner.status["state"],
-        "the connector to run",
-        within=10,
-    )
-    assert state == ("direct" if transport.kind == "kafka" else "running")
-    took = await transport.stop()
-    assert took < 5, f"stop took {took:.1f} s"
-    status = await transport.harness.stored_status(transport.name)
-    assert status["state"] == "stopped"
-    assert status["type"] == transport.kind
+@pytest_asyncio.fixture(loop_scope="module")
+async def webhook(kit: Kit, unique_name: Any, tmp_path: Path) -> AsyncIterator[HarnessDriver]:
+    async with _driver(WebhookTransport, kit, unique_name, tmp_path) as driver:
+        yield driver
 
 
-async def test_a_batch(transport: Transport) -> None:
-    items = transport.make(10)
-    await transport.start()
-    await transport.send(items)
-    arrived = await transport.arrived(items)
-    assert Counter(arrived) == Counter({transport.id_of(item): 1 for item in items})
+@pytest_asyncio.fixture(loop_scope="module")
+async def http_poll(
+    worker: Worker, kit: Kit, unique_name: Any, tmp_path: Path
+) -> AsyncIterator[HarnessDriver]:
+    async with _driver(PollTransport, kit, unique_name, tmp_path) as driver:
+        yield driver
 
 
-async def test_a_long_sequence_in_order(transport: Transport) -> None:
-    items = transport.make(500)
-    await transport.start()
-    await transport.send(items)
-    arrived = await transport.arrived(items, within=60)
-    assert set(arrived) == {transport.id_of(item) for item in items}
-    assert len(arrived) == 500, "some records came twice"
-    await transport.in_order(items)
+@pytest_asyncio.fixture(loop_scope="module")
+async def file_drop(
+    worker: Worker, kit: Kit, unique_name: Any, tmp_path: Path
+) -> AsyncIterator[HarnessDriver]:
+    async with _driver(FileDropTransport, kit, unique_name, tmp_path) as driver:
+        yield driver
 
 
-async def test_restart_and_resume(transport: Transport) -> None:
-    first, second = transport.make(150), transport.make(150)
-    await transport.start()
-    await transport.slow_down()  # so the stop lands mid-way
-    await transport.send(first)
-    await eventually(
-        lambda: transport.progressed(first, 30), "part of the records through", within=30
-    )
-    took = await transport.stop()
-    assert took < 5, f"stop took {took:.1f} s"
-    await transport.send(second)  # new records while the connector is down
-    await transport.speed_up()
-    asked = len(transport.party.cursors_seen) if isinstance(transport, PollTransport) else 0
-    await transport.start()
-    arrived = await transport.arrived(first + second, within=60)
-    counts = Counter(arrived)
-    assert set(counts) == {transport.id_of(item) for item in first + second}  # nothing lost
-    again = [i for i, n in counts.items() if n > 1]
-    assert len(again) <= transport.unit, f"{len(again)} records came again after the restart"
-    if isinstance(transport, PollTransport):
-        assert transport.party.cursors_seen[asked] is not None, "the restart began afresh"
+@pytest_asyncio.fixture(loop_scope="module")
+async def kafka_direct(
+    worker: Worker, kit: Kit, unique_name: Any, tmp_path: Path
+) -> AsyncIterator[HarnessDriver]:
+    async with _driver(KafkaTransport, kit, unique_name, tmp_path) as driver:
+        yield driver
 
 
-async def test_a_poison_record_goes_to_the_dlq_and_the_rest_go_on(transport: Transport) -> None:
-    before, after = transport.make(3), transport.make(3)
-    poison = await transport.poison()
-    await transport.start()
-    await transport.send([*before, poison, *after])
-    parked = await transport.parked(poison)
-    assert parked.value
-    arrived = await transport.arrived(before + after)
-    assert set(arrived) == {transport.id_of(item) for item in before + after}
-
-
-async def test_later_records_about_the_same_thing_stay_behind_the_first(
-    transport: Transport,
-) -> None:
-    """Order per key (docs/design.md §8): a corrected native record after its first version, an
-    order's event after the order."""
-    first, second = transport.versions(20)
-    await transport.start()
-    await transport.send(first)
-    await transport.send(second)
-    await transport.versions_in_order(first, second)
+test_the_webhook_sink_conforms = conformance_test("webhook")
+test_the_http_poll_source_conforms = conformance_test("http_poll")
+test_the_file_drop_source_conforms = conformance_test("file_drop")
+test_a_partys_own_kafka_producer_conforms = conformance_test("kafka_direct")

@@ -35,6 +35,7 @@ from connectors import (
     ConnectorRunner,
     WebhookConnector,
 )
+from connectors.conformance import eventually
 from deploy.demo.party import FailMode, PartySimulator
 from hub.wire import replay_target
 from tests.conftest import ROOT
@@ -43,7 +44,6 @@ from tests.integration.conftest import (
     Kit,
     T,
     TopicWatch,
-    eventually,
     header,
     open_kit,
     order_event,

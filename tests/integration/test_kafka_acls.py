@@ -24,12 +24,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from kafka.admin import KafkaAdminClient
 
+from connectors.conformance import eventually
 from deploy.demo.party import PartySimulator
 from tests.conftest import ROOT, free_port
 from tests.integration.conftest import (
     SecureCluster,
     TopicWatch,
-    eventually,
     open_kit,
     street_order,
     urban_case,
