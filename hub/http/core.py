@@ -15,6 +15,7 @@ from hub.http.platform import Platform
 from hub.http.records import Records
 from hub.http.session import SessionResource
 from hub.http.tokens import TokenStore
+from hub.http.validate import Validate
 from hub.http.workbench import Workbench
 from hub.reference import Reference
 from hub.serde import AvroSerde
@@ -47,6 +48,7 @@ class Core:
         platform.install(app)
         records = Records(platform, publisher, reference)
         records.install(app)
+        Validate(records).install(app)
         Inbox(platform, reader or InboxReader(settings, settings.kafka_timeout)).install(app)
         SessionResource(platform, platform.sessions).install(app)
         Workbench().install(app)

@@ -29,6 +29,7 @@ from hub.http import (
     session,
     shared,
     subscriptions,
+    validate,
 )
 from hub.http.policy import ACTION_FIELDS, DERIVED_IDS, HTTP_KINDS, HUB_OWNED_FIELDS
 from hub.http.problems import MEDIA_TYPE, ProblemDetails
@@ -54,6 +55,7 @@ def all_routes() -> tuple[Route, ...]:
     """Every documented route of a worker's HTTP side."""
     return (
         *records.ROUTES,
+        *validate.ROUTES,
         *inbox.ROUTES,
         *orders.ROUTES,
         *assessment.ROUTES,

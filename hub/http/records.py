@@ -210,7 +210,8 @@ class Records:
     def install(self, app: web.Application) -> None:
         install_routes(app, ROUTES, self)
 
-    def _kind(self, request: web.Request) -> Kind:
+    def kind_of(self, request: web.Request) -> Kind:
+        """The kind the path names, when the caller may publish it; `Problem` otherwise."""
         name = request.match_info["kind"]
         if name not in HTTP_KINDS:
             raise Problem(
@@ -337,7 +338,7 @@ class Records:
         return answers
 
     async def publish_one(self, request: web.Request) -> web.Response:
-        kind = self._kind(request)
+        kind = self.kind_of(request)
         record, trace_id = self.check_record(request, kind, await self.platform.read_json(request))
         record_id = str(record.record_id)
         self.platform.mark(request, trace_id=trace_id, subject=record_id)
@@ -358,7 +359,7 @@ class Records:
         return respond(answer, 202)
 
     async def publish_batch(self, request: web.Request) -> web.Response:
-        kind = self._kind(request)
+        kind = self.kind_of(request)
         if kind.name in ADMITTED_KINDS:
             raise Problem(
                 "unknown-kind",

@@ -102,6 +102,30 @@ def publish(kind: str, status: int) -> Trigger:
     return trigger
 
 
+def check(kind: str, status: int) -> Trigger:
+    """POST /v1/validate/{kind}: a publish's checks, nothing written."""
+    path = f"/v1/validate/{kind}"
+    party = _publisher(kind)
+
+    async def trigger(serve: Serve) -> Answered:
+        if status == 413:
+            served = await serve(gateway_body_limit=1024)
+            return await served.call("POST", path, party, json={"pad": "x" * 2048})
+        served = await serve()
+        if status == 200:
+            return await served.call("POST", path, party, json=_record_on(served, kind))
+        if status == 400:
+            return await served.call("POST", path, party, data="{", headers=JSON)
+        if status == 415:
+            return await served.call("POST", path, party, data="x",
+                                     headers={"Content-Type": "text/plain"})
+        if status == 422:
+            return await served.call("POST", path, party, json={"source_party": party})
+        return await platform(served, "POST", path, party, status, json=_record(kind))
+
+    return trigger
+
+
 def batch(kind: str, status: int) -> Trigger:
     path = f"/v1/records/{kind}/batch"
     party = _publisher(kind)
@@ -401,6 +425,10 @@ def session_route(method: str, status: int) -> Trigger:
 def triggers() -> dict[tuple[str, str, int], Trigger]:
     found: dict[tuple[str, str, int], Trigger] = {}
     for kind in HTTP_KINDS:
+        for status in (200, 400, 401, 403, 413, 415, 422):
+            found[("POST", f"/v1/validate/{kind}", status)] = check(kind, status)
+        found[("POST", f"/v1/validate/{kind}", 429)] = rate_limited(
+            "POST", f"/v1/validate/{kind}", _publisher(kind), json=_record(kind))
         for status in (202, 400, 401, 403, 413, 415, 422, 503):
             found[("POST", f"/v1/records/{kind}", status)] = publish(kind, status)
         if kind not in ADMITTED_KINDS and kind not in LATEST_WINS:

@@ -19,6 +19,7 @@ import pytest
 from hub.dispatch import open_order, view_to_dict
 from hub.http import HTTP_KINDS
 from hub.http.policy import ADMITTED_KINDS
+from hub.metrics import FLOW
 from hub.records import KINDS, DispatchOrder, validate
 from hub.reference import load_seed_reference
 from hub.wire import inbox_topic, raw_topic
@@ -179,6 +180,37 @@ async def test_a_case_that_breaks_a_case_rule_is_422_with_the_rule(
     assert served.broker.to("enf.case.v1") == []
     fine = {**sample("case"), "source_id": f"CASE-{uuid.uuid4().hex[:8]}"}
     assert (await served.post("/v1/records/case", STREET, fine))[0] == 202
+
+
+async def test_a_form_checks_its_record_as_a_publish_would_and_nothing_is_written(
+    served: Served,
+) -> None:
+    """POST /v1/validate/{kind} (the workbench's live checks): the publish's rules with
+    the same field, rule and Chinese message, the record id it would get, no record in
+    Kafka and no refusal counted."""
+    case = {**sample("case"), "source_party": STREET, "source_id": "CASE-V-1",
+            "major_decision": True, "legal_review_passed": False}
+    labels = {"stage": "gateway", "reason": "case.legal_review_required"}
+    before = FLOW.get_sample_value("hub_records_rejected_total", labels) or 0
+    status, problem = await served.post("/v1/validate/case", STREET, case)
+    assert status == 422, problem
+    published = await served.post("/v1/records/case", STREET, {**case, "source_id": "CASE-V-2"})
+    assert [(e["path"], e["rule"], e["message_zh"]) for e in problem["errors"]] == [
+        (e["path"], e["rule"], e["message_zh"]) for e in published[1]["errors"]]
+    refused = FLOW.get_sample_value("hub_records_rejected_total", labels)
+    assert refused == before + 1  # the publish only
+
+    status, checked = await served.post("/v1/validate/clue", STREET, _clue("CLUE-V-1"))
+    assert status == 200, checked
+    status, accepted = await served.post("/v1/records/clue", STREET, _clue("CLUE-V-1"))
+    assert checked == {"valid": True, "kind": "clue", "record_id": accepted["record_id"]}
+    assert len(served.broker.to("enf.clue.v1")) == 1  # the publish's, not the check's
+    assert served.broker.to("enf.case.v1") == []
+
+    status, problem = await served.post("/v1/validate/order", "police", {
+        **sample("order"), "source_party": "police", "from_party": "police",
+        "order_type": "WHISTLE"})
+    assert status == 403, problem  # the police do not blow the whistle
 
 
 async def test_an_order_issued_ahead_of_the_hubs_clock_is_refused(served: Served) -> None:
