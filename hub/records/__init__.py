@@ -31,6 +31,7 @@ from hub.records._kinds import (
 from hub.records._masking import mask_citizen_id, mask_name, mask_phone
 from hub.records._models import (
     HUB_EXECUTION_TYPES,
+    REASON_REQUIRED,
     AssistanceDetail,
     AssistanceKind,
     Attachment,
@@ -126,6 +127,7 @@ __all__ = [
     "OfficerStatus",
     "OrderEvent",
     "OrderType",
+    "REASON_REQUIRED",
     "PartyType",
     "NoticeParty",
     "PenaltyDisclosure",

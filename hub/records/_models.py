@@ -720,7 +720,8 @@ class DispatchOrder(Envelope):
         return value
 
 
-_REASON_REQUIRED = {
+# The events an OrderEvent must give its reason for (理由).
+REASON_REQUIRED = {
     EventType.RETURNED, EventType.NOT_FILED, EventType.RECONSIDERATION, EventType.DECLINED,
     EventType.DENIED,
 }
@@ -733,7 +734,7 @@ def _event_rules() -> Any:
     return _rules(
         (_where("event_type", _is(evaluated)), _where("rating", {"type": "integer"})),
         (_where("event_type", _is(evaluated, negate=True)), {"properties": {"rating": _NULL}}),
-        (_where("event_type", _is(_REASON_REQUIRED)), _where("reason", {"type": "string"})),
+        (_where("event_type", _is(REASON_REQUIRED)), _where("reason", {"type": "string"})),
         (_where("event_type", _is([EventType.REASSIGNED])), _where("reassign_to", {"minItems": 1})),
         (_where("event_type", _is([EventType.REFERRED])),
          _where("linked_order_id", {"type": "string"})),
@@ -790,7 +791,7 @@ class OrderEvent(Envelope):
     @classmethod
     def _reason(cls, value: str | None, info: ValidationInfo) -> str | None:
         event_type = info.data.get("event_type")
-        if event_type in _REASON_REQUIRED and value is None:
+        if event_type in REASON_REQUIRED and value is None:
             raise rule_error("event.reason_required", value=event_type.value)
         return value
 

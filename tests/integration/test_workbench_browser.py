@@ -5,25 +5,39 @@ A street signs in and blows the whistle to a department; the department, signed 
 elsewhere, sees it arrive in its inbox without reloading, signs, reports and answers
 (a return without a reason is refused with the Chinese message first); the street
 closes and rates it; the justice bureau sees the department in the month's assessment.
+On a criminal referral walked from issue to close, each party (issuer, police,
+procuratorate, justice, a department with no part in it) is offered on the order page
+exactly the actions the state machine gives it (`hub.dispatch.actions_for`), and takes
+its own through the page.
 Every page's screenshot goes to the artefact folder (HUB_TEST_ARTEFACTS, default
 <repo>/.artefacts/workbench), and any console error or page error fails the test.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import shutil
+import time
+import urllib.request
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
+from hub.dispatch import OrderState, actions_for, open_order
+from hub.records import DispatchOrder, validate
 from tests.conftest import ROOT
 from tests.integration.conftest import issue_tokens, running_worker, worker_env
+from tests.samples import sample
 
 STREET, DEPARTMENT = "street-jiyuqiao", "dept-urban"
+PARTIES = (STREET, DEPARTMENT, "police", "procuratorate", "justice")
 ARTEFACTS = Path(os.environ.get("HUB_TEST_ARTEFACTS", str(ROOT / ".artefacts"))) / "workbench"
 WAIT_MS = 20_000
 expect.set_options(timeout=WAIT_MS)
@@ -36,7 +50,7 @@ Hub = tuple[str, dict[str, str]]  # the worker's base URL, the parties' tokens
 def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     data = tmp_path_factory.mktemp("workbench")
     env = worker_env(applied_topics, data, "workbench")
-    tokens = issue_tokens(env, (STREET, DEPARTMENT, "justice"))
+    tokens = issue_tokens(env, PARTIES)
     with running_worker(env, data / "worker.log") as base:
         yield base, tokens
 
@@ -166,4 +180,93 @@ def test_a_whistle_goes_round_the_workbench_from_street_to_department_and_back(
 
     for officer in (street, department, justice):
         assert officer.errors == [], (officer.who, officer.errors)
+        officer.context.close()
+
+
+STATE_LABELS = {  # labels.ts's, for the states the walk below passes
+    "ISSUED": "待签收", "ACCEPTED": "已受理", "NOT_FILED": "不予立案", "RECONSIDERING": "复议中",
+    "SUPERVISED": "立案监督中", "FILED": "已立案", "CLOSED": "已办结",
+}
+
+
+def _post_referral(base: str, token: str) -> DispatchOrder:
+    now = datetime.now(UTC).isoformat()
+    body = {
+        **sample("order"), "source_party": STREET, "from_party": STREET,
+        "source_id": f"WB-REF-{uuid.uuid4().hex[:10]}", "order_type": "CRIMINAL_REFERRAL",
+        "to_parties": ["police"], "occurred_at": now, "issued_at": now, "deadline": None,
+        "subject_id": None,
+        "referral": {"suspected_offence": "非法经营罪", "evidence": ["现场检查笔录", "询问笔录"]},
+    }
+    request = urllib.request.Request(  # noqa: S310 - the test's own worker
+        f"{base}/v1/records/order", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        made = json.load(answer)
+    order = validate("order", {**body, "order_id": made["record_id"], "received_at": now})
+    assert isinstance(order, DispatchOrder)
+    return order
+
+
+def _offered(officer: Officer, base: str, order_id: str, state: str) -> list[str]:
+    """The actions the order page offers officer once it shows the order in state (the
+    page is loaded again until it does: an event just taken is applied in a moment)."""
+    page = officer.page
+    page.goto(f"{base}/app/#/orders/{order_id}")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        page.reload()  # a hash change alone keeps the page it had
+        heading, refused = page.locator("#order-title"), page.get_by_role("alert")
+        expect(heading.or_(refused).first).to_be_visible()
+        if refused.is_visible():
+            return []
+        if heading.inner_text().endswith(STATE_LABELS[state]):
+            return list(page.locator("[data-action]").evaluate_all(
+                "buttons => buttons.map(b => b.dataset.action)"))
+        assert time.monotonic() < deadline, f"{officer.who} never saw the order {state}"
+        page.wait_for_timeout(300)
+
+
+def test_each_party_is_offered_exactly_the_actions_the_state_machine_gives_it(
+    hub: Hub, browser: Browser
+) -> None:
+    base, tokens = hub
+    officers = {party: Officer(browser, base, tokens[party], f"role-{party}") for party in PARTIES}
+    for officer in officers.values():
+        officer.sign_in()
+    order = _post_referral(base, tokens[STREET])
+    order_id = str(order.order_id)
+    view = open_order(order)
+    walk = [  # who acts, what, the reason it gives (a form), the state after
+        ("police", "ACCEPTED", None, "ACCEPTED"),
+        ("police", "NOT_FILED", "证据不足，不予立案", "NOT_FILED"),
+        (STREET, "RECONSIDERATION", "补充证据后申请复议", "RECONSIDERING"),
+        ("procuratorate", "SUPERVISION", None, "SUPERVISED"),
+        ("police", "FILED", None, "FILED"),
+        (STREET, "CLOSED", None, "CLOSED"),
+    ]
+    state = "ISSUED"
+    for actor, action, reason, after in [*walk, (None, None, None, None)]:
+        current = dataclasses.replace(view, state=OrderState(state))
+        for party, officer in officers.items():
+            expected = [str(event) for event in actions_for(current, party)]
+            assert _offered(officer, base, order_id, state) == expected, (state, party)
+        officers[STREET].shot(f"referral-{state.lower()}")
+        if actor is None:
+            break
+        officer = officers[actor]  # its page shows the order, as _offered left it
+        officer.act(action)
+        if reason is not None:
+            dialog = officer.page.get_by_role("dialog")
+            dialog.get_by_label("理由").fill(reason)
+            dialog.get_by_role("button", name="提交").click()
+        expect(officer.page.get_by_text(f"状态：{STATE_LABELS[after]}")).to_be_visible()
+        state = after
+
+    stranger = officers[DEPARTMENT]  # no part in the referral: its read is refused
+    assert all("status of 40" in error for error in stranger.errors), stranger.errors
+    for party, officer in officers.items():
+        if party != DEPARTMENT:
+            assert officer.errors == [], (party, officer.errors)
         officer.context.close()
