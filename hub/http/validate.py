@@ -3,11 +3,13 @@
 A form that builds a record (the workbench's create pages, a party's own system before
 it sends) asks the worker whether the record would be accepted: the same rules as
 ``POST /v1/records/{kind}`` (`Records.check_record`: the record model, the worker's
-current reference data, the caller's role and the hub-owned fields), answered 200 with
-the record id it would get, or the same problem a publish would give (422 naming every
-broken rule with its field path and Chinese message, 403 for a kind or order type the
-caller may not send). Nothing goes to Kafka, nothing is remembered for duplicates, and
-no refusal is counted as a refused record; the request is audited like any other.
+current reference data, the caller's role and the hub-owned fields). The verdict is the
+answer, 200 either way: ``valid`` with the record id it would get, or not, with every
+broken rule at its field path in both languages (what a publish's 422 would list). What
+a publish would refuse whole stays a problem: 403 for a kind or order type the caller
+may not send, 422 for hub-owned or forged fields. Nothing goes to Kafka, nothing is
+remembered for duplicates, no refusal is counted as a refused record; the request is
+audited like any other.
 """
 
 from __future__ import annotations
@@ -18,17 +20,23 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from hub.http.policy import HTTP_KINDS
+from hub.http.problems import FieldProblem, Problem
 from hub.http.records import Records
 from hub.http.routes import Answer, Route, install_routes, respond
 from hub.records import KINDS
 
 
 class Validated(BaseModel):
-    """校验通过 the record would be accepted as it is."""
+    """校验结果 whether the record would be accepted as it is, and if not, why."""
 
-    valid: bool = Field(description="是否通过 always true here: a record that breaks a rule is 422")
+    valid: bool = Field(description="是否通过 whether a publish would accept it")
     kind: str = Field(description="记录类型 the record kind checked")
-    record_id: uuid.UUID = Field(description="记录编号 the id the record would get")
+    record_id: uuid.UUID | None = Field(
+        default=None, description="记录编号 the id it would get (when valid)"
+    )
+    errors: list[FieldProblem] = Field(
+        default_factory=list, description="错误 every broken rule, at its field (when not valid)"
+    )
 
 
 def _routes() -> tuple[Route, ...]:
@@ -37,11 +45,12 @@ def _routes() -> tuple[Route, ...]:
             "POST", f"/v1/validate/{name}", "validate", f"validate_{name.replace('-', '_')}",
             f"Check a {name} record as its publish would, writing nothing", "publish",
             (
-                Answer(200, "the record would be accepted", Validated),
+                Answer(200, "the verdict: valid with the record id, or the broken rules",
+                       Validated),
                 Answer(400, "body is not JSON"),
                 Answer(413, "body too large"),
                 Answer(415, "not application/json"),
-                Answer(422, "validation errors, hub-owned fields"),
+                Answer(422, "not a JSON object, hub-owned or forged fields"),
             ),
             body=KINDS[name].model,
             platform=(401, 403, 429),  # nothing is written: Kafka's absence does not matter
@@ -69,5 +78,11 @@ class Validate:
     async def validate(self, request: web.Request) -> web.Response:
         kind = self.records.kind_of(request)
         data = await self.records.platform.read_json(request)
-        record, _ = self.records.check_record(request, kind, data)
+        try:
+            record, _ = self.records.check_record(request, kind, data)
+        except Problem as refused:
+            if not refused.errors:  # refused whole (forbidden, hub-owned, not an object)
+                raise
+            return respond(Validated(valid=False, kind=kind.name, errors=[
+                FieldProblem.model_validate(error.as_dict()) for error in refused.errors]))
         return respond(Validated(valid=True, kind=kind.name, record_id=record.record_id))

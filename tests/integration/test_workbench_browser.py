@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
 from hub.dispatch import OrderState, actions_for, open_order
 from hub.records import DispatchOrder, validate
@@ -98,11 +98,14 @@ class Officer:
     def act(self, action: str) -> None:
         self.page.locator(f'[data-action="{action}"]').click()
 
-    def choose(self, label: str, option: str) -> None:
-        """Pick option of the Element Plus select labelled label."""
+    def choose(self, label: str, option: str, *, more: bool = False) -> None:
+        """Pick option of the Element Plus select labelled label (more: a select of several
+        choices, whose list stays open until Escape)."""
         box = self.page.get_by_role("combobox", name=label)
         self.page.locator(".el-select__wrapper", has=box).click()  # as a user: the box
         self.page.locator(".el-select-dropdown__item:visible", has_text=option).first.click()
+        if more:
+            self.page.keyboard.press("Escape")
 
 
 def test_a_whistle_goes_round_the_workbench_from_street_to_department_and_back(
@@ -270,3 +273,68 @@ def test_each_party_is_offered_exactly_the_actions_the_state_machine_gives_it(
         if party != DEPARTMENT:
             assert officer.errors == [], (party, officer.errors)
         officer.context.close()
+
+
+def _field(page: Page, path: str) -> Locator:
+    """The form item of the record field at path (SchemaField's data-field)."""
+    return page.locator(f'[data-field="{path}"]')
+
+
+def test_records_are_made_in_forms_the_hub_checks_as_the_officer_types(
+    hub: Hub, browser: Browser
+) -> None:
+    """The create forms, built from the record models: a wrong citizen id is named at
+    its field in Chinese before anything is sent; a criminal referral with its evidence
+    and seized-item lists reaches the order page; a case transfer asks first whether the
+    stop order 责令停止 was issued."""
+    base, tokens = hub
+    street = Officer(browser, base, tokens[STREET], "forms")
+    street.sign_in()
+    page = street.page
+
+    page.goto(f"{base}/app/#/create/case")
+    expect(page.get_by_role("heading", name="立案与处罚决定")).to_be_visible()
+    street.choose("当事人类型", "自然人")
+    page.get_by_label("姓名或名称").fill("李四")
+    page.get_by_label("公民身份号码").fill("420106198503120012")  # a wrong check digit
+    expect(_field(page, "party.id_number")).to_contain_text("公民身份号码校验码错误")
+    street.shot("case-live-check")
+    page.get_by_label("公民身份号码").fill("420106198503120011")
+    expect(_field(page, "party.id_number")).not_to_contain_text("校验码")
+
+    page.goto(f"{base}/app/#/create/referral")
+    expect(page.get_by_role("heading", name="涉嫌犯罪移送")).to_be_visible()
+    street.choose("接收方", "police", more=True)
+    street.choose("事项编码", "URB-001")
+    page.get_by_label("派单内容").fill("占道经营者涉嫌非法经营，移送公安机关")
+    page.get_by_label("涉嫌罪名").fill("非法经营罪")
+    page.get_by_role("textbox", name="证据清单第1项", exact=True).fill("现场检查笔录")
+    _field(page, "referral.evidence").get_by_role("button", name="添加一项").click()
+    page.get_by_role("textbox", name="证据清单第2项", exact=True).fill("询问笔录")
+    _field(page, "referral.seized_items").get_by_role("button", name="添加一项").click()
+    page.get_by_role("textbox", name="涉案物品清单第1项", exact=True).fill("无证经营的商品一批")
+    street.shot("referral-form")
+    page.get_by_role("button", name="提交").click()
+    expect(page).to_have_url(re.compile(r"#/orders/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", name="涉嫌犯罪移送 · 待签收")).to_be_visible()
+
+    page.goto(f"{base}/app/#/create/transfer")
+    expect(page.get_by_role("heading", name="案件移送")).to_be_visible()
+    street.choose("接收方", "dept-water", more=True)
+    street.choose("事项编码", "WAT-001")
+    page.get_by_label("派单内容").fill("河道管理范围内违法建设，属水务部门查处")
+    page.get_by_label("移送理由").fill("违法行为属水务部门管辖")
+    page.get_by_role("textbox", name="移送材料第1项", exact=True).fill("现场照片")
+    page.get_by_role("button", name="提交").click()
+    confirm = page.get_by_role("dialog", name="确认案件移送")
+    expect(confirm).to_contain_text("尚未勾选")
+    street.shot("transfer-confirm")
+    confirm.get_by_role("button", name="返回修改").click()
+    _field(page, "transfer.stop_order_issued").locator(".el-checkbox").click()  # as a user
+    expect(page.get_by_role("checkbox", name="已责令停止违法行为")).to_be_checked()
+    page.get_by_role("button", name="提交").click()
+    expect(confirm).to_contain_text("已责令当事人停止违法行为")
+    confirm.get_by_role("button", name="确认移送").click()
+    expect(page.get_by_role("heading", name="案件移送 · 待签收")).to_be_visible()
+    assert street.errors == [], street.errors
+    street.context.close()

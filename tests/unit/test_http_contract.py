@@ -119,8 +119,9 @@ def check(kind: str, status: int) -> Trigger:
         if status == 415:
             return await served.call("POST", path, party, data="x",
                                      headers={"Content-Type": "text/plain"})
-        if status == 422:
-            return await served.call("POST", path, party, json={"source_party": party})
+        if status == 422:  # a field the hub fills: refused whole, not a verdict
+            return await served.call("POST", path, party, json={**_record(kind),
+                                                                "received_at": "2026-01-01"})
         return await platform(served, "POST", path, party, status, json=_record(kind))
 
     return trigger

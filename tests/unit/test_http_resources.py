@@ -185,17 +185,18 @@ async def test_a_case_that_breaks_a_case_rule_is_422_with_the_rule(
 async def test_a_form_checks_its_record_as_a_publish_would_and_nothing_is_written(
     served: Served,
 ) -> None:
-    """POST /v1/validate/{kind} (the workbench's live checks): the publish's rules with
-    the same field, rule and Chinese message, the record id it would get, no record in
-    Kafka and no refusal counted."""
+    """POST /v1/validate/{kind} (the workbench's live checks): the verdict of the
+    publish's rules, with the same field, rule and Chinese message a publish's 422
+    lists, or the record id it would get; no record in Kafka and no refusal counted."""
     case = {**sample("case"), "source_party": STREET, "source_id": "CASE-V-1",
             "major_decision": True, "legal_review_passed": False}
     labels = {"stage": "gateway", "reason": "case.legal_review_required"}
     before = FLOW.get_sample_value("hub_records_rejected_total", labels) or 0
-    status, problem = await served.post("/v1/validate/case", STREET, case)
-    assert status == 422, problem
+    status, verdict = await served.post("/v1/validate/case", STREET, case)
+    assert status == 200 and verdict["valid"] is False and verdict.get("record_id") is None
     published = await served.post("/v1/records/case", STREET, {**case, "source_id": "CASE-V-2"})
-    assert [(e["path"], e["rule"], e["message_zh"]) for e in problem["errors"]] == [
+    assert published[0] == 422
+    assert [(e["path"], e["rule"], e["message_zh"]) for e in verdict["errors"]] == [
         (e["path"], e["rule"], e["message_zh"]) for e in published[1]["errors"]]
     refused = FLOW.get_sample_value("hub_records_rejected_total", labels)
     assert refused == before + 1  # the publish only

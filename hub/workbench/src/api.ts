@@ -140,6 +140,31 @@ export const act = (id: string, body: Record<string, unknown>) =>
 export const publishOrder = (body: Record<string, unknown>) =>
   call<{ record_id: string }>("POST", "/v1/records/order", body);
 
+export const publishRecord = (kind: string, body: Record<string, unknown>) =>
+  call<{ record_id: string }>("POST", `/v1/records/${kind}`, body);
+
+export interface Verdict {
+  valid: boolean;
+  record_id?: string; // the id it would get, when valid
+  errors?: FieldError[]; // every broken rule at its field, when not
+}
+
+/** The hub's verdict on a record, nothing written (POST /v1/validate/{kind}). */
+export const checkRecord = (kind: string, body: Record<string, unknown>) =>
+  call<Verdict>("POST", `/v1/validate/${kind}`, body);
+
+let served: Promise<any> | null = null;
+
+/** The hub's OpenAPI document (the record models, its parties, its current matter
+ * catalogue and certified officers), fetched once per page load. */
+export function openapi(): Promise<any> {
+  served ??= call<any>("GET", "/v1/openapi.json").catch((error) => {
+    served = null;
+    throw error;
+  });
+  return served;
+}
+
 export interface Figures {
   party: string;
   received: number;

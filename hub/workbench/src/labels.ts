@@ -60,3 +60,20 @@ export const DUE_KINDS: Record<string, string> = {
 };
 
 export const label = (table: Record<string, string>, code: string): string => table[code] ?? code;
+
+// The choices of the record forms (schemaForm.ts): the Chinese of the hub's enum codes.
+export const CHOICES: Record<string, string> = {
+  ...ORDER_TYPES,
+  NORMAL: "一般", URGENT: "紧急", CRITICAL: "特急",
+  FILED: "已立案", INVESTIGATING: "调查中", LEGAL_REVIEW: "法制审核", DECIDED: "已作出决定",
+  EXECUTING: "执行中", CLOSED: "已结案",
+  NATURAL_PERSON: "自然人", ORGANISATION: "法人或其他组织",
+  WARNING: "警告", FINE: "罚款", CONFISCATION: "没收违法所得、非法财物", PERMIT_SUSPENSION: "暂扣许可证件",
+  BUSINESS_RESTRICTION: "限制开展生产经营活动", OTHER: "其他",
+  IDENTIFICATION: "认定", APPRAISAL: "检验鉴定", APPROVAL_RECORDS: "审批资料",
+  PATROL: "巡查发现", HOTLINE_12345: "12345热线", GRID: "网格上报", DEPARTMENT: "部门移交", PUBLIC_REPORT: "群众举报",
+};
+
+/** A choice as the form shows it: its Chinese with the code, or the code. */
+export const optionLabel = (table: Record<string, string> | undefined, code: string): string =>
+  table?.[code] ? `${table[code]}（${code}）` : code;

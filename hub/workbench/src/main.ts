@@ -12,6 +12,7 @@ import InboxPage from "./pages/InboxPage.vue";
 import OrderPage from "./pages/OrderPage.vue";
 import SignInPage from "./pages/SignInPage.vue";
 import WhistlePage from "./pages/WhistlePage.vue";
+import CreatePage from "./pages/CreatePage.vue";
 
 const router = createRouter({
   history: createWebHashHistory(),
@@ -22,6 +23,7 @@ const router = createRouter({
     { path: "/orders/:id", component: OrderPage, props: true, meta: { title: "派单详情" } },
     { path: "/whistle", component: WhistlePage, meta: { title: "吹哨" } },
     { path: "/assessment", component: AssessmentPage, meta: { title: "双向考核" } },
+    { path: "/create/:form", component: CreatePage, props: true, meta: { title: "新建" } },
   ],
 });
 
