@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import ssl
 import subprocess
 import time
@@ -636,6 +637,14 @@ async def read_range(
 
 
 # ---------------------------------------- helpers shared by the tests (from test_connectors.py)
+
+def chromium_executable() -> str:
+    """Debian's chromium, which Playwright drives through ``executable_path`` (no browser
+    download); missing, it is an error that says how to install it, never a skip."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "Debian's chromium is missing: `make system` installs it"
+    return found
+
 
 def header(record: ConsumerRecord, name: str) -> bytes | None:
     for key, value in record.headers or ():

@@ -19,7 +19,6 @@ import dataclasses
 import json
 import os
 import re
-import shutil
 import time
 import urllib.request
 import uuid
@@ -33,7 +32,12 @@ from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, 
 from hub.dispatch import OrderState, actions_for, open_order
 from hub.records import DispatchOrder, validate
 from tests.conftest import ROOT
-from tests.integration.conftest import issue_tokens, running_worker, worker_env
+from tests.integration.conftest import (
+    chromium_executable,
+    issue_tokens,
+    running_worker,
+    worker_env,
+)
 from tests.samples import sample
 
 STREET, DEPARTMENT = "street-jiyuqiao", "dept-urban"
@@ -57,10 +61,9 @@ def hub(applied_topics: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is missing: make system installs it"
     with sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        launched = driver.chromium.launch(
+            executable_path=chromium_executable(), args=["--no-sandbox"])
         try:
             yield launched
         finally:
