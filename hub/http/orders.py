@@ -156,7 +156,10 @@ ROUTES = (
         "orders",
         (Answer(200, "orders", OrderList), Answer(422, "bad role, state or subject")),
         params=(
-            Param("role", "query", {"type": "string", "enum": ["issued", "received"]}),
+            Param("role", "query", {"type": "string", "enum": ["issued", "received", "copied"]},
+                  "received (default): the caller is a recipient; issued: it issued them; "
+                  "copied: it has a copy and no other part (the procuratorate's criminal "
+                  "referrals, 抄送检察院)"),
             Param("state", "query", STATES),
             Param("subject", "query", {"type": "string", "format": "uuid"},
                   "a case's (or clue's) record_id: the orders about it that the caller is on "
@@ -423,11 +426,11 @@ class Orders:
         party = self.platform.caller(request)
         not_ops(party)
         role = request.query.get("role", "received")
-        if role not in ("issued", "received"):
+        if role not in ("issued", "received", "copied"):
             raise Problem(
                 "invalid-parameter",
-                "role must be issued or received",
-                detail_zh="role应为issued（我派出的）或received（我收到的）",
+                "role must be issued, received or copied",
+                detail_zh="role应为issued（我派出的）、received（我收到的）或copied（抄送我的）",
             )
         wanted = request.query.get("state")
         if wanted is not None and wanted not in OrderState.__members__:
@@ -459,6 +462,9 @@ class Orders:
                 )
             elif role == "issued":
                 mine = view.issuer == party.id
+            elif role == "copied":
+                mine = (party.id in view.parties and party.id != view.issuer
+                        and party.id not in view.recipients)
             else:
                 mine = party.id in view.recipients
             if mine and (wanted is None or view.state.value == wanted):

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -178,10 +179,22 @@ def test_a_whistle_goes_round_the_workbench_from_street_to_department_and_back(
     expect(street.page.get_by_text("当前无可办理操作")).to_be_visible()
     street.shot("order-closed")
 
+    # a phone-width screen: the pages fit it (nothing wider than the screen)
+    street.page.set_viewport_size({"width": 390, "height": 844})
+    for page_name, url in (("order", street.page.url), ("inbox", f"{base}/app/#/inbox"),
+                           ("whistle", f"{base}/app/#/whistle")):
+        street.page.goto(url)
+        street.page.reload()
+        expect(street.page.locator("h2").first).to_be_visible()
+        wide = street.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 1, f"the {page_name} page is {wide}px wider than a phone's screen"
+        street.shot(f"phone-{page_name}")
+
     # the justice bureau sees the department in the month's two-way assessment
     justice.sign_in()
     justice.page.get_by_role("link", name="双向考核").click()
     expect(justice.page.locator(".figures .el-table__row", has_text=DEPARTMENT)).to_be_visible()
+    expect(justice.page.get_by_role("img", name=re.compile(f"^{DEPARTMENT}：按时签收率"))).to_be_visible()
     justice.shot("assessment")
 
     for officer in (street, department, justice):
@@ -243,6 +256,12 @@ def test_each_party_is_offered_exactly_the_actions_the_state_machine_gives_it(
         officer.sign_in()
     order = _post_referral(base, tokens[STREET])
     order_id = str(order.order_id)
+    copies = officers["procuratorate"]  # 抄送检察院: its inbox opens on the copies
+    copies.page.goto(f"{base}/app/#/inbox")
+    copies.page.reload()
+    row = copies.page.locator(".inbox .el-table__row", has_text="涉嫌犯罪移送").first
+    expect(row).to_be_visible()
+    copies.shot("copies")
     view = open_order(order)
     walk = [  # who acts, what, the reason it gives (a form), the state after
         ("police", "ACCEPTED", None, "ACCEPTED"),
@@ -339,5 +358,51 @@ def test_records_are_made_in_forms_the_hub_checks_as_the_officer_types(
     expect(confirm).to_contain_text("已责令当事人停止违法行为")
     confirm.get_by_role("button", name="确认移送").click()
     expect(page.get_by_role("heading", name="案件移送 · 待签收")).to_be_visible()
+    assert street.errors == [], street.errors
+    street.context.close()
+
+
+def _shared_data_loaded(base: str, token: str) -> None:
+    """Wait until the worker's shared view has loaded (a fresh worker answers lookups
+    503 with Retry-After meanwhile, which the page retries but the browser logs)."""
+    request = urllib.request.Request(  # noqa: S310 - the test's own worker
+        f"{base}/v1/shared/matter/URB-001",
+        headers={"Authorization": f"Bearer {token}", "X-Hub-Purpose": "test"},
+    )
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+                return
+        except urllib.error.HTTPError as error:
+            assert error.code == 503 and time.monotonic() < deadline, error
+        time.sleep(0.5)
+
+
+def test_shared_data_is_looked_up_with_a_purpose(hub: Hub, browser: Browser) -> None:
+    """共享数据调阅: a street reads one matter of the catalogue by its key and the
+    certified officers of its own unit by a secondary key, each read saying why."""
+    base, tokens = hub
+    _shared_data_loaded(base, tokens[STREET])
+    street = Officer(browser, base, tokens[STREET], "shared")
+    street.sign_in()
+    page = street.page
+    page.get_by_role("link", name="共享数据").click()
+    expect(page.get_by_role("heading", name="共享数据调阅")).to_be_visible()
+    street.choose("数据集", "执法事项目录")
+    page.get_by_label("查询值").fill("URB-001")
+    page.get_by_role("button", name="调阅").click()
+    expect(page.get_by_role("alert")).to_contain_text("请说明调阅用途")  # no purpose, no read
+    page.get_by_label("调阅用途").fill("核对吹哨事项的主管部门")
+    page.get_by_role("button", name="调阅").click()
+    expect(page.get_by_text("结果（1条）")).to_be_visible()
+    expect(page.locator(".record")).to_contain_text("dept-urban")
+
+    street.choose("数据集", "持证执法人员")
+    page.locator(".el-radio-button", has_text="party").click()  # as a user: the button
+    page.get_by_label("查询值").fill(STREET)
+    page.get_by_role("button", name="调阅").click()
+    expect(page.get_by_text(re.compile(r"结果（[1-9][0-9]*条）"))).to_be_visible()
+    street.shot("shared")
     assert street.errors == [], street.errors
     street.context.close()

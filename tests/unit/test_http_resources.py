@@ -488,6 +488,23 @@ async def test_a_party_lists_its_orders_broker_free(served: Served) -> None:
     assert (await served.get("/v1/orders?role=mine", DEPT))[0] == 422
 
 
+async def test_the_procuratorate_lists_the_referrals_it_has_a_copy_of(served: Served) -> None:
+    """role=copied: the orders the caller is on by a copy alone (抄送检察院), not those it
+    issued or received; an ordinary order has no copy."""
+    data = sample("order", source_party=STREET, source_id="REF-U-1", from_party=STREET,
+                  order_type="CRIMINAL_REFERRAL", to_parties=["police"],
+                  referral={"suspected_offence": "非法经营罪", "evidence": ["现场检查笔录"]})
+    referral = validate("order", {**data, "trace_id": "ab" * 16}, REFERENCE)
+    assert isinstance(referral, DispatchOrder)
+    referral_id, _ = _hold(served, referral), _hold(served, _order("WS-U-2"))
+    status, copied = await served.get("/v1/orders?role=copied", "procuratorate")
+    assert status == 200
+    assert [(o["order_id"], o["order_type"]) for o in copied["orders"]] == [
+        (referral_id, "CRIMINAL_REFERRAL")]
+    for party in ("police", STREET, DEPT):
+        assert (await served.get("/v1/orders?role=copied", party))[1]["orders"] == []
+
+
 # --------------------------------------------------------------- assessment
 
 

@@ -33,8 +33,8 @@ let csrf = "";
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+async function call<T>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
   let answer: Response;
@@ -125,7 +125,7 @@ export interface OrderDetail extends OrderSummary {
   actions: string[];
 }
 
-export const orders = (role: "received" | "issued") =>
+export const orders = (role: "received" | "issued" | "copied") =>
   call<{ orders: OrderSummary[] }>("GET", `/v1/orders?role=${role}`);
 
 export const order = (id: string) => call<OrderDetail>("GET", `/v1/orders/${encodeURIComponent(id)}`);
@@ -164,6 +164,31 @@ export function openapi(): Promise<any> {
   });
   return served;
 }
+
+export interface Dataset {
+  id: string;
+  name: string;
+  owner: string;
+  key: string;
+  secondary: string[];
+  fields: Record<string, string>;
+  access: "full" | "masked" | null; // null: this party may not read it (it may request it)
+}
+
+export const catalogue = () => call<{ datasets: Dataset[] }>("GET", "/v1/catalogue");
+
+// Every read of shared data says why (X-Hub-Purpose, percent-encoded: a header carries
+// no Chinese as it is) and is audited by the hub.
+const why = (purpose: string) => ({ "X-Hub-Purpose": encodeURIComponent(purpose) });
+
+export const lookup = (dataset: string, key: string, purpose: string) =>
+  call<{ access: string; record: Record<string, unknown> }>(
+    "GET", `/v1/shared/${encodeURIComponent(dataset)}/${encodeURIComponent(key)}`, undefined, why(purpose));
+
+export const search = (dataset: string, by: string, value: string, purpose: string) =>
+  call<{ access: string; records: Record<string, unknown>[] }>(
+    "GET", `/v1/shared/${encodeURIComponent(dataset)}?${encodeURIComponent(by)}=${encodeURIComponent(value)}`,
+    undefined, why(purpose));
 
 export interface Figures {
   party: string;

@@ -13,6 +13,7 @@ import OrderPage from "./pages/OrderPage.vue";
 import SignInPage from "./pages/SignInPage.vue";
 import WhistlePage from "./pages/WhistlePage.vue";
 import CreatePage from "./pages/CreatePage.vue";
+import SharedPage from "./pages/SharedPage.vue";
 
 const router = createRouter({
   history: createWebHashHistory(),
@@ -24,6 +25,7 @@ const router = createRouter({
     { path: "/whistle", component: WhistlePage, meta: { title: "吹哨" } },
     { path: "/assessment", component: AssessmentPage, meta: { title: "双向考核" } },
     { path: "/create/:form", component: CreatePage, props: true, meta: { title: "新建" } },
+    { path: "/shared", component: SharedPage, meta: { title: "共享数据" } },
   ],
 });
 
