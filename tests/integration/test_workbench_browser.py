@@ -194,7 +194,8 @@ def test_a_whistle_goes_round_the_workbench_from_street_to_department_and_back(
     justice.sign_in()
     justice.page.get_by_role("link", name="双向考核").click()
     expect(justice.page.locator(".figures .el-table__row", has_text=DEPARTMENT)).to_be_visible()
-    expect(justice.page.get_by_role("img", name=re.compile(f"^{DEPARTMENT}：按时签收率"))).to_be_visible()
+    bars = justice.page.get_by_role("img", name=re.compile(f"^{DEPARTMENT}：按时签收率"))
+    expect(bars).to_be_visible()
     justice.shot("assessment")
 
     for officer in (street, department, justice):
