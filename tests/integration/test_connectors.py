@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
@@ -42,7 +42,6 @@ from tests.conftest import ROOT
 from tests.integration.conftest import (
     ConnectorHarness,
     Kit,
-    T,
     TopicWatch,
     header,
     open_kit,
@@ -570,6 +569,9 @@ async def test_a_paused_source_emits_nothing_until_resumed(harness: ConnectorHar
         assert len([r for r in raw.records if _ours(marker)(r)]) == 1, "a paused source emitted"
         await harness.control(runner.name, paused=False)
         await raw.collect(2, _ours(marker), within=15)
+
+
+T = TypeVar("T")
 
 
 async def _if(value: Awaitable[T], test: Callable[[T], bool]) -> T | None:
