@@ -171,6 +171,10 @@ class Step:
     actor: str
     at: datetime  # when the hub received the event (its received_at)
     state_after: OrderState
+    # what the actor said with it, for the parties reading the order's story
+    reason: str | None = None
+    comment: str | None = None
+    rating: int | None = None
 
 
 @dataclass(frozen=True)
@@ -347,7 +351,8 @@ def apply_event(view: OrderView, event: OrderEvent) -> Applied | Rejection | Dup
 
 def _record(view: OrderView, event: OrderEvent, state: OrderState) -> OrderView:
     # The hub's clock, not the sender's: deadlines and on-time counts cannot be backdated.
-    step = Step(str(event.event_id), event.event_type, event.actor_party, event.received_at, state)
+    step = Step(str(event.event_id), event.event_type, event.actor_party, event.received_at, state,
+                event.reason, event.comment, event.rating)
     applied = (*view.applied, str(event.event_id))[-APPLIED_MEMORY:]
     return replace(view, state=state, history=(*view.history, step), applied=applied)
 
@@ -375,6 +380,9 @@ def view_to_dict(view: OrderView) -> dict[str, object]:
                 "actor": s.actor,
                 "at": s.at.isoformat(),
                 "state_after": s.state_after.value,
+                **{name: value for name, value in (
+                    ("reason", s.reason), ("comment", s.comment), ("rating", s.rating))
+                   if value is not None},  # only what was said: stored views stay small
             }
             for s in view.history
         ],
@@ -406,6 +414,9 @@ def view_from_dict(data: dict[str, Any]) -> OrderView:
                 s["actor"],
                 datetime.fromisoformat(s["at"]),
                 OrderState(s["state_after"]),
+                s.get("reason"),
+                s.get("comment"),
+                s.get("rating"),
             )
             for s in data["history"]
         ),

@@ -103,6 +103,9 @@ class Step(BaseModel):
     actor: str
     at: str
     state_after: OrderState
+    reason: str | None = Field(default=None, description="理由 the reason given (a return, …)")
+    comment: str | None = Field(default=None, description="说明 the actor's comment")
+    rating: int | None = Field(default=None, ge=1, le=5, description="评价 the rating given")
 
 
 class OrderDues(BaseModel):

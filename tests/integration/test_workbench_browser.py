@@ -174,7 +174,8 @@ def test_a_whistle_goes_round_the_workbench_from_street_to_department_and_back(
     expect(street.page.get_by_text("状态：已评价")).to_be_visible()
     timeline = street.page.locator(".el-timeline")
     for step in ("签收（dept-urban）", "报到（dept-urban）", "反馈（dept-urban）",
-                 "办结（street-jiyuqiao）", "评价（street-jiyuqiao）→ 已评价"):
+                 "说明：已联合整治，占道已清理", "办结（street-jiyuqiao）",
+                 "评价（street-jiyuqiao）→ 已评价", "评价：★★★★☆（4分）"):
         expect(timeline).to_contain_text(step)
     expect(street.page.get_by_text("当前无可办理操作")).to_be_visible()
     street.shot("order-closed")

@@ -20,6 +20,8 @@ from hub.dispatch import (
     actions_for,
     apply_event,
     open_order,
+    view_from_dict,
+    view_to_dict,
 )
 from hub.records import DispatchOrder, EventType, OrderEvent, OrderType, validate
 from tests.samples import sample
@@ -103,6 +105,29 @@ def test_whistle_goes_from_issue_to_evaluation() -> None:
         EventType(e) for e in ("SIGNED", "REPORTED", "FEEDBACK", "CLOSED", "EVALUATED")
     ]
     assert refused(view, "FEEDBACK", "dept-urban").rule == "event.order_final"
+
+
+def test_the_history_keeps_what_each_actor_said_and_older_views_still_load() -> None:
+    """An order's story shows the return's reason, the feedback's comment and the
+    rating (the workbench's timeline); a view stored before it kept them loads as it was."""
+    view = step(order(), "RETURNED", "dept-urban", reason="不属于本部门职责")
+    view = step(view, "REASSIGNED", "justice", reassign_to=["dept-urban"])
+    for event_type, actor in (("SIGNED", "dept-urban"), ("REPORTED", "dept-urban")):
+        view = step(view, event_type, actor)
+    view = step(view, "FEEDBACK", "dept-urban", comment="已清理")
+    view = step(view, "CLOSED", "street-jiyuqiao")
+    view = step(view, "EVALUATED", "street-jiyuqiao", rating=4, comment="及时")
+    said = [(s.event_type.value, s.reason, s.comment, s.rating) for s in view.history]
+    assert said[0] == ("RETURNED", "不属于本部门职责", None, None)
+    assert said[4] == ("FEEDBACK", None, "已清理", None)
+    assert said[-1] == ("EVALUATED", None, "及时", 4)
+    stored = view_to_dict(view)
+    assert view_from_dict(stored) == view
+    assert "reason" not in stored["history"][2]  # nothing said, nothing stored
+    older = {**stored, "history": [
+        {k: v for k, v in s.items() if k not in ("reason", "comment", "rating")}
+        for s in stored["history"]]}
+    assert [s.reason for s in view_from_dict(older).history] == [None] * len(view.history)
 
 
 def test_feedback_before_sign_off_is_refused_with_what_is_possible() -> None:

@@ -113,6 +113,9 @@ export interface Step {
   actor: string;
   at: string; // when the hub received it
   state_after: string;
+  reason?: string | null;
+  comment?: string | null;
+  rating?: number | null;
 }
 
 export interface OrderDetail extends OrderSummary {
