@@ -159,10 +159,12 @@ ROUTES = (
         "orders",
         (Answer(200, "orders", OrderList), Answer(422, "bad role, state or subject")),
         params=(
-            Param("role", "query", {"type": "string", "enum": ["issued", "received", "copied"]},
+            Param("role", "query",
+                  {"type": "string", "enum": ["issued", "received", "copied", "escalated"]},
                   "received (default): the caller is a recipient; issued: it issued them; "
                   "copied: it has a copy and no other part (the procuratorate's criminal "
-                  "referrals, 抄送检察院)"),
+                  "referrals, 抄送检察院); escalated: returned twice and escalated, for the "
+                  "justice bureau to rule (审定; justice: all, others: the ones they are on)"),
             Param("state", "query", STATES),
             Param("subject", "query", {"type": "string", "format": "uuid"},
                   "a case's (or clue's) record_id: the orders about it that the caller is on "
@@ -316,11 +318,7 @@ class Orders:
         stored = self.engine.stored(order_id)
         if stored is None and not await self.engine.settled(order_id):
             # written, not applied yet (e.g. the order its issuer just posted): soon
-            raise Problem(
-                "timeout", f"order {order_id} may still be being applied; retry",
-                detail_zh=f"派单{order_id}可能正在处理中，请稍后重试",
-                headers={"Retry-After": "1"},
-            )
+            raise _in_flight(order_id)
         if stored is None:
             raise _no_order(order_id)
         view = view_from_dict(stored)
@@ -376,6 +374,8 @@ class Orders:
         # the order first, then the body: a stranger learns nothing from the validation
         view = self._member_view(order_id, party.id)
         if view is None:
+            if not await self.engine.settled(order_id):
+                raise _in_flight(order_id)  # written, not applied yet: soon
             raise _no_order(order_id)
         body = await self.platform.read_json(request)
         if not isinstance(body, dict):
@@ -429,11 +429,12 @@ class Orders:
         party = self.platform.caller(request)
         not_ops(party)
         role = request.query.get("role", "received")
-        if role not in ("issued", "received", "copied"):
+        if role not in ("issued", "received", "copied", "escalated"):
             raise Problem(
                 "invalid-parameter",
-                "role must be issued, received or copied",
-                detail_zh="role应为issued（我派出的）、received（我收到的）或copied（抄送我的）",
+                "role must be issued, received, copied or escalated",
+                detail_zh="role应为issued（我派出的）、received（我收到的）、copied（抄送我的）"
+                "或escalated（提请审定的）",
             )
         wanted = request.query.get("state")
         if wanted is not None and wanted not in OrderState.__members__:
@@ -468,6 +469,9 @@ class Orders:
             elif role == "copied":
                 mine = (party.id in view.parties and party.id != view.issuer
                         and party.id not in view.recipients)
+            elif role == "escalated":
+                mine = (party.id in view.parties or party.id == "justice") and any(
+                    step.event_type is EventType.ESCALATED for step in view.history)
             else:
                 mine = party.id in view.recipients
             if mine and (wanted is None or view.state.value == wanted):
@@ -515,6 +519,15 @@ SUMMARY_FIELDS = (
     "case_owner",
     "subject_id",
 )
+
+
+def _in_flight(order_id: str) -> Problem:
+    """503: the order may be written and not applied yet; ask again in a moment."""
+    return Problem(
+        "timeout", f"order {order_id} may still be being applied; retry",
+        detail_zh=f"派单{order_id}可能正在处理中，请稍后重试",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _no_order(order_id: str) -> Problem:

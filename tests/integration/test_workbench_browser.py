@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
@@ -210,6 +211,16 @@ STATE_LABELS = {  # labels.ts's, for the states the walk below passes
 }
 
 
+def _post(base: str, token: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST body as the party of token, as its own system would; the answer's body."""
+    request = urllib.request.Request(  # noqa: S310 - the test's own worker
+        f"{base}{path}", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        return dict(json.load(answer))
+
+
 def _post_referral(base: str, token: str) -> DispatchOrder:
     now = datetime.now(UTC).isoformat()
     body = {
@@ -219,12 +230,7 @@ def _post_referral(base: str, token: str) -> DispatchOrder:
         "subject_id": None,
         "referral": {"suspected_offence": "非法经营罪", "evidence": ["现场检查笔录", "询问笔录"]},
     }
-    request = urllib.request.Request(  # noqa: S310 - the test's own worker
-        f"{base}/v1/records/order", data=json.dumps(body).encode(), method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-        made = json.load(answer)
+    made = _post(base, token, "/v1/records/order", body)
     order = validate("order", {**body, "order_id": made["record_id"], "received_at": now})
     assert isinstance(order, DispatchOrder)
     return order
@@ -408,3 +414,48 @@ def test_shared_data_is_looked_up_with_a_purpose(hub: Hub, browser: Browser) -> 
     street.shot("shared")
     assert street.errors == [], street.errors
     street.context.close()
+
+
+def test_the_justice_bureau_rules_an_escalated_order(hub: Hub, browser: Browser) -> None:
+    """Returned twice, a whistle is escalated (督办) to the justice bureau: its workbench
+    opens on the escalations, the returns' reasons are in the story, and it rules who
+    handles it (改派) on the order page."""
+    base, tokens = hub
+    now = datetime.now(UTC).isoformat()
+    whistle = {
+        **sample("order"), "source_party": STREET, "from_party": STREET,
+        "source_id": f"WB-ESC-{uuid.uuid4().hex[:10]}", "order_type": "WHISTLE",
+        "to_parties": [DEPARTMENT], "occurred_at": now, "issued_at": now, "deadline": None,
+        "subject_id": None,
+    }
+    order_id = _post(base, tokens[STREET], "/v1/records/order", whistle)["record_id"]
+    steps = [(DEPARTMENT, {"event_type": "RETURNED", "reason": "不属于本部门职责"}),
+             (STREET, {"event_type": "REASSIGNED", "reassign_to": [DEPARTMENT]}),
+             (DEPARTMENT, {"event_type": "RETURNED", "reason": "仍不属于本部门职责"})]
+    for party, event in steps:
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while True:  # each event once the one before is applied (503/409 meanwhile)
+            try:
+                _post(base, tokens[party], f"/v1/orders/{order_id}/events", event)
+                break
+            except urllib.error.HTTPError as error:
+                assert error.code in (409, 503) and time.monotonic() < deadline, error.read()
+                time.sleep(0.3)
+
+    justice = Officer(browser, base, tokens["justice"], "ruling")
+    justice.sign_in()
+    row = justice.page.locator(".inbox .el-table__row", has_text="吹哨").first
+    expect(row).to_be_visible()  # the tab 提请审定 first
+    expect(justice.page.get_by_role("radio", name=re.compile("提请审定"))).to_be_checked()
+    justice.page.goto(f"{base}/app/#/orders/{order_id}")
+    justice.page.reload()
+    expect(justice.page.locator(".el-timeline")).to_contain_text("理由：仍不属于本部门职责")
+    justice.act("REASSIGNED")
+    dialog = justice.page.get_by_role("dialog")
+    dialog.get_by_label("改派单位").fill("dept-water")
+    dialog.get_by_label("说明").fill("经审定，由水务局承办")
+    justice.shot("ruling")
+    dialog.get_by_role("button", name="提交").click()
+    expect(justice.page.get_by_text("状态：待签收")).to_be_visible()
+    assert justice.errors == [], justice.errors
+    justice.context.close()

@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from hub.dispatch import open_order, view_to_dict
+from hub.dispatch import OrderState, Step, open_order, view_to_dict
 from hub.http import HTTP_KINDS
 from hub.http.policy import ADMITTED_KINDS
 from hub.metrics import FLOW
-from hub.records import KINDS, DispatchOrder, validate
+from hub.records import KINDS, DispatchOrder, EventType, validate
 from hub.reference import load_seed_reference
 from hub.wire import inbox_topic, raw_topic
 from tests.samples import CITIZEN_ID, sample
@@ -393,8 +394,13 @@ async def test_an_order_just_posted_is_503_until_applied_then_shown(served: Serv
     served.book.in_flight.add(order_id)
     waiting = await served.call("GET", f"/v1/orders/{order_id}", DEPT)
     assert waiting.status == 503 and waiting.headers["Retry-After"] == "1"
+    acting = await served.call("POST", f"/v1/orders/{order_id}/events", DEPT,
+                               json={"event_type": "SIGNED"})
+    assert acting.status == 503 and acting.headers["Retry-After"] == "1"  # not 404: soon
     served.book.in_flight.discard(order_id)
     assert (await served.get(f"/v1/orders/{order_id}", DEPT))[0] == 404
+    assert (await served.post(f"/v1/orders/{order_id}/events", DEPT,
+                              {"event_type": "SIGNED"}))[0] == 404
 
 
 async def test_an_order_says_what_each_party_may_do_and_the_list_its_next_deadline(
@@ -503,6 +509,27 @@ async def test_the_procuratorate_lists_the_referrals_it_has_a_copy_of(served: Se
         (referral_id, "CRIMINAL_REFERRAL")]
     for party in ("police", STREET, DEPT):
         assert (await served.get("/v1/orders?role=copied", party))[1]["orders"] == []
+
+
+async def test_the_justice_bureau_lists_the_escalations_it_is_to_rule(served: Served) -> None:
+    """role=escalated: orders returned twice and escalated (审定), all of them for
+    justice, which is offered the ruling (REASSIGNED); the parties see their own."""
+    order = _order("WS-U-ESC")
+    view = open_order(order)
+    now = datetime.now(UTC)
+    escalated = replace(view, state=OrderState.RETURNED, returns=2, history=(
+        Step("e1", EventType.RETURNED, DEPT, now, OrderState.RETURNED, "不属于本部门"),
+        Step("e2", EventType.ESCALATED, "hub", now, OrderState.RETURNED),
+    ))
+    served.book.views[str(order.order_id)] = view_to_dict(escalated)
+    _hold(served, _order("WS-U-OTHER"))
+    status, listed = await served.get("/v1/orders?role=escalated", "justice")
+    assert status == 200 and [o["order_id"] for o in listed["orders"]] == [str(order.order_id)]
+    status, shown = await served.get(f"/v1/orders/{order.order_id}", "justice")
+    assert status == 200 and shown["actions"] == ["REASSIGNED"]
+    assert shown["history"][0]["reason"] == "不属于本部门"
+    assert len((await served.get("/v1/orders?role=escalated", STREET))[1]["orders"]) == 1
+    assert (await served.get("/v1/orders?role=escalated", "police"))[1]["orders"] == []
 
 
 # --------------------------------------------------------------- assessment

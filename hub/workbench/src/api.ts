@@ -128,7 +128,7 @@ export interface OrderDetail extends OrderSummary {
   actions: string[];
 }
 
-export const orders = (role: "received" | "issued" | "copied") =>
+export const orders = (role: "received" | "issued" | "copied" | "escalated") =>
   call<{ orders: OrderSummary[] }>("GET", `/v1/orders?role=${role}`);
 
 export const order = (id: string) => call<OrderDetail>("GET", `/v1/orders/${encodeURIComponent(id)}`);
