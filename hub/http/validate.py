@@ -52,7 +52,7 @@ def _routes() -> tuple[Route, ...]:
                 Answer(415, "not application/json"),
                 Answer(422, "not a JSON object, hub-owned or forged fields"),
             ),
-            body=KINDS[name].model,
+            body=KINDS[name].model.__name__,  # the publish's request schema (hub-owned fields out)
             platform=(401, 403, 429),  # nothing is written: Kafka's absence does not matter
             description="The rules of POST /v1/records/" + name + " (see there), without "
             "the checks against what the hub holds (an order's state, a duplicate). "
