@@ -459,3 +459,26 @@ def test_the_justice_bureau_rules_an_escalated_order(hub: Hub, browser: Browser)
     expect(justice.page.get_by_text("状态：待签收")).to_be_visible()
     assert justice.errors == [], justice.errors
     justice.context.close()
+
+
+def test_the_workbench_speaks_english_when_asked(hub: Hub, browser: Browser) -> None:
+    """English as an option: the header's switch, kept in this browser; the record forms
+    take the English half of each field's description."""
+    base, tokens = hub
+    officer = Officer(browser, base, tokens[STREET], "english")
+    page = officer.page
+    page.goto(f"{base}/app/")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="Sign in to the workbench")).to_be_visible()
+    page.get_by_label("Access token").fill(tokens[STREET])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    page.goto(f"{base}/app/#/create/referral")
+    page.reload()  # the choice is kept
+    expect(page.get_by_role("heading", name="Criminal referral")).to_be_visible()
+    expect(page.get_by_label("Suspected offence")).to_be_visible()
+    officer.shot("referral-form")
+    page.get_by_role("button", name="中文").click()
+    expect(page.get_by_role("heading", name="涉嫌犯罪移送")).to_be_visible()
+    assert officer.errors == [], officer.errors
+    officer.context.close()

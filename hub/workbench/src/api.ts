@@ -3,6 +3,8 @@
 // the session's CSRF token. A refusal is a Problem (RFC 9457) whose Chinese detail the
 // pages show as it is.
 
+import { lang } from "./i18n";
+
 export interface SessionInfo {
   party: string;
   name: string;
@@ -24,8 +26,14 @@ export class ApiError extends Error {
     readonly detailZh: string,
     readonly rule: string | null,
     readonly errors: FieldError[],
+    readonly detailEn: string = detailZh,
   ) {
     super(detailZh);
+  }
+
+  /** The hub's message in the workbench's language. */
+  get text(): string {
+    return lang.value === "en" ? this.detailEn : this.detailZh;
   }
 }
 
@@ -59,6 +67,7 @@ async function call<T>(method: string, path: string, body?: unknown, extra: Reco
       data.detail_zh ?? data.detail ?? `请求失败（${answer.status}）`,
       data.rule ?? null,
       data.errors ?? [],
+      data.detail ?? `request failed (${answer.status})`,
     );
   }
   return data as T;

@@ -1,4 +1,5 @@
-// The Chinese the district's officers read, for the hub's codes.
+// The Chinese the district's officers read, for the hub's codes (English: i18n.words).
+import { lang, words } from "./i18n";
 
 export const ORDER_TYPES: Record<string, string> = {
   WHISTLE: "吹哨",
@@ -59,7 +60,9 @@ export const DUE_KINDS: Record<string, string> = {
   acceptance: "受理",
 };
 
-export const label = (table: Record<string, string>, code: string): string => table[code] ?? code;
+/** A code in the workbench's language: its Chinese, or (English) its words. */
+export const label = (table: Record<string, string>, code: string): string =>
+  lang.value === "en" ? words(code) : table[code] ?? code;
 
 // The choices of the record forms (schemaForm.ts): the Chinese of the hub's enum codes.
 export const CHOICES: Record<string, string> = {
@@ -76,4 +79,4 @@ export const CHOICES: Record<string, string> = {
 
 /** A choice as the form shows it: its Chinese with the code, or the code. */
 export const optionLabel = (table: Record<string, string> | undefined, code: string): string =>
-  table?.[code] ? `${table[code]}（${code}）` : code;
+  !table?.[code] ? code : lang.value === "en" ? `${words(code)} (${code})` : `${table[code]}（${code}）`;

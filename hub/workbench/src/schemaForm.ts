@@ -47,6 +47,11 @@ function unwrap(doc: Doc, schema: Schema): Schema {
   return deref(doc, schema);
 }
 
+/** A field's name in the workbench's language: its Chinese, or the English half of its
+ * description with a capital. */
+export const nameOf = (field: Field, lang: "zh" | "en"): string =>
+  lang === "en" && field.hint ? field.hint.charAt(0).toUpperCase() + field.hint.slice(1) : field.label;
+
 /** "涉嫌罪名 suspected offence" → ["涉嫌罪名", "suspected offence"]. */
 export function labelOf(description: string | undefined, key: string): [string, string] {
   const text = (description ?? "").trim();
@@ -173,15 +178,19 @@ export interface Placed {
 
 /** The hub's field errors placed on the form's fields: "referral.evidence[1]" goes to
  * the field referral.evidence as "第2项：…"; "officers[0].certificate_no" to officers. */
-export function placeErrors(fields: Field[], errors: { path: string; message_zh: string }[]): Placed {
+export function placeErrors(
+  fields: Field[],
+  errors: { path: string; message_zh: string }[],
+  item: (n: number) => string = (n) => `第${n}项：`,
+): Placed {
   const paths = new Set<string>();
   const walk = (list: Field[]) => list.forEach((f) => { paths.add(f.path); if (f.kind === "object") walk(f.children); });
   walk(fields);
   const placed: Placed = { byPath: {}, unplaced: [] };
   for (const error of errors) {
-    const item = /^(.*?)\[(\d+)\](.*)$/.exec(error.path);
-    const path = item ? item[1] : error.path;
-    const message = item ? `第${Number(item[2]) + 1}项：${error.message_zh}` : error.message_zh;
+    const entry = /^(.*?)\[(\d+)\](.*)$/.exec(error.path);
+    const path = entry ? entry[1] : error.path;
+    const message = entry ? `${item(Number(entry[2]) + 1)}${error.message_zh}` : error.message_zh;
     let target = path;
     while (target && !paths.has(target)) target = target.includes(".") ? target.slice(0, target.lastIndexOf(".")) : "";
     if (target) placed.byPath[target] = placed.byPath[target] ? `${placed.byPath[target]}；${message}` : message;

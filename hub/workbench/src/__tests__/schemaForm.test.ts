@@ -100,6 +100,7 @@ describe("forms built from the record models", () => {
     const referral = FORMS.referral!;
     expect(referral.hidden).toContain("transfer");
     expect(referral.hidden).not.toContain("referral");
+    expect(referral.required).toEqual(["referral"]); // the order type's detail
     expect(completed(referral, { description: "x" }, "street-jiyuqiao", "WB-1", at)).toEqual({
       description: "x", source_party: "street-jiyuqiao", source_id: "WB-1", occurred_at: at.toISOString(),
       order_type: "CRIMINAL_REFERRAL", from_party: "street-jiyuqiao", issued_at: at.toISOString(),
