@@ -470,28 +470,23 @@ async def webhook(kit: Kit, unique_name: Any, tmp_path: Path) -> AsyncIterator[H
         yield driver
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def http_poll(
-    worker: Worker, kit: Kit, unique_name: Any, tmp_path: Path
-) -> AsyncIterator[HarnessDriver]:
-    async with _driver(PollTransport, kit, unique_name, tmp_path) as driver:
-        yield driver
+def _source(made: type[HarnessDriver], name: str) -> Any:
+    """The fixture of a source transport's driver: its records become clues through the
+    module's worker."""
+
+    @pytest_asyncio.fixture(loop_scope="module", name=name)
+    async def source(
+        worker: Worker, kit: Kit, unique_name: Any, tmp_path: Path
+    ) -> AsyncIterator[HarnessDriver]:
+        async with _driver(made, kit, unique_name, tmp_path) as driver:
+            yield driver
+
+    return source
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def file_drop(
-    worker: Worker, kit: Kit, unique_name: Any, tmp_path: Path
-) -> AsyncIterator[HarnessDriver]:
-    async with _driver(FileDropTransport, kit, unique_name, tmp_path) as driver:
-        yield driver
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def kafka_direct(
-    worker: Worker, kit: Kit, unique_name: Any, tmp_path: Path
-) -> AsyncIterator[HarnessDriver]:
-    async with _driver(KafkaTransport, kit, unique_name, tmp_path) as driver:
-        yield driver
+http_poll = _source(PollTransport, "http_poll")
+file_drop = _source(FileDropTransport, "file_drop")
+kafka_direct = _source(KafkaTransport, "kafka_direct")
 
 
 test_the_webhook_sink_conforms = conformance_test("webhook")

@@ -66,14 +66,28 @@ def _held_order(served: Served) -> str:
 # ------------------------------------------------------------------ triggers
 
 
+async def body_problem(serve: Serve, path: str, party: str, status: int) -> Answered | None:
+    """The answers every route taking a JSON body gives: 413 too large, 400 not JSON, 415
+    not JSON at all; None for another status."""
+    if status == 413:
+        served = await serve(gateway_body_limit=1024)
+        return await served.call("POST", path, party, json={"pad": "x" * 2048})
+    if status == 400:
+        return await (await serve()).call("POST", path, party, data="{", headers=JSON)
+    if status == 415:
+        return await (await serve()).call("POST", path, party, data="x",
+                                          headers={"Content-Type": "text/plain"})
+    return None
+
+
 def publish(kind: str, status: int) -> Trigger:
     path = f"/v1/records/{kind}"
     party = _publisher(kind)
 
     async def trigger(serve: Serve) -> Answered:
-        if status == 413:
-            served = await serve(gateway_body_limit=1024)
-            return await served.call("POST", path, party, json={"pad": "x" * 2048})
+        refused = await body_problem(serve, path, party, status)
+        if refused is not None:
+            return refused
         served = await serve()
         if status == 202:
             return await served.call("POST", path, party, json=_record_on(served, kind))
@@ -90,11 +104,6 @@ def publish(kind: str, status: int) -> Trigger:
             event = _record(kind, source_party=actor, actor_party=actor, order_id=order_id,
                             event_type="FEEDBACK", comment="已处理")
             return await served.call("POST", path, actor, json=event)
-        if status == 400:
-            return await served.call("POST", path, party, data="{", headers=JSON)
-        if status == 415:
-            return await served.call("POST", path, party, data="x",
-                                     headers={"Content-Type": "text/plain"})
         if status == 422:
             return await served.call("POST", path, party, json={"source_party": party})
         return await platform(served, "POST", path, party, status, json=_record_on(served, kind))
@@ -108,17 +117,12 @@ def check(kind: str, status: int) -> Trigger:
     party = _publisher(kind)
 
     async def trigger(serve: Serve) -> Answered:
-        if status == 413:
-            served = await serve(gateway_body_limit=1024)
-            return await served.call("POST", path, party, json={"pad": "x" * 2048})
+        refused = await body_problem(serve, path, party, status)
+        if refused is not None:
+            return refused
         served = await serve()
         if status == 200:
             return await served.call("POST", path, party, json=_record_on(served, kind))
-        if status == 400:
-            return await served.call("POST", path, party, data="{", headers=JSON)
-        if status == 415:
-            return await served.call("POST", path, party, data="x",
-                                     headers={"Content-Type": "text/plain"})
         if status == 422:  # a field the hub fills: refused whole, not a verdict
             return await served.call("POST", path, party, json={**_record(kind),
                                                                 "received_at": "2026-01-01"})
@@ -139,12 +143,11 @@ def batch(kind: str, status: int) -> Trigger:
             if status == 207:
                 records.append({"source_party": party})
             return await served.call("POST", path, party, json={"records": records})
+        if status in (400, 415):
+            refused = await body_problem(serve, path, party, status)
+            assert refused is not None
+            return refused
         served = await serve()
-        if status == 400:
-            return await served.call("POST", path, party, data="{", headers=JSON)
-        if status == 415:
-            return await served.call("POST", path, party, data="x",
-                                     headers={"Content-Type": "text/plain"})
         if status == 422:
             return await served.call("POST", path, party, json={"records": []})
         return await platform(served, "POST", path, party, status,
