@@ -52,7 +52,12 @@ def _routes() -> tuple[Route, ...]:
                 Answer(415, "not application/json"),
                 Answer(422, "not a JSON object, hub-owned or forged fields"),
             ),
-            body=KINDS[name].model.__name__,  # the publish's request schema (hub-owned fields out)
+            # a draft, whatever it says: the verdict names what breaks the record's rules
+            # (POST /v1/records/{kind}'s body), so any object is a request to answer
+            body={"type": "object", "description": (
+                f"a {KINDS[name].model.__name__} record as it would be published, complete "
+                "or not (a form's draft); the answer lists every rule it breaks"
+            )},
             platform=(401, 403, 429),  # nothing is written: Kafka's absence does not matter
             description="The rules of POST /v1/records/" + name + " (see there), without "
             "the checks against what the hub holds (an order's state, a duplicate). "
