@@ -14,7 +14,7 @@ BASE_PORT=${HUB_TEST_KAFKA_PORT:-29092}
 if [[ -n "${HUB_KAFKA_BOOTSTRAP:-}" ]]; then
   SHARDS=1  # one broker given: the shards would share it, and its topics
 fi
-[[ "$SHARDS" =~ ^[1-9][0-9]*$ ]] || { echo "HUB_TEST_SHARDS must be a whole number ≥ 1 (got '$SHARDS')" >&2; exit 2; }
+[[ "$SHARDS" =~ ^[1-9][0-9]*$ ]] || { echo "HUB_TEST_SHARDS must be a whole number ≥ 1 (got '$SHARDS') / HUB_TEST_SHARDS 应为不小于1的整数" >&2; exit 2; }
 out=$(mktemp -d "${TMPDIR:-/tmp}/hub-test.XXXXXX")
 pids=()
 

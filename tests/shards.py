@@ -58,10 +58,10 @@ def parse(text: str) -> tuple[int, int]:
     """``"I/N"`` as (I, N), 1 ≤ I ≤ N; ValueError with what is wrong otherwise."""
     index, sep, count = text.partition("/")
     if not sep or not index.isdigit() or not count.isdigit():
-        raise ValueError(f"--shard takes I/N, e.g. 1/2 (got {text!r})")
+        raise ValueError(f"--shard takes I/N, e.g. 1/2 (got {text!r}) / --shard 应为 I/N，如 1/2")
     i, n = int(index), int(count)
     if not 1 <= i <= n:
-        raise ValueError(f"--shard {text}: I must be between 1 and N")
+        raise ValueError(f"--shard {text}: I must be between 1 and N / I 应在 1 到 N 之间")
     return i, n
 
 

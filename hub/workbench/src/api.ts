@@ -149,11 +149,17 @@ export const act = (id: string, body: Record<string, unknown>) =>
     body,
   );
 
-export const publishOrder = (body: Record<string, unknown>) =>
-  call<{ record_id: string }>("POST", "/v1/records/order", body);
-
 export const publishRecord = (kind: string, body: Record<string, unknown>) =>
   call<{ record_id: string }>("POST", `/v1/records/${kind}`, body);
+
+/** Once the hub has applied an order the caller just issued (it is written already; a
+ * moment later its page shows it rather than a 503): at most 6 s. */
+export async function applied(orderId: string): Promise<void> {
+  for (let tries = 0; tries < 20; tries++) {
+    if ((await orders("issued")).orders.some((o) => o.order_id === orderId)) return;
+    await sleep(300);
+  }
+}
 
 export interface Verdict {
   valid: boolean;
