@@ -112,6 +112,13 @@ OVERDUE = Counter(
     ["party"],
     registry=FLOW,
 )
+DEADLINE_SWEEP = Histogram(
+    "hub_deadline_sweep_seconds",
+    "Event-loop time of one deadline sweep finding the orders due and writing their notices "
+    "(before they are sent)",
+    buckets=_SECONDS,
+    registry=FLOW,
+)
 LOOP_LAG = Histogram(
     "hub_event_loop_lag_seconds",
     "How late the worker's event loop woke a timer (LAG_PROBE_SECONDS apart): the time "

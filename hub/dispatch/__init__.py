@@ -36,6 +36,7 @@ from hub.dispatch._execution import (
     notices_due,
     standing,
 )
+from hub.dispatch._index import CreditIndex, OrderIndex, PartySla
 from hub.dispatch._lifecycle import (
     JUSTICE,
     TRANSITIONS,
@@ -61,6 +62,9 @@ from hub.dispatch._supervision import (
 )
 
 __all__ = [
+    "CreditIndex",
+    "OrderIndex",
+    "PartySla",
     "actions_for",
     "AssessmentBook",
     "shares_of",

@@ -174,15 +174,20 @@ def credit(credits: dict[str, Any] | None, changes: Iterable[Change]) -> dict[st
     return result
 
 
-def add_share(share: dict[str, Any], counters: dict[str, Any]) -> None:
-    """Add one order's counters of a party and month to share (modified in place)."""
+def add_share(share: dict[str, Any], counters: dict[str, Any], sign: int = 1) -> None:
+    """Add one order's counters of a party and month to share (modified in place);
+    sign -1 takes them away again (an order's credits replaced by its next ones)."""
     for name, value in counters.items():
         if name == "buckets":
             buckets = share.setdefault("buckets", {})
             for key, count in value.items():
-                buckets[key] = buckets.get(key, 0) + int(count)
+                total = buckets.get(key, 0) + sign * int(count)
+                if total:
+                    buckets[key] = total
+                else:
+                    buckets.pop(key, None)
         else:
-            share[name] = share.get(name, 0) + int(value)
+            share[name] = share.get(name, 0) + sign * int(value)
 
 
 class AssessmentBook(Protocol):

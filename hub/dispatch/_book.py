@@ -4,9 +4,11 @@ the deadline sweep and the order metrics. The lifecycle stage implements it
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from hub.dispatch._deadlines import Dues
+from hub.dispatch._index import PartySla
 from hub.dispatch._lifecycle import OrderView
 
 
@@ -43,6 +45,14 @@ class OrderBook(Protocol):
 
     def active_views(self) -> list[OrderView]:
         """The orders of the partitions this worker actively owns."""
+
+    def sla(self, now: datetime) -> dict[str, PartySla]:
+        """Per recipient party, the SLA of the open orders this worker actively owns
+        (kept as orders change: a call costs the parties, not the orders)."""
+
+    def due(self, now: datetime) -> list[OrderView]:
+        """The open orders this worker actively owns with a deadline passed by now and
+        not reported yet (what the deadline sweep reports)."""
 
     def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
         """This worker's assessment counters of period, per party."""

@@ -9,7 +9,6 @@ response-time histogram is exported with coarse hour buckets for
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -25,33 +24,21 @@ from hub.dispatch._assessment import (
     shares_of,
 )
 from hub.dispatch._deadlines import Dues, passed_deadlines
-from hub.dispatch._lifecycle import OrderState, OrderView
+from hub.dispatch._index import DONE_STATES, PartySla
+from hub.dispatch._lifecycle import OrderView
 
 if TYPE_CHECKING:
     from hub.dispatch._book import OrderBook
 
 HOUR_BUCKETS = (1, 2, 4, 8, 24, 48, 72, 168, 336, 720)
-DONE_STATES = frozenset({OrderState.CLOSED, OrderState.EVALUATED})
-
-
-@dataclass
-class PartySla:
-    """A recipient party's open orders: per state, how many are past a deadline, and
-    the age of the oldest."""
-
-    states: dict[str, int] = field(default_factory=dict)
-    overdue: int = 0
-    oldest_seconds: float = 0.0
-
-    @property
-    def open(self) -> int:
-        return sum(self.states.values())
 
 
 def order_sla(
     views: Iterable[OrderView], dues_of: Callable[[OrderView], Dues], now: datetime
 ) -> dict[str, PartySla]:
-    """Per recipient party, the SLA of its open orders (the gauges and ``hub status``)."""
+    """Per recipient party, the SLA of the open orders among views, counted over them all
+    (``hub status`` over a changelog it read; a worker keeps the same figures as its
+    orders change: `hub.dispatch.OrderIndex`)."""
     parties: dict[str, PartySla] = {}
     for view in views:
         if view.state in DONE_STATES:
@@ -67,7 +54,9 @@ def order_sla(
 
 
 class OrdersCollector(Collector):
-    """Order SLA gauges from the orders this worker actively owns (sum over workers)."""
+    """Order SLA gauges from the orders this worker actively owns (sum over workers), as
+    the worker's order index keeps them: a scrape costs the parties and states, not the
+    orders."""
 
     def __init__(self, engine: OrderBook) -> None:
         self.engine = engine
@@ -89,7 +78,7 @@ class OrdersCollector(Collector):
             "Age of the oldest open order a party received",
             labels=["party"],
         )
-        slas = order_sla(self.engine.active_views(), self.engine.dues, now)
+        slas = self.engine.sla(now)
         for party, sla in sorted(slas.items()):
             for state, count in sorted(sla.states.items()):
                 open_orders.add_metric([party, state], float(count))

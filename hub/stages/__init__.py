@@ -27,7 +27,7 @@ from hub.stages._base import Out, Park, Read, StageBase, State, Step
 from hub.stages.assign import Assign, assign, assignment_of
 from hub.stages.cases import CaseRevisions, CaseWorld, revise
 from hub.stages.deadlines import DeadlineSweep, deadline_notices
-from hub.stages.disclose import disclose, disclosure_shares
+from hub.stages.disclose import disclose, disclosure_credits
 from hub.stages.execution import (
     EnforcementSweep,
     ExecutionWorld,
@@ -81,7 +81,7 @@ __all__ = [
     "assignment_of",
     "deadline_notices",
     "disclose",
-    "disclosure_shares",
+    "disclosure_credits",
     "lifecycle",
     "normalise",
     "revise",

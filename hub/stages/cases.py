@@ -29,12 +29,12 @@ from typing import Any
 
 from yarl import URL
 
-from hub.dispatch import EnforcementPeriods, Supervision, notice_of, readers_of
+from hub.dispatch import CreditIndex, EnforcementPeriods, Supervision, notice_of, readers_of
 from hub.records import KINDS, EnforcementCase, Execution, content_digest
 from hub.reference import Reference, WorkCalendar
 from hub.serde import AvroSerde
 from hub.stages._base import Out, Park, Read, StageBase, State, Step
-from hub.stages.disclose import disclose, disclosure_shares
+from hub.stages.disclose import disclose, disclosure_credits
 from hub.stages.execution import ExecutionWorld, execute
 from hub.stages.lifecycle import Ownership
 from hub.stream import Stage, Table
@@ -131,6 +131,8 @@ class CaseRevisions(StageBase):
         self.table = Table("cases", app_id, partitions)
         # disclosure id -> {"revision", "digest", "case_no"} (`hub.stages.disclose`)
         self.disclosed = Table("disclosed", app_id, partitions)
+        self.credits = CreditIndex(disclosure_credits)  # the counters, kept as they change
+        self.disclosed.watch(self.credits)
         self.bigdata_inbox = self.inboxes.get("bigdata")
 
     def stages(self) -> list[Stage]:
@@ -176,8 +178,7 @@ class CaseRevisions(StageBase):
 
     def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
         """The disclosure counters of period of the partitions this worker owns."""
-        owned = self.ownership.owned(self.topic)
-        return disclosure_shares([v for _, v in list(self.disclosed.items())], period, owned)
+        return self.credits.shares(period, self.ownership.owned(self.topic))
 
     def stored(self, case_id: str) -> dict[str, Any] | None:
         """A case's revisions and its latest revision, None when not held here."""

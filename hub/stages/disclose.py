@@ -14,14 +14,15 @@ A decision is to be disclosed within 7 working days of being made (行政执法�
 that carries it, so a revision received after that is disclosed late. Each disclosure's
 entry keeps the deciding party, the month of the decision (Beijing time) and whether it
 was late: the deciding party's ``disclosed`` and ``disclosed_late`` in the two-way
-assessment (`disclosure_shares`), counted once per decision.
+assessment (`disclosure_credits`, summed as they change by a `hub.dispatch.CreditIndex`),
+counted once per decision.
 
 The cases agent (`hub.stages.cases.CaseRevisions`) runs this core beside `revise` on every
 case it reads: the runtime hands a topic's records to one agent."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -76,25 +77,15 @@ def disclose(
     return step
 
 
-def disclosure_shares(
-    entries: Iterable[Any], period: str, partitions: set[int]
-) -> dict[str, list[dict[str, Any]]]:
-    """The assessment counters (``disclosed``, ``disclosed_late``) of period that the
-    entries of ``disclosed`` in partitions give, one share per party and partition."""
-    summed: dict[tuple[str, int], dict[str, Any]] = {}
-    for value in entries:
-        entry = _entry(value)
-        if entry is None or entry.get("period") != period:
-            continue
-        if entry.get("partition") not in partitions:
-            continue
-        share = summed.setdefault((str(entry["party"]), int(entry["partition"])), {})
-        share["disclosed"] = int(share.get("disclosed", 0)) + 1
-        share["disclosed_late"] = int(share.get("disclosed_late", 0)) + int(bool(entry["late"]))
-    shares: dict[str, list[dict[str, Any]]] = {}
-    for (party, _), share in summed.items():
-        shares.setdefault(party, []).append(share)
-    return shares
+def disclosure_credits(key: str, value: Any) -> dict[str, dict[str, Any]]:
+    """What one entry of ``disclosed`` credits to the two-way assessment: the deciding
+    party's ``disclosed`` and ``disclosed_late`` in the month of the decision
+    (``party|YYYY-MM`` → counters; nothing for entries kept before the hub counted)."""
+    entry = _entry(value)
+    if entry is None or entry.get("period") is None:
+        return {}
+    late = int(bool(entry.get("late")))
+    return {f"{entry['party']}|{entry['period']}": {"disclosed": 1, "disclosed_late": late}}
 
 
 _NOT_CONTENT = ("received_at", "trace_id", "source_id", "record_id")

@@ -43,12 +43,14 @@ from yarl import URL
 from hub.dispatch import (
     JUSTICE,
     Applied,
+    CreditIndex,
     Deadlines,
     Dues,
     Duplicate,
+    OrderIndex,
     OrderView,
+    PartySla,
     Rejection,
-    add_share,
     apply_event,
     changes_of,
     credit,
@@ -369,6 +371,16 @@ def _changed(stored: dict[str, Any] | None, order: DispatchOrder) -> bool:
     return {k: v for k, v in stored.items() if k not in _NOT_CONTENT} != now
 
 
+def _order_credits(key: str, value: Any) -> dict[str, dict[str, Any]]:
+    """What one value of the orders table credits (``party|YYYY-MM`` → counters): an
+    order's own credits, or the counters an earlier hub kept apart under its key."""
+    if key.startswith(ASSESSMENT_PREFIX):
+        party, month, _ = key[len(ASSESSMENT_PREFIX) :].rsplit("|", 2)
+        return {f"{party}|{month}": value}
+    credits: dict[str, dict[str, Any]] = value.get("assessment") or {}
+    return credits
+
+
 class Ownership(Protocol):
     """Which partitions this worker owns and where the others are (`hub.stream.Pipeline`)."""
 
@@ -421,6 +433,12 @@ class Lifecycle(StageBase):
         # order_id -> [{"value": b64, "key": b64, "headers": [...], "topic", "partition",
         # "offset", "parked_at"}]. Applied when the order arrives; DLQ'd after PARK_SECONDS.
         self.parked = Table("parked-events", app_id, partitions)
+        # what the book's readers count, kept as the orders change (never a scan)
+        self.credits = CreditIndex(_order_credits)
+        self.index = OrderIndex(self.dues, lambda key: key.startswith(ASSESSMENT_PREFIX))
+        self._indexed_with = reference()
+        self.table.watch(self.credits)
+        self.table.watch(self.index)
         app.timer(min(PARK_SWEEP_SECONDS, max(1.0, park_seconds / 2)))(self._sweep_parked)
 
     def stages(self) -> list[Stage]:
@@ -516,6 +534,24 @@ class Lifecycle(StageBase):
         """The deadlines of an order (policy, calendar and its matter)."""
         return self.deadlines.dues(view, self.reference().matters.get(view.matter_code))
 
+    def sla(self, now: datetime) -> dict[str, PartySla]:
+        """Per recipient party, the SLA of the open orders of the partitions this worker
+        actively owns (`hub.dispatch.OrderBook`)."""
+        return self._index().sla(now, self.active_partitions())
+
+    def due(self, now: datetime) -> list[OrderView]:
+        """The open orders owned here with a deadline passed and not reported yet."""
+        return self._index().due(now, self.active_partitions())
+
+    def _index(self) -> OrderIndex:
+        """The order index, its deadlines computed again if the reference data (the
+        matters' sign-off hours) was replaced since."""
+        reference = self.reference()
+        if reference is not self._indexed_with:
+            self._indexed_with = reference
+            self.table.reindex(self.index)
+        return self.index
+
     def active_views(self) -> list[OrderView]:
         """The orders of the partitions this worker actively owns (standby copies left out:
         their active owner answers for them)."""
@@ -529,29 +565,8 @@ class Lifecycle(StageBase):
 
     def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
         """This worker's actively owned assessment counters of period, per party: one share
-        per partition, the sum of its orders' credits."""
-        active = self.active_partitions()
-        summed: dict[tuple[str, int], dict[str, Any]] = {}
-        shares: dict[str, list[dict[str, Any]]] = {}
-        suffix = f"|{period}"
-        for key, value in list(self.table.items()):
-            if value is None:
-                continue
-            if str(key).startswith(ASSESSMENT_PREFIX):
-                party, month, partition = str(key)[len(ASSESSMENT_PREFIX) :].rsplit("|", 2)
-                if month == period and int(partition) in active:
-                    shares.setdefault(party, []).append(value)
-                continue
-            partition = value.get("partition")
-            if partition not in active:
-                continue
-            for slot, counters in (value.get("assessment") or {}).items():
-                if slot.endswith(suffix):
-                    party = slot[: -len(suffix)]
-                    add_share(summed.setdefault((party, partition), {}), counters)
-        for (party, _), share in summed.items():
-            shares.setdefault(party, []).append(share)
-        return shares
+        per partition, the sum of its orders' credits (kept as they change)."""
+        return self.credits.shares(period, self.active_partitions())
 
     # ---------------------------------------------------------------- routing
 

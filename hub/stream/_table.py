@@ -9,17 +9,35 @@ tables used, so a changelog written by an earlier hub is read as it is).
 Inside a record, a write is held in the record's `Outputs` and applied only after the
 record's outputs were acknowledged (`hub.stream._outputs`); reads see the record's own
 pending writes. Outside a record (never, in the stages) a write would be refused.
+
+A reader that needs a figure over all values (counters, what is open, what is due)
+keeps it as a `TableIndex`: the table tells it every change as it is applied, restored
+or dropped, so the reader's cost follows the changes, never the table's size.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
+from hub.logs import RateLimited
 from hub.stream._outputs import StateWrite, current
 
 _MISSING = object()
+log = logging.getLogger(__name__)
+noisy = RateLimited(log, every=30.0)
+
+
+class TableIndex(Protocol):
+    """A figure kept over a table's values, told every change of a partition held here."""
+
+    def changed(self, partition: int, key: str, old: Any, new: Any) -> None:
+        """key of partition changed from old to new (None: absent)."""
+
+    def dropped(self, partition: int) -> None:
+        """partition is no longer held here (moved away, or about to be restored)."""
 
 
 def encode_key(key: str) -> bytes:
@@ -52,6 +70,30 @@ class Table:
         self.changelog = f"{app_id}-{name}-changelog"
         self.partitions = partitions
         self._data: dict[int, dict[str, Any]] = {}
+        self._indexes: list[TableIndex] = []
+
+    def watch(self, index: TableIndex) -> None:
+        """Tell index every change from now on, and what is held already."""
+        self._indexes.append(index)
+        for partition in list(self._data):
+            self._rebuild(index, partition)
+
+    def reindex(self, index: TableIndex) -> None:
+        """Tell index everything held again (what it derives from values has changed)."""
+        for partition in list(self._data):
+            index.dropped(partition)
+            self._rebuild(index, partition)
+
+    def _rebuild(self, index: TableIndex, partition: int) -> None:
+        for key, value in list(self._data.get(partition, {}).items()):
+            self._tell(index, partition, key, None, value)
+
+    def _tell(self, index: TableIndex, partition: int, key: str, old: Any, new: Any) -> None:
+        try:
+            index.changed(partition, key, old, new)
+        except Exception as exc:  # noqa: BLE001 - a figure wrong, never a record lost
+            noisy.error("table %s: index %s failed on %s: %r", self.name,
+                        type(index).__name__, key, exc)
 
     # -------------------------------------------------------------- reading
 
@@ -107,13 +149,19 @@ class Table:
         """Apply one change in memory (after its changelog write was acknowledged, or
         while restoring)."""
         data = self._data.setdefault(partition, {})
-        if value is None:
-            data.pop(key, None)
-        else:
+        old = data.pop(key, None) if value is None else data.get(key)
+        if value is not None:
             data[key] = value
+        for index in self._indexes:
+            self._tell(index, partition, key, old, value)
 
     def restored(self, partition: int, data: dict[str, Any]) -> None:
         self._data[partition] = data
+        for index in self._indexes:
+            index.dropped(partition)
+            self._rebuild(index, partition)
 
     def drop(self, partition: int) -> None:
         self._data.pop(partition, None)
+        for index in self._indexes:
+            index.dropped(partition)

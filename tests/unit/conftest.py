@@ -4,14 +4,15 @@ with every answer checked against the OpenAPI document."""
 
 from __future__ import annotations
 
+import itertools
 import json as json_module
 import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,18 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from hub.dispatch import (
+    Deadlines,
     Dues,
     OrderView,
+    PartySla,
+    load_deadline_policy,
     load_enforcement_periods,
     load_supervision,
+    missed_deadlines,
+    open_order,
     view_from_dict,
 )
+from hub.dispatch._metrics import order_sla
 from hub.http import (
     Assessment,
     Cases,
@@ -43,13 +50,22 @@ from hub.http import (
     openapi_document,
 )
 from hub.mapping import load_catalogue
-from hub.reference import Reference, load_seed_reference
+from hub.records import DispatchOrder, OrderEvent, validate
+from hub.reference import (
+    BEIJING,
+    REFERENCE_DIR,
+    Matter,
+    Reference,
+    load_calendar,
+    load_seed_reference,
+)
 from hub.registry import MemoryRegistry
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
 from hub.shared import SharedView, Subscription, load_datasets
 from hub.wire import MemoryBroker
 from hub.worker._http import build_web_app
+from tests.samples import sample
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +100,12 @@ class Book:
 
     def active_views(self) -> list[OrderView]:
         return [view_from_dict(stored) for stored in self.views.values()]
+
+    def sla(self, now: datetime) -> dict[str, PartySla]:
+        return order_sla(self.active_views(), self.dues, now)
+
+    def due(self, now: datetime) -> list[OrderView]:
+        return [v for v in self.active_views() if missed_deadlines(v, now, self.dues(v))]
 
     def assessment_shares(self, period: str) -> dict[str, list[dict[str, Any]]]:
         return self.shares
@@ -297,3 +319,52 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Served]
 @pytest_asyncio.fixture
 async def served(serve: Callable[..., Awaitable[Served]]) -> Served:
     return await serve()
+
+
+# ------------------------------------------------ orders as the dispatch core sees them
+
+CALENDAR = load_calendar(REFERENCE_DIR / "calendar.yaml")
+POLICY = load_deadline_policy(REFERENCE_DIR / "deadlines.yaml")
+DEADLINES = Deadlines(POLICY, CALENDAR)
+MATTER: Matter = replace(load_seed_reference().matters["URB-001"], sign_off_hours=4)
+ISSUED = datetime(2026, 11, 25, 9, 30, tzinfo=BEIJING)  # the sample order's issued_at (a Wednesday)
+_counter = itertools.count()
+
+
+def order(order_type: str = "WHISTLE", *, drop: tuple[str, ...] = (), **changes: Any) -> OrderView:
+    data = sample("order", source_id=f"ORD-{next(_counter)}", order_type=order_type, **changes)
+    data.setdefault("received_at", data["issued_at"])  # the hub received it as it was issued
+    for key in drop:
+        data.pop(key)
+    if order_type == "CRIMINAL_REFERRAL":
+        data.update(
+            to_parties=["police"],
+            referral={"suspected_offence": "非法经营罪", "evidence": ["现场检查笔录"]},
+        )
+    if order_type == "CASE_TRANSFER":
+        transfer = {"stop_order_issued": True, "reason": "属部门职权", "materials": ["案卷"]}
+        data["transfer"] = transfer
+    record = validate("order", data)
+    assert isinstance(record, DispatchOrder)
+    return open_order(record)
+
+
+def event(
+    view: OrderView, event_type: str, actor: str, at: datetime | None = None, **extra: Any
+) -> OrderEvent:
+    occurred = at or ISSUED + timedelta(minutes=len(view.history) + 1)
+    data = {
+        "source_party": actor,
+        "source_id": f"EV-{next(_counter)}",
+        "occurred_at": occurred.isoformat(),
+        "received_at": occurred.isoformat(),  # the hub's clock decides on-time counts
+        "order_id": view.order_id,
+        "event_type": event_type,
+        "actor_party": actor,
+        **extra,
+    }
+    if event_type == "RETURNED":
+        data.setdefault("reason", "理由")
+    record = validate("order-event", data)
+    assert isinstance(record, OrderEvent)
+    return record

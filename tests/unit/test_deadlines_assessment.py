@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import uuid
 from dataclasses import replace
@@ -26,7 +25,6 @@ from hub.dispatch import (
     apply_event,
     load_deadline_policy,
     missed_deadlines,
-    open_order,
     view_from_dict,
     view_to_dict,
 )
@@ -35,17 +33,11 @@ from hub.dispatch._assessment import Change, add, changes_of, opened, report
 from hub.dispatch._deadlines import RECEIPT_TYPES
 from hub.dispatch._metrics import AssessmentCollector
 from hub.errors import ConfigError, ReferenceDataError
-from hub.records import DispatchOrder, OrderEvent, OrderType, Priority, validate
-from hub.reference import BEIJING, REFERENCE_DIR, Matter, load_calendar, load_seed_reference
-from tests.samples import sample
+from hub.records import OrderType, Priority
+from hub.reference import BEIJING, REFERENCE_DIR, load_calendar
+from tests.unit.conftest import CALENDAR, DEADLINES, ISSUED, MATTER, POLICY, event, order
 
-CALENDAR = load_calendar(REFERENCE_DIR / "calendar.yaml")
-POLICY = load_deadline_policy(REFERENCE_DIR / "deadlines.yaml")
-DEADLINES = Deadlines(POLICY, CALENDAR)
-MATTER: Matter = replace(load_seed_reference().matters["URB-001"], sign_off_hours=4)
-ISSUED = datetime(2026, 11, 25, 9, 30, tzinfo=BEIJING)  # the sample order's issued_at (a Wednesday)
 END_OF_DAY = time(23, 59, 59, 999000)
-_counter = itertools.count()
 
 
 def bj(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -54,45 +46,6 @@ def bj(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datet
 
 def end_of(year: int, month: int, day: int) -> datetime:
     return datetime.combine(date(year, month, day), END_OF_DAY, tzinfo=BEIJING)
-
-
-def order(order_type: str = "WHISTLE", *, drop: tuple[str, ...] = (), **changes: Any) -> OrderView:
-    data = sample("order", source_id=f"ORD-{next(_counter)}", order_type=order_type, **changes)
-    data.setdefault("received_at", data["issued_at"])  # the hub received it as it was issued
-    for key in drop:
-        data.pop(key)
-    if order_type == "CRIMINAL_REFERRAL":
-        data.update(
-            to_parties=["police"],
-            referral={"suspected_offence": "非法经营罪", "evidence": ["现场检查笔录"]},
-        )
-    if order_type == "CASE_TRANSFER":
-        transfer = {"stop_order_issued": True, "reason": "属部门职权", "materials": ["案卷"]}
-        data["transfer"] = transfer
-    record = validate("order", data)
-    assert isinstance(record, DispatchOrder)
-    return open_order(record)
-
-
-def event(
-    view: OrderView, event_type: str, actor: str, at: datetime | None = None, **extra: Any
-) -> OrderEvent:
-    occurred = at or ISSUED + timedelta(minutes=len(view.history) + 1)
-    data = {
-        "source_party": actor,
-        "source_id": f"EV-{next(_counter)}",
-        "occurred_at": occurred.isoformat(),
-        "received_at": occurred.isoformat(),  # the hub's clock decides on-time counts
-        "order_id": view.order_id,
-        "event_type": event_type,
-        "actor_party": actor,
-        **extra,
-    }
-    if event_type == "RETURNED":
-        data.setdefault("reason", "理由")
-    record = validate("order-event", data)
-    assert isinstance(record, OrderEvent)
-    return record
 
 
 def step(

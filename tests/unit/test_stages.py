@@ -19,6 +19,7 @@ import faust
 import pytest
 
 from hub.dispatch import (
+    CreditIndex,
     Deadlines,
     load_deadline_policy,
     load_enforcement_periods,
@@ -43,7 +44,7 @@ from hub.stages import (
     World,
     assign,
     disclose,
-    disclosure_shares,
+    disclosure_credits,
     enforcement_notices,
     execute,
     lifecycle,
@@ -634,7 +635,12 @@ def test_a_decision_received_after_seven_working_days_counts_as_disclosed_late()
     disclosed = State({})
     disclose([on_time, late, late], disclosed, None, due)
     assert [v["late"] for v in disclosed.writes.values()] == [False, True]
-    shares = disclosure_shares(disclosed.writes.values(), "2026-11", {0})
+    counters = CreditIndex(disclosure_credits)
+    for key, value in disclosed.writes.items():
+        counters.changed(0, key, None, value)
+    shares = counters.shares("2026-11", {0})
     assert shares == {STREET: [{"disclosed": 2, "disclosed_late": 1}]}
-    assert disclosure_shares(disclosed.writes.values(), "2026-12", {0}) == {}
-    assert disclosure_shares(disclosed.writes.values(), "2026-11", {1}) == {}  # not owned
+    assert counters.shares("2026-12", {0}) == {}
+    assert counters.shares("2026-11", {1}) == {}  # not owned
+    counters.dropped(0)  # moved away
+    assert counters.shares("2026-11", {0}) == {}
