@@ -26,21 +26,26 @@ Cases, each size, every round (B* are baselines, H* and L1 the hub):
       N / (last inbox write - first canonical write), broker timestamps.
   H2  HTTP publish (POST /v1/records/clue, the canonical clues of the same records,
       closed loop) through the gateway of that worker, against a no-op aiohttp handler.
-  L1  after the rounds, on a fresh worker warmed up with one request of each kind:
-      end-to-end latency HTTP publish -> recipient inbox, open loop at half of H1's
-      median rate (small), p50/p99: bench_dispatch.latency_run (orders and their SIGNED
-      events), then the same records as H1 posted to POST /v1/native/urban-case
-      (native -> raw -> clue -> ASSIGNMENT -> street inbox).
+  L1  after the rounds, on a fresh worker warmed up with one request of each kind: its
+      CPU at rest for 10 s, then end-to-end latency HTTP publish -> recipient inbox, open
+      loop at 100 and at 300 requests/s (--l1-rate), p50/p99: bench_dispatch.latency_run
+      (orders and their SIGNED events), then the same records as H1 posted to
+      POST /v1/native/urban-case (native -> raw -> clue -> ASSIGNMENT -> street inbox),
+      with the worker's CPU per native record.
+  S1  once, after L1: a worker restoring 100,000 order views (`bench_history`), then
+      GET /metrics, GET /v1/assessment and its deadline sweep timed: what its readers
+      cost with a long history (targets 50, 100 and 50 ms).
 
 Rounds interleave cases and baselines: for each round B0, B1, B2, B3, B4, B5, H1, H2
-(no-op then hub); then L1. Reported: median, min and max of the rounds, CPU seconds of each process
-(the loop, the JVM tool, the worker, the no-op server, the client, the broker), the
-ratios H1/B1, H1/B2, H2/no-op and L1's p99 against their targets (H1 >= 1.0 x B1,
-H1 >= 0.5 x B2, H2 >= 0.5 x no-op, L1 p99 <= 50 ms), and H1 against its floor. Written to
+(no-op then hub); then L1, then S1. Reported: median, min and max of the rounds, CPU
+seconds of each process (the loop, the JVM tool, the worker, the no-op server, the
+client, the broker), every target of `TARGETS` with its value and whether it was met
+(H1 rate and H1/B4-table, L1 p99 at 100 and 300 requests/s, worker CPU per trickle
+record, the idle worker, H2/no-op, S1's three), and H1 against its floor. Written to
 OUT/latest.json (everything) and OUT/latest.md (the tables), printed at the end.
 
     .venv/bin/python -m tests.bench.suite [--records N] [--rounds 3] [--out bench/results]
-                                          [--only B0,B1,B2,B3,B4,B5,H1,H2,L1] ...
+                                          [--only B0,B1,B2,B3,B4,B5,H1,H2,L1,S1] ...
 
 Starts its own broker on --port (default 29393; reset, started, stopped at the end)
 unless HUB_KAFKA_BOOTSTRAP is set. Each hub worker has a fresh app id whose consumer group
@@ -96,6 +101,7 @@ from tests.bench.bench_dispatch import (
     stop_worker,
 )
 from tests.bench.bench_gateway import HUB, KAFKA_SH, _cpu, _wait_healthy, closed_loop
+from tests.bench.bench_history import fill_changelog, measure
 from tests.bench.loops import (
     NATIVE_KIND,
     NATIVE_KIND_HEADER,
@@ -109,18 +115,39 @@ from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBS = ROOT / "deploy" / "kafka" / ".cache" / "libs"
-CASES = ("B0", "B1", "B2", "B3", "B4", "B5", "H1", "H2", "L1")
+CASES = ("B0", "B1", "B2", "B3", "B4", "B5", "H1", "H2", "L1", "S1")
 RAW_TOPIC = f"raw.{PARTY}.v1"
 CLUE_TOPIC = KINDS["clue"].topic
 ORDER_TOPIC = KINDS["order"].topic
 DLQ_TOPIC = "hub.dlq.v1"
 OUT_TOPIC = "bench.out"
-TARGETS = {  # the issue's targets: (ratio or value, comparison, limit)
-    "H1/B1": (">=", 1.0),
-    "H1/B2": (">=", 0.5),
-    "H2/no-op": (">=", 0.5),
-    "L1 p99 ms (orders + events)": ("<=", 50.0),
-    "L1 p99 ms (native records)": ("<=", 50.0),
+TARGETS = {  # the targets (issues 12 and 20): name -> (comparison, limit, unit)
+    "H1 records/s, one worker": (">=", 5000.0, ""),
+    "H1/B4-table": (">=", 0.6, ""),
+    "H1/B1": (">=", 1.0, ""),
+    "H1/B2": (">=", 0.5, ""),
+    "H2/no-op": (">=", 0.5, ""),
+    "L1 p99 (orders + events) at 100/s": ("<=", 50.0, "ms"),
+    "L1 p99 (native records) at 100/s": ("<=", 50.0, "ms"),
+    "L1 p99 (orders + events) at 300/s": ("<=", 100.0, "ms"),
+    "L1 p99 (native records) at 300/s": ("<=", 100.0, "ms"),
+    "worker CPU per native record at 100/s": ("<=", 1.5, "ms"),
+    "idle worker": ("<=", 2.0, "% of a core"),
+    "S1 /metrics scrape, 100k orders": ("<=", 50.0, "ms"),
+    "S1 /v1/assessment, 100k orders": ("<=", 100.0, "ms"),
+    "S1 deadline sweep, 100k orders": ("<=", 50.0, "ms"),
+}
+L1_RATES = (100.0, 300.0)  # requests/s of the L1 targets
+FIGURES = {  # case ids whose median is a target's value -> the target
+    "S1-scrape": "S1 /metrics scrape, 100k orders",
+    "S1-assessment": "S1 /v1/assessment, 100k orders",
+    "S1-sweep": "S1 deadline sweep, 100k orders",
+    "L1@100-p99": "L1 p99 (orders + events) at 100/s",
+    "L1n@100-p99": "L1 p99 (native records) at 100/s",
+    "L1@300-p99": "L1 p99 (orders + events) at 300/s",
+    "L1n@300-p99": "L1 p99 (native records) at 300/s",
+    "L1n@100-cpu": "worker CPU per native record at 100/s",
+    "idle": "idle worker",
 }
 # table labels by case; a case id is "<case>[-<part>][/<size>]"
 LABELS = {
@@ -139,6 +166,11 @@ LABELS = {
     "L1-p99": "L1 HTTP order/event publish → inbox (bench_dispatch mix), p99",
     "L1n-p50": "L1 HTTP native record POST /v1/native → street inbox, p50",
     "L1n-p99": "L1 HTTP native record POST /v1/native → street inbox, p99",
+    "L1n-cpu": "L1 worker CPU per native record",
+    "idle": "worker at rest after L1's warm-up: CPU, 10 s",
+    "S1-scrape": "S1 GET /metrics on a worker holding N orders (median of 30)",
+    "S1-assessment": "S1 GET /v1/assessment as justice, N orders (median of 30)",
+    "S1-sweep": "S1 deadline sweep's loop time, N orders (mean over 10 s)",
 }
 
 _T0 = time.monotonic()
@@ -451,8 +483,8 @@ class Suite:
         self.hub("topics", "apply")
         self.hub("schemas", "register")
         self.hub("reference", "load")
-        if self.only & {"H2", "L1"}:
-            for party in [PARTY, *STREETS, *DEPARTMENTS, "ops"]:
+        if self.only & {"H2", "L1", "S1"}:
+            for party in [PARTY, *STREETS, *DEPARTMENTS, "ops", "justice"]:
                 self.tokens[party] = self.hub("tokens", "issue", party).strip()
         topics = [f"bench.b0.{s}" for s in self.sizes] + [f"bench.in.{s}" for s in self.sizes]
         admin = self.admin()
@@ -670,14 +702,14 @@ class Suite:
         )
 
     def start_hubs(
-        self, app_id: str, name: str, count: int
+        self, app_id: str, name: str, count: int, env: dict[str, str] | None = None
     ) -> list[tuple[int, subprocess.Popen[bytes]]]:
         """count workers of one app, started together so that they join the group in one
-        rebalance instead of the first one starting alone."""
+        rebalance instead of the first one starting alone; env: settings of their own."""
         started = []
         for index in range(count):
             port = free_port()
-            env = {**self.env, "HUB_APP_ID": app_id, "HUB_HTTP_PORT": str(port)}
+            env = {**self.env, **(env or {}), "HUB_APP_ID": app_id, "HUB_HTTP_PORT": str(port)}
             log = self.workdir / f"{name}-{index + 1}.log"
             with log.open("w") as out:
                 process = subprocess.Popen(
@@ -885,10 +917,11 @@ class Suite:
                 f"client {cpus['client']:.1f} s)"
             )
 
-    def l1(self, rate: float) -> None:
-        """Two open loops at rate on one fresh worker: bench_dispatch.latency_run (orders
-        and their SIGNED events), then this suite's native records posted to
-        /v1/native/urban-case (the H1 pipeline with HTTP in front)."""
+    def l1(self, rates: list[float]) -> None:
+        """At each rate, two open loops on one fresh worker: bench_dispatch.latency_run
+        (orders and their SIGNED events), then this suite's native records posted to
+        /v1/native/urban-case (the H1 pipeline with HTTP in front). Before them, the
+        worker's CPU at rest."""
         app_id, _ = self.fresh_group("bench-l1")
         port, worker = self.start_hub(app_id, "l1")
         base = f"http://127.0.0.1:{port}"
@@ -898,10 +931,15 @@ class Suite:
             warmed = asyncio.run(warm_up(base, self.tokens))
             if set(warmed) != {202}:
                 self.notes.append(f"L1 warm-up answers: {warmed}")
-            time.sleep(2)
-            for case in ("L1", "L1n"):
+            time.sleep(5)
+            cpu0, began = _cpu(worker.pid), time.monotonic()
+            time.sleep(10)
+            idle = (_cpu(worker.pid) - cpu0) / (time.monotonic() - began) * 100
+            self.record("idle", None, idle, "% of a core")
+            progress(f"idle worker: {idle:.1f} % of a core")
+            for rate, case in [(rate, case) for rate in rates for case in ("L1", "L1n")]:
                 what = "orders + SIGNED events" if case == "L1" else "native records"
-                progress(f"{case}: {what} at {rate:,.0f} requests/s (half of H1) for {seconds:g} s")
+                progress(f"{case}: {what} at {rate:,.0f} requests/s for {seconds:g} s")
                 cpu0, broker0, client0 = _cpu(worker.pid), self.broker_cpu(), time.process_time()
                 lag0 = loop_lag(base, self.tokens["ops"])
                 if case == "L1":
@@ -924,20 +962,24 @@ class Suite:
                 stalls = {
                     edge: n for edge, n in lag.items() if edge in ("0.025", "0.05", "0.1", "+Inf")
                 }
-                self.record(f"{case}-p50", None, result["p50_ms"], "ms", cpu=cpus, **extra)
-                self.record(f"{case}-p99", None, result["p99_ms"], "ms", cpu=cpus, **extra)
+                at = f"{case}@{rate:g}"
+                self.record(f"{at}-p50", None, result["p50_ms"], "ms", cpu=cpus, **extra)
+                self.record(f"{at}-p99", None, result["p99_ms"], "ms", cpu=cpus, **extra)
+                if case == "L1n" and result["requests"]:
+                    per = cpus["worker"] / result["requests"] * 1000
+                    self.record(f"{at}-cpu", None, per, "ms", cpu=cpus, **extra)
                 if result["lost"]:
                     self.notes.append(
-                        f"{case}: {result['lost']} accepted records never reached an inbox"
+                        f"{at}: {result['lost']} accepted records never reached an inbox"
                     )
                 refused = sum(n for status, n in result["statuses"].items() if status != 202)
                 if refused:
                     self.notes.append(
-                        f"{case}: {refused} of {result['requests']} requests refused "
+                        f"{at}: {refused} of {result['requests']} requests refused "
                         f"(HTTP statuses {result['statuses']})"
                     )
                 progress(
-                    f"{case}: p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms "
+                    f"{at}: p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms "
                     f"({result['delivered']} delivered, {result['lost']} missing, "
                     f"statuses {result['statuses']}, worker cpu {cpus['worker']:.1f} s; event "
                     f"loop wakes at most 25/50/100 ms late, of all: {stalls})"
@@ -945,6 +987,35 @@ class Suite:
                 time.sleep(3)
         finally:
             stop_worker(worker)
+
+    def s1(self) -> None:
+        """The readers' costs on a worker holding a long history (`bench_history`)."""
+        count = self.args.history_orders
+        app_id, _ = self.fresh_group("bench-s1")
+        fill_changelog(self.bootstrap, app_id, count, progress)
+        began = time.time()
+        port, worker = self.start_hubs(
+            app_id, "s1", 1, env={"HUB_DEADLINE_SWEEP_SECONDS": "1"}
+        )[0]
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}/readyz", seconds=600)
+            restored = time.time() - began
+            progress(f"  S1: {app_id} restored {count} orders and is ready in {restored:.1f} s")
+            got = measure(f"http://127.0.0.1:{port}", self.tokens)
+        finally:
+            stop_worker(worker)
+        extra = {"orders": count, "ready_s": round(restored, 1)}
+        self.record("S1-scrape", None, got["scrape_ms"], "ms", max_ms=got["scrape_max_ms"], **extra)
+        self.record("S1-assessment", None, got["assessment_ms"], "ms",
+                    max_ms=got["assessment_max_ms"], **extra)
+        self.record("S1-sweep", None, got["sweep_ms"], "ms", sweeps=got["sweeps"],
+                    at_most_ms=got["sweep_at_most_ms"], **extra)
+        progress(
+            f"  S1: /metrics {got['scrape_ms']:.1f} ms (max {got['scrape_max_ms']:.1f}), "
+            f"/v1/assessment {got['assessment_ms']:.1f} ms (max {got['assessment_max_ms']:.1f}), "
+            f"sweep {got['sweep_ms']:.2f} ms over {got['sweeps']:.0f} sweeps (each ≤ "
+            f"{got['sweep_at_most_ms']:g} ms)"
+        )
 
     # -- the run
 
@@ -992,15 +1063,9 @@ class Suite:
                     finally:
                         stop_worker(hub[1])
             if "L1" in self.only:
-                h1 = [run["value"] for run in self.runs.get(f"H1/{self.sizes[0]}", [])]
-                if self.args.l1_rate:
-                    rate = self.args.l1_rate
-                elif h1:
-                    rate = statistics.median(h1) / 2
-                else:
-                    rate = 100.0
-                    self.notes.append("L1 ran without H1: 100 requests/s (use --l1-rate)")
-                self.l1(rate)
+                self.l1(self.args.l1_rate or list(L1_RATES))
+            if "S1" in self.only:
+                self.s1()
         finally:
             self.teardown()
         return self.summary(began)
@@ -1048,12 +1113,17 @@ class Suite:
                 h1 = median(f"H1/{size}")
                 if h1 is not None:
                     floors[size]["H1/floor"] = h1 / floor
-        if "L1-p99" in cases:
-            ratios["L1 p99 ms (orders + events)"] = {"all": cases["L1-p99"]["median"]}
-        if "L1n-p99" in cases:
-            ratios["L1 p99 ms (native records)"] = {"all": cases["L1n-p99"]["median"]}
+        for size in self.sizes:
+            h1, tabled = median(f"H1/{size}"), median(f"B4-table/{size}")
+            if h1 is not None:
+                ratios.setdefault("H1 records/s, one worker", {})[size] = h1
+                if tabled:
+                    ratios.setdefault("H1/B4-table", {})[size] = h1 / tabled
+        for case, name in FIGURES.items():
+            if case in cases:
+                ratios[name] = {"all": cases[case]["median"]}
         targets: dict[str, Any] = {}
-        for name, (op, limit) in TARGETS.items():
+        for name, (op, limit, _) in TARGETS.items():
             for size, value in ratios.get(name, {}).items():
                 met = value >= limit if op == ">=" else value <= limit
                 targets.setdefault(name, {})[size] = {
@@ -1097,6 +1167,10 @@ class Suite:
 def _label(case: str) -> str:
     if case.startswith("H1x"):
         return f"H1 the same, {case[3:]} workers of one app"
+    if "@" in case:  # an L1 figure at a rate: L1@100-p99
+        name, rest = case.split("@", 1)
+        rate, part = rest.split("-", 1)
+        return f"{LABELS[f'{name}-{part}']} at {rate} requests/s"
     return LABELS[case]
 
 
@@ -1145,18 +1219,26 @@ def markdown(result: dict[str, Any]) -> str:
         )
     lines += ["", "| ratio | " + " | ".join(label[s] for s in sizes) + " | target | met |"]
     lines.append("|---|" + "---:|" * len(sizes) + "---|---|")
-    for name, (op, limit) in TARGETS.items():
+    for name, (op, limit, unit) in TARGETS.items():
         if name not in result["targets"]:
             continue
         entries = result["targets"][name]
         if "all" in entries:
-            cells = [f"{entries['all']['value']:.1f} ms"] + [""] * (len(sizes) - 1)
+            cells = [f"{entries['all']['value']:.1f} {unit}"] + [""] * (len(sizes) - 1)
         else:
-            cells = [f"{entries[s]['value']:.2f}" if s in entries else "—" for s in sizes]
+            cells = [
+                (f"{entries[s]['value']:,.0f}" if entries[s]["value"] >= 100
+                 else f"{entries[s]['value']:.2f}") if s in entries else "—"
+                for s in sizes
+            ]
         met = all(e["met"] for e in entries.values())
         lines.append(
-            f"| {name} | " + " | ".join(cells) + f" | {op} {limit:g} | {'yes' if met else 'no'} |"
+            f"| {name} | " + " | ".join(cells)
+            + f" | {op} {limit:g} {unit} | {'yes' if met else 'no'} |"
         )
+    missing = [name for name in TARGETS if name not in result["targets"]]
+    if missing:
+        lines.append(f"| not measured in this run (cases left out) | {', '.join(missing)} |")
     floors = result.get("h1_floor", {})
     if floors:
         lines += [
@@ -1185,7 +1267,10 @@ def markdown(result: dict[str, Any]) -> str:
         f"closed loop, {params['h2_concurrency']} in flight, {params['h2_seconds']:g} s, "
         "client = the suite's process; L1 open loop on a warmed-up worker, "
         f"{params['latency_seconds']:g} s, its broker CPU includes the client's inbox watchers "
-        "(long polls); B0 consume includes the group join (fetch-only rate in latest.json); "
+        "(long polls), worker CPU per native record = the worker's CPU over the native loop / "
+        "its requests; idle = that worker's CPU over 10 s without traffic, after its "
+        "warm-up; S1 client wall time of one request at a time, the sweep's loop time from "
+        "its histogram; B0 consume includes the group join (fetch-only rate in latest.json); "
         "B4 as B1–B2, B5 as B3.",
     ]
     if result["notes"]:
@@ -1239,7 +1324,12 @@ def main() -> None:
         "--latency-seconds", type=float, default=10.0, help="L1: seconds of open-loop load"
     )
     parser.add_argument(
-        "--l1-rate", type=float, default=None, help="L1: requests/s (default: half of H1's median)"
+        "--l1-rate", type=float, action="append", default=None,
+        help="L1: requests/s; repeat for several (default: 100 and 300, the targets' rates)",
+    )
+    parser.add_argument(
+        "--history-orders", type=int, default=100_000,
+        help="S1: order views the worker restores before its readers are timed (default 100000)",
     )
     parser.add_argument(
         "--stall-seconds",
