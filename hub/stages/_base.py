@@ -25,15 +25,20 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from aiokafka.errors import KafkaError
+
 from hub._guard import handle_guarded
+from hub.errors import HubError
+from hub.logs import RateLimited
 from hub.metrics import RECORDS_OUT
 from hub.records import CanonicalModel
 from hub.reference import Reference
 from hub.serde import AvroSerde
-from hub.stream import Table
+from hub.stream import Table, together
 from hub.wire import Emitter, HubHeaders, dead_letter, party_of
 
 log = logging.getLogger(__name__)
+noisy = RateLimited(log, every=30.0)
 
 Handler = Callable[[Any], Awaitable[None]]
 R = TypeVar("R")
@@ -168,6 +173,19 @@ class StageBase:
         stage_log = logging.getLogger(type(self).__module__)  # e.g. hub.stages.lifecycle
         for note in step.notes:
             stage_log.info("%s", note)
+
+    async def apply_timed(self, step: Step) -> bool:
+        """A timer's step (notices of deadlines): its outputs sent together and
+        acknowledged at the end; a Kafka fault costs this round only (logged, False): the
+        next round finds the same notices due and sends them again, with the same ids."""
+        try:
+            async with together():
+                await self.apply(step)
+        except (KafkaError, HubError, TimeoutError) as exc:
+            noisy.warning("%s: %d notices not all sent (%r); the next sweep sends them again",
+                          self.agent, len(step.out), exc)
+            return False
+        return True
 
     async def dead_letter(
         self, message: Any, stage: str, reason: str, detail: str, field: str = ""

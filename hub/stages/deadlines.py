@@ -79,7 +79,8 @@ class DeadlineSweep(StageBase):
         views = {view.order_id: view for view in self.lifecycle.due(now)}
         step = deadline_notices(views.values(), now, self.lifecycle.dues)
         DEADLINE_SWEEP.observe(time.perf_counter() - began)  # loop time, not the broker's
-        await self.apply(step)
+        if not await self.apply_timed(step):
+            return
         for out in step.out:
             notice = out.record
             if isinstance(notice, OrderEvent) and notice.event_type == EventType.OVERDUE:

@@ -272,4 +272,4 @@ class EnforcementSweep(StageBase):
     async def sweep(self) -> None:
         if self.reference_ready is not None and not self.reference_ready.is_set():
             return
-        await self.apply(enforcement_notices(self.cases(), self.clock(), self.periods))
+        await self.apply_timed(enforcement_notices(self.cases(), self.clock(), self.periods))

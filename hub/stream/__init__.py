@@ -7,7 +7,7 @@ its outputs and then its state changes were acknowledged (`hub.stream._outputs`)
 """
 
 from hub.stream._assignor import HubAssignor
-from hub.stream._outputs import Outputs, bind, current, unbind
+from hub.stream._outputs import Outputs, bind, current, together, unbind
 from hub.stream._pipeline import KafkaEmitter, Pipeline, Stage
 from hub.stream._table import Table
 
@@ -20,5 +20,6 @@ __all__ = [
     "Table",
     "bind",
     "current",
+    "together",
     "unbind",
 ]

@@ -19,7 +19,8 @@ Outside a record (timers, the HTTP API) `send` waits for the acknowledgement its
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,21 @@ def bind(outputs: Outputs | None) -> Any:
 
 def unbind(token: Any) -> None:
     _current.reset(token)
+
+
+@asynccontextmanager
+async def together(seconds: float = 30.0) -> AsyncIterator[None]:
+    """Outside a record (a timer's notices): the sends inside go out together and are
+    all acknowledged at the end, at most seconds, instead of one round trip each."""
+    outputs = Outputs(partition=-1)
+    token = bind(outputs)
+    try:
+        yield
+    finally:
+        unbind(token)
+    if outputs.writes:
+        raise RuntimeError("tables change only while a record is processed, not in a timer")
+    await settle(outputs.sent, seconds)
 
 
 async def settle(futures: list[Awaitable[Any]], seconds: float) -> None:

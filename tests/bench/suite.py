@@ -271,7 +271,7 @@ async def native_latency(
     """Open loop at rate: native records posted to /v1/native/<kind>; the time from
     sending each to its ASSIGNMENT arriving in the street's inbox (matched by order id,
     which follows from the native id), as bench_dispatch.latency_run measures orders."""
-    records = native_records(int(rate * seconds) + 100, "small", "L1N")
+    records = native_records(int(rate * seconds) + 100, "small", f"L1N{rate:g}")  # ids of its own
     sent_at: dict[bytes, float] = {}
     statuses: dict[int, int] = {}
     inboxes = InboxWatch(bootstrap, r"^out\.street-.*\.v1$", lambda record: record.key)

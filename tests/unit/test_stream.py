@@ -3,11 +3,12 @@ writes, DLQ entries of oversized and malformed records, log rate limiting, limit
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import sys
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp.http_exceptions import BadHttpMessage
@@ -19,9 +20,20 @@ from hub.errors import HubError, SettingsError
 from hub.logs import BadRequestFilter, RepeatFilter
 from hub.metrics import FLOW
 from hub.settings import HubSettings
-from hub.stream import HubAssignor, Outputs, Pipeline, Stage, Table, bind, unbind
+from hub.stages._base import Out, StageBase, Step
+from hub.stream import (
+    HubAssignor,
+    KafkaEmitter,
+    Outputs,
+    Pipeline,
+    Stage,
+    Table,
+    bind,
+    together,
+    unbind,
+)
 from hub.stream._pipeline import STALL_SECONDS
-from hub.wire import KEPT_BYTES, dead_letter_entry, header_of
+from hub.wire import KEPT_BYTES, HubHeaders, MemoryEmitter, dead_letter_entry, header_of
 
 
 class _Cluster:
@@ -416,3 +428,47 @@ async def test_a_stopping_worker_leaves_its_group_after_brokers_came_back(
     pipeline._restorer = SimpleNamespace(_client=always)  # type: ignore[assignment]
     problem = await pipeline._leave(3, "member-1", 2.0)
     assert problem is not None and "could not leave" in problem and always.sent == 2
+
+
+async def test_a_timers_sends_go_out_together_and_are_acknowledged_at_the_end() -> None:
+    acks: list[asyncio.Future[None]] = []
+
+    class Producer:
+        async def send(self, topic: str, **kwargs: Any) -> asyncio.Future[None]:
+            acks.append(asyncio.get_running_loop().create_future())
+            return acks[-1]
+
+    emitter = KafkaEmitter(cast(Any, SimpleNamespace(producer=Producer(), timeout=5.0)))
+
+    async def acknowledge() -> int:
+        await asyncio.sleep(0.05)
+        sent = len(acks)  # every send went out before the first acknowledgement
+        for ack in acks:
+            ack.set_result(None)
+        return sent
+
+    acknowledging = asyncio.create_task(acknowledge())
+    async with together(5.0):
+        for n in range(3):
+            await emitter.send("enf.order-event.v1", str(n).encode(), b"notice", [])
+    assert await acknowledging == 3
+    assert all(ack.done() for ack in acks)
+    with pytest.raises(RuntimeError, match="tables change only while a record is processed"):
+        async with together(5.0):
+            Table("orders", "hub", 1)["a"] = {"n": 1}
+
+
+async def test_a_timers_notices_cut_short_by_kafka_cost_that_round_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Away:
+        async def send(self, *args: Any, **kwargs: Any) -> None:
+            raise NodeNotReadyError("broker away")
+
+    stage = StageBase(cast(Any, Away()), cast(Any, None), lambda: cast(Any, None))
+    notice = Out("enf.order-event.v1", b"order", HubHeaders(kind="order-event"), value=b"x")
+    assert await stage.apply_timed(Step(out=[notice])) is False
+    assert "1 notices not all sent" in caplog.text
+    assert await StageBase(MemoryEmitter(), cast(Any, None), lambda: cast(Any, None)).apply_timed(
+        Step(out=[notice])
+    ) is True
