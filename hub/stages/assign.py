@@ -3,7 +3,8 @@ dispatch, rule 四.三) to the street where it happened when its matter is deleg
 streets, otherwise to the department that owns the matter; the clue's reporter issues
 it. A clue for its own reporter makes no order. The order is written to
 ``enf.order.v1`` for the lifecycle stage, with an id derived from the clue's, so a clue
-processed again makes the same order, byte for byte."""
+processed again makes the same order, byte for byte. A clue the normalise stage routed
+already (header ``hub.routed``: its order was written with it) is skipped."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hub.records import KINDS, Clue, DispatchOrder, OrderType
 from hub.reference import Reference
 from hub.stages._base import Out, Park, Read, StageBase, Step
 from hub.stream import Stage
-from hub.wire import HubHeaders
+from hub.wire import ROUTED_HEADER, HubHeaders, header_of
 
 
 def assignment_of(clue: Clue, target: str, matter_name: str) -> DispatchOrder:
@@ -77,6 +78,8 @@ class Assign(StageBase):
         return Stage("dispatch-clues", (KINDS["clue"].topic,), self.guarded(self.handle_clue))
 
     async def handle_clue(self, message: Any) -> None:
+        if header_of(message, ROUTED_HEADER) is not None:
+            return  # its ASSIGNMENT was written with it
         clue = await self.serde.decode("clue", message.value, self.catalogue())
         assert isinstance(clue, Clue)  # noqa: S101
         await self.apply(assign([Read(message, clue)], self.reference()))

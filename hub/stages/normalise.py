@@ -4,7 +4,11 @@ Every connector source, and ``POST /v1/native/{kind}``, writes a party's native 
 untouched to its raw topic with a ``hub.native.kind`` header. This agent finds the
 party's mapping spec for that kind (`hub.mapping.normalise_native`), decodes and maps the
 payload, validates the result against the reference data, and writes the canonical
-record (Avro, keyed like every record of its kind) to its topic.
+record (Avro, keyed like every record of its kind) to its topic. A clue's ASSIGNMENT
+(`hub.stages.assign`) is made in the same step and written with it, the clue marked
+``hub.routed: normalise``: one hop from the native record to its order, the clue decoded
+and checked once (the assign stage skips a routed clue; a clue it cannot route here, or
+one published over HTTP, is still routed there).
 
 A record that does not map goes to ``hub.dlq.v1`` with its original bytes and headers,
 plus ``hub.error.stage`` (``map`` or ``validate``), ``.class`` (the rule broken, e.g.
@@ -19,16 +23,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from hub.errors import RecordError
 from hub.mapping import SpecCatalogue, normalise_native, unknown_kind
 from hub.metrics import RECORDS_IN
-from hub.records import KINDS, Envelope, validate
+from hub.records import KINDS, Clue, Envelope, validate
 from hub.reference import Party, Reference
 from hub.serde import AvroSerde
-from hub.stages._base import Out, Park, StageBase, Step
+from hub.stages._base import Out, Park, Read, StageBase, Step
+from hub.stages.assign import assign
 from hub.stream import Stage
 from hub.wire import (
     CHARSET_HEADER,
@@ -46,8 +52,8 @@ def normalise(
     messages: Sequence[Any], reference: Reference, specs: SpecCatalogue, now: datetime
 ) -> Step:
     """The core: each raw record mapped by its party's spec for its native kind, checked
-    against the reference data, as the canonical record of its kind; a record that does
-    not map or check is parked with the rule and field."""
+    against the reference data, as the canonical record of its kind, a clue with its
+    ASSIGNMENT; a record that does not map or check is parked with the rule and field."""
     step = Step()
     for message in messages:
         try:
@@ -55,7 +61,16 @@ def normalise(
         except RecordError as exc:
             step.parked.append(Park(message, exc.stage, exc.reason, exc.message, exc.field))
             continue
+        routed = None
+        if isinstance(record, Clue):
+            routed = assign([Read(message, record)], reference)
+            if routed.parked:  # the assign stage parks it, with the clue as written
+                routed = None
+            else:
+                out = replace(out, headers=replace(out.headers, routed="normalise"))
         step.out.append(out)
+        if routed is not None:
+            step.out += routed.out
         step.notes.append(
             f"normalised {out.headers.native_kind} {record.source_id} of "
             f"{out.headers.source_party} into {out.headers.kind} {record.record_id}"

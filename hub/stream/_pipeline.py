@@ -204,7 +204,8 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=min(3000, session_ms // 3),
             max_poll_interval_ms=max(300_000, session_ms),
-            fetch_max_wait_ms=100,
+            fetch_max_wait_ms=self.settings.kafka_fetch_wait_ms,
+            fetch_min_bytes=1,  # answered as soon as one record is there: latency first
             max_partition_fetch_bytes=2 * 1024 * 1024,
             **options,
         )

@@ -6,7 +6,10 @@ inbox); a record published for a party carries ``hub.source_party``; a transport
 re-encoded the bytes says how in ``hub.charset``; a connector names itself in
 ``hub.connector``; a timer's control record says what to do in ``hub.control``; a
 native record names its native kind (the party's own name for it) in
-``hub.native.kind``. The DLQ's ``hub.error.*`` headers are `hub.wire._dlq`'s.
+``hub.native.kind``; a canonical record whose derived records were written with it (a
+clue normalised together with its ASSIGNMENT) says by whom in ``hub.routed``, so the
+stage that would derive them again skips it. The DLQ's ``hub.error.*`` headers are
+`hub.wire._dlq`'s.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ CHARSET_HEADER = "hub.charset"
 CONNECTOR_HEADER = "hub.connector"
 CONTROL_HEADER = "hub.control"
 NATIVE_KIND_HEADER = "hub.native.kind"
+ROUTED_HEADER = "hub.routed"
 
 _NAMES = {
     "kind": KIND_HEADER,
@@ -33,6 +37,7 @@ _NAMES = {
     "connector": CONNECTOR_HEADER,
     "control": CONTROL_HEADER,
     "native_kind": NATIVE_KIND_HEADER,
+    "routed": ROUTED_HEADER,
 }
 _FIELDS = {name: field for field, name in _NAMES.items()}
 
@@ -48,6 +53,7 @@ class HubHeaders:
     connector: str | None = None
     control: str | None = None
     native_kind: str | None = None
+    routed: str | None = None
 
     def to_kafka(self) -> KafkaHeaders:
         """As Kafka headers, in a fixed order, absent ones left out."""
