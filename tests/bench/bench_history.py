@@ -1,4 +1,4 @@
-"""S1: what a worker's readers cost with a long history (`make bench`, case S1).
+"""H3: what a worker's readers cost with a long history (`make bench`, case H3).
 
 A fresh app's ``orders`` changelog is filled with N order views (100,000 by default), as
 the lifecycle stage stores them: most closed long ago, some open, a few past their
@@ -31,8 +31,18 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from hub.dispatch import credit, open_order, opened, view_to_dict
+from hub.dispatch import (
+    CreditIndex,
+    Deadlines,
+    OrderIndex,
+    credit,
+    load_deadline_policy,
+    open_order,
+    opened,
+    view_to_dict,
+)
 from hub.records import KINDS, DispatchOrder, validate
+from hub.reference import REFERENCE_DIR, load_calendar, load_seed_reference
 from hub.wire import partition_for
 from tests.bench.bench_dispatch import DEPARTMENTS, STREETS, _order
 
@@ -91,10 +101,30 @@ def history(count: int, partitions: int, now: datetime) -> list[tuple[int, str, 
     return made
 
 
+def index_cost(views: list[tuple[int, str, dict[str, Any]]]) -> float:
+    """Microseconds the worker's order indexes spend on one change of an open order (the
+    view parsed, its deadlines computed, the heaps and counters moved), in this process."""
+    reference = load_seed_reference()
+    deadlines = Deadlines(load_deadline_policy(REFERENCE_DIR / "deadlines.yaml"),
+                          load_calendar(REFERENCE_DIR / "calendar.yaml"))
+    index = OrderIndex(lambda v: deadlines.dues(v, reference.matters.get(v.matter_code)),
+                       lambda key: False)
+    credits = CreditIndex(lambda key, value: value.get("assessment") or {})
+    for partition, key, value in views:
+        index.changed(partition, key, None, value)
+        credits.changed(partition, key, None, value)
+    open_ones = [v for v in views if v[2]["state"] != "CLOSED"][:5000]
+    began = time.perf_counter()
+    for partition, key, value in open_ones:
+        index.changed(partition, key, value, value)
+        credits.changed(partition, key, value, value)
+    return (time.perf_counter() - began) / max(1, len(open_ones)) * 1e6
+
+
 def fill_changelog(bootstrap: str, app_id: str, count: int,
-                   progress: Callable[[str], None]) -> int:
+                   progress: Callable[[str], None]) -> tuple[int, float]:
     """Write count views into app_id's orders changelog (created here, compacted, as the
-    worker would create it); the number of order partitions."""
+    worker would create it); the number of order partitions, and `index_cost` on them."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     try:
         partitions = len(consumer.partitions_for_topic(ORDER_TOPIC) or ())
@@ -110,7 +140,7 @@ def fill_changelog(bootstrap: str, app_id: str, count: int,
     finally:
         admin.close()
     views = history(count, partitions, datetime.now(UTC))
-    progress(f"  S1: writing {count} order views into {changelog}")
+    progress(f"  H3: writing {count} order views into {changelog}")
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
                              batch_size=512 * 1024, compression_type=None)
     try:
@@ -121,7 +151,7 @@ def fill_changelog(bootstrap: str, app_id: str, count: int,
         producer.flush()
     finally:
         producer.close()
-    return partitions
+    return partitions, index_cost(views)
 
 
 def get(url: str, token: str) -> bytes:

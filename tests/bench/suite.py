@@ -32,20 +32,20 @@ Cases, each size, every round (B* are baselines, H* and L1 the hub):
       (orders and their SIGNED events), then the same records as H1 posted to
       POST /v1/native/urban-case (native -> raw -> clue -> ASSIGNMENT -> street inbox),
       with the worker's CPU per native record.
-  S1  once, after L1: a worker restoring 100,000 order views (`bench_history`), then
+  H3  once, after L1: a worker restoring 100,000 order views (`bench_history`), then
       GET /metrics, GET /v1/assessment and its deadline sweep timed: what its readers
       cost with a long history (targets 50, 100 and 50 ms).
 
 Rounds interleave cases and baselines: for each round B0, B1, B2, B3, B4, B5, H1, H2
-(no-op then hub); then L1, then S1. Reported: median, min and max of the rounds, CPU
+(no-op then hub); then L1, then H3. Reported: median, min and max of the rounds, CPU
 seconds of each process (the loop, the JVM tool, the worker, the no-op server, the
 client, the broker), every target of `TARGETS` with its value and whether it was met
 (H1 rate and H1/B4-table, L1 p99 at 100 and 300 requests/s, worker CPU per trickle
-record, the idle worker, H2/no-op, S1's three), and H1 against its floor. Written to
+record, the idle worker, H2/no-op, H3's three), and H1 against its floor. Written to
 OUT/latest.json (everything) and OUT/latest.md (the tables), printed at the end.
 
     .venv/bin/python -m tests.bench.suite [--records N] [--rounds 3] [--out bench/results]
-                                          [--only B0,B1,B2,B3,B4,B5,H1,H2,L1,S1] ...
+                                          [--only B0,B1,B2,B3,B4,B5,H1,H2,L1,H3] ...
 
 Starts its own broker on --port (default 29393; reset, started, stopped at the end)
 unless HUB_KAFKA_BOOTSTRAP is set. Each hub worker has a fresh app id whose consumer group
@@ -115,7 +115,7 @@ from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBS = ROOT / "deploy" / "kafka" / ".cache" / "libs"
-CASES = ("B0", "B1", "B2", "B3", "B4", "B5", "H1", "H2", "L1", "S1")
+CASES = ("B0", "B1", "B2", "B3", "B4", "B5", "H1", "H2", "L1", "H3")
 RAW_TOPIC = f"raw.{PARTY}.v1"
 CLUE_TOPIC = KINDS["clue"].topic
 ORDER_TOPIC = KINDS["order"].topic
@@ -133,15 +133,15 @@ TARGETS = {  # the targets (issues 12 and 20): name -> (comparison, limit, unit)
     "L1 p99 (native records) at 300/s": ("<=", 100.0, "ms"),
     "worker CPU per native record at 100/s": ("<=", 1.5, "ms"),
     "idle worker": ("<=", 2.0, "% of a core"),
-    "S1 /metrics scrape, 100k orders": ("<=", 50.0, "ms"),
-    "S1 /v1/assessment, 100k orders": ("<=", 100.0, "ms"),
-    "S1 deadline sweep, 100k orders": ("<=", 50.0, "ms"),
+    "H3 /metrics scrape, 100k orders": ("<=", 50.0, "ms"),
+    "H3 /v1/assessment, 100k orders": ("<=", 100.0, "ms"),
+    "H3 deadline sweep, 100k orders": ("<=", 50.0, "ms"),
 }
 L1_RATES = (100.0, 300.0)  # requests/s of the L1 targets
 FIGURES = {  # case ids whose median is a target's value -> the target
-    "S1-scrape": "S1 /metrics scrape, 100k orders",
-    "S1-assessment": "S1 /v1/assessment, 100k orders",
-    "S1-sweep": "S1 deadline sweep, 100k orders",
+    "H3-scrape": "H3 /metrics scrape, 100k orders",
+    "H3-assessment": "H3 /v1/assessment, 100k orders",
+    "H3-sweep": "H3 deadline sweep, 100k orders",
     "L1@100-p99": "L1 p99 (orders + events) at 100/s",
     "L1n@100-p99": "L1 p99 (native records) at 100/s",
     "L1@300-p99": "L1 p99 (orders + events) at 300/s",
@@ -168,9 +168,10 @@ LABELS = {
     "L1n-p99": "L1 HTTP native record POST /v1/native → street inbox, p99",
     "L1n-cpu": "L1 worker CPU per native record",
     "idle": "worker at rest after L1's warm-up: CPU, 10 s",
-    "S1-scrape": "S1 GET /metrics on a worker holding N orders (median of 30)",
-    "S1-assessment": "S1 GET /v1/assessment as justice, N orders (median of 30)",
-    "S1-sweep": "S1 deadline sweep's loop time, N orders (mean over 10 s)",
+    "H3-index": "H3 the order indexes' work per change of an open order (no Kafka)",
+    "H3-scrape": "H3 GET /metrics on a worker holding N orders (median of 30)",
+    "H3-assessment": "H3 GET /v1/assessment as justice, N orders (median of 30)",
+    "H3-sweep": "H3 deadline sweep's loop time, N orders (mean over 10 s)",
 }
 
 _T0 = time.monotonic()
@@ -226,6 +227,14 @@ def _wait_ready(url: str, seconds: float = 90) -> None:
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.5)
     progress(f"warning: {url} not ready after {seconds:.0f} s; measuring anyway")
+
+
+def _rss_mib(pid: int) -> float:
+    """Resident memory of a process, MiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _port_open(port: int) -> bool:
@@ -483,7 +492,7 @@ class Suite:
         self.hub("topics", "apply")
         self.hub("schemas", "register")
         self.hub("reference", "load")
-        if self.only & {"H2", "L1", "S1"}:
+        if self.only & {"H2", "L1", "H3"}:
             for party in [PARTY, *STREETS, *DEPARTMENTS, "ops", "justice"]:
                 self.tokens[party] = self.hub("tokens", "issue", party).strip()
         topics = [f"bench.b0.{s}" for s in self.sizes] + [f"bench.in.{s}" for s in self.sizes]
@@ -988,30 +997,38 @@ class Suite:
         finally:
             stop_worker(worker)
 
-    def s1(self) -> None:
+    def h3(self) -> None:
         """The readers' costs on a worker holding a long history (`bench_history`)."""
         count = self.args.history_orders
-        app_id, _ = self.fresh_group("bench-s1")
-        fill_changelog(self.bootstrap, app_id, count, progress)
+        app_id, _ = self.fresh_group("bench-h3")
+        _, per_change = fill_changelog(self.bootstrap, app_id, count, progress)
         began = time.time()
         port, worker = self.start_hubs(
-            app_id, "s1", 1, env={"HUB_DEADLINE_SWEEP_SECONDS": "1"}
+            app_id, "h3", 1, env={"HUB_DEADLINE_SWEEP_SECONDS": "1"}
         )[0]
         try:
             _wait_ready(f"http://127.0.0.1:{port}/readyz", seconds=600)
             restored = time.time() - began
-            progress(f"  S1: {app_id} restored {count} orders and is ready in {restored:.1f} s")
+            rss = _rss_mib(worker.pid)
+            progress(f"  H3: {app_id} restored {count} orders and is ready in {restored:.1f} s "
+                     f"({rss:.0f} MiB resident)")
             got = measure(f"http://127.0.0.1:{port}", self.tokens)
         finally:
             stop_worker(worker)
-        extra = {"orders": count, "ready_s": round(restored, 1)}
-        self.record("S1-scrape", None, got["scrape_ms"], "ms", max_ms=got["scrape_max_ms"], **extra)
-        self.record("S1-assessment", None, got["assessment_ms"], "ms",
+        extra = {"orders": count, "ready_s": round(restored, 1), "rss_mib": round(rss)}
+        self.notes.append(
+            f"H3: the worker restored {count} order views from their changelog and was ready in "
+            f"{restored:.1f} s, {rss:.0f} MiB resident (its memory and restore time follow the "
+            "orders it holds: docs/capacity.md)"
+        )
+        self.record("H3-index", None, per_change, "µs", **extra)
+        self.record("H3-scrape", None, got["scrape_ms"], "ms", max_ms=got["scrape_max_ms"], **extra)
+        self.record("H3-assessment", None, got["assessment_ms"], "ms",
                     max_ms=got["assessment_max_ms"], **extra)
-        self.record("S1-sweep", None, got["sweep_ms"], "ms", sweeps=got["sweeps"],
+        self.record("H3-sweep", None, got["sweep_ms"], "ms", sweeps=got["sweeps"],
                     at_most_ms=got["sweep_at_most_ms"], **extra)
         progress(
-            f"  S1: /metrics {got['scrape_ms']:.1f} ms (max {got['scrape_max_ms']:.1f}), "
+            f"  H3: /metrics {got['scrape_ms']:.1f} ms (max {got['scrape_max_ms']:.1f}), "
             f"/v1/assessment {got['assessment_ms']:.1f} ms (max {got['assessment_max_ms']:.1f}), "
             f"sweep {got['sweep_ms']:.2f} ms over {got['sweeps']:.0f} sweeps (each ≤ "
             f"{got['sweep_at_most_ms']:g} ms)"
@@ -1064,8 +1081,8 @@ class Suite:
                         stop_worker(hub[1])
             if "L1" in self.only:
                 self.l1(self.args.l1_rate or list(L1_RATES))
-            if "S1" in self.only:
-                self.s1()
+            if "H3" in self.only:
+                self.h3()
         finally:
             self.teardown()
         return self.summary(began)
@@ -1177,7 +1194,7 @@ def _label(case: str) -> str:
 def _num(value: float, unit: str) -> str:
     if value != value:  # NaN
         return "—"
-    return f"{value:,.1f}" if unit == "ms" else f"{value:,.0f}"
+    return f"{value:,.1f}" if unit == "ms" or abs(value) < 100 else f"{value:,.0f}"
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -1269,7 +1286,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{params['latency_seconds']:g} s, its broker CPU includes the client's inbox watchers "
         "(long polls), worker CPU per native record = the worker's CPU over the native loop / "
         "its requests; idle = that worker's CPU over 10 s without traffic, after its "
-        "warm-up; S1 client wall time of one request at a time, the sweep's loop time from "
+        "warm-up; H3 client wall time of one request at a time, the sweep's loop time from "
         "its histogram; B0 consume includes the group join (fetch-only rate in latest.json); "
         "B4 as B1–B2, B5 as B3.",
     ]
@@ -1329,7 +1346,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--history-orders", type=int, default=100_000,
-        help="S1: order views the worker restores before its readers are timed (default 100000)",
+        help="H3: order views the worker restores before its readers are timed (default 100000)",
     )
     parser.add_argument(
         "--stall-seconds",
