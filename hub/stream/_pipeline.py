@@ -645,26 +645,31 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         assert consumer is not None  # noqa: S101
         tps = [TopicPartition(table.changelog, p) for p in partitions]
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
         data: dict[int, dict[str, Any]] = {p: {} for p in partitions}
         count = 0
-        for tp in tps:
-            while await consumer.position(tp) < ends[tp]:
-                async with asyncio.timeout(self.timeout * 4):
-                    batch = await consumer.getmany(tp, timeout_ms=1000)
-                for record in batch.get(tp, []):
-                    if record.offset >= ends[tp]:
-                        break
-                    key = decode_key(record.key)
-                    if key is None:
-                        continue
-                    value = decode_value(record.value)
-                    if value is None:
-                        data[tp.partition].pop(key, None)
-                    else:
-                        data[tp.partition][key] = value
-                    count += 1
+        try:
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            for tp in tps:
+                while await consumer.position(tp) < ends[tp]:
+                    async with asyncio.timeout(self.timeout * 4):
+                        batch = await consumer.getmany(tp, timeout_ms=1000)
+                    for record in batch.get(tp, []):
+                        if record.offset >= ends[tp]:
+                            break
+                        key = decode_key(record.key)
+                        if key is None:
+                            continue
+                        value = decode_value(record.value)
+                        if value is None:
+                            data[tp.partition].pop(key, None)
+                        else:
+                            data[tp.partition][key] = value
+                        count += 1
+        finally:
+            # read to its end: assigned, it would fetch the changelogs every 20 ms for good
+            # (what an idle worker spent most of its CPU on)
+            consumer.unsubscribe()
         for partition, held in data.items():
             table.restored(partition, held)
         return count

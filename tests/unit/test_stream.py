@@ -472,3 +472,56 @@ async def test_a_timers_notices_cut_short_by_kafka_cost_that_round_only(
     assert await StageBase(MemoryEmitter(), cast(Any, None), lambda: cast(Any, None)).apply_timed(
         Step(out=[notice])
     ) is True
+
+
+class _Restorer:
+    """A group-less consumer as the pipeline's restorer uses it: one changelog partition
+    of three records, read to its end."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.assigned: list[TopicPartition] = []
+        self.at = 0
+        self.log = [
+            SimpleNamespace(offset=0, key=b'"a"', value=b'{"n":1}'),
+            SimpleNamespace(offset=1, key=b'"b"', value=b'{"n":2}'),
+            SimpleNamespace(offset=2, key=b'"a"', value=None),  # deleted
+        ]
+
+    def assign(self, tps: list[TopicPartition]) -> None:
+        self.assigned = list(tps)
+
+    def unsubscribe(self) -> None:
+        self.assigned = []
+
+    async def seek_to_beginning(self, *tps: TopicPartition) -> None:
+        self.at = 0
+
+    async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        if self.fail:
+            raise NodeNotReadyError("broker away")
+        return {tp: len(self.log) for tp in tps}
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.at
+
+    async def getmany(self, tp: TopicPartition, timeout_ms: int) -> dict[Any, list[Any]]:
+        batch, self.at = self.log[self.at:], len(self.log)
+        return {tp: batch}
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_a_table_restored_leaves_its_changelog_unassigned(fail: bool) -> None:
+    """Left assigned, the restorer fetched the changelogs every 20 ms for as long as the
+    worker ran: most of an idle worker's CPU."""
+    pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
+    restorer = _Restorer(fail)
+    pipeline._restorer = cast(Any, restorer)
+    table = Table("orders", "hub", 1)
+    if fail:
+        with pytest.raises(NodeNotReadyError):
+            await pipeline._read_changelog(table, [0])
+    else:
+        assert await pipeline._read_changelog(table, [0]) == 3
+        assert dict(table.items()) == {"b": {"n": 2}}
+    assert restorer.assigned == []
