@@ -304,13 +304,17 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         failure: tuple[str, str] | None = None
         stages: set[str] = set()
         for tp, records in batch.items():
+            progress = self.progress.setdefault(tp, _Progress())
+            if tp in self.ready and progress.done is None and records:
+                # the first records since the assignment: all before them are done (the
+                # consumer started there), and they are not until they are (`in_flight`);
+                # marked for every partition of the batch before any is handled, as the
+                # consumer's position is past them all already
+                progress.done = records[0].offset
+        for tp, records in batch.items():
             if tp not in self.ready or failure is not None:
                 continue
-            progress = self.progress.setdefault(tp, _Progress())
-            if progress.done is None and records:
-                # the first records since the assignment: all before them are done (the
-                # consumer started there), and they are not until they are (`in_flight`)
-                progress.done = records[0].offset
+            progress = self.progress[tp]
             expected = progress.done
             for record in records:
                 if self._revoking or self._stopping:

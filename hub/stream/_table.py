@@ -8,7 +8,9 @@ tables used, so a changelog written by an earlier hub is read as it is).
 
 Inside a record, a write is held in the record's `Outputs` and applied only after the
 record's outputs were acknowledged (`hub.stream._outputs`); reads see the record's own
-pending writes. Outside a record (never, in the stages) a write would be refused.
+pending writes. Outside a record (never, in the stages) a write would be refused. Values are
+written with orjson (compact, UTF-8) and read with it; what the json module wrote before
+reads the same.
 
 A reader that needs a figure over all values (counters, what is open, what is due)
 keeps it as a `TableIndex`: the table tells it every change as it is applied, restored
@@ -21,6 +23,8 @@ import json
 import logging
 from collections.abc import Iterator
 from typing import Any, Protocol
+
+import orjson
 
 from hub.logs import RateLimited
 from hub.stream._outputs import StateWrite, current
@@ -55,11 +59,11 @@ def decode_key(raw: bytes | None) -> str | None:
 
 
 def encode_value(value: Any) -> bytes | None:
-    return None if value is None else json.dumps(value, separators=(",", ":")).encode()
+    return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def decode_value(raw: bytes | None) -> Any:
-    return None if raw is None else json.loads(raw)
+    return None if raw is None else orjson.loads(raw)
 
 
 class Table:

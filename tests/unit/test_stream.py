@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import sys
 from types import SimpleNamespace
@@ -33,6 +34,7 @@ from hub.stream import (
     unbind,
 )
 from hub.stream._pipeline import STALL_SECONDS
+from hub.stream._table import decode_value, encode_value
 from hub.wire import KEPT_BYTES, HubHeaders, MemoryEmitter, dead_letter_entry, header_of
 
 
@@ -363,6 +365,36 @@ async def test_the_first_records_after_an_assignment_are_in_flight_until_done() 
     assert not pipeline.in_flight(topic, 0)  # done: 8 of 8
 
 
+async def test_every_partition_of_the_first_batch_is_in_flight_until_its_records_are_done(
+) -> None:
+    """Found by the sigstop fault case: the first batch after an assignment held records
+    of two partitions; while the worker handled the first partition's, the second's were
+    fetched (the consumer's position past them) and not yet marked, so an order event
+    admitted meanwhile saw 'nothing in flight' and was refused 409 against a view that
+    its order's SIGNED, in that very batch, had not reached yet."""
+    topic = "unit.first.v1"
+    first, second = TopicPartition(topic, 0), TopicPartition(topic, 1)
+    during: list[bool] = []
+    pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
+
+    async def handle(record: Any) -> None:
+        if record.partition == 0:
+            during.append(pipeline.in_flight(topic, 1))
+
+    pipeline.add(Stage("unit", (topic,), handle))
+    pipeline.ready |= {first, second}
+    consumer = _Consumer({first: 8, second: 5})
+    positions = {first: 8, second: 5}  # both past what the batch holds
+    consumer._subscription = SimpleNamespace(subscription=SimpleNamespace(  # type: ignore[attr-defined]
+        assignment=SimpleNamespace(state_value=lambda tp: SimpleNamespace(
+            has_valid_position=True, position=positions[tp]))))
+    pipeline.consumer = consumer  # type: ignore[assignment]
+    later = [SimpleNamespace(**{**vars(r), "partition": 1}) for r in _records(topic, [4])]
+    assert await pipeline._process_batch({first: _records(topic, [7]), second: later})
+    assert during == [True]
+    assert not pipeline.in_flight(topic, 1)  # done: 5 of 5
+
+
 async def test_a_record_written_since_the_last_fetch_is_in_flight_when_the_broker_is_asked(
 ) -> None:
     """Found by the sigstop fault case: a worker frozen past its session timeout answered
@@ -525,3 +557,12 @@ async def test_a_table_restored_leaves_its_changelog_unassigned(fail: bool) -> N
         assert await pipeline._read_changelog(table, [0]) == 3
         assert dict(table.items()) == {"b": {"n": 2}}
     assert restorer.assigned == []
+
+
+def test_table_values_round_trip_and_what_the_json_module_wrote_reads_the_same() -> None:
+    value = {"order_id": "o-1", "reason": "不属于本部门职责", "buckets": {"168": 1}, "n": 2.5,
+             "history": [{"at": "2026-12-03T08:00:00+00:00"}], "deadline": None}
+    assert decode_value(encode_value(value)) == value
+    earlier = json.dumps(value, separators=(",", ":")).encode()  # a changelog of an earlier hub
+    assert decode_value(earlier) == value
+    assert encode_value(None) is None and decode_value(None) is None
