@@ -241,6 +241,7 @@ class Records:
                 "hub-owned-field",
                 f"remove {', '.join(owned)}: the hub derives record_id and stamps received_at",
                 detail_zh="请删除record_id和received_at字段，它们由枢纽生成",
+                extra={"fields": owned},
             )
         # A missing field is a validation error (422); a field naming another party is forgery.
         for field in ("source_party", ACTING_FIELD.get(kind.name)):
@@ -249,6 +250,7 @@ class Records:
                     "forged-source",
                     f"{field} must be '{party.id}', the party of the token",
                     detail_zh=f"{field}必须为{party.id}（调用方本身）",
+                    extra={"fields": [field]},
                 )
         trace = request.headers.get("X-Trace-Id", "")
         trace_id = data.get("trace_id") or (trace if _TRACE.fullmatch(trace) else uuid.uuid4().hex)

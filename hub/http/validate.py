@@ -5,11 +5,12 @@ it sends) asks the worker whether the record would be accepted: the same rules a
 ``POST /v1/records/{kind}`` (`Records.check_record`: the record model, the worker's
 current reference data, the caller's role and the hub-owned fields). The verdict is the
 answer, 200 either way: ``valid`` with the record id it would get, or not, with every
-broken rule at its field path in both languages (what a publish's 422 would list). What
-a publish would refuse whole stays a problem: 403 for a kind or order type the caller
-may not send, 422 for hub-owned or forged fields. Nothing goes to Kafka, nothing is
-remembered for duplicates, no refusal is counted as a refused record; the request is
-audited like any other.
+broken rule at its field path in both languages (what a publish's 422 would list),
+hub-owned fields (record_id, received_at) and a source naming another party among them.
+What a publish would refuse whole for the caller stays a problem: 403 for a kind or
+order type the caller may not send, 422 for a body that is not an object. Nothing goes
+to Kafka, nothing is remembered for duplicates, no refusal is counted as a refused
+record; the request is audited like any other.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _routes() -> tuple[Route, ...]:
                 Answer(400, "body is not JSON"),
                 Answer(413, "body too large"),
                 Answer(415, "not application/json"),
-                Answer(422, "not a JSON object, hub-owned or forged fields"),
+                Answer(422, "not a JSON object"),
             ),
             # a draft, whatever it says: the verdict names what breaks the record's rules
             # (POST /v1/records/{kind}'s body), so any object is a request to answer
@@ -69,6 +70,7 @@ def _routes() -> tuple[Route, ...]:
 
 
 ROUTES = _routes()
+_AT_FIELDS = frozenset({"hub-owned-field", "forged-source"})  # publish: 422 whole; here a verdict
 
 
 class Validate:
@@ -86,7 +88,12 @@ class Validate:
         try:
             record, _ = self.records.check_record(request, kind, data)
         except Problem as refused:
-            if not refused.errors:  # refused whole (forbidden, hub-owned, not an object)
+            if refused.type.slug in _AT_FIELDS:  # a draft's field the caller may not set
+                return respond(Validated(valid=False, kind=kind.name, errors=[
+                    FieldProblem(path=name, rule=refused.type.slug, message_en=refused.detail,
+                                 message_zh=refused.detail_zh or refused.detail)
+                    for name in refused.extra.get("fields", [])]))
+            if not refused.errors:  # refused whole (forbidden, not an object)
                 raise
             return respond(Validated(valid=False, kind=kind.name, errors=[
                 FieldProblem.model_validate(error.as_dict()) for error in refused.errors]))

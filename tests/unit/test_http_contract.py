@@ -123,9 +123,8 @@ def check(kind: str, status: int) -> Trigger:
         served = await serve()
         if status == 200:
             return await served.call("POST", path, party, json=_record_on(served, kind))
-        if status == 422:  # a field the hub fills: refused whole, not a verdict
-            return await served.call("POST", path, party, json={**_record(kind),
-                                                                "received_at": "2026-01-01"})
+        if status == 422:  # not an object: nothing to give a verdict on
+            return await served.call("POST", path, party, json=["not", "a", "record"])
         return await platform(served, "POST", path, party, status, json=_record(kind))
 
     return trigger

@@ -214,6 +214,20 @@ async def test_a_form_checks_its_record_as_a_publish_would_and_nothing_is_writte
         "order_type": "WHISTLE"})
     assert status == 403, problem  # the police do not blow the whistle
 
+    # what a publish refuses whole for a field is a verdict at that field here (the
+    # contract case: a draft with record_id in it was answered 422 against "any object")
+    draft = {**_clue("CLUE-V-3"), "record_id": str(uuid.uuid4()), "source_party": DEPT}
+    status, verdict = await served.post("/v1/validate/clue", STREET, draft)
+    assert status == 200 and verdict["valid"] is False, verdict
+    assert [(e["path"], e["rule"]) for e in verdict["errors"]] == [("record_id", "hub-owned-field")]
+    del draft["record_id"]
+    status, verdict = await served.post("/v1/validate/clue", STREET, draft)
+    forged = [(e["path"], e["rule"]) for e in verdict["errors"]]
+    assert forged == [("source_party", "forged-source")]
+    assert "street-" in verdict["errors"][0]["message_zh"]
+    status, problem = await served.post("/v1/validate/clue", STREET, ["not", "a", "record"])
+    assert status == 422, problem
+
 
 async def test_an_order_issued_ahead_of_the_hubs_clock_is_refused(served: Served) -> None:
     """Issue 16: an issued_at 30 days ahead was accepted and pushed every deadline back."""
