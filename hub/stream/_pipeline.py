@@ -304,8 +304,10 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         failure: tuple[str, str] | None = None
         stages: set[str] = set()
         for tp, records in batch.items():
+            if tp not in self.ready or not records:
+                continue
             progress = self.progress.setdefault(tp, _Progress())
-            if tp in self.ready and progress.done is None and records:
+            if progress.done is None:
                 # the first records since the assignment: all before them are done (the
                 # consumer started there), and they are not until they are (`in_flight`);
                 # marked for every partition of the batch before any is handled, as the
