@@ -7,6 +7,11 @@ one that holds partition N of their tables. Members are ordered by their static
 instance id (``group.instance.id``), so an assignment does not change when a worker
 restarts under a new member id.
 
+Topics read by stages without tables (`spread`: the per-party raw topics, one partition
+each, and the clue topic) tie nothing together: their partitions are dealt round robin
+over the members instead, so that thirty one-partition topics do not all land on the
+member that holds partition 0 of everything else.
+
 Each member's subscription carries its HTTP address; the leader sends every member the
 whole map (address → topic → partitions), which the gateway uses to forward a request
 for an order to the worker that holds it (Kafka Streams' ``application.server``).
@@ -41,6 +46,7 @@ class HubAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
         self.url = url
         self.instance = instance
         self.placement: Placement = {}
+        self.spread: set[str] = set()  # topics dealt round robin (no table reads them)
 
     def metadata(self, topics: Iterable[str]) -> ConsumerProtocolMemberMetadata:
         about = json.dumps({"url": self.url, "instance": self.instance}).encode()
@@ -63,10 +69,17 @@ class HubAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
             for topic in members[member].subscription:
                 per_topic[topic].append(member)
         assignment: dict[str, dict[str, list[int]]] = collections.defaultdict(dict)
-        for topic, consumers in per_topic.items():
+        dealt = 0
+        for topic, consumers in sorted(per_topic.items()):
             partitions = sorted(cluster.partitions_for_topic(topic) or [])
             if not partitions:
                 log.warning("no partition metadata for topic %s", topic)
+                continue
+            if topic in self.spread:
+                for partition in partitions:
+                    member = consumers[dealt % len(consumers)]
+                    assignment[member].setdefault(topic, []).append(partition)
+                    dealt += 1
                 continue
             each, extra = divmod(len(partitions), len(consumers))
             start = 0

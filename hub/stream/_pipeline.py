@@ -179,6 +179,8 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             self._group_of[table.name] = group
         for topic in stage.topics:
             self._by_topic[topic] = stage
+        if not stage.tables:  # nothing ties its partitions to others': dealt round robin
+            self.assignor.spread.update(stage.topics)
 
     @property
     def topics(self) -> list[str]:

@@ -3,7 +3,8 @@
 `read_cluster` reads what exists; `plan` is a pure function from declared and actual
 state to the changes; `apply_plan` carries a plan out with kafka-python's admin client.
 A plan that would need an impossible change (fewer partitions) is refused whole, before
-anything is touched.
+anything is touched; a topic declared ``keep_more_partitions`` (per-party topics, whose
+count nothing depends on) keeps the partitions it has, with a warning.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def plan(
     """Work out how to make the cluster match the declarations; touches nothing."""
     result = Plan()
     capped: list[str] = []
+    kept: list[str] = []  # more partitions than declared, kept
     for spec in specs:
         rf = spec.replication_factor
         configs = dict(spec.configs)
@@ -110,7 +112,9 @@ def plan(
                 )
             )
             continue
-        if spec.partitions < actual.partitions:
+        if spec.partitions < actual.partitions and spec.keep_more_partitions:
+            kept.append(f"{spec.name} ({actual.partitions})")
+        elif spec.partitions < actual.partitions:
             result.refused.append(
                 f"{spec.name}: has {actual.partitions} partitions, {spec.source} declares "
                 f"{spec.partitions}; Kafka cannot remove partitions (and keys would move). "
@@ -145,6 +149,12 @@ def plan(
                     configs=differing,
                 )
             )
+    if kept:
+        result.warnings.append(
+            f"{len(kept)} topic(s) have more partitions than declared and keep them (Kafka "
+            f"cannot remove partitions; nothing depends on their count): "
+            + ", ".join(kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
+        )
     if capped:
         result.warnings.append(
             f"the cluster has {state.brokers} broker(s): replication factor capped to "

@@ -71,6 +71,12 @@ class TopicDecl(BaseModel):
     for_parties: Literal["all", "inbox"] | None = Field(
         default=None, description="For templates: every party, or parties with an inbox."
     )
+    keep_more_partitions: bool = Field(
+        default=False,
+        description="An existing topic with more partitions than declared keeps them (apply "
+        "warns) instead of refusing the plan: for topics whose partition count neither "
+        "state nor co-partitioning depends on.",
+    )
     configs: dict[str, str] = Field(
         default_factory=dict, description="Further topic configs, as Kafka names them."
     )
@@ -105,6 +111,8 @@ class TopicDecl(BaseModel):
             raise ValueError("name may hold only ASCII letters, digits, '.', '_' and '-'")
         if self.min_insync_replicas > self.replication_factor:
             raise ValueError("min_insync_replicas cannot exceed replication_factor")
+        if self.keep_more_partitions and self.copartition:
+            raise ValueError("a co-partitioned topic cannot keep more partitions than its group")
         return self
 
     def topic_configs(self) -> dict[str, str]:
@@ -128,6 +136,7 @@ class TopicSpec(BaseModel):
     configs: dict[str, str]
     value_subject: str | None
     source: str
+    keep_more_partitions: bool = False
 
     @property
     def min_insync_replicas(self) -> int:
@@ -205,6 +214,7 @@ def expand(declarations: list[tuple[Path, TopicDecl]], parties: Registry) -> lis
                 configs=decl.topic_configs(),
                 value_subject=decl.value_subject,
                 source=path.name,
+                keep_more_partitions=decl.keep_more_partitions,
             )
             specs[name] = spec
             if decl.copartition:

@@ -2,7 +2,8 @@
 
 Inbox topics have fixed names (out.<party>.v1); these tests use the court's inbox, which
 no other gateway test writes to, and count only what follows the cursor of a first read
-to the end.
+to the end. It is grown to 3 partitions first, as a district's made before 12-03 are
+(declared at 1 since, such a cluster keeps its 3): a cursor spans partitions.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import ClientResponse
 from aiokafka import AIOKafkaProducer
+from kafka.admin import KafkaAdminClient, NewPartitions
 
 from hub.records import DispatchOrder, validate
 from hub.serde import AvroSerde
@@ -39,6 +41,13 @@ TOPIC = f"out.{PARTY}.v1"
 async def hub(
     applied_topics: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[GatewayHarness]:
+    admin = KafkaAdminClient(bootstrap_servers=applied_topics)
+    try:
+        [described] = admin.describe_topics([TOPIC])
+        if len(described["partitions"]) < 3:
+            admin.create_partitions({TOPIC: NewPartitions(3)})
+    finally:
+        admin.close()
     harness = await GatewayHarness.start(applied_topics, tmp_path_factory.mktemp("gateway-inbox"))
     try:
         yield harness

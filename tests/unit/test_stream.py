@@ -76,6 +76,31 @@ def test_the_assignor_gives_partition_n_of_co_partitioned_topics_to_one_worker()
         assert sorted(assignor.placement) == ["http://10.0.0.1:8080", "http://10.0.0.2:8080"]
 
 
+def test_the_assignor_deals_topics_without_tables_round_robin() -> None:
+    raw = [f"raw.street-{n}.v1" for n in range(7)]
+    topics = ["enf.order.v1", "enf.order-event.v1", *raw]
+    cluster = _Cluster({"enf.order.v1": 6, "enf.order-event.v1": 6, **dict.fromkeys(raw, 1)})
+    workers = {
+        f"m-{n}": HubAssignor(f"http://10.0.0.{n}:8080", f"worker-{n}") for n in range(3)
+    }
+    for assignor in workers.values():
+        assignor.spread = set(raw)
+    members = {m: _member(a, topics) for m, a in workers.items()}
+    assignment = workers["m-1"].assign(cluster, members)  # type: ignore[arg-type]
+    held = {m: dict(given.assignment) for m, given in assignment.items()}
+    # one-partition raw topics spread 3/2/2, not all on the holder of partition 0
+    counts = sorted(sum(t in raw for t in mine) for mine in held.values())
+    assert counts == [2, 2, 3]
+    assert sorted(t for mine in held.values() for t in mine if t in raw) == sorted(raw)
+    # the co-partitioned topics keep their ranges
+    assert [held[f"m-{n}"]["enf.order.v1"] for n in range(3)] == [[0, 1], [2, 3], [4, 5]]
+    for mine in held.values():
+        assert mine["enf.order.v1"] == mine["enf.order-event.v1"]
+    # the same members, the same deal (a restarted static member gets its topics back)
+    again = workers["m-2"].assign(cluster, members)  # type: ignore[arg-type]
+    assert {m: dict(g.assignment) for m, g in again.items()} == held
+
+
 def test_a_table_write_waits_for_the_record_and_its_reader_sees_it_first() -> None:
     table = Table("orders", "hub", 6)
     outputs = Outputs(partition=2)

@@ -193,6 +193,28 @@ def test_fewer_declared_partitions_is_refused_and_changes_nothing() -> None:
     assert result.in_sync is False
 
 
+def test_a_per_party_topic_with_more_partitions_keeps_them_with_one_warning() -> None:
+    kept = [
+        spec(f"raw.street-{n}.v1", partitions=1, source="parties.yaml").model_copy(
+            update={"keep_more_partitions": True}
+        )
+        for n in range(7)
+    ]
+    state = ClusterState(
+        brokers=3, topics={s.name: actual_of(s, partitions=3) for s in kept}
+    )
+
+    result = plan(kept, state, "production")
+
+    assert result.refused == []
+    assert result.changes == []
+    assert result.in_sync
+    [warning] = result.warnings
+    assert warning.startswith("7 topic(s) have more partitions than declared and keep them")
+    assert "raw.street-0.v1 (3)" in warning
+    assert warning.endswith("and 2 more")
+
+
 def test_differing_retention_sets_only_that_config() -> None:
     declared = spec(retention_ms=str(30 * 86_400_000))
     state = ClusterState(

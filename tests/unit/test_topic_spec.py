@@ -69,7 +69,8 @@ def test_every_exchanging_party_has_raw_and_out(specs: dict[str, TopicSpec]) -> 
 def test_per_party_topics_come_from_parties_yaml(specs: dict[str, TopicSpec]) -> None:
     raw = specs["raw.dept-water.v1"]
     assert raw.source == "parties.yaml"
-    assert raw.partitions == 3
+    assert raw.partitions == 1  # a few records a minute (docs/capacity.md)
+    assert raw.keep_more_partitions  # a district made with 3 keeps them
     assert raw.configs["retention.ms"] == str(30 * DAY_MS)
     assert raw.value_subject is None
 
@@ -388,6 +389,22 @@ def test_co_partition_group_with_equal_counts_loads(tmp_path: Path, parties: Reg
     )
 
     assert {s.name for s in load_topics(tmp_path, parties)} == {"o.v1", "e.v1", "x.v1"}
+
+
+def test_a_co_partitioned_topic_cannot_keep_more_partitions(
+    tmp_path: Path, parties: Registry
+) -> None:
+    write(
+        tmp_path,
+        "orders.yaml",
+        "topics:\n"
+        "  - {name: o.v1, doc: d, partitions: 6, copartition: order, keep_more_partitions: true}\n",
+    )
+
+    message = fails(tmp_path, parties)
+
+    assert "topics[0] (o.v1)" in message
+    assert "co-partitioned topic cannot keep more partitions" in message
 
 
 def test_empty_folder(tmp_path: Path, parties: Registry) -> None:
