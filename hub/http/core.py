@@ -17,10 +17,11 @@ from hub.http.session import SessionResource
 from hub.http.tokens import TokenStore
 from hub.http.validate import Validate
 from hub.http.workbench import Workbench
+from hub.records import KINDS
 from hub.reference import Reference
 from hub.serde import AvroSerde
 from hub.settings import HubSettings
-from hub.wire import InboxReader, Publisher, Publishes, ReadsInbox
+from hub.wire import InboxReader, Publisher, Publishes, ReadsInbox, raw_topic
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,16 @@ class Core:
         """Add the middlewares and the core routes to app; the Kafka clients (or the
         given stand-ins, e.g. one `hub.wire.MemoryBroker` for both) start on first use
         and stop with app."""
-        publisher = publisher or Publisher(settings, settings.kafka_timeout)
+        if publisher is None:
+            parties = reference().parties.with_inbox()
+            writes = [raw_topic(p.id) for p in parties] + sorted({k.topic for k in KINDS.values()})
+            started = Publisher(settings, settings.kafka_timeout, writes)
+
+            async def start_publisher(_: web.Application) -> None:
+                await started.start()
+
+            app.on_startup.append(start_publisher)
+            publisher = started
         platform = Platform(settings, reference, serde, publisher, tokens)
         platform.install(app)
         records = Records(platform, publisher, reference)

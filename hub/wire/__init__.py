@@ -24,6 +24,7 @@ from hub.wire._clients import (
     position_now,
     read_to_end,
     ssl_context,
+    warm,
 )
 from hub.wire._dlq import (
     KEPT_BYTES,
@@ -131,4 +132,5 @@ __all__ = [
     "read_to_end",
     "replay_target",
     "ssl_context",
+    "warm",
 ]

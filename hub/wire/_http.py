@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 
 from hub.errors import KafkaUnavailableError
 from hub.settings import HubSettings
-from hub.wire._clients import aiokafka_options, new_producer, partitions_of
+from hub.wire._clients import aiokafka_options, new_producer, partitions_of, warm
 from hub.wire._headers import KafkaHeaders
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,27 @@ class ReadsInbox(Protocol):
 
 
 class Publisher:
-    """acks=all, idempotent producer; started on first use and again after a failure."""
+    """acks=all, idempotent producer; started with the worker (`start`), on first use
+    when Kafka was away then, and again after a failure. topics: where it will write,
+    learnt as it starts rather than on each topic's first record."""
 
-    def __init__(self, settings: HubSettings, timeout: float) -> None:
+    def __init__(
+        self, settings: HubSettings, timeout: float, topics: Sequence[str] = ()
+    ) -> None:
         self._settings = settings
         self._timeout = timeout
+        self._topics = list(topics)
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Start now, so the first request does not wait for it; a Kafka away now is
+        logged, and the first request tries again."""
+        try:
+            await self._ensure()
+        except KafkaUnavailableError as exc:
+            log.warning("the gateway's producer did not start (%s); first use retries",
+                        exc.message)
 
     async def _ensure(self) -> AIOKafkaProducer:
         if self._producer is not None:
@@ -70,6 +84,8 @@ class Publisher:
                 )
                 try:
                     await asyncio.wait_for(producer.start(), self._timeout)
+                    if self._topics:
+                        await asyncio.wait_for(warm(producer, self._topics), self._timeout)
                 except (KafkaError, TimeoutError, OSError) as exc:
                     await producer.stop()
                     raise KafkaUnavailableError(f"Kafka unreachable: {exc!r}") from None

@@ -64,6 +64,7 @@ from hub.stages import (
 )
 from hub.stream import Pipeline
 from hub.topics import load_topics
+from hub.wire import DLQ_TOPIC, inbox_topic
 from hub.worker._http import HttpServer, build_web_app
 from hub.worker._metrics import (
     ConnectorCollector,
@@ -200,6 +201,11 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
         advertised,
         settings.worker_id or f"{socket.gethostname()}-{settings.http_port}",
         replication=internal_replication,
+        outputs=[
+            *(inbox_topic(p.id) for p in reference().parties.with_inbox()),
+            *(k.topic for k in KINDS.values()),
+            DLQ_TOPIC,
+        ],
     )
     deadlines = Deadlines(
         load_deadline_policy(settings.deadlines_file), load_calendar(settings.calendar_file)
