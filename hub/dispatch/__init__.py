@@ -33,10 +33,11 @@ from hub.dispatch._execution import (
     fine_of,
     load_enforcement_periods,
     may_report,
+    next_notice_at,
     notices_due,
     standing,
 )
-from hub.dispatch._index import CreditIndex, OrderIndex, PartySla
+from hub.dispatch._index import CreditIndex, DueIndex, OrderIndex, PartySla
 from hub.dispatch._lifecycle import (
     JUSTICE,
     TRANSITIONS,
@@ -63,6 +64,7 @@ from hub.dispatch._supervision import (
 
 __all__ = [
     "CreditIndex",
+    "DueIndex",
     "OrderIndex",
     "PartySla",
     "actions_for",
@@ -77,6 +79,7 @@ __all__ = [
     "Period",
     "Standing",
     "load_enforcement_periods",
+    "next_notice_at",
     "notices_due",
     "standing",
     "Supervision",

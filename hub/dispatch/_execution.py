@@ -257,3 +257,15 @@ def notices_due(fine: Standing, now: datetime) -> list[Due]:
                 f"催告书送达后仍有{fine.outstanding}元未缴纳：枢纽已代为向法院申请强制执行",
             ))
     return [d for d in due if d.execution_type not in fine.raised]
+
+
+def next_notice_at(fine: Standing) -> datetime | None:
+    """The first moment at which `notices_due` has a notice for fine, None when it never
+    will (paid, revoked, everything raised). Its answer changes only when now passes one
+    of fine's thresholds (payment due, the window opening and closing, apply-from), so
+    the first threshold that has a notice is that moment."""
+    thresholds = {fine.payment_due, fine.window_opens, fine.window_closes, fine.apply_from}
+    for at in sorted(t for t in thresholds if t is not None):
+        if notices_due(fine, at):
+            return at
+    return None

@@ -10,7 +10,11 @@ reading them costs what changed since, never a scan of the orders table's histor
   changes: two heaps of due times are read up to now at each look (each order is popped
   once per deadline it waits on).
 
-Both are rebuilt from the table when a partition is restored, and forget a partition
+- `DueIndex`: per partition, when each value is next due for something a timer does
+  (a fine's next enforcement notice); what the enforcement sweep reads instead of every
+  case.
+
+All are rebuilt from the table when a partition is restored, and forget a partition
 that moves away.
 """
 
@@ -239,3 +243,62 @@ class OrderIndex:
             for partition in partitions
             for entry in self._parts.get(partition, _Part()).orders.values()
         ]
+
+
+DueAt = Callable[[str, Any], datetime | None]
+
+
+@dataclass
+class _Dues:
+    at: dict[str, tuple[int, Any]] = field(default_factory=dict)  # key -> (seq, value)
+    heap: list[tuple[datetime, int, str]] = field(default_factory=list)
+    due: dict[str, Any] = field(default_factory=dict)  # passed, until the value changes
+
+
+class DueIndex:
+    """Per partition, the values whose due time (due_at(key, value), None: never) has
+    passed: a heap of due times read up to now at each look; a value stays due until it
+    changes (what it was due for is then in it, or still not, and its time is worked out
+    again)."""
+
+    def __init__(self, due_at: DueAt) -> None:
+        self.due_at = due_at
+        self._parts: dict[int, _Dues] = {}
+        self._seq = itertools.count()
+
+    def changed(self, partition: int, key: str, old: Any, new: Any) -> None:
+        part = self._parts.setdefault(partition, _Dues())
+        part.at.pop(key, None)  # its heap entry stays until it surfaces, then is stale
+        part.due.pop(key, None)
+        at = self.due_at(key, new) if new is not None else None
+        if at is None:
+            return
+        seq = next(self._seq)
+        part.at[key] = (seq, new)
+        heapq.heappush(part.heap, (at, seq, key))
+        if len(part.heap) > 2 * len(part.at) + 64:  # stale entries: rebuild
+            part.heap = [entry for entry in part.heap
+                         if part.at.get(entry[2], (None,))[0] == entry[1]]
+            heapq.heapify(part.heap)
+
+    def dropped(self, partition: int) -> None:
+        self._parts.pop(partition, None)
+
+    def due(self, now: datetime, partitions: Iterable[int]) -> list[Any]:
+        """The values of partitions due by now (due time <= now)."""
+        values: list[Any] = []
+        for partition in partitions:
+            part = self._parts.get(partition)
+            if part is None:
+                continue
+            while part.heap and part.heap[0][0] <= now:
+                _, seq, key = heapq.heappop(part.heap)
+                held = part.at.get(key)
+                if held is not None and held[0] == seq:
+                    part.due[key] = held[1]
+            values += part.due.values()
+        return values
+
+    def pending(self, partitions: Iterable[int]) -> int:
+        """How many values of partitions have a due time (passed or not)."""
+        return sum(len(self._parts[p].at) for p in partitions if p in self._parts)

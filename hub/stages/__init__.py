@@ -34,6 +34,7 @@ from hub.stages.execution import (
     application_of,
     enforcement_notices,
     execute,
+    notice_due_at,
 )
 from hub.stages.lifecycle import Lifecycle, Ownership, Sweep, World, lifecycle
 from hub.stages.normalise import Normaliser, normalise
@@ -66,6 +67,7 @@ __all__ = [
     "application_of",
     "enforcement_notices",
     "execute",
+    "notice_due_at",
     "Lifecycle",
     "Normaliser",
     "Out",

@@ -29,13 +29,20 @@ from typing import Any
 
 from yarl import URL
 
-from hub.dispatch import CreditIndex, EnforcementPeriods, Supervision, notice_of, readers_of
+from hub.dispatch import (
+    CreditIndex,
+    DueIndex,
+    EnforcementPeriods,
+    Supervision,
+    notice_of,
+    readers_of,
+)
 from hub.records import KINDS, EnforcementCase, Execution, content_digest
 from hub.reference import Reference, WorkCalendar
 from hub.serde import AvroSerde
 from hub.stages._base import Out, Park, Read, StageBase, State, Step
 from hub.stages.disclose import disclose, disclosure_credits
-from hub.stages.execution import ExecutionWorld, execute
+from hub.stages.execution import ExecutionWorld, execute, notice_due_at
 from hub.stages.lifecycle import Ownership
 from hub.stream import Stage, Table
 from hub.wire import Emitter, HubHeaders, inbox_topic, partition_for
@@ -133,6 +140,9 @@ class CaseRevisions(StageBase):
         self.disclosed = Table("disclosed", app_id, partitions)
         self.credits = CreditIndex(disclosure_credits)  # the counters, kept as they change
         self.disclosed.watch(self.credits)
+        # when each case's fine has its next notice due, kept as the cases change
+        self.fines = DueIndex(lambda _, entry: notice_due_at(entry, periods))
+        self.table.watch(self.fines)
         self.bigdata_inbox = self.inboxes.get("bigdata")
 
     def stages(self) -> list[Stage]:
@@ -184,6 +194,11 @@ class CaseRevisions(StageBase):
         """A case's revisions and its latest revision, None when not held here."""
         stored = self.table.get(case_id)
         return dict(stored) if stored is not None else None
+
+    def due_cases(self, now: datetime) -> list[dict[str, Any]]:
+        """The cases of the partitions this worker actively owns with a notice due by now
+        (a heap of due times, not a scan of every case)."""
+        return [dict(entry) for entry in self.fines.due(now, self.ownership.owned(self.topic))]
 
     def active_cases(self) -> list[dict[str, Any]]:
         """The cases of the partitions this worker actively owns."""

@@ -39,6 +39,7 @@ from hub.dispatch import (
     Standing,
     fine_of,
     may_report,
+    next_notice_at,
     notices_due,
     standing,
 )
@@ -236,6 +237,17 @@ def enforcement_notices(
     return step
 
 
+def notice_due_at(entry: Mapping[str, Any], periods: EnforcementPeriods) -> datetime | None:
+    """When the case of entry (the cases table's value) has its next notice due, None
+    when it has none to come: what the cases stage's `hub.dispatch.DueIndex` keeps, so
+    that the sweep reads the cases due, not every case."""
+    current = entry.get("current")
+    if current is None:
+        return None
+    fine = standing(current, entry.get("executions") or [], periods)
+    return next_notice_at(fine) if fine is not None else None
+
+
 _APPLICATION = "enforcement-application/"  # + case id: the application's source_id
 
 
@@ -246,7 +258,8 @@ def _application_id(current: Mapping[str, Any]) -> str:
 
 
 class EnforcementSweep(StageBase):
-    """A timer around `enforcement_notices`, over the cases this worker owns."""
+    """A timer around `enforcement_notices`, over the cases this worker owns that have a
+    notice due (`hub.stages.cases.CaseRevisions.due_cases`)."""
 
     agent = "enforcement"
 
@@ -256,13 +269,14 @@ class EnforcementSweep(StageBase):
         out: Emitter,
         serde: AvroSerde,
         reference: Callable[[], Reference],
-        cases: Callable[[], list[dict[str, Any]]],
+        cases: Callable[[datetime], list[dict[str, Any]]],
         periods: EnforcementPeriods,
         reference_ready: asyncio.Event | None = None,
         every_seconds: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """cases: the entries of the cases this worker owns (the cases stage's book)."""
+        """cases(now): the entries of the cases this worker owns with a notice due by now
+        (the cases stage's book)."""
         super().__init__(out, serde, reference, reference_ready)
         self.cases = cases
         self.periods = periods
@@ -272,4 +286,5 @@ class EnforcementSweep(StageBase):
     async def sweep(self) -> None:
         if self.reference_ready is not None and not self.reference_ready.is_set():
             return
-        await self.apply_timed(enforcement_notices(self.cases(), self.clock(), self.periods))
+        now = self.clock()
+        await self.apply_timed(enforcement_notices(self.cases(now), now, self.periods))

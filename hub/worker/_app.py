@@ -226,7 +226,7 @@ def create_app(settings: HubSettings, *, internal_replication: int) -> HubApp:
     )
     DeadlineSweep(app, out, serde, engine, reference.ready, settings.deadline_sweep_seconds)
     EnforcementSweep(
-        app, out, serde, reference, revisions.active_cases, periods, reference.ready,
+        app, out, serde, reference, revisions.due_cases, periods, reference.ready,
         settings.deadline_sweep_seconds,
     )
     datasets = load_datasets(settings.datasets_file)

@@ -8,6 +8,8 @@ once. Each is emitted again, byte for byte, when its record is processed again."
 
 from __future__ import annotations
 
+import copy
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ import pytest
 from hub.dispatch import (
     CreditIndex,
     Deadlines,
+    DueIndex,
     load_deadline_policy,
     load_enforcement_periods,
     load_supervision,
@@ -48,6 +51,7 @@ from hub.stages import (
     enforcement_notices,
     execute,
     lifecycle,
+    notice_due_at,
     revise,
 )
 from hub.stream import Outputs, bind, unbind
@@ -508,6 +512,56 @@ def _tick(cases: State, now: datetime) -> list[Execution]:
         step = execute([_read("execution", notice.model_dump(mode="json"))], cases, _exec_world())
         assert step.parked == []
     return raised
+
+
+def test_the_enforcement_sweep_reads_the_cases_due_and_finds_what_a_scan_finds() -> None:
+    """The cases stage keeps when each fine has its next notice due (`DueIndex`), and the
+    sweep reads only the cases due by now. Through random stories of twelve fines
+    (payments, challenges, reminders served, revocations, sweeps whose notices are applied
+    or still on their way), the notices from the index are the notices of a scan."""
+    rng = random.Random(20)  # noqa: S311 - reproducible stories, not a secret
+    index = DueIndex(lambda _, entry: notice_due_at(entry, PERIODS))
+    cases = State({})
+    for n in range(12):
+        base = sample("case")
+        base["source_id"] = f"CASE-DUE-{n}"
+        base["decision"]["decided_at"] = (DECIDED_AT + timedelta(days=3 * n)).isoformat()
+        base["decision"]["decision_no"] = f"武城管罚决字〔2026〕{n + 100}号"
+        revise([_read("case", base)], cases, _case_world())
+    seen: dict[str, Any] = {}
+
+    def sync() -> None:  # tell the index what changed, as the table does
+        for key, value in cases.items():
+            if seen.get(key) != value:
+                index.changed(0, key, seen.get(key), value)
+                seen[key] = copy.deepcopy(value)
+
+    sync()
+    ids = sorted(seen)
+    now, raised, reported = DECIDED_AT, 0, 0
+    kinds = ["PAID", "REMINDER_SERVED", "RECONSIDERATION", "UPHELD", "REVOKED"]
+    for _ in range(90):
+        now += timedelta(days=rng.choice([0, 1, 3, 10, 30]), hours=rng.randrange(24))
+        if rng.random() < 0.25:
+            case_id = rng.choice(ids)
+            decision_no = seen[case_id]["current"]["decision"]["decision_no"]
+            kind = rng.choices(kinds, weights=[2, 3, 1, 1, 0.2])[0]
+            extra = {"amount": "100.00"} if kind == "PAID" else {}
+            step = execute([_execution(case_id, decision_no, kind, now, **extra)], cases,
+                           _exec_world())
+            reported += not step.parked
+        sync()
+        scan = enforcement_notices([v for _, v in cases.items()], now, PERIODS).out
+        due = enforcement_notices(index.due(now, [0]), now, PERIODS).out
+        assert sorted(o.record.source_id for o in due) == sorted(o.record.source_id for o in scan)
+        raised += len(scan)
+        for out in scan:
+            if rng.random() < 0.7:  # the rest still on their way at the next sweep
+                execute([_read("execution", out.record.model_dump(mode="json"))], cases,
+                        _exec_world())
+        sync()
+    assert raised >= 12 and reported >= 10  # the stories did reach the notices
+    assert len(index.due(now + timedelta(days=9999), [0])) <= index.pending([0])
 
 
 def _exec_world() -> ExecutionWorld:
