@@ -44,7 +44,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
         try:
             with urllib.request.urlopen(url, timeout=1):  # noqa: S310
                 return
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            # TimeoutError: accepted but not answered within 1 s (a worker restoring a
+            # long history at start: bench H3), so not healthy yet
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(
                     f"server at {url} did not start:\n{log.read_text()[-3000:]}"
