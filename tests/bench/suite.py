@@ -727,8 +727,14 @@ class Suite:
                     [HUB, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
                 )
             started.append((port, process, log))
-        for port, process, log in started:
-            _wait_healthy(f"http://127.0.0.1:{port}/healthz", process, log)
+        try:
+            for port, process, log in started:
+                _wait_healthy(f"http://127.0.0.1:{port}/healthz", process, log)
+        except BaseException:
+            for _, process, _ in started:  # a failed start leaves no worker behind
+                process.kill()
+                process.wait()
+            raise
         return [(port, process) for port, process, _ in started]
 
     def h1(
