@@ -7,8 +7,8 @@
   fake `MemoryEmitter`, and the one DLQ writer `dead_letter`;
 - the clients: connection options, `new_producer`, `cluster_metadata`, `read_to_end`,
   the HTTP side's `Publisher` and `InboxReader`, the sink connectors' `GroupReader`,
-  the lag reading `read_kafka_view`, and the connectors' `StateStore` on the compacted
-  state topic.
+  the lag reading (`KafkaReader`, `read_kafka_view`), and the connectors' `StateStore`
+  on the compacted state topic.
 
 Code elsewhere builds no topic name, header name or producer of its own
 (``tests/unit/test_house_plan.py`` greps the tree).
@@ -64,7 +64,7 @@ from hub.wire._http import (
     decode_cursor,
     encode_cursor,
 )
-from hub.wire._offsets import KafkaView, read_kafka_view
+from hub.wire._offsets import KafkaReader, KafkaView, read_kafka_view
 from hub.wire._state import ConnectorState, MemoryState, StateStore, read_state
 from hub.wire._topics import (
     CONNECTOR_STATE_TOPIC,
@@ -105,6 +105,7 @@ __all__ = [
     "InboxItem",
     "InboxReader",
     "KafkaHeaders",
+    "KafkaReader",
     "KafkaView",
     "MemoryBroker",
     "MemoryEmitter",

@@ -16,14 +16,14 @@ from connectors import ConnectorService
 from hub.http.ops import Check
 from hub.settings import HubSettings
 from hub.stream import Pipeline
-from hub.wire import KafkaView, read_kafka_view
+from hub.wire import KafkaReader, KafkaView
 
 log = logging.getLogger(__name__)
 
 
 
 class KafkaWatch(Collector):
-    """Reads `read_kafka_view` every `interval` seconds in the worker; serves the last
+    """Reads a `KafkaView` every `interval` seconds in the worker; serves the last
     reading as gauges. A failed reading keeps the last good one and is reported by
     ``hub_kafka_view_age_seconds`` growing (and by /readyz)."""
 
@@ -39,6 +39,7 @@ class KafkaWatch(Collector):
         self.subscribed = subscribed
         self.interval = interval
         self.view = KafkaView()
+        self.reader = KafkaReader(settings)  # its clients kept open between readings
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -48,13 +49,12 @@ class KafkaWatch(Collector):
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self.reader.close()
 
     async def refresh(self) -> KafkaView:
         try:
             async with asyncio.timeout(max(self.interval, 10.0)):
-                self.view = await read_kafka_view(
-                    self.settings, self.groups, subscribed=self.subscribed
-                )
+                self.view = await self.reader.read(self.groups, subscribed=self.subscribed)
         except (KafkaError, TimeoutError, OSError) as exc:
             self.view.error = f"{type(exc).__name__}: {exc}"
             log.warning("reading consumer lag failed: %s", self.view.error)

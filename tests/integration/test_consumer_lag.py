@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
 from hub.settings import HubSettings
-from hub.wire import read_kafka_view
+from hub.wire import KafkaReader, read_kafka_view
 
 pytestmark = pytest.mark.kafka
 
@@ -69,3 +69,47 @@ async def test_partitions_a_group_never_committed_count_as_lag(
     latest = HubSettings(kafka_bootstrap=kafka_bootstrap, kafka_offset_reset="latest")
     view = await read_kafka_view(latest, [group], subscribed={group: [untouched_topic]})
     assert view.group_lag(group) == 0  # such a group would start at the log end
+
+
+async def test_a_reader_kept_open_sees_new_records_commits_and_topics(
+    kafka_bootstrap: str, unique_name: Callable[[str], str]
+) -> None:
+    """The worker's lag gauge reads every 15 s with one reader whose clients stay open:
+    each reading sees what was written and committed since, and a topic the group starts
+    committing in after the first reading."""
+    first, second = unique_name("kept-a"), unique_name("kept-b")
+    group = unique_name("group")
+    await _topic_with_records(kafka_bootstrap, first, [3, 1])
+    settings = HubSettings(kafka_bootstrap=kafka_bootstrap, kafka_offset_reset="earliest")
+    reader = KafkaReader(settings)
+    try:
+        view = await reader.read([group], subscribed={group: [first]})
+        assert view.group_lag(group) == 4
+        await _topic_with_records(kafka_bootstrap, second, [2])
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(first, b"more", partition=1)
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(first, 0), TopicPartition(second, 0)])
+            await consumer.commit({
+                TopicPartition(first, 0): OffsetAndMetadata(2, ""),
+                TopicPartition(second, 0): OffsetAndMetadata(1, ""),
+            })
+        finally:
+            await consumer.stop()
+
+        view = await reader.read([group], subscribed={group: [first]})
+        assert {k: v for k, v in view.lag.items() if k[0] == group} == {
+            (group, first, 0): 1,
+            (group, first, 1): 2,  # the record written since the first reading
+            (group, second, 0): 1,  # a topic it committed in since
+        }
+    finally:
+        await reader.close()
