@@ -42,8 +42,9 @@ class Core:
         reader: ReadsInbox | None = None,
     ) -> Core:
         """Add the middlewares and the core routes to app; the Kafka clients (or the
-        given stand-ins, e.g. one `hub.wire.MemoryBroker` for both) start on first use
-        and stop with app."""
+        given stand-ins, e.g. one `hub.wire.MemoryBroker` for both) stop with app. The
+        publisher starts with app (or on first use, when Kafka was away then), the inbox
+        reader on first use."""
         if publisher is None:
             parties = reference().parties.with_inbox()
             writes = [raw_topic(p.id) for p in parties] + sorted({k.topic for k in KINDS.values()})

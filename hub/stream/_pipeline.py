@@ -491,10 +491,14 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             transactional_id=f"{self.group}-{group}-{partition}",
             client_id=f"hub-state-{group}-{partition}",
         )
-        async with asyncio.timeout(max(30.0, self.timeout * 4)):
-            await producer.start()  # init_transactions: fences the partition's last owner
-            await warm(producer, [t.changelog for t in self.tables()
-                                  if self._group_of[t.name] == group])
+        try:
+            async with asyncio.timeout(max(30.0, self.timeout * 4)):
+                await producer.start()  # init_transactions: fences the partition's last owner
+                await warm(producer, [t.changelog for t in self.tables()
+                                      if self._group_of[t.name] == group])
+        except BaseException:
+            await self._close_quietly(producer)  # tried again with a new one: none left over
+            raise
         return producer
 
     @staticmethod
