@@ -152,7 +152,8 @@ def plan(
     if kept:
         result.warnings.append(
             f"{len(kept)} topic(s) have more partitions than declared and keep them (Kafka "
-            f"cannot remove partitions; nothing depends on their count): "
+            f"cannot remove partitions; nothing depends on their count; 这些主题的分区多于声明，"
+            f"Kafka 无法减少分区，保留现有分区): "
             + ", ".join(kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
         )
     if capped:
