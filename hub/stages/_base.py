@@ -9,27 +9,29 @@ with their reason (`Park`), the table writes (in its `State`) and what to log. I
 no I/O, so it is unit-tested with plain values, and it takes a batch, so the agents may
 hand it as many records as they read at once.
 
-The agent (`StageBase`) waits for the reference data before its first record, decodes
-each record guarded (`hub._guard`: a bad record is parked, passing trouble is retried
-by the pipeline), calls the core, and `apply`s its step: encodes and sends every output
-through the stage's `hub.wire.Emitter`, parks through the one DLQ writer, writes the
-tables. The runtime (`hub.stream`) makes those sends and writes one record's outputs,
-then its state, then its commit.
+The agent (`StageBase`) takes the run of records the pipeline fetched from one
+partition at once: it waits for the reference data before its first run, decodes each
+record (`decoded`: one that does not decode is parked in the step), calls the core once
+for the run, and `apply`s its step: encodes and sends every output through the stage's
+`hub.wire.Emitter`, parks through the one DLQ writer, writes the tables. `hub._guard`
+runs it: passing trouble is retried by the pipeline, anything else handles the run again
+one record at a time, so that only the bad record is parked. The runtime (`hub.stream`)
+makes those sends and writes the batch's outputs, then its state, then its commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from aiokafka.errors import KafkaError
 
-from hub._guard import handle_guarded
-from hub.errors import HubError
-from hub.logs import RateLimited
+from hub._guard import handle_batch_guarded
+from hub.errors import HubError, RecordError
+from hub.logs import RateLimited, traced
 from hub.metrics import RECORDS_OUT
 from hub.records import CanonicalModel
 from hub.reference import Reference
@@ -40,7 +42,7 @@ from hub.wire import Emitter, HubHeaders, dead_letter, party_of
 log = logging.getLogger(__name__)
 noisy = RateLimited(log, every=30.0)
 
-Handler = Callable[[Any], Awaitable[None]]
+Handler = Callable[[Sequence[Any]], Awaitable[None]]  # a run of one partition's records
 R = TypeVar("R")
 
 
@@ -83,7 +85,11 @@ class Step:
 
     out: list[Out] = field(default_factory=list)
     parked: list[Park] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # logged at INFO
+    notes: list[tuple[str | None, str]] = field(default_factory=list)  # (trace id, text)
+
+    def note(self, trace_id: str | None, text: str) -> None:
+        """Say text at INFO, logged with the trace id of the record it is about."""
+        self.notes.append((trace_id, text))
 
 
 class State:
@@ -139,18 +145,34 @@ class StageBase:
         self.record_limit = record_limit
 
     def guarded(self, handler: Handler) -> Handler:
-        """handler, run as every stage runs a record (module docstring)."""
+        """handler, run as every stage runs a run of records (module docstring)."""
 
-        async def handle(message: Any) -> None:
+        async def handle(messages: Sequence[Any]) -> None:
             if self.reference_ready is not None:
                 await self.reference_ready.wait()
-            await handle_guarded(handler, message, self.dead_letter, self.agent)
+            await handle_batch_guarded(handler, messages, self.dead_letter, self.agent)
 
         return handle
+
+    async def decoded(
+        self, kind: str, messages: Sequence[Any], step: Step, reference: Reference | None = None
+    ) -> list[Read[Any]]:
+        """Each message decoded as kind (checked against reference when given); one that
+        does not decode is parked in step with the rule and field it broke."""
+        reads: list[Read[Any]] = []
+        for message in messages:
+            try:
+                record = await self.serde.decode(kind, message.value, reference)
+            except RecordError as exc:
+                step.parked.append(Park(message, exc.stage, exc.reason, exc.message, exc.field))
+                continue
+            reads.append(Read(message, record))
+        return reads
 
     async def apply(self, step: Step, *states: tuple[Table, State]) -> None:
         """Do what the core decided: emit, park, write the tables, log."""
         encoded: dict[int, bytes] = {}  # a record emitted to several topics, encoded once
+        delivered: dict[tuple[str, str], int] = {}  # (party, kind) -> records to its inbox
         for out in step.out:
             value = out.value
             if out.record is not None:
@@ -161,7 +183,8 @@ class StageBase:
             await self.out.send(out.topic, out.key, value, out.headers.to_kafka(), out.partition)
             party = party_of(out.topic, "inbox")
             if party is not None:
-                RECORDS_OUT.labels(party, str(out.headers.kind)).inc()
+                counted = (party, str(out.headers.kind))
+                delivered[counted] = delivered.get(counted, 0) + 1
         for park in step.parked:
             await self.dead_letter(park.message, park.stage, park.reason, park.detail, park.field)
         for table, state in states:
@@ -170,9 +193,13 @@ class StageBase:
                     table.pop(key, None)
                 else:
                     table[key] = value
+        for (party, kind), count in delivered.items():
+            RECORDS_OUT.labels(party, kind).inc(count)
         stage_log = logging.getLogger(type(self).__module__)  # e.g. hub.stages.lifecycle
-        for note in step.notes:
-            stage_log.info("%s", note)
+        if step.notes and stage_log.isEnabledFor(logging.INFO):
+            for trace_id, text in step.notes:
+                with traced(trace_id):
+                    stage_log.info("%s", text)
 
     async def apply_timed(self, step: Step) -> bool:
         """A timer's step (notices of deadlines): its outputs sent together and

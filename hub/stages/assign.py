@@ -77,9 +77,13 @@ class Assign(StageBase):
     def stage(self) -> Stage:
         return Stage("dispatch-clues", (KINDS["clue"].topic,), self.guarded(self.handle_clue))
 
-    async def handle_clue(self, message: Any) -> None:
-        if header_of(message, ROUTED_HEADER) is not None:
-            return  # its ASSIGNMENT was written with it
-        clue = await self.serde.decode("clue", message.value, self.catalogue())
-        assert isinstance(clue, Clue)  # noqa: S101
-        await self.apply(assign([Read(message, clue)], self.reference()))
+    async def handle_clue(self, messages: Sequence[Any]) -> None:
+        # a routed clue's ASSIGNMENT was written with it
+        waiting = [m for m in messages if header_of(m, ROUTED_HEADER) is None]
+        if not waiting:
+            return
+        step = Step()
+        reads = await self.decoded("clue", waiting, step, self.catalogue())
+        routed = assign(reads, self.reference())
+        routed.parked[:0] = step.parked
+        await self.apply(routed)

@@ -37,7 +37,7 @@ from hub.dispatch import (
     notice_of,
     readers_of,
 )
-from hub.records import KINDS, EnforcementCase, Execution, content_digest
+from hub.records import KINDS, EnforcementCase, content_digest
 from hub.reference import Reference, WorkCalendar
 from hub.serde import AvroSerde
 from hub.stages._base import Out, Park, Read, StageBase, State, Step
@@ -96,7 +96,8 @@ def revise(reads: Sequence[Read[EnforcementCase]], cases: State, world: CaseWorl
             for topic in (KINDS["case-notice"].topic, world.inboxes.get(reader)):
                 if topic is not None:
                     step.out.append(Out(topic, key.encode(), headers, record=notice))
-        step.notes.append(
+        step.note(
+            case.trace_id,
             f"case {key} revision {case.revision} ({case.status.value}) to its supervisors "
             f"{[reader for reader, _ in readers]}"
         )
@@ -153,24 +154,25 @@ class CaseRevisions(StageBase):
                   tables),
         ]
 
-    async def handle_execution(self, message: Any) -> None:
-        execution = await self.serde.decode("execution", message.value)
-        assert isinstance(execution, Execution)  # noqa: S101
+    async def handle_execution(self, messages: Sequence[Any]) -> None:
+        refused = Step()
+        reads = await self.decoded("execution", messages, refused)
         cases = State(self.table)
         world = ExecutionWorld(self.periods, self.inboxes)
-        step = execute([Read(message, execution)], cases, world)
+        step = execute(reads, cases, world)
+        step.parked[:0] = refused.parked
         await self.apply(step, (self.table, cases))
 
-    async def handle_case(self, message: Any) -> None:
+    async def handle_case(self, messages: Sequence[Any]) -> None:
         # checked against the reference data where it entered; a case kept in Kafka
         # stays readable when its officers or the catalogue change later
-        case = await self.serde.decode("case", message.value)
-        assert isinstance(case, EnforcementCase)  # noqa: S101
-        reads = [Read(message, case)]
+        undecoded = Step()
+        reads = await self.decoded("case", messages, undecoded)
         cases, disclosed = State(self.table), State(self.disclosed)
         world = CaseWorld(self.reference(), self.supervision, self.inboxes)
         step = revise(reads, cases, world)
         refused = {id(park.message) for park in step.parked}
+        step.parked[:0] = undecoded.parked
         published = disclose(
             [r for r in reads if id(r.message) not in refused], disclosed, self.bigdata_inbox,
             self._disclosure_due,

@@ -69,7 +69,8 @@ def disclose(
                 "late": late, "partition": read.message.partition,
             }
             if late:
-                step.notes.append(
+                step.note(
+                    case.trace_id,
                     f"case {case.record_id}: decision {decision.decision_no} of "
                     f"{decision.decided_at.isoformat()} disclosed late (received "
                     f"{case.received_at.isoformat()})"

@@ -87,7 +87,8 @@ def execute(reads: Sequence[Read[Execution]], cases: State, world: ExecutionWorl
         seen = next((e for e in executions if e["id"] == str(execution.record_id)), None)
         notice = execution.execution_type in HUB_EXECUTION_TYPES
         if seen is None and notice and not _still_due(current, executions, execution, world):
-            step.notes.append(
+            step.note(
+                execution.trace_id,
                 f"case {key}: {execution.execution_type.value} no longer due (paid or revoked "
                 "meanwhile); not applied"
             )
@@ -129,8 +130,9 @@ def execute(reads: Sequence[Read[Execution]], cases: State, world: ExecutionWorl
                 KINDS["order"].topic, str(order.order_id).encode(),
                 HubHeaders(kind="order", trace_id=order.trace_id), record=order,
             ))
-        step.notes.append(
-            f"case {key}: {execution.execution_type.value} from {execution.source_party}"
+        step.note(
+            execution.trace_id,
+            f"case {key}: {execution.execution_type.value} from {execution.source_party}",
         )
     return step
 

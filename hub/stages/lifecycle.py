@@ -324,7 +324,7 @@ class _Core:
             if inbox is not None:
                 self.step.out.append(Out(inbox, message.key, headers, record=applied))
         if parties:
-            self.step.notes.append(f"routed order {view.order_id} to {parties}")
+            self.step.note(order.trace_id, f"routed order {view.order_id} to {parties}")
 
     def deliver(self, parties: list[str], message: Any, kind: str) -> None:
         trace = HubHeaders.from_kafka(message.headers).trace_id
@@ -336,7 +336,7 @@ class _Core:
         if parties:
             order = (message.key or b"").decode()
             what = f"order {order}" if kind == "order" else f"{kind} of order {order}"
-            self.step.notes.append(f"routed {what} to {parties}")
+            self.step.note(trace, f"routed {what} to {parties}")
 
     def escalate(self, view: OrderView, cause: OrderEvent) -> None:
         """ESCALATED for the justice bureau after the second return (审定)."""
@@ -452,22 +452,26 @@ class Lifecycle(StageBase):
 
     # ---------------------------------------------------------------- the agent
 
-    async def handle_order(self, message: Any) -> None:
-        order = await self.serde.decode("order", message.value, self.catalogue())
-        assert isinstance(order, DispatchOrder)  # noqa: S101
-        await self._run([Read(message, order)])
+    async def handle_order(self, messages: Sequence[Any]) -> None:
+        step = Step()
+        reads = await self.decoded("order", messages, step, self.catalogue())
+        await self._run(reads, step)
 
-    async def handle_event(self, message: Any) -> None:
-        """Apply one event (or sweep the parked events of an order, for a control record)."""
-        if header_of(message, CONTROL_HEADER) == SWEEP:
-            await self._run([Read(message, Sweep(message.key.decode()))])
-            return
-        event = await self.serde.decode("order-event", message.value)
-        assert isinstance(event, OrderEvent)  # noqa: S101
-        await self._run([Read(message, event)])
+    async def handle_event(self, messages: Sequence[Any]) -> None:
+        """Apply a run of events (a control record among them sweeps the parked events
+        of its order)."""
+        step = Step()
+        reads: list[Read[Lifecycled]] = []
+        for message in messages:
+            if header_of(message, CONTROL_HEADER) == SWEEP:
+                reads.append(Read(message, Sweep(message.key.decode())))
+            else:
+                reads += await self.decoded("order-event", [message], step)
+        await self._run(reads, step)
 
-    async def _run(self, reads: list[Read[Lifecycled]]) -> None:
-        """Decode the events waiting for the batch's orders, run the core, apply."""
+    async def _run(self, reads: list[Read[Lifecycled]], refused: Step) -> None:
+        """Decode the events waiting for the batch's orders, run the core, apply (with
+        the records refused while decoding parked)."""
         waiting: dict[str, list[Read[OrderEvent]]] = {}
         for read in reads:
             if isinstance(read.record, DispatchOrder):
@@ -483,6 +487,7 @@ class Lifecycle(StageBase):
             lambda partition: self.ownership.behind(self.orders_topic, partition),
         )
         step = lifecycle(reads, orders, parked, waiting, world)
+        step.parked[:0] = refused.parked
         await self.apply(step, (self.table, orders), (self.parked, parked))
 
     async def _sweep_parked(self) -> None:

@@ -71,7 +71,8 @@ def normalise(
         step.out.append(out)
         if routed is not None:
             step.out += routed.out
-        step.notes.append(
+        step.note(
+            record.trace_id,
             f"normalised {out.headers.native_kind} {record.source_id} of "
             f"{out.headers.source_party} into {out.headers.kind} {record.record_id}"
         )
@@ -137,9 +138,13 @@ class Normaliser(StageBase):
     def stage(self) -> Stage:
         return Stage("normalise", self.topics, self.guarded(self.handle))
 
-    async def handle(self, message: Any) -> None:
-        """Map one raw record and write its canonical record."""
-        step = normalise([message], self.reference(), self.specs, datetime.now(UTC))
+    async def handle(self, messages: Sequence[Any]) -> None:
+        """Map a run of raw records and write their canonical records."""
+        step = normalise(messages, self.reference(), self.specs, datetime.now(UTC))
         await self.apply(step)
+        received: dict[tuple[str, str], int] = {}
         for out in step.out:
-            RECORDS_IN.labels(out.headers.source_party, out.headers.kind).inc()
+            counted = (str(out.headers.source_party), str(out.headers.kind))
+            received[counted] = received.get(counted, 0) + 1
+        for (party, kind), count in received.items():
+            RECORDS_IN.labels(party, kind).inc(count)

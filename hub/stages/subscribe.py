@@ -129,7 +129,8 @@ def subscribe(
         assert subscription is not None  # noqa: S101 - a duplicate has its subscription
         if outcome is not None:
             state[key] = outcome.model_dump(mode="json")
-            step.notes.append(
+            step.note(
+                event.trace_id,
                 f"subscription {key} ({subscription.subscriber} → {subscription.dataset}): "
                 f"{event.action.value} by {event.actor_party}, now {subscription.state.value}"
             )
@@ -429,15 +430,19 @@ class Subscriptions(StageBase):
 
     # --------------------------------------------------------------- the agent
 
-    async def handle(self, message: Any) -> None:
-        event = await self.serde.decode("subscription", message.value)
-        assert isinstance(event, SubscriptionEvent)  # noqa: S101
-        read = Read(message, event)
-        state = State(self.table)
-        if event.action is SubscriptionAction.DELIVER:
-            await self._deliver(read, state)
-        else:
-            await self.apply(subscribe([read], state, self.world()), (self.table, state))
+    async def handle(self, messages: Sequence[Any]) -> None:
+        """A run of subscription steps, one after another (a delivery reads its dataset
+        first); the later ones see the earlier ones' changes."""
+        for message in messages:
+            refused = Step()
+            state = State(self.table)
+            for read in await self.decoded("subscription", [message], refused):
+                if read.record.action is SubscriptionAction.DELIVER:
+                    await self._deliver(read, state)
+                else:
+                    step = subscribe([read], state, self.world())
+                    await self.apply(step, (self.table, state))
+            await self.apply(refused)
 
     async def _deliver(self, read: Read[SubscriptionEvent], state: State) -> None:
         key = str(read.record.subscription_id)

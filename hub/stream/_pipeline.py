@@ -11,9 +11,10 @@ its web server and its timers.
 
 One loop per worker, per fetched batch (records of any partition, in order within each):
 
-1. Each record goes to the handler of the stage that consumes its topic. The handler's
-   outputs (`Emitter.send`) and table changes (`Table`) land in the batch's `Outputs`;
-   later records of the batch see the batch's own table changes.
+1. Each partition's records go, as one run, to the handler of the stage that consumes
+   its topic (decoded, checked, encoded and sent together). The handler's outputs
+   (`Emitter.send`) and table changes (`Table`) land in the batch's `Outputs`; later
+   records of the batch see the batch's own table changes.
 2. Every output is acknowledged by the broker (acks=all), then the table changes are
    written to their changelogs and acknowledged, then applied in memory.
 3. Only then the batch's offsets count as done; done offsets are committed every
@@ -21,8 +22,8 @@ One loop per worker, per fetched batch (records of any partition, in order withi
    a record that is not done: offsets are consecutive within a partition, and a gap in
    what the broker returns is counted and logged as an alarm.
 
-A retriable failure (Kafka or the registry away) settles the records before it, then
-retries that record with backoff, each attempt bounded by ``HUB_KAFKA_TIMEOUT``; the
+A retriable failure (Kafka or the registry away) settles the runs before it, then
+retries that run with backoff, each attempt bounded by ``HUB_KAFKA_TIMEOUT``; the
 stage shows as retrying (metric and /readyz) until it succeeds. A rebalance or a
 shutdown abandons the record being retried: it is not done, so its next owner (or this
 worker after a restart) processes it again.
@@ -38,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,14 +73,15 @@ class Abandoned(Exception):
 
 @dataclass(frozen=True)
 class Stage:
-    """One pipeline step: the topics it consumes and what it does with one record.
+    """One pipeline step: the topics it consumes and what it does with a run of records
+    of one partition (consecutive, in order).
 
     handle raises a retriable `HubError` (or a Kafka error) when trying again can help;
     a bad record is the handler's to park in the DLQ (`hub._guard`)."""
 
     name: str
     topics: tuple[str, ...]
-    handle: Callable[[Any], Awaitable[None]]
+    handle: Callable[[Sequence[Any]], Awaitable[None]]
     tables: tuple[Table, ...] = ()
 
 
@@ -327,28 +329,30 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp, records in batch.items():
             if tp not in self.ready or failure is not None:
                 continue
-            progress = self.progress[tp]
-            expected = progress.done
+            if self._revoking or self._stopping:
+                break
+            expected = self.progress[tp].done
+            run = []
             for record in records:
-                if self._revoking or self._stopping:
-                    break
-                if not self._in_sequence(tp, expected, record.offset):
-                    continue
-                expected = record.offset + 1
-                stage = self._by_topic[record.topic]
-                stages.add(stage.name)
-                outputs.partition = record.partition
-                token = bind(outputs)
-                try:
-                    async with asyncio.timeout(self.timeout * 2):
-                        await stage.handle(record)
-                except Exception as exc:  # noqa: BLE001 - retried; the guard parks bad records
-                    failure = (stage.name, f"{tp.topic}:{tp.partition}@{record.offset}: "
-                               f"{getattr(exc, 'message', None) or repr(exc)}")
-                    break
-                finally:
-                    unbind(token)
-                done[tp] = record.offset + 1
+                if self._in_sequence(tp, expected, record.offset):
+                    run.append(record)
+                    expected = record.offset + 1
+            if not run:
+                continue
+            stage = self._by_topic[tp.topic]
+            stages.add(stage.name)
+            outputs.partition = tp.partition
+            token = bind(outputs)
+            try:
+                async with asyncio.timeout(self.timeout * 2):
+                    await stage.handle(run)
+            except Exception as exc:  # noqa: BLE001 - retried; the guard parks bad records
+                failure = (stage.name, f"{tp.topic}:{tp.partition}@{run[0].offset}-"
+                           f"{run[-1].offset}: {getattr(exc, 'message', None) or repr(exc)}")
+                break
+            finally:
+                unbind(token)
+            done[tp] = run[-1].offset + 1
         if done or outputs.sent or outputs.writes:
             try:
                 await self._settle(outputs)

@@ -49,8 +49,8 @@ async def test_a_raw_record_processed_twice_is_emitted_twice_with_the_same_key_a
     normaliser, out, serde = stage
     native = json.loads(SAMPLE.read_text(encoding="utf-8"))["native"]
     value = json.dumps(native, ensure_ascii=False).encode()
-    await normaliser.stage().handle(_raw(value, 7))
-    await normaliser.stage().handle(_raw(value, 7))  # redelivered after a crash
+    await normaliser.stage().handle([_raw(value, 7)])
+    await normaliser.stage().handle([_raw(value, 7)])  # redelivered after a crash
     clues = out.to(KINDS["clue"].topic)
     assert len(clues) == 2
     (key, first, headers), (key_again, second, _) = clues
@@ -81,16 +81,16 @@ async def test_the_assign_stage_skips_a_clue_routed_when_it_was_normalised(
 ) -> None:
     normaliser, out, serde = stage
     native = json.loads(SAMPLE.read_text(encoding="utf-8"))["native"]
-    await normaliser.stage().handle(_raw(json.dumps(native, ensure_ascii=False).encode(), 3))
+    await normaliser.stage().handle([_raw(json.dumps(native, ensure_ascii=False).encode(), 3)])
     ((key, value, headers),) = out.to(KINDS["clue"].topic)
     reference = load_seed_reference()
     assigner = Assign(out, serde, lambda: reference)
     clue = SimpleNamespace(topic=KINDS["clue"].topic, partition=0, offset=0, key=key,
                            value=value, headers=headers, timestamp=WRITTEN_MS)
-    await assigner.stage().handle(clue)
+    await assigner.stage().handle([clue])
     assert len(out.to(KINDS["order"].topic)) == 1  # the normalise stage's, no second
     clue.headers = [h for h in headers if h[0] != "hub.routed"]  # e.g. published over HTTP
-    await assigner.stage().handle(clue)
+    await assigner.stage().handle([clue])
     assert len(out.to(KINDS["order"].topic)) == 2
     first, again = ((k, v) for k, v, _ in out.to(KINDS["order"].topic))
     assert first == again  # the same order either way
@@ -101,7 +101,7 @@ async def test_a_record_of_an_unknown_native_kind_is_parked_with_its_reason_and_
 ) -> None:
     normaliser, out, _ = stage
     value = json.dumps({"编号": "X-1"}, ensure_ascii=False).encode()
-    await normaliser.stage().handle(_raw(value, 9, kind="no-such-kind"))
+    await normaliser.stage().handle([_raw(value, 9, kind="no-such-kind")])
     assert out.to(KINDS["clue"].topic) == []
     ((key, parked, headers),) = out.to(DLQ_TOPIC)
     names = dict(headers)

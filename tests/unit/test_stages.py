@@ -86,12 +86,12 @@ class Everything:
         return []
 
 
-async def process(handler: Callable[[Any], Awaitable[None]], message: Any) -> None:
-    """Run one record as the pipeline does: table writes held, applied after it."""
-    outputs = Outputs(message.partition)
+async def process(handler: Callable[[Any], Awaitable[None]], *messages: Any) -> None:
+    """Run a run of records as the pipeline does: table writes held, applied after it."""
+    outputs = Outputs(messages[0].partition)
     token = bind(outputs)
     try:
-        await handler(message)
+        await handler(list(messages))
     finally:
         unbind(token)
     for write in outputs.writes.values():
@@ -159,6 +159,51 @@ async def test_an_order_reaches_its_recipients_once_applied_and_again_when_repro
     first, again = world.out.to(inbox_topic(DEPT))
     assert first == again  # delivered again, same bytes
     assert world.lifecycle.stored(str(order.order_id)) == stored  # applied once
+
+
+async def test_a_run_of_orders_is_handled_at_once_and_one_that_does_not_decode_is_parked_alone(
+    world: SimpleNamespace,
+) -> None:
+    """The pipeline hands a stage a partition's run of records: each good order reaches
+    its recipient once, the one that is not an order is parked once with its reason."""
+    handle = world.lifecycle.guarded(world.lifecycle.handle_order)
+    (first, one), (broken, _), (last, other) = [
+        await _message(world, "order", _order()) for _ in range(3)
+    ]
+    broken.value = b"\x00\x00\x00\x00\x01not avro"
+    await process(handle, first, broken, last)
+    assert [k for k, _, _ in world.out.to(inbox_topic(DEPT))] == [first.key, last.key]
+    ((_, parked, headers),) = world.out.to(DLQ_TOPIC)
+    assert parked == broken.value
+    assert header_of(SimpleNamespace(headers=headers), "hub.error.stage") == b"deserialize"
+    for order in (one, other):
+        assert world.lifecycle.stored(str(order.order_id))["state"] == "ISSUED"
+
+
+async def test_a_record_that_breaks_the_stage_is_parked_and_the_rest_of_its_run_go_through(
+    world: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Something unexpected on one record (a fault of the hub's, not of Kafka) fails the
+    run: it is handled again one record at a time, so only that record is parked and
+    the others are delivered, once each."""
+    (first, one), (bad, poison), (last, other) = [
+        await _message(world, "order", _order()) for _ in range(3)
+    ]
+    dues = world.lifecycle.dues
+
+    def failing(view: Any) -> Any:
+        if str(view.order_id) == str(poison.order_id):
+            raise ValueError("a deadline the calendar cannot place")
+        return dues(view)
+
+    monkeypatch.setattr(world.lifecycle, "dues", failing)
+    await process(world.lifecycle.guarded(world.lifecycle.handle_order), first, bad, last)
+    assert [k for k, _, _ in world.out.to(inbox_topic(DEPT))] == [first.key, last.key]
+    ((_, parked, headers),) = world.out.to(DLQ_TOPIC)
+    assert parked == bad.value
+    assert header_of(SimpleNamespace(headers=headers), "hub.error.class") == b"ValueError"
+    assert world.lifecycle.stored(str(poison.order_id)) is None
+    assert world.lifecycle.stored(str(other.order_id))["state"] == "ISSUED"
 
 
 async def test_an_event_that_fits_is_applied_and_one_that_does_not_is_parked(

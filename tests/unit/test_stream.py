@@ -246,8 +246,8 @@ class _Consumer:
 
 
 def _pipeline(seen: list[int], topic: str) -> Pipeline:
-    async def handle(record: Any) -> None:
-        seen.append(record.offset)
+    async def handle(records: Any) -> None:
+        seen.extend(record.offset for record in records)
 
     pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
     pipeline.add(Stage("unit", (topic,), handle))
@@ -374,7 +374,7 @@ async def test_the_first_records_after_an_assignment_are_in_flight_until_done() 
     during: list[bool] = []
     pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
 
-    async def handle(record: Any) -> None:
+    async def handle(records: Any) -> None:
         during.append(pipeline.in_flight(topic, 0))
 
     pipeline.add(Stage("unit", (topic,), handle))
@@ -402,8 +402,8 @@ async def test_every_partition_of_the_first_batch_is_in_flight_until_its_records
     during: list[bool] = []
     pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
 
-    async def handle(record: Any) -> None:
-        if record.partition == 0:
+    async def handle(records: Any) -> None:
+        if records[0].partition == 0:
             during.append(pipeline.in_flight(topic, 1))
 
     pipeline.add(Stage("unit", (topic,), handle))
@@ -442,7 +442,7 @@ async def test_a_record_written_since_the_last_fetch_is_in_flight_when_the_broke
     assert not await pipeline.in_flight_now(topic, 0)
 
 
-async def _ignore(record: Any) -> None:
+async def _ignore(records: Any) -> None:
     return None
 
 
