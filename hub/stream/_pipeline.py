@@ -37,6 +37,7 @@ where ``HUB_KAFKA_OFFSET_RESET`` says (aiokafka's reset, the log start by defaul
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -649,7 +650,13 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         )
 
     async def _restore(self, assigned: set[TopicPartition]) -> None:
-        """Bring each table's partitions of the new assignment up from its changelog."""
+        """Bring each table's partitions of the new assignment up from its changelog.
+
+        What was restored lives until the partition moves: it is frozen out of the
+        collector's sight (`gc.freeze`), so that a full collection scans what records
+        made since, not the history held (100,000 order views: half a million objects). The
+        views are plain JSON values, freed by their reference counts when dropped."""
+        restored = 0
         for table in self.tables():
             sources = {t for s in self.stages.values() if table in s.tables for t in s.topics}
             wanted = {tp.partition for tp in assigned if tp.topic in sources}
@@ -673,10 +680,14 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, RETRY_CAP)
             self.restoring.discard(table.name)
+            restored += count
             log.info(
                 "table %s: partitions %s restored from %s (%d changes, %.2f s)",
                 table.name, missing, table.changelog, count, time.monotonic() - started,
             )
+        if restored:
+            gc.collect()
+            gc.freeze()
 
     async def _read_changelog(self, table: Table, partitions: list[int]) -> int:
         consumer = self._restorer
