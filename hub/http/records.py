@@ -308,7 +308,8 @@ class Records:
                 kind=kind.name, trace_id=trace_id, source_party=str(record.source_party)
             ).to_kafka()
             messages.append(
-                (kind.topic, kind.key_of(record), self.serde.encode_with(writer, record), headers)
+                (kind.topic, kind.key_of(record), self.serde.encode_with(writer, record, True),
+                 headers)
             )
         with PUBLISH.labels(str(records[0][0].source_party)).time():
             results = await self.publisher.send_many(messages)

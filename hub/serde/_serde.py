@@ -18,6 +18,9 @@ from hub.registry import LocalRegistryClient, MemoryRegistry, RegistryClient
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
+# Records this process encoded for its own stages to read back (`AvroSerde.encode_with`,
+# keep=True): at most this many, the oldest forgotten first.
+KEPT = 8192
 
 
 def pack(schema_id: int, payload: bytes) -> bytes:
@@ -36,7 +39,15 @@ def unpack(data: bytes) -> tuple[int, bytes]:
 
 
 class AvroSerde:
-    """Encodes and decodes canonical records through a schema registry."""
+    """Encodes and decodes canonical records through a schema registry.
+
+    A record is validated once, where it enters the hub (the gateway, the normalise
+    stage, a stage that makes it). What this process encodes for a canonical topic its
+    own stages read (an order the normalise stage routes, one the gateway accepts) is
+    kept, by its exact bytes, until they read it back: `decode` of those bytes returns
+    the record as made, instead of decoding and validating the hub's own writing as if
+    a stranger sent it. Bytes are bytes: the same bytes decode to the same record, so
+    only the work is saved, never a check of anything this process did not write."""
 
     def __init__(self, registry: RegistryClient | LocalRegistryClient | MemoryRegistry) -> None:
         self.registry = registry
@@ -47,6 +58,7 @@ class AvroSerde:
         # writer schema is the kind's current one (fastavro then reads without resolving)
         self._resolution: dict[tuple[int, str], Any] = {}
         self._registering: dict[str, asyncio.Lock] = {}
+        self._kept: dict[bytes, BaseModel] = {}  # encoded bytes -> the record, oldest first
 
     def _reader(self, kind: Kind) -> Any:
         if kind.name not in self._readers:
@@ -75,18 +87,27 @@ class AvroSerde:
         for kind in KINDS.values():
             await self.writer(kind)
 
-    def encode_with(self, writer: tuple[int, Any], record: BaseModel) -> bytes:
-        """Encode with an already resolved writer (no I/O): the hot path."""
+    def encode_with(
+        self, writer: tuple[int, Any], record: BaseModel, keep: bool = False
+    ) -> bytes:
+        """Encode with an already resolved writer (no I/O): the hot path. keep: a stage
+        of this process reads the record back (class docstring)."""
         schema_id, parsed = writer
         buffer = io.BytesIO()
         buffer.write(_HEADER.pack(MAGIC, schema_id))
         fastavro.schemaless_writer(buffer, parsed, to_avro(record))
-        return buffer.getvalue()
+        value = buffer.getvalue()
+        if keep:
+            kept = self._kept
+            kept[value] = record
+            if len(kept) > KEPT:
+                del kept[next(iter(kept))]
+        return value
 
-    async def encode(self, kind: str | Kind, record: BaseModel) -> bytes:
-        """Confluent-framed Avro bytes of record."""
+    async def encode(self, kind: str | Kind, record: BaseModel, keep: bool = False) -> bytes:
+        """Confluent-framed Avro bytes of record (keep: as `encode_with`)."""
         kind = kind if isinstance(kind, Kind) else kind_of(kind)
-        return self.encode_with(await self.writer(kind), record)
+        return self.encode_with(await self.writer(kind), record, keep)
 
     async def _writer_schema(self, schema_id: int, raw: bytes) -> Any:
         if schema_id not in self._parsed_by_id:
@@ -144,8 +165,13 @@ class AvroSerde:
     async def decode(
         self, kind: str | Kind, data: bytes, reference: Reference | None = None
     ) -> BaseModel:
-        """The model of framed bytes; `DecodeError` or `RecordInvalid` when unusable."""
+        """The model of framed bytes; `DecodeError` or `RecordInvalid` when unusable.
+        Bytes this process encoded to be read back give the record they were made from
+        (once: read again, they are decoded)."""
         kind = kind if isinstance(kind, Kind) else kind_of(kind)
+        known = self._kept.pop(data, None)
+        if known is not None and type(known) is kind.model:
+            return known
         datum = await self.decode_datum(kind, data)
         try:
             return kind.model.model_validate(datum, context={"reference": reference})

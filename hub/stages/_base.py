@@ -33,7 +33,7 @@ from hub._guard import handle_batch_guarded
 from hub.errors import HubError, RecordError
 from hub.logs import RateLimited, traced
 from hub.metrics import RECORDS_OUT
-from hub.records import CanonicalModel
+from hub.records import CanonicalModel, kind_of
 from hub.reference import Reference
 from hub.serde import AvroSerde
 from hub.stream import Table, together
@@ -178,7 +178,12 @@ class StageBase:
             if out.record is not None:
                 value = encoded.get(id(out.record))
                 if value is None:
-                    value = await self.serde.encode(str(out.headers.kind), out.record)
+                    kind = kind_of(str(out.headers.kind))
+                    # on its own kind's topic a stage of this worker reads it back (not
+                    # a routed clue: the assign stage skips it)
+                    value = await self.serde.encode(
+                        kind, out.record, keep=out.topic == kind.topic and not out.headers.routed
+                    )
                     encoded[id(out.record)] = value
             await self.out.send(out.topic, out.key, value, out.headers.to_kafka(), out.partition)
             party = party_of(out.topic, "inbox")
@@ -193,8 +198,8 @@ class StageBase:
                     table.pop(key, None)
                 else:
                     table[key] = value
-        for (party, kind), count in delivered.items():
-            RECORDS_OUT.labels(party, kind).inc(count)
+        for (party, name), count in delivered.items():
+            RECORDS_OUT.labels(party, name).inc(count)
         stage_log = logging.getLogger(type(self).__module__)  # e.g. hub.stages.lifecycle
         if step.notes and stage_log.isEnabledFor(logging.INFO):
             for trace_id, text in step.notes:

@@ -26,7 +26,7 @@ from hub.records import (
     validate,
 )
 from hub.reference import load_seed_reference
-from hub.serde import AvroSerde, pack, unpack
+from hub.serde import AvroSerde, _serde, pack, unpack
 from tests.unit._samples import sample
 
 REFERENCE = load_seed_reference()
@@ -686,6 +686,38 @@ async def test_serde_registers_once_and_caches_writer_schemas(
     await serde.decode("clue", first)
     await serde.decode("clue", second)
     assert registry.lookups == 1
+
+
+async def test_a_record_encoded_to_be_read_back_is_read_back_as_made_once(
+    serde: AvroSerde, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An order the normalise stage routes is read back by the lifecycle stage of the
+    same worker: its bytes give the record as made, not decoded and validated again;
+    read again (a retry), or written without keep, the bytes are decoded."""
+    order = validate("order", sample("order"), REFERENCE)
+    kept = await serde.encode("order", order, keep=True)
+    assert await serde.decode("order", bytes(kept), REFERENCE) is order
+    again = await serde.decode("order", kept, REFERENCE)
+    assert again == order and again is not order
+    plain = await serde.encode("order", order)
+    assert plain == kept and await serde.decode("order", plain) is not order
+    # the same bytes read as another kind are decoded as that kind (and refused)
+    await serde.encode("order", order, keep=True)
+    with pytest.raises(DecodeError):
+        await serde.decode("clue", kept)
+
+
+async def test_the_records_kept_to_be_read_back_are_bounded_oldest_forgotten(
+    serde: AvroSerde, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_serde, "KEPT", 3)
+    clues = [validate("clue", {**sample("clue"), "source_id": f"CL-{n}"}, REFERENCE)
+             for n in range(4)]
+    encoded = [await serde.encode("clue", clue, keep=True) for clue in clues]
+    assert await serde.decode("clue", encoded[0]) is not clues[0]  # forgotten
+    assert [await serde.decode("clue", data) for data in encoded[1:]] == clues[1:]
+    assert all([await serde.decode("clue", data) is not clue  # each read back once
+                for data, clue in zip(encoded[1:], clues[1:], strict=True)])
 
 
 async def test_decode_of_unknown_schema_id_raises_decode_error(serde: AvroSerde) -> None:
