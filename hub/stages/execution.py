@@ -212,12 +212,10 @@ def enforcement_notices(
     from the hub to ``enf.execution.v1`` with ids the notice fixes."""
     step = Step()
     for entry in entries:
-        current = entry.get("current")
-        if current is None:
+        found = _standing_of(entry, periods)
+        if found is None:
             continue
-        fine = standing(current, entry.get("executions") or [], periods)
-        if fine is None:
-            continue
+        current, fine = found
         case_id = str(current["record_id"])
         for due in notices_due(fine, now):
             notice = Execution.model_validate({
@@ -243,11 +241,20 @@ def notice_due_at(entry: Mapping[str, Any], periods: EnforcementPeriods) -> date
     """When the case of entry (the cases table's value) has its next notice due, None
     when it has none to come: what the cases stage's `hub.dispatch.DueIndex` keeps, so
     that the sweep reads the cases due, not every case."""
+    found = _standing_of(entry, periods)
+    return next_notice_at(found[1]) if found is not None else None
+
+
+def _standing_of(
+    entry: Mapping[str, Any], periods: EnforcementPeriods
+) -> tuple[Mapping[str, Any], Standing] | None:
+    """The case of entry (the cases table's value) and where its fine stands; None for
+    an entry without a case or a case without a fine."""
     current = entry.get("current")
     if current is None:
         return None
     fine = standing(current, entry.get("executions") or [], periods)
-    return next_notice_at(fine) if fine is not None else None
+    return None if fine is None else (current, fine)
 
 
 _APPLICATION = "enforcement-application/"  # + case id: the application's source_id
