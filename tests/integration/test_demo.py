@@ -44,10 +44,11 @@ DEMO = ROOT / "deploy" / "demo"
 DEMO_SECONDS = 33  # three of the driver's 10 s progress lines, and flows under way
 MAX_SECONDS = 150
 # a citizen id (GB 11643: region, birth date, serial, check) or a mainland mobile number,
-# not inside a longer run of digits
+# not inside a longer run of digits or letters: a trace id's hex ("…a16509471607af…") or a
+# record id's is not a phone number, though it is carried in the records and the logs alike
 PERSONAL = re.compile(
-    r"(?<![0-9])(?:\d{6}(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dX]"
-    r"|1[3-9]\d{9})(?![0-9])"
+    r"(?<![0-9A-Za-z])(?:\d{6}(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dX]"
+    r"|1[3-9]\d{9})(?![0-9A-Za-z])"
 )
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
