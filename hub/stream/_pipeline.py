@@ -57,7 +57,7 @@ from hub.stream._assignor import HubAssignor
 from hub.stream._leave import StaticLeave, leave_errors
 from hub.stream._outputs import Outputs, StateWrite, bind, current, settle, unbind
 from hub.stream._table import Table, decode_key, decode_value, encode_key, encode_value
-from hub.wire import KafkaHeaders, aiokafka_options, new_producer, position_now, warm
+from hub.wire import Batches, KafkaHeaders, aiokafka_options, new_producer, position_now, warm
 
 log = logging.getLogger(__name__)
 noisy = RateLimited(log, every=30.0)
@@ -107,8 +107,10 @@ class _Progress:
 
 
 class KafkaEmitter:
-    """Sends the stages' outputs with the pipeline's producer; inside a batch the send is
-    tracked (acknowledged before the batch is done), outside it is awaited here."""
+    """Sends the stages' outputs with the pipeline's producer. Inside a batch the records
+    are kept in one producer batch per topic partition (`hub.wire.Batches`), sent and
+    acknowledged before the batch is done; inside a timer's round (`together`) each is
+    sent at once and acknowledged at the round's end; outside both it is awaited here."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
@@ -124,10 +126,13 @@ class KafkaEmitter:
         producer = self._pipeline.producer
         if producer is None:
             raise HubError("the pipeline's producer is not running")
+        outputs = current()
+        if outputs is not None and outputs.batches is not None:
+            await outputs.batches.add(topic, key, value, headers, partition)
+            return
         future = await producer.send(
             topic, value=value, key=key, partition=partition, headers=headers
         )
-        outputs = current()
         if outputs is not None:
             outputs.sent.append(future)
         else:
@@ -174,6 +179,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         self._last_commit = 0.0
         self._delay = 0.5
         self._stalled: dict[str, int] = {}  # topic -> partitions not moving (the gauge)
+        self._run_limits: dict[TopicPartition, int] = {}  # shortened after a timeout
         self._wake = asyncio.Event()
         self.started = asyncio.Event()
 
@@ -318,7 +324,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
     async def _process_batch(self, batch: dict[TopicPartition, list[Any]]) -> bool:
         """Process, settle and mark one batch; False when a retriable failure stopped it
         (what was not done is read again after a backoff)."""
-        outputs = Outputs(partition=-1)
+        outputs = Outputs(partition=-1, batches=Batches(self.producer) if self.producer else None)
         done: dict[TopicPartition, int] = {}
         failure: tuple[str, str] | None = None
         stages: set[str] = set()
@@ -338,8 +344,11 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             if self._revoking or self._stopping:
                 break
             expected = self.progress[tp].done
-            run = []
+            run: list[Any] = []
+            limit = self._run_limits.get(tp, MAX_RECORDS)
             for record in records:
+                if len(run) >= limit:
+                    break  # the rest is read again
                 if self._in_sequence(tp, expected, record.offset):
                     run.append(record)
                     expected = record.offset + 1
@@ -355,11 +364,15 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             except Exception as exc:  # noqa: BLE001 - retried; the guard parks bad records
                 failure = (stage.name, f"{tp.topic}:{tp.partition}@{run[0].offset}-"
                            f"{run[-1].offset}: {getattr(exc, 'message', None) or repr(exc)}")
+                if isinstance(exc, TimeoutError) and len(run) > 1:
+                    self._shorten(tp, len(run))
                 break
             finally:
                 unbind(token)
             done[tp] = run[-1].offset + 1
-        if done or outputs.sent or outputs.writes:
+            if tp in self._run_limits:
+                self._lengthen(tp)
+        if done or outputs.sent or outputs.writes or outputs.batches:
             try:
                 await self._settle(outputs)
                 self._mark(done)
@@ -379,6 +392,24 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         for name in failure[0].split(","):
             self._retrying(name, failure[1])
         return False
+
+    def _shorten(self, tp: TopicPartition, length: int) -> None:
+        """A run of tp outlasted its time limit: the next ones are a quarter as long. A
+        stage whose records each wait on Kafka (a subscription's delivery reads its
+        dataset) would otherwise time out on the same long run again and again, and
+        the partition would never move."""
+        shorter = max(1, length // 4)
+        self._run_limits[tp] = shorter
+        log.warning("pipeline: a run of %d records of %s:%d outlasted its time limit; "
+                    "runs of at most %d from now on", length, tp.topic, tp.partition, shorter)
+
+    def _lengthen(self, tp: TopicPartition) -> None:
+        """A short run went through: the next may be twice as long, up to MAX_RECORDS."""
+        longer = self._run_limits[tp] * 2
+        if longer >= MAX_RECORDS:
+            del self._run_limits[tp]
+        else:
+            self._run_limits[tp] = longer
 
     def _retrying(self, name: str, reason: str) -> None:
         state = self.states[name]
@@ -422,7 +453,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         that fails leaves the batch not done, as before: the others' writes are written
         again, with the same values, when its records are processed again."""
         async with asyncio.timeout(self.timeout):
-            await settle(outputs.sent, self.timeout)
+            await settle(await outputs.drained(), self.timeout)
         writes = list(outputs.writes.values())
         by_fence: dict[tuple[str, int], list[StateWrite]] = {}
         for w in writes:

@@ -12,10 +12,9 @@ hub's code version, like a schema; `hub topics apply` reads partitions and confi
 
 from __future__ import annotations
 
+import struct
 from functools import cache
 from pathlib import Path
-
-from kafka.partitioner.default import murmur2
 
 from hub.errors import TopicSpecError
 from hub.settings import PROJECT_ROOT
@@ -73,4 +72,36 @@ SCHEMAS_TOPIC = named("schemas")
 def partition_for(key: str | bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner gives key (murmur2, as the Java client)."""
     data = key.encode() if isinstance(key, str) else key
-    return int(murmur2(data) & 0x7FFFFFFF) % partitions
+    return (murmur2(data) & 0x7FFFFFFF) % partitions
+
+
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+
+
+@cache
+def _words(count: int) -> struct.Struct:
+    return struct.Struct(f"<{count}I")
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (Java's ``Utils.murmur2``, unsigned), the words read at once: twice
+    as fast as kafka-python's byte-by-byte one, which was 4 % of the pipeline's CPU in a
+    backlog (every output is placed by it, bench H1)."""
+    length = len(data)
+    h = 0x9747B28C ^ length
+    whole = length & ~3
+    if whole:
+        for k in _words(whole >> 2).unpack_from(data):
+            k = (k * _M) & _MASK
+            k = ((k ^ (k >> 24)) * _M) & _MASK
+            h = ((h * _M) & _MASK) ^ k
+    extra = length & 3
+    if extra:
+        if extra == 3:
+            h ^= data[whole + 2] << 16
+        if extra >= 2:
+            h ^= data[whole + 1] << 8
+        h = ((h ^ data[whole]) * _M) & _MASK
+    h = ((h ^ (h >> 13)) * _M) & _MASK
+    return h ^ (h >> 15)

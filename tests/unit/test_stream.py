@@ -591,3 +591,38 @@ def test_table_values_round_trip_and_what_the_json_module_wrote_reads_the_same()
     earlier = json.dumps(value, separators=(",", ":")).encode()  # a changelog of an earlier hub
     assert decode_value(earlier) == value
     assert encode_value(None) is None and decode_value(None) is None
+
+
+async def test_a_run_that_outlasts_its_time_limit_is_handled_in_shorter_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Found by the contract fault case: the subscriptions stage reads a dataset for each
+    delivery, a run of 149 of them took longer than the run's time limit, and the same
+    run timed out on every retry (the stage stuck, its readers answered 503). A run that
+    times out is handled again in runs a quarter as long, which grow back as they pass."""
+    topic = "unit.slow.v1"
+    seen: list[int] = []
+    runs: list[int] = []
+
+    async def handle(records: Any) -> None:
+        runs.append(len(records))
+        for record in records:
+            await asyncio.sleep(0.01)  # each record waits on Kafka
+            seen.append(record.offset)
+
+    pipeline = Pipeline(HubSettings(kafka_timeout=0.05), "http://127.0.0.1:1", "unit")
+    pipeline.add(Stage("unit", (topic,), handle))
+    tp = TopicPartition(topic, 0)
+    pipeline.ready.add(tp)
+    offsets = list(range(40))  # 0.4 s of work against a limit of 0.1 s + 5 ms a record
+    with caplog.at_level(logging.WARNING, logger="hub.stream"):
+        assert not await pipeline._process_batch({tp: _records(topic, offsets)})
+    assert pipeline.progress[tp].done == 0 and "runs of at most 10" in caplog.text
+    for _ in range(10):
+        done = pipeline.progress[tp].done or 0
+        if done == 40:
+            break
+        await pipeline._process_batch({tp: _records(topic, offsets[done:])})
+    assert pipeline.progress[tp].done == 40
+    assert runs[0] == 40 and runs[1] == 10 and max(runs[1:]) < 40
+    assert sorted(set(seen)) == offsets
