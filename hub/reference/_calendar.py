@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 _END_OF_DAY = time(23, 59, 59, 999000)
+ENDS_KEPT = 4096  # deadlines remembered (about ten years of days, for a few lengths)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class WorkCalendar:
     workdays: frozenset[date] = frozenset()
     years: frozenset[int] = frozenset()
     _warned: set[int] = field(default_factory=set, compare=False, repr=False)
+    # (first day, working days) -> the deadline: every order's answer deadline is counted
+    # here (twice a change: the lifecycle and its due-time index), and the days are few
+    _ends: dict[tuple[date, int], datetime] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def is_working_day(self, day: date) -> bool:
         if self.years and day.year not in self.years and day.year not in self._warned:
@@ -51,13 +57,19 @@ class WorkCalendar:
         The day of start itself does not count (期限从次日起算), so an order received on a
         Friday with one working day is due at the end of the next Monday.
         """
-        day = start.astimezone(BEIJING).date()
-        left = days
-        while left > 0:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                left -= 1
-        return datetime.combine(day, _END_OF_DAY, tzinfo=BEIJING)
+        first = start.astimezone(BEIJING).date()
+        end = self._ends.get((first, days))
+        if end is None:
+            day, left = first, days
+            while left > 0:
+                day += timedelta(days=1)
+                if self.is_working_day(day):
+                    left -= 1
+            end = datetime.combine(day, _END_OF_DAY, tzinfo=BEIJING)
+            if len(self._ends) >= ENDS_KEPT:
+                self._ends.clear()
+            self._ends[(first, days)] = end
+        return end
 
 
 class _DatesAsText(yaml.SafeLoader):

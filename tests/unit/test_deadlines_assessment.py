@@ -35,6 +35,7 @@ from hub.dispatch._metrics import AssessmentCollector
 from hub.errors import ConfigError, ReferenceDataError
 from hub.records import OrderType, Priority
 from hub.reference import BEIJING, REFERENCE_DIR, load_calendar
+from hub.reference._calendar import ENDS_KEPT
 from tests.unit.conftest import CALENDAR, DEADLINES, ISSUED, MATTER, POLICY, event, order
 
 END_OF_DAY = time(23, 59, 59, 999000)
@@ -99,6 +100,24 @@ def test_add_working_days_ends_on_the_nth_working_day_in_beijing(
     assert result.date() == due and result.time() == END_OF_DAY
     assert result.tzinfo == ZoneInfo("Asia/Shanghai")
     assert result.utcoffset() == timedelta(hours=8)
+
+
+def test_a_remembered_deadline_is_the_one_counted_for_its_day_and_length() -> None:
+    """The calendar remembers deadlines by first day and length (each order's answer
+    deadline is counted on every change): asked again, in another order, it answers as a
+    fresh calendar counts, and it keeps at most ENDS_KEPT of them."""
+    path = REFERENCE_DIR / "calendar.yaml"
+    calendar = load_calendar(path)
+    starts = [bj(2026, 9, 28, 9) + timedelta(hours=7 * n) for n in range(40)]
+    asked = [(start, days) for start in starts for days in (1, 3, 7, 15)]
+    first = {(s, d): calendar.add_working_days(s, d) for s, d in asked}
+    for start, days in reversed(asked):
+        assert calendar.add_working_days(start, days) == first[(start, days)]
+        assert load_calendar(path).add_working_days(start, days) == first[(start, days)]
+    assert first[(starts[0], 1)] != first[(starts[0], 3)]  # the length is part of the key
+    for n in range(ENDS_KEPT + 10):
+        calendar.add_working_days(bj(2026, 1, 1, 9) + timedelta(days=n), 1)
+    assert 0 < len(calendar._ends) <= ENDS_KEPT
 
 
 def test_a_year_outside_the_calendar_counts_weekends_only_and_warns(
