@@ -157,12 +157,13 @@ class OrderIndex:
             return
         view = view_from_dict(new)
         waits = waited_on(view, self.dues(view))
+        late_at = min((m.due for m in waits), default=None)
         reported = set(view.applied) | {step.event_id for step in view.history}
-        entry = _Open(
-            view,
-            min((m.due for m in waits), default=None),
-            min((m.due for m in waits if m.event_id not in reported), default=None),
+        # an order without events has reported nothing (an event id is a uuid5 to make)
+        report_at = late_at if not reported else min(
+            (m.due for m in waits if m.event_id not in reported), default=None
         )
+        entry = _Open(view, late_at, report_at)
         part.orders[key] = entry
         seq = next(self._seq)
         for party in view.recipients:
