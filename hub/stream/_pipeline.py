@@ -71,7 +71,6 @@ MAX_RECORDS = 2000
 RECORD_SECONDS = 0.005  # each record of a run adds this to its time limit
 RETRY_CAP = 10.0
 STALL_SECONDS = 60.0  # a partition with records that has not moved this long is alarmed
-SETTLE_SECONDS = 2.0  # how long `in_flight_now` waits for what was written before it
 
 
 class Abandoned(Exception):
@@ -888,33 +887,24 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         return highwater is None or done is None or highwater > done
 
     async def in_flight_now(self, topic: str, partition: int) -> bool:
-        """Whether records written to topic's partition before now are still not done
-        here after waiting up to SETTLE_SECONDS for them. The broker is asked where the
-        log ends (one ListOffsets round trip): a record written since the last fetch (by
-        a worker that held the partition a moment ago and was slow to answer, or just
-        now) counts too. For the rare answers that must not be given on a stale view (a
-        refusal, a 404); waiting for what came before lets them be given while the
-        partition is busy (the contract fault case: subscription look-ups answered 503
-        while the pump kept writing deliveries)."""
+        """`in_flight`, confirmed with the broker when the last fetch saw nothing left to
+        do: a record written since (by a worker that held the partition a moment ago and
+        was slow to answer, or just now) is in flight too. One ListOffsets round trip, for
+        the rare answers that must not be given on a stale view (a refusal, a 404)."""
+        if self.in_flight(topic, partition):
+            return True
+        assert self.consumer is not None  # noqa: S101 - in_flight says True without one
         tp = TopicPartition(topic, partition)
-        if self.consumer is None or tp not in self.ready:
-            return True  # not ours, or not yet: cannot tell
         try:
             async with asyncio.timeout(self.settings.kafka_timeout):
                 end = (await self.consumer.end_offsets([tp]))[tp]
         except (KafkaError, TimeoutError):
             return True  # cannot tell: as if in flight
-        waited = time.monotonic() + min(SETTLE_SECONDS, self.settings.kafka_timeout)
-        while True:
-            progress = self.progress.get(tp)
-            done = progress.done if progress is not None else None
-            if done is None:
-                done = position_now(self.consumer, tp)
-            if done is not None and done >= end:
-                return False
-            if tp not in self.ready or time.monotonic() >= waited:
-                return True
-            await asyncio.sleep(0.05)
+        progress = self.progress.get(tp)
+        done = progress.done if progress is not None else None
+        if done is None:
+            done = position_now(self.consumer, tp)
+        return done is None or end > done
 
     def owner(self, topic: str, partition: int) -> str | None:
         return self.assignor.owner(topic, partition)
