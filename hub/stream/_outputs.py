@@ -25,8 +25,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.wire import Batches
-
 
 @dataclass
 class StateWrite:
@@ -45,15 +43,6 @@ class Outputs:
     partition: int
     sent: list[Awaitable[Any]] = field(default_factory=list)
     writes: dict[tuple[int, str], StateWrite] = field(default_factory=dict)
-    # the pipeline's: outputs kept in one batch per topic partition until the run is
-    # settled (`hub.wire.Batches`); None (timers): each send goes out at once
-    batches: Batches | None = None
-
-    async def drained(self) -> list[Awaitable[Any]]:
-        """Every output sent, the batches still being filled sent now."""
-        if self.batches:
-            self.sent += await self.batches.drain()
-        return self.sent
 
     def pending(self, table: Any, key: str) -> StateWrite | None:
         return self.writes.get((id(table), key))

@@ -57,7 +57,7 @@ from hub.stream._assignor import HubAssignor
 from hub.stream._leave import StaticLeave, leave_errors
 from hub.stream._outputs import Outputs, StateWrite, bind, current, settle, unbind
 from hub.stream._table import Table, decode_key, decode_value, encode_key, encode_value
-from hub.wire import Batches, KafkaHeaders, aiokafka_options, new_producer, position_now, warm
+from hub.wire import KafkaHeaders, aiokafka_options, new_producer, position_now, warm
 
 log = logging.getLogger(__name__)
 noisy = RateLimited(log, every=30.0)
@@ -107,10 +107,8 @@ class _Progress:
 
 
 class KafkaEmitter:
-    """Sends the stages' outputs with the pipeline's producer. Inside a batch the records
-    are kept in one producer batch per topic partition (`hub.wire.Batches`), sent and
-    acknowledged before the batch is done; inside a timer's round (`together`) each is
-    sent at once and acknowledged at the round's end; outside both it is awaited here."""
+    """Sends the stages' outputs with the pipeline's producer; inside a batch the send is
+    tracked (acknowledged before the batch is done), outside it is awaited here."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
@@ -126,13 +124,10 @@ class KafkaEmitter:
         producer = self._pipeline.producer
         if producer is None:
             raise HubError("the pipeline's producer is not running")
-        outputs = current()
-        if outputs is not None and outputs.batches is not None:
-            await outputs.batches.add(topic, key, value, headers, partition)
-            return
         future = await producer.send(
             topic, value=value, key=key, partition=partition, headers=headers
         )
+        outputs = current()
         if outputs is not None:
             outputs.sent.append(future)
         else:
@@ -324,7 +319,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
     async def _process_batch(self, batch: dict[TopicPartition, list[Any]]) -> bool:
         """Process, settle and mark one batch; False when a retriable failure stopped it
         (what was not done is read again after a backoff)."""
-        outputs = Outputs(partition=-1, batches=Batches(self.producer) if self.producer else None)
+        outputs = Outputs(partition=-1)
         done: dict[TopicPartition, int] = {}
         failure: tuple[str, str] | None = None
         stages: set[str] = set()
@@ -372,7 +367,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             done[tp] = run[-1].offset + 1
             if tp in self._run_limits:
                 self._lengthen(tp)
-        if done or outputs.sent or outputs.writes or outputs.batches:
+        if done or outputs.sent or outputs.writes:
             try:
                 await self._settle(outputs)
                 self._mark(done)
@@ -453,7 +448,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         that fails leaves the batch not done, as before: the others' writes are written
         again, with the same values, when its records are processed again."""
         async with asyncio.timeout(self.timeout):
-            await settle(await outputs.drained(), self.timeout)
+            await settle(outputs.sent, self.timeout)
         writes = list(outputs.writes.values())
         by_fence: dict[tuple[str, int], list[StateWrite]] = {}
         for w in writes:

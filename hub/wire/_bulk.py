@@ -2,16 +2,17 @@
 
 `AIOKafkaProducer.send` builds a future, a metadata object and an accumulator entry per
 record, and looks up the topic's metadata and partitioner each time: it caps a Python
-producer at some 25,000 records a second (a bulk load of a register writes a million),
-and it was ~15 % of the pipeline's CPU in a backlog (bench H1; murmur2 a quarter of it).
+producer at some 25,000 records a second, and a bulk load of a register writes a million.
 `Batches` fills one `BatchBuilder` per (topic, partition), the partition Kafka's default
 partitioner gives the key as `send` would, and hands each full batch to `send_batch`:
 one future per batch. Records of one partition keep their order (batches of a partition
 are sent in order by an idempotent producer). `drain` sends what is being filled and
 gives the futures to wait for.
 
-Two users: the pipeline's record runs (`hub.stream.KafkaEmitter`: a run's outputs, acked
-before its offsets count) and the shared loads (`BulkWriter`, one topic).
+The shared loads write through `BulkWriter` (one topic). The pipeline's outputs went
+through it too for a while (H1 +7-15 %), but the sigstop fault case then refused valid
+events with 409 (the view behind) in most runs, against none before: they are sent one
+by one again until that is understood.
 """
 
 from __future__ import annotations
