@@ -67,6 +67,9 @@ log = logging.getLogger(__name__)
 CHUNK = 2000  # records one DELIVER reads at most
 PUMP_SECONDS = 1.0
 OUTSTANDING_SECONDS = 30.0  # a DELIVER not handled by then is written again
+# a look-up of an id not in the table waits this long for the steps written before it
+# (the pump writes deliveries all the time: the partition is seldom idle)
+SETTLE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -416,9 +419,9 @@ class Subscriptions(StageBase):
         return 0 in self.table.held()
 
     async def settled(self) -> bool:
-        """Whether this worker has applied every step written to the subscriptions, the
-        broker asked."""
-        return not await self.ownership.in_flight_now(self.topic, 0)
+        """Whether this worker has applied every step written to the subscriptions before
+        now (the broker asked), after waiting up to SETTLE_SECONDS for them."""
+        return await self.ownership.applied_to_now(self.topic, 0, SETTLE_SECONDS)
 
     def owner_of(self, _: str) -> URL | None:
         """The URL of the worker holding the subscriptions (every one: one partition)."""

@@ -901,6 +901,32 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             done = position_now(self.consumer, tp)
         return done is None or end > done
 
+    async def applied_to_now(self, topic: str, partition: int, seconds: float) -> bool:
+        """Whether this worker has done every record written to topic's partition before
+        now, waiting up to seconds for them (the broker asked where the log ends, once).
+        For a partition written to all the time (the subscriptions', by the pump), where
+        `in_flight_now` is rarely False: records written after the question do not
+        count."""
+        tp = TopicPartition(topic, partition)
+        if self.consumer is None or tp not in self.ready:
+            return False
+        until = time.monotonic() + seconds
+        try:
+            async with asyncio.timeout(self.settings.kafka_timeout):
+                end = (await self.consumer.end_offsets([tp]))[tp]
+        except (KafkaError, TimeoutError):
+            return False  # cannot tell: as if not
+        while True:
+            progress = self.progress.get(tp)
+            done = progress.done if progress is not None else None
+            if done is None:
+                done = position_now(self.consumer, tp)
+            if done is not None and done >= end:
+                return True
+            if tp not in self.ready or time.monotonic() >= until:
+                return False
+            await asyncio.sleep(0.05)
+
     def owner(self, topic: str, partition: int) -> str | None:
         return self.assignor.owner(topic, partition)
 

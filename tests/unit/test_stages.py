@@ -82,6 +82,9 @@ class Everything:
     async def in_flight_now(self, topic: str, partition: int) -> bool:
         return False
 
+    async def applied_to_now(self, topic: str, partition: int, seconds: float) -> bool:
+        return True
+
     def urls(self) -> list[str]:
         return []
 

@@ -626,3 +626,35 @@ async def test_a_run_that_outlasts_its_time_limit_is_handled_in_shorter_runs(
     assert pipeline.progress[tp].done == 40
     assert runs[0] == 40 and runs[1] == 10 and max(runs[1:]) < 40
     assert sorted(set(seen)) == offsets
+
+
+async def test_a_busy_partition_counts_as_applied_once_what_came_before_the_question_is_done(
+) -> None:
+    """Found by the contract fault case: the pump writes subscription deliveries all the
+    time, so the subscriptions partition was never idle and a look-up of an id not (yet)
+    in the table answered 503 for the whole case. `applied_to_now` asks where the log
+    ends once and waits, bounded, for the records before that end only."""
+    topic = "unit.busy.v1"
+    tp = TopicPartition(topic, 0)
+    pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
+    pipeline.add(Stage("unit", (topic,), _ignore))
+    pipeline.ready.add(tp)
+    consumer = _Consumer({tp: 5})
+    consumer.ends = {tp: 8}
+    pipeline.consumer = consumer  # type: ignore[assignment]
+    pipeline.progress[tp] = SimpleNamespace(done=5)  # type: ignore[assignment]
+
+    async def busy() -> None:  # records done, and more written all the while
+        for _ in range(6):
+            await asyncio.sleep(0.03)
+            pipeline.progress[tp].done += 1
+            consumer.ends[tp] += 1
+
+    going = asyncio.create_task(busy())
+    assert await pipeline.applied_to_now(topic, 0, 1.0)  # 8 reached; later ones not waited for
+    await going
+    consumer.ends = {tp: 30}
+    assert not await pipeline.applied_to_now(topic, 0, 0.1)  # not done in time
+    pipeline.ready.discard(tp)
+    consumer.ends = {tp: 0}
+    assert not await pipeline.applied_to_now(topic, 0, 0.1)  # not ours: cannot tell
