@@ -429,17 +429,25 @@ async def test_a_record_written_since_the_last_fetch_is_in_flight_when_the_broke
     broker where the log ends."""
     topic = "unit.since.v1"
     tp = TopicPartition(topic, 0)
+    pipeline, consumer = _done_to_5(topic)
+    assert not pipeline.in_flight(topic, 0)  # as far as the last fetch saw
+    consumer.ends = {tp: 6}  # REPORTED, written since
+    assert await pipeline.in_flight_now(topic, 0)
+    consumer.ends = {tp: 5}
+    assert not await pipeline.in_flight_now(topic, 0)
+
+
+def _done_to_5(topic: str) -> tuple[Pipeline, _Consumer]:
+    """A pipeline owning topic's partition 0 with offsets 0-4 done, and its consumer
+    (which has fetched to 5)."""
+    tp = TopicPartition(topic, 0)
     pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
     pipeline.add(Stage("unit", (topic,), _ignore))
     pipeline.ready.add(tp)
     consumer = _Consumer({tp: 5})
     pipeline.consumer = consumer  # type: ignore[assignment]
     pipeline.progress[tp] = SimpleNamespace(done=5)  # type: ignore[assignment]
-    assert not pipeline.in_flight(topic, 0)  # as far as the last fetch saw
-    consumer.ends = {tp: 6}  # REPORTED, written since
-    assert await pipeline.in_flight_now(topic, 0)
-    consumer.ends = {tp: 5}
-    assert not await pipeline.in_flight_now(topic, 0)
+    return pipeline, consumer
 
 
 async def _ignore(records: Any) -> None:
@@ -636,13 +644,8 @@ async def test_a_busy_partition_counts_as_applied_once_what_came_before_the_ques
     ends once and waits, bounded, for the records before that end only."""
     topic = "unit.busy.v1"
     tp = TopicPartition(topic, 0)
-    pipeline = Pipeline(HubSettings(), "http://127.0.0.1:1", "unit")
-    pipeline.add(Stage("unit", (topic,), _ignore))
-    pipeline.ready.add(tp)
-    consumer = _Consumer({tp: 5})
+    pipeline, consumer = _done_to_5(topic)
     consumer.ends = {tp: 8}
-    pipeline.consumer = consumer  # type: ignore[assignment]
-    pipeline.progress[tp] = SimpleNamespace(done=5)  # type: ignore[assignment]
 
     async def busy() -> None:  # records done, and more written all the while
         for _ in range(6):
