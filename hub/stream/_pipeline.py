@@ -875,11 +875,17 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         if self.consumer is None or tp not in self.ready:
             return True
         highwater = self.consumer.highwater(tp)
+        done = self._done(tp)
+        return highwater is None or done is None or highwater > done
+
+    def _done(self, tp: TopicPartition) -> int | None:
+        """The next offset of tp not done here; before any is done since the assignment,
+        where the consumer stands (None: it cannot tell)."""
         progress = self.progress.get(tp)
         done = progress.done if progress is not None else None
-        if done is None:  # nothing done since the assignment: where the consumer stands
+        if done is None and self.consumer is not None:
             done = position_now(self.consumer, tp)
-        return highwater is None or done is None or highwater > done
+        return done
 
     async def in_flight_now(self, topic: str, partition: int) -> bool:
         """`in_flight`, confirmed with the broker when the last fetch saw nothing left to
@@ -895,10 +901,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                 end = (await self.consumer.end_offsets([tp]))[tp]
         except (KafkaError, TimeoutError):
             return True  # cannot tell: as if in flight
-        progress = self.progress.get(tp)
-        done = progress.done if progress is not None else None
-        if done is None:
-            done = position_now(self.consumer, tp)
+        done = self._done(tp)
         return done is None or end > done
 
     async def applied_to_now(self, topic: str, partition: int, seconds: float) -> bool:
@@ -917,10 +920,7 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         except (KafkaError, TimeoutError):
             return False  # cannot tell: as if not
         while True:
-            progress = self.progress.get(tp)
-            done = progress.done if progress is not None else None
-            if done is None:
-                done = position_now(self.consumer, tp)
+            done = self._done(tp)
             if done is not None and done >= end:
                 return True
             if tp not in self.ready or time.monotonic() >= until:
