@@ -14,7 +14,7 @@ Code elsewhere builds no topic name, header name or producer of its own
 (``tests/unit/test_house_plan.py`` greps the tree).
 """
 
-from hub.wire._bulk import Batches, BulkWriter
+from hub.wire._bulk import BulkWriter
 from hub.wire._clients import (
     HEADROOM,
     aiokafka_options,
@@ -77,7 +77,6 @@ from hub.wire._topics import (
 )
 
 __all__ = [
-    "Batches",
     "BulkWriter",
     "CHARSET_HEADER",
     "CONNECTOR_HEADER",

@@ -22,7 +22,7 @@ from hub.settings import HubSettings
 from hub.topics import load_topics
 from hub.wire import (
     DLQ_TOPIC,
-    Batches,
+    BulkWriter,
     HubHeaders,
     MemoryEmitter,
     dead_letter,
@@ -133,45 +133,38 @@ async def test_the_dlq_writer_keeps_the_record_and_says_why() -> None:
     assert header_of(seen, "hub.error.source.offset") == b"41"
 
 
-async def test_batched_outputs_land_where_send_would_put_them_in_order_and_whole() -> None:
-    """`Batches` (the pipeline's outputs, the shared loads): a keyed record goes to the
-    partition Kafka's partitioner gives its key, records of a partition stay in order in
-    one batch until it is full, an explicit partition is kept, and `drain` sends what is
-    being filled and hands back one future per batch sent."""
+async def test_a_bulk_load_lands_where_send_would_put_it_in_order_and_whole() -> None:
+    """`BulkWriter` (the shared loads): a keyed record goes to the partition Kafka's
+    partitioner gives its key, records of a partition stay in order in one batch until it
+    is full, and `flush` sends what is being filled and waits for every batch."""
     producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", max_batch_size=2048)
-    sent: list[tuple[str, int, list[tuple[bytes | None, bytes | None, list[Any]]]]] = []
+    sent: list[tuple[str, int, list[tuple[bytes | None, bytes | None]]]] = []
+    acks: list[asyncio.Future[None]] = []
 
     async def send_batch(batch: Any, topic: str, *, partition: int) -> asyncio.Future[None]:
         built = DefaultRecordBatch(bytes(batch._build()))  # the bytes aiokafka would send
-        sent.append((topic, partition, [(r.key, r.value, list(r.headers)) for r in built]))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
+        sent.append((topic, partition, [(r.key, r.value) for r in built]))
+        acks.append(asyncio.get_running_loop().create_future())
+        acks[-1].set_result(None)
+        return acks[-1]
 
     async def partitions_for(topic: str) -> set[int]:
         return {0, 1, 2}
 
     producer.send_batch = send_batch  # type: ignore[method-assign]
     producer.partitions_for = partitions_for  # type: ignore[method-assign]
-    batches = Batches(producer)
-    assert not batches
-    keys = [f"order-{n}".encode() for n in range(40)]
-    for n, key in enumerate(keys):  # ~600 bytes each: a 2 KB batch holds three
-        await batches.add("enf.order.v1", key, b"x" * 600, [("hub.kind", b"order")])
-        if n == 0:
-            await batches.add("hub.dlq.v1", None, b"parked", [], partition=2)
-    assert batches and len(sent) > 3  # the full ones went as they filled
-    futures = await batches.drain()
-    assert not batches and len(futures) == len(sent)
-    await asyncio.gather(*futures)
-    assert ("hub.dlq.v1", 2, [(None, b"parked", [])]) in sent
+    bulk = BulkWriter(producer, "share.entity.v1")
+    keys = [f"9142010{n:011d}".encode() for n in range(40)]
+    for key in keys:  # ~600 bytes each: a 2 KB batch holds three
+        await bulk.add(key, b"x" * 600)
+    assert len(sent) > 3  # the full ones went as they filled
+    await bulk.flush()
+    assert len(acks) == len(sent) and all(ack.done() for ack in acks)
     placed: dict[int, list[bytes | None]] = {}
     for topic, partition, records in sent:
-        if topic == "enf.order.v1":
-            assert 1 <= len(records) <= 3
-            for key, _, headers in records:
-                assert headers == [("hub.kind", b"order")]
-                placed.setdefault(partition, []).append(key)
+        assert topic == "share.entity.v1" and 1 <= len(records) <= 3
+        for key, _ in records:
+            placed.setdefault(partition, []).append(key)
     assert sorted(k for ks in placed.values() for k in ks if k) == sorted(keys)
     for partition, placed_keys in placed.items():
         assert all(partition_for(k, 3) == partition for k in placed_keys if k)
