@@ -396,7 +396,8 @@ class Pipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         shorter = max(1, length // 4)
         self._run_limits[tp] = shorter
         log.warning("pipeline: a run of %d records of %s:%d outlasted its time limit; "
-                    "runs of at most %d from now on", length, tp.topic, tp.partition, shorter)
+                    "runs of at most %d from now on / 该分区一批%d条记录处理超时，此后每批"
+                    "至多%d条", length, tp.topic, tp.partition, shorter, length, shorter)
 
     def _lengthen(self, tp: TopicPartition) -> None:
         """A short run went through: the next may be twice as long, up to MAX_RECORDS."""
